@@ -1,0 +1,168 @@
+/**
+ * The catalogue: every model the configured backends can run, merged with the config's metadata,
+ * and each backend's reachability. Listing is cached and refreshed in the background so a turn
+ * never waits on it once the first listing is in.
+ */
+import type { ModelMeta } from './config/schema.ts';
+import { ErrorCodes, MaiError } from './errors.ts';
+import type { Logger } from './log.ts';
+import type { Backend, BackendHealth, BackendModel, CatalogModel, Tier } from './types.ts';
+
+const GB = 1024 ** 3;
+const DEFAULT_CONTEXT = 4096;
+
+export interface CatalogOptions {
+  backends: ReadonlyArray<Backend>;
+  models: ReadonlyArray<ModelMeta>;
+  log: Logger;
+  /** How long a listing stays fresh. */
+  ttlMs?: number;
+  /** How long one backend may take to list its models. */
+  listTimeoutMs?: number;
+}
+
+export interface BackendStatus extends BackendHealth {
+  name: string;
+  models: number;
+}
+
+/** A model's tier from its size when neither the config nor the backend says. */
+function tierFromSize(sizeBytes: number | undefined): Tier {
+  if (sizeBytes === undefined) return 'medium';
+  if (sizeBytes < 3 * GB) return 'small';
+  if (sizeBytes < 12 * GB) return 'medium';
+  return 'large';
+}
+
+export function toCatalogModel(backend: string, model: BackendModel, meta: ModelMeta | undefined, id = model.id): CatalogModel {
+  return {
+    id,
+    backendModelId: model.id,
+    backend,
+    loaded: model.loaded,
+    contextLength: meta?.contextLength ?? model.contextLength ?? DEFAULT_CONTEXT,
+    sizeBytes: model.sizeBytes,
+    quantization: model.quantization,
+    tier: meta?.tier ?? model.tier ?? tierFromSize(model.sizeBytes),
+    capabilities: meta?.capabilities ?? model.capabilities ?? ['chat'],
+    architecture: model.architecture,
+    memoryBytes: model.memoryBytes,
+    vramBytes: model.vramBytes,
+    minMemoryBytes: meta?.minMemoryGb === undefined ? undefined : meta.minMemoryGb * GB,
+    minVramBytes: meta?.minVramGb === undefined ? undefined : meta.minVramGb * GB,
+    priority: meta?.priority ?? 0,
+  };
+}
+
+export class Catalog {
+  readonly backends: ReadonlyMap<string, Backend>;
+  private readonly meta: ReadonlyArray<ModelMeta>;
+  private readonly log: Logger;
+  private readonly ttlMs: number;
+  private readonly listTimeoutMs: number;
+  private models: CatalogModel[] = [];
+  private statuses = new Map<string, BackendStatus>();
+  private refreshedAt = 0;
+  private inFlight: Promise<void> | null = null;
+
+  constructor(options: CatalogOptions) {
+    this.backends = new Map(options.backends.map((b) => [b.name, b]));
+    this.meta = options.models;
+    this.log = options.log;
+    this.ttlMs = options.ttlMs ?? 5_000;
+    this.listTimeoutMs = options.listTimeoutMs ?? 3_000;
+    for (const b of options.backends) this.statuses.set(b.name, { name: b.name, reachable: false, error: 'not listed yet', models: 0 });
+  }
+
+  /** Lists every backend again (concurrently, each bounded in time). */
+  refresh(): Promise<void> {
+    this.inFlight ??= this.listAll().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  /** Waits for a listing only when there has never been one; else refreshes in the background when stale. */
+  async ensure(): Promise<void> {
+    if (this.refreshedAt === 0) return this.refresh();
+    if (Date.now() - this.refreshedAt > this.ttlMs) void this.refresh().catch((e) => this.log.warn('catalog refresh failed', e));
+  }
+
+  private async listAll(): Promise<void> {
+    const listings = await Promise.all(
+      [...this.backends.values()].map(async (backend) => {
+        const signal = AbortSignal.timeout(this.listTimeoutMs);
+        try {
+          const models = await backend.listModels(signal);
+          this.statuses.set(backend.name, { name: backend.name, reachable: true, models: models.length });
+          return { backend: backend.name, models };
+        } catch (error) {
+          const message = signal.aborted
+            ? `did not list its models within ${this.listTimeoutMs} ms`
+            : MaiError.from(error, ErrorCodes.unreachable).message;
+          this.statuses.set(backend.name, { name: backend.name, reachable: false, error: message, models: 0 });
+          this.log.debug(`backend ${backend.name} unreachable: ${message}`);
+          return { backend: backend.name, models: [] as BackendModel[] };
+        }
+      }),
+    );
+    const counts = new Map<string, number>();
+    for (const { models } of listings) for (const m of models) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
+    const next: CatalogModel[] = [];
+    for (const { backend, models } of listings) {
+      for (const model of models) {
+        const unique = (counts.get(model.id) ?? 0) > 1 ? `${backend}/${model.id}` : model.id;
+        const meta =
+          this.meta.find((m) => m.id === unique || (m.id === model.id && (m.backend === undefined || m.backend === backend))) ??
+          undefined;
+        next.push(toCatalogModel(backend, model, meta, unique));
+      }
+    }
+    // Config order first (it breaks ties), then what backends reported.
+    const order = (m: CatalogModel) => {
+      const i = this.meta.findIndex((meta) => meta.id === m.id || meta.id === m.backendModelId);
+      return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    next.sort((a, b) => order(a) - order(b));
+    this.models = next;
+    this.refreshedAt = Date.now();
+  }
+
+  list(): readonly CatalogModel[] {
+    return this.models;
+  }
+
+  get(id: string): CatalogModel | undefined {
+    return this.models.find((m) => m.id === id) ?? this.models.find((m) => `${m.backend}/${m.backendModelId}` === id);
+  }
+
+  /** Like get, but an unknown id is an error that lists the known ones. */
+  require(id: string): CatalogModel {
+    const model = this.get(id);
+    if (model) return model;
+    const known = this.models.map((m) => m.id);
+    throw new MaiError(ErrorCodes.unknownModel, `Unknown model "${id}". Known models: ${known.join(', ') || '(none: no backend is reachable)'}.`, {
+      data: { model: id, known },
+    });
+  }
+
+  backendOf(model: CatalogModel): Backend {
+    const backend = this.backends.get(model.backend);
+    if (!backend) throw new MaiError(ErrorCodes.internal, `Model ${model.id} names backend ${model.backend}, which is not configured.`);
+    return backend;
+  }
+
+  /** Marks a model loaded or not after Mai loaded/unloaded it, until the next listing says otherwise. */
+  markLoaded(id: string, loaded: boolean): void {
+    const model = this.models.find((m) => m.id === id);
+    if (model) model.loaded = loaded;
+  }
+
+  status(): BackendStatus[] {
+    return [...this.statuses.values()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.backends.values()].map((b) => b.close?.().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Finds, parses and validates mai.config.yaml. A config either loads whole or not at all:
+ * every problem is reported with its YAML path, line and what is allowed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, MaiError } from '../errors.ts';
+import { describeIssue } from './describe-issue.ts';
+import { MaiConfig } from './schema.ts';
+import { formatPath, parseYaml, type ConfigPath } from './yaml-locator.ts';
+
+export interface LoadedConfig {
+  readonly config: MaiConfig;
+  /** Absolute path of the file it came from. */
+  readonly file: string;
+  /** Where the file was found: --config, MAI_CONFIG, cwd, xdg or built-in. */
+  readonly source: ConfigSource;
+  /** Folder that relative paths in the config are resolved against. */
+  readonly baseDir: string;
+  /** `mai.config.yaml:14`, for error messages about a part of the config. */
+  where(path: ConfigPath): string;
+}
+
+export type ConfigSource = 'flag' | 'env' | 'cwd' | 'xdg' | 'builtin';
+
+export interface FindConfigOptions {
+  /** The --config flag. */
+  flag?: string | undefined;
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+}
+
+/** The default config that ships with Mai (the repository's mai.config.yaml). */
+export function builtinConfigFile(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // core/config/ in the sources, dist/core/config/ once compiled.
+  for (const up of ['../..', '../../..']) {
+    const candidate = resolve(here, up, 'mai.config.yaml');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new MaiError(ErrorCodes.configNotFound, `Mai's built-in mai.config.yaml is missing next to ${here}; reinstall Mai.`);
+}
+
+/** --config, then MAI_CONFIG, then ./mai.config.yaml, then $XDG_CONFIG_HOME/mai/config.yaml, then the built-in. */
+export function findConfig(options: FindConfigOptions = {}): { file: string; source: ConfigSource } {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const named = (file: string, source: ConfigSource, how: string) => {
+    const path = resolve(cwd, file);
+    if (!existsSync(path)) {
+      throw new MaiError(
+        ErrorCodes.configNotFound,
+        `The config file ${path} (named by ${how}) does not exist. Fix the path, or leave ${how} out to use ./mai.config.yaml or the built-in default.`,
+        { data: { file: path } },
+      );
+    }
+    return { file: path, source };
+  };
+  if (options.flag) return named(options.flag, 'flag', '--config');
+  if (env.MAI_CONFIG) return named(env.MAI_CONFIG, 'env', 'MAI_CONFIG');
+  const local = resolve(cwd, 'mai.config.yaml');
+  if (existsSync(local)) return { file: local, source: 'cwd' };
+  const xdgHome = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  const xdg = join(xdgHome, 'mai', 'config.yaml');
+  if (existsSync(xdg)) return { file: xdg, source: 'xdg' };
+  return { file: builtinConfigFile(), source: 'builtin' };
+}
+
+/** Parses and validates config text; `file` is used in messages and to resolve relative paths. */
+export function parseConfig(text: string, file: string, source: ConfigSource = 'flag'): LoadedConfig {
+  const name = basename(file);
+  const yaml = parseYaml(text);
+  if (yaml.errors.length > 0) {
+    const lines = yaml.errors.map((e) => `  ${name}:${e.line ?? '?'}:${e.column ?? '?'}: ${e.message}`);
+    throw new MaiError(
+      ErrorCodes.configInvalid,
+      `${file} is not valid YAML:\n${lines.join('\n')}\nFix the YAML syntax at that line (indentation, a missing colon or an unclosed quote are the usual causes).`,
+      { data: { file, issues: yaml.errors.map((e) => ({ path: '', line: e.line, message: e.message })) } },
+    );
+  }
+  const raw = yaml.data ?? {};
+  const result = MaiConfig.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => {
+      const line =
+        issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
+          ? yaml.lineOfKey(issue.path, issue.keys[0])
+          : yaml.lineOf(issue.path);
+      return { path: formatPath(issue.path), line, message: describeIssue(issue, raw, MaiConfig) };
+    });
+    const lines = issues.map((i) => `  ${i.path}: ${i.message} (${name}:${i.line ?? '?'})`);
+    throw new MaiError(
+      ErrorCodes.configInvalid,
+      `${file} has ${issues.length} problem(s); nothing of it was applied:\n${lines.join('\n')}\nFix each line named above; the annotated default config in Mai's README shows every key.`,
+      { data: { file, issues } },
+    );
+  }
+  return {
+    config: result.data,
+    file,
+    source,
+    baseDir: dirname(file),
+    where: (path) => `${name}:${yaml.lineOf(path) ?? '?'}`,
+  };
+}
+
+/** Finds the config as `findConfig` does and loads it. */
+export function loadConfig(options: FindConfigOptions = {}): LoadedConfig {
+  const { file, source } = findConfig(options);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new MaiError(ErrorCodes.configNotFound, `Cannot read the config file ${file}: ${(cause as Error).message}.`, {
+      cause,
+      data: { file },
+    });
+  }
+  return parseConfig(text, file, source);
+}

@@ -1,0 +1,250 @@
+/**
+ * The facade: what a client of Mai can do — chat, status, models, switch, conversations, reload.
+ * The RPC server is a thin layer over this class.
+ */
+import { randomUUID } from 'node:crypto';
+import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
+import type { Conversation, ConversationSummary, StoredMessage } from './context/message.ts';
+import { estimateTokens, PER_MESSAGE_OVERHEAD } from './context/tokens.ts';
+import { ErrorCodes, MaiError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
+import type { ResourceMonitor } from './monitor/resource-monitor.ts';
+import type { RankedModel, TurnContext, TurnEvent, TurnRequest, TurnResult } from './pipeline/turn.ts';
+import type { MaiPlugin } from './plugin.ts';
+import { createRuntime, type Runtime } from './runtime.ts';
+import type { SwitchRecord } from './state.ts';
+import type { Capability, ResourceSnapshot, Tier, TurnNeeds } from './types.ts';
+
+export interface MaiOptions {
+  loaded?: LoadedConfig;
+  find?: FindConfigOptions;
+  plugins?: readonly MaiPlugin[];
+  log?: Logger;
+  env?: Readonly<Record<string, string | undefined>>;
+  createMonitor?: (loaded: LoadedConfig, log: Logger) => ResourceMonitor;
+}
+
+export interface ChatOptions {
+  signal?: AbortSignal;
+  onEvent?: (event: TurnEvent) => void;
+}
+
+export interface ModelReport {
+  id: string;
+  backend: string;
+  loaded: boolean;
+  contextLength: number;
+  sizeBytes: number | null;
+  quantization: string | null;
+  tier: Tier;
+  capabilities: Capability[];
+  fits: boolean;
+  reason?: string;
+  score: number;
+  scores: Record<string, number>;
+  vetoes: string[];
+  reasons: string[];
+  coolingDownUntil?: string;
+}
+
+export interface ModelsReport {
+  models: ModelReport[];
+  current: string | null;
+  pinned: string | null;
+}
+
+export interface StatusReport {
+  model: string | null;
+  pinned: string | null;
+  resources: ResourceSnapshot;
+  backends: Array<{ name: string; reachable: boolean; error?: string }>;
+  counters: { turns: number; fallbacks: number; switches: number };
+  lastSwitch?: SwitchRecord;
+  uptimeMs: number;
+  config: { file: string; source: string };
+}
+
+/** Standing instructions the user gave ("always answer in French") are kept in every prompt. */
+const STANDING = /\b(always|never|from now on|for the rest of (this|our) conversation|in every (answer|reply))\b/i;
+
+async function builtinPlugins(): Promise<readonly MaiPlugin[]> {
+  const { builtinPlugins } = await import('../plugins/index.ts');
+  return builtinPlugins;
+}
+
+export class Mai {
+  private runtime: Runtime;
+  private readonly options: MaiOptions;
+  private readonly log: Logger;
+
+  private constructor(runtime: Runtime, options: MaiOptions, log: Logger) {
+    this.runtime = runtime;
+    this.options = options;
+    this.log = log;
+  }
+
+  static async create(options: MaiOptions = {}): Promise<Mai> {
+    const log = options.log ?? createLogger();
+    const loaded = options.loaded ?? loadConfig(options.find);
+    const runtime = await createRuntime({
+      loaded,
+      plugins: options.plugins ?? (await builtinPlugins()),
+      log,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.createMonitor ? { createMonitor: options.createMonitor } : {}),
+    });
+    runtime.monitor.start();
+    return new Mai(runtime, options, log);
+  }
+
+  get config(): LoadedConfig {
+    return this.runtime.loaded;
+  }
+
+  get stateDir(): string {
+    return this.runtime.stateDir;
+  }
+
+  /** Answers one turn with the best model that fits now. */
+  async chat(request: TurnRequest, options: ChatOptions = {}): Promise<TurnResult> {
+    const runtime = this.runtime;
+    const conversationId = request.conversationId ?? runtime.store.newId();
+    const conversation = request.conversationId ? await runtime.store.load(conversationId) : null;
+    for (const warning of conversation?.warnings ?? []) this.log.warn(warning);
+    const now = new Date().toISOString();
+    const history: StoredMessage[] = [...(conversation?.messages ?? [])];
+    const added: StoredMessage[] = [];
+    const lastSystem = [...history].reverse().find((m) => m.role === 'system');
+    if (request.system && request.system !== lastSystem?.text) {
+      added.push({ role: 'system', text: request.system, at: now, permanent: true });
+    }
+    added.push({ role: 'user', text: request.message, at: now, ...(STANDING.test(request.message) ? { permanent: true } : {}) });
+    history.push(...added);
+    const config = runtime.loaded.config;
+    const cost = (m: StoredMessage) => estimateTokens(m.text) + PER_MESSAGE_OVERHEAD;
+    const needs: TurnNeeds = {
+      capabilities: request.capabilities ?? ['chat'],
+      minPromptTokens: history.filter((m, i) => m.permanent || i === history.length - 1).reduce((s, m) => s + cost(m), 0),
+      fullPromptTokens: history.reduce((s, m) => s + cost(m), 0),
+      replyTokens: request.maxTokens ?? config.context.replyTokens,
+    };
+    const turn: TurnContext = {
+      id: randomUUID(),
+      request,
+      signal: options.signal ?? new AbortController().signal,
+      startedAt: Date.now(),
+      emit: options.onEvent ?? (() => {}),
+      conversationId,
+      history,
+      added: added.length,
+      needs,
+      attempts: [],
+      streamed: false,
+    };
+    runtime.state.counters.turns++;
+    await runtime.run(turn);
+    if (!turn.result) throw new MaiError(ErrorCodes.internal, 'The pipeline finished without an answer.');
+    return turn.result;
+  }
+
+  async models(options: { refresh?: boolean } = {}): Promise<ModelsReport> {
+    const { catalog, selector, state, monitor, cooldowns, loaded } = this.runtime;
+    if (options.refresh ?? true) await catalog.refresh();
+    else await catalog.ensure();
+    const ranking: RankedModel[] = selector.rank({
+      catalog: catalog.list(),
+      resources: monitor.latest(),
+      needs: { capabilities: ['chat'], minPromptTokens: 0, fullPromptTokens: 0, replyTokens: loaded.config.context.replyTokens },
+      current: state.current,
+    });
+    const cooling = cooldowns.snapshot();
+    return {
+      models: ranking.map((r) => ({
+        id: r.model.id,
+        backend: r.model.backend,
+        loaded: r.model.loaded,
+        contextLength: r.model.contextLength,
+        sizeBytes: r.model.sizeBytes ?? null,
+        quantization: r.model.quantization ?? null,
+        tier: r.model.tier,
+        capabilities: r.model.capabilities,
+        fits: r.fits,
+        ...(r.fits ? {} : { reason: r.vetoes.join('; ') }),
+        score: Math.round(r.score * 1000) / 1000,
+        scores: r.scores,
+        vetoes: r.vetoes,
+        reasons: r.reasons,
+        ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id] } : {}),
+      })),
+      current: state.current,
+      pinned: state.pinned,
+    };
+  }
+
+  status(): StatusReport {
+    const { state, monitor, catalog, loaded } = this.runtime;
+    return {
+      model: state.current,
+      pinned: state.pinned,
+      resources: monitor.latest(),
+      backends: catalog.status().map((b) => ({ name: b.name, reachable: b.reachable, ...(b.error ? { error: b.error } : {}) })),
+      counters: { ...state.counters },
+      ...(state.lastSwitch ? { lastSwitch: state.lastSwitch } : {}),
+      uptimeMs: Date.now() - state.startedAt,
+      config: { file: loaded.file, source: loaded.source },
+    };
+  }
+
+  /** Pins a model (null or "auto" unpins). An unknown id is an error listing the known ones. */
+  async switch(model: string | null): Promise<{ pinned: string | null }> {
+    const { catalog, state } = this.runtime;
+    if (model === null || model === 'auto') {
+      state.pin(null);
+      return { pinned: null };
+    }
+    await catalog.ensure();
+    const found = catalog.require(model);
+    state.pin(found.id);
+    return { pinned: found.id };
+  }
+
+  listConversations(): Promise<ConversationSummary[]> {
+    return this.runtime.store.list();
+  }
+
+  async getConversation(id: string): Promise<Conversation> {
+    const conversation = await this.runtime.store.load(id);
+    if (!conversation) {
+      throw new MaiError(ErrorCodes.conversationNotFound, `No conversation "${id}". \`mai\` lists them with conversations/list.`, {
+        data: { conversationId: id },
+      });
+    }
+    return conversation;
+  }
+
+  async deleteConversation(id: string): Promise<{ deleted: boolean }> {
+    return { deleted: await this.runtime.store.delete(id) };
+  }
+
+  /** Loads the config again; a broken one is refused and the running one stays. */
+  async reload(find?: FindConfigOptions): Promise<{ file: string }> {
+    const loaded = loadConfig(find ?? { flag: this.runtime.loaded.file });
+    const next = await createRuntime({
+      loaded,
+      plugins: this.options.plugins ?? (await builtinPlugins()),
+      log: this.log,
+      state: this.runtime.state,
+      ...(this.options.env ? { env: this.options.env } : {}),
+      ...(this.options.createMonitor ? { createMonitor: this.options.createMonitor } : {}),
+    });
+    next.monitor.start();
+    const previous = this.runtime;
+    this.runtime = next;
+    await previous.close();
+    return { file: loaded.file };
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+  }
+}

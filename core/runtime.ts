@@ -1,0 +1,109 @@
+/**
+ * Assembles everything one config describes — plugins, catalogue, monitor, selector, store and the
+ * five-stage pipeline — as one runtime. Built whole before it is used, so a broken config never
+ * half-applies (config/reload builds a new runtime and swaps it in only when it is complete).
+ */
+import { join, resolve } from 'node:path';
+import { Catalog } from './catalog.ts';
+import type { LoadedConfig } from './config/load.ts';
+import type { ScorerRef } from './config/schema.ts';
+import { ConversationStore } from './context/conversation-store.ts';
+import { Cooldowns } from './fallback/cooldown.ts';
+import type { Logger } from './log.ts';
+import { OsMonitor, type ResourceMonitor } from './monitor/resource-monitor.ts';
+import { compose } from './pipeline/compose.ts';
+import type { TurnContext } from './pipeline/turn.ts';
+import { loadPlugins, type MaiPlugin, type PluginContext } from './plugin.ts';
+import { Selector } from './select/selector.ts';
+import { contextStage, fallbackStage, inferStage, monitorStage, selectStage } from './stages/index.ts';
+import { defaultStateDir, MaiState } from './state.ts';
+import type { Backend, Scorer } from './types.ts';
+
+export interface RuntimeOptions {
+  loaded: LoadedConfig;
+  plugins: readonly MaiPlugin[];
+  log: Logger;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Builds the resource monitor (the sampling one by default; tests pass a fixed one). */
+  createMonitor?: (loaded: LoadedConfig, log: Logger) => ResourceMonitor;
+  /** Keeps pin and counters across a reload. */
+  state?: MaiState;
+}
+
+export interface Runtime {
+  readonly loaded: LoadedConfig;
+  readonly catalog: Catalog;
+  readonly monitor: ResourceMonitor;
+  readonly selector: Selector;
+  readonly scorers: readonly Scorer[];
+  readonly store: ConversationStore;
+  readonly state: MaiState;
+  readonly cooldowns: Cooldowns;
+  readonly stateDir: string;
+  readonly run: (turn: TurnContext) => Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { loaded, log } = options;
+  const config = loaded.config;
+  const env = options.env ?? process.env;
+  const stateDir = config.context.stateDir ? resolve(loaded.baseDir, config.context.stateDir) : defaultStateDir(env);
+  const cooldowns = new Cooldowns(config.fallback);
+  const context: Omit<PluginContext, 'name' | 'baseDir'> = { stateDir, env, log, cooldowns };
+
+  const backends = await loadPlugins<Backend>({ kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context });
+  let scorers: Array<{ ref: ScorerRef; instance: Scorer }>;
+  try {
+    scorers = await loadPlugins<Scorer, ScorerRef>({ kind: 'scorer', section: 'scorers', refs: config.scorers, builtins: options.plugins, loaded, context });
+  } catch (error) {
+    await Promise.all(backends.map((b) => b.instance.close?.().catch(() => undefined)));
+    throw error;
+  }
+  const catalog = new Catalog({ backends: backends.map((b) => b.instance), models: config.models, log: log.child('catalog') });
+  const selector = new Selector(
+    scorers.map((s) => ({ scorer: s.instance, weight: s.ref.weight })),
+    config.switching,
+  );
+  const monitor = options.createMonitor ? options.createMonitor(loaded, log) : new OsMonitor();
+  const store = new ConversationStore(join(stateDir, 'conversations'));
+  const state = options.state ?? new MaiState(stateDir, log);
+  const backendOf = catalog.backendOf.bind(catalog);
+
+  const run = compose<TurnContext>([
+    monitorStage({ monitor }),
+    selectStage({ catalog, selector, state }),
+    inferStage({
+      backendOf,
+      timeouts: config.fallback,
+      onAttempt(event) {
+        if (event.ok) cooldowns.recordSuccess(event.model);
+        else if (event.error?.retryable) cooldowns.recordFailure(event.model, event.at);
+        for (const s of scorers) s.instance.observe?.(event);
+      },
+      onFallback(from, to, error) {
+        state.counters.fallbacks++;
+        log.info(`fallback ${from} → ${to}: ${error.message}`);
+      },
+    }),
+    fallbackStage({ config: config.fallback, coolingDown: (m) => cooldowns.coolingDown(m) }),
+    contextStage({ store, config: config.context, backendOf }),
+  ]);
+
+  return {
+    loaded,
+    catalog,
+    monitor,
+    selector,
+    scorers: scorers.map((s) => s.instance),
+    store,
+    state,
+    cooldowns,
+    stateDir,
+    run,
+    async close() {
+      await monitor.close();
+      await catalog.close();
+    },
+  };
+}

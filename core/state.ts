@@ -1,0 +1,76 @@
+/**
+ * What Mai remembers between turns: the pin (persisted in the state directory so `mai switch`
+ * outlives the process), the current model, the last switch and the counters `status` shows.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from './log.ts';
+
+export interface SwitchRecord {
+  from: string | null;
+  to: string;
+  reason: string;
+  at: string;
+}
+
+export interface Counters {
+  turns: number;
+  fallbacks: number;
+  switches: number;
+}
+
+/** $XDG_STATE_HOME/mai (or ~/.local/state/mai) unless the config names another folder. */
+export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  if (env.MAI_STATE_DIR) return env.MAI_STATE_DIR;
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(base, 'mai');
+}
+
+export class MaiState {
+  pinned: string | null = null;
+  current: string | null = null;
+  currentSince = 0;
+  lastSwitch: SwitchRecord | undefined;
+  readonly counters: Counters = { turns: 0, fallbacks: 0, switches: 0 };
+  readonly startedAt = Date.now();
+  private readonly file: string;
+
+  constructor(
+    readonly stateDir: string,
+    private readonly log: Logger,
+  ) {
+    this.file = join(stateDir, 'state.json');
+    try {
+      const saved = JSON.parse(readFileSync(this.file, 'utf8')) as { pinned?: unknown };
+      if (typeof saved.pinned === 'string') this.pinned = saved.pinned;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        log.warn(`ignoring unreadable ${this.file} (the pin is reset; \`mai switch MODEL\` sets it again)`, error);
+      }
+    }
+  }
+
+  /** Pins a model, or unpins with null; persisted at once. */
+  pin(model: string | null): void {
+    this.pinned = model;
+    try {
+      mkdirSync(this.stateDir, { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify({ pinned: model }, null, 2)}\n`);
+      renameSync(tmp, this.file);
+    } catch (error) {
+      this.log.warn(`could not save the pin to ${this.file}; it holds until Mai stops`, error);
+    }
+  }
+
+  /** Records the model that answered a turn; a change of model is a switch. */
+  answeredBy(model: string, reason: string): void {
+    if (this.current !== model) {
+      if (this.current !== null) this.counters.switches++;
+      this.lastSwitch = { from: this.current, to: model, reason, at: new Date().toISOString() };
+      this.current = model;
+      this.currentSince = Date.now();
+    }
+  }
+}

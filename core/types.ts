@@ -1,0 +1,164 @@
+/**
+ * The domain types every part of Mai shares: messages, models, backends, scorers and resources.
+ * Config-shaped types (Tier, Capability, …) come from the config schema, never written twice.
+ */
+import type { Capability, Tier } from './config/schema.ts';
+import type { MaiError } from './errors.ts';
+
+export type { Capability, Tier };
+
+export type Role = 'system' | 'user' | 'assistant';
+
+/** A message as sent to a model. */
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+/** What is known of a model's architecture, for memory estimates (from GGUF metadata or a backend). */
+export interface ModelArchitecture {
+  layers?: number;
+  heads?: number;
+  kvHeads?: number;
+  embeddingSize?: number;
+  /** Bytes per element of the KV cache (2 for f16). */
+  kvBytesPerElement?: number;
+}
+
+/** A model as a backend reports it, before config metadata is merged in. */
+export interface BackendModel {
+  id: string;
+  loaded: boolean;
+  contextLength?: number;
+  sizeBytes?: number;
+  quantization?: string;
+  capabilities?: Capability[];
+  tier?: Tier;
+  architecture?: ModelArchitecture;
+  /** Memory the backend says the loaded model holds (RAM + VRAM), when it says. */
+  memoryBytes?: number;
+  vramBytes?: number;
+}
+
+/** A model in Mai's catalogue: what a backend reports merged with the config's metadata. */
+export interface CatalogModel {
+  /** Unique in the catalogue: the backend's id, or `backend/id` where two backends share an id. */
+  id: string;
+  /** The id the backend knows it by. */
+  backendModelId: string;
+  backend: string;
+  loaded: boolean;
+  contextLength: number;
+  sizeBytes: number | undefined;
+  quantization: string | undefined;
+  tier: Tier;
+  capabilities: Capability[];
+  architecture: ModelArchitecture | undefined;
+  memoryBytes: number | undefined;
+  vramBytes: number | undefined;
+  minMemoryBytes: number | undefined;
+  minVramBytes: number | undefined;
+  priority: number;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+/** One piece of a streamed answer. */
+export type ChatChunk =
+  | { type: 'delta'; text: string }
+  | { type: 'done'; finishReason: FinishReason; usage?: Usage };
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  /** The context window Mai budgeted for this turn (Ollama's num_ctx, gguf's context size). */
+  contextSize?: number;
+  /** The prompt's size as Mai counted it, so a backend can detect silent truncation. */
+  promptTokens?: number;
+  signal: AbortSignal;
+}
+
+export interface BackendHealth {
+  reachable: boolean;
+  error?: string;
+}
+
+/** One place models live (LM Studio, Ollama, an OpenAI-compatible server, GGUF files). */
+export interface Backend {
+  readonly name: string;
+  /** Every model this backend can run. Throws MaiError('unreachable') when it cannot be reached. */
+  listModels(signal?: AbortSignal): Promise<BackendModel[]>;
+  /** Streams a completion. Errors are MaiErrors of the kinds in core/errors.ts. Must end with a `done` chunk. */
+  chat(request: ChatRequest): AsyncIterable<ChatChunk>;
+  countTokens?(model: string, text: string, signal?: AbortSignal): Promise<number>;
+  load?(model: string, options?: { contextSize?: number; signal?: AbortSignal }): Promise<void>;
+  unload?(model: string, signal?: AbortSignal): Promise<void>;
+  health?(signal?: AbortSignal): Promise<BackendHealth>;
+  close?(): Promise<void>;
+}
+
+export interface GpuSnapshot {
+  name: string;
+  vramTotalBytes: number | null;
+  vramFreeBytes: number | null;
+}
+
+/** The machine's resources as last sampled (numbers are smoothed; null where unknown). */
+export interface ResourceSnapshot {
+  cpuLoad: number | null;
+  memFreeBytes: number | null;
+  memTotalBytes: number | null;
+  gpus: GpuSnapshot[];
+  sampledAt: number;
+}
+
+/** What a turn needs from a model, known before one is chosen. */
+export interface TurnNeeds {
+  capabilities: Capability[];
+  /** Tokens the conversation needs in the prompt, at the least (permanent messages + latest turn). */
+  minPromptTokens: number;
+  /** Tokens the whole conversation would take uncompressed. */
+  fullPromptTokens: number;
+  replyTokens: number;
+}
+
+/** What a scorer sees about one candidate. */
+export interface ScoreInput {
+  model: CatalogModel;
+  catalog: readonly CatalogModel[];
+  resources: ResourceSnapshot;
+  needs: TurnNeeds;
+  current: string | null;
+  now: number;
+}
+
+/** A scorer's verdict: a score in [0, 1], or a veto with the reason. */
+export interface Score {
+  score: number;
+  veto?: string;
+  reason?: string;
+}
+
+/** Rates candidates for a turn. Scorers are plugins; weights come from config. */
+export interface Scorer {
+  readonly name: string;
+  score(input: ScoreInput): Score;
+  /** Called after every attempt, so scorers that learn (latency, reliability) can. */
+  observe?(event: AttemptEvent): void;
+}
+
+export interface AttemptEvent {
+  model: string;
+  ok: boolean;
+  error?: MaiError;
+  timeToFirstTokenMs?: number;
+  tokensPerSecond?: number;
+  at: number;
+}

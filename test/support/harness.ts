@@ -1,0 +1,41 @@
+/** Helpers shared by the suites: temporary folders, configs written to disk, a Mai on a fixed snapshot. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../core/config/load.ts';
+import { createLogger } from '../../core/log.ts';
+import { Mai } from '../../core/mai.ts';
+import { FixedMonitor } from '../../core/monitor/resource-monitor.ts';
+import type { ResourceSnapshot } from '../../core/types.ts';
+
+export const GiB = 1024 ** 3;
+
+export function snapshot(overrides: Partial<ResourceSnapshot> = {}): ResourceSnapshot {
+  return { cpuLoad: 0.1, memFreeBytes: 16 * GiB, memTotalBytes: 24 * GiB, gpus: [], sampledAt: Date.now(), ...overrides };
+}
+
+export interface TempDir {
+  path: string;
+  cleanup(): Promise<void>;
+}
+
+export async function tempDir(prefix = 'mai-test-'): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** Writes `yaml` as mai.config.yaml in `dir` (with the state kept in dir/state) and returns its path. */
+export async function writeConfig(dir: string, yaml: string, name = 'mai.config.yaml'): Promise<string> {
+  const file = join(dir, name);
+  const withState = /\bcontext:/.test(yaml) ? yaml : `${yaml}\ncontext:\n  stateDir: ./state\n`;
+  await writeFile(file, withState);
+  return file;
+}
+
+/** A Mai built from a config on disk, sampling nothing: its monitor answers `resources`. */
+export async function createTestMai(dir: string, yaml: string, resources: ResourceSnapshot = snapshot()): Promise<{ mai: Mai; monitor: FixedMonitor; file: string }> {
+  const file = await writeConfig(dir, yaml);
+  const monitor = new FixedMonitor(resources);
+  const mai = await Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => monitor });
+  return { mai, monitor, file };
+}
