@@ -28,11 +28,10 @@ export function parseYaml(text: string): ParsedYaml {
 
   return {
     data: doc.errors.length > 0 ? undefined : doc.toJS(),
-    errors: doc.errors.map((error) => ({
-      message: error.message.split('\n')[0] ?? error.message,
-      line: error.linePos?.[0]?.line,
-      column: error.linePos?.[0]?.col,
-    })),
+    errors: doc.errors.map((error) => {
+      const at = lineCounter.linePos(error.pos[0]);
+      return { message: error.message.split('\n')[0] ?? error.message, line: at.line, column: at.col };
+    }),
     lineOf(path) {
       const node = nodeAt(path) as { range?: [number, number, number] } | undefined;
       return lineAt(node?.range?.[0]);
