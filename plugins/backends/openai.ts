@@ -1,86 +1,141 @@
 /**
  * Any OpenAI-compatible server (llama.cpp's llama-server, vLLM, LM Studio's and Ollama's /v1)
  * through the `openai` package: /v1/models and streamed /v1/chat/completions. Uses llama.cpp's
- * /props (context size) and /tokenize when the server has them. The API key comes from the
- * environment variable the config names and is never logged.
+ * /props (context size, vision) and /tokenize when the server has them. The API key comes from
+ * the environment variable the config names; it is sent as a Bearer token and nowhere else, and
+ * scrubbed from every error message.
  */
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
-import type { Backend, BackendModel, ChatChunk, ChatRequest, FinishReason } from '../../core/types.ts';
-import { normalizeError } from './normalize-error.ts';
+import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, Usage } from '../../core/types.ts';
+import { httpJson } from './http.ts';
+import { normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export const OpenAIBackendOptions = z
   .object({
-    baseURL: z.string().url().default('http://127.0.0.1:8080/v1'),
+    baseURL: z.string().url().default('http://127.0.0.1:8080/v1').describe('the server address, ending in /v1'),
     apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding the API key'),
-    requestTimeoutMs: z.number().int().positive().default(600_000),
+    requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long the server may take to start answering'),
     /** Ask llama.cpp's /props and /tokenize (skipped after the server says it has none). */
     llamaCppExtras: z.boolean().default(true),
   })
   .strict();
 export type OpenAIBackendOptions = z.infer<typeof OpenAIBackendOptions>;
 
+/** What llama.cpp's GET /props says that Mai uses. */
+interface LlamaCppProps {
+  contextLength?: number;
+  vision?: boolean;
+}
+
+/** Extra fields some servers add to /v1/models entries (llama.cpp's `meta`, LM Studio's, vLLM's). */
+interface ModelExtras {
+  context_length?: unknown;
+  max_context_length?: unknown;
+  max_model_len?: unknown;
+  meta?: { n_ctx_train?: unknown; size?: unknown };
+}
+
+const numberOf = (...values: unknown[]): number | undefined => values.find((v): v is number => typeof v === 'number' && v > 0);
+
 function finishReasonOf(value: string | null | undefined): FinishReason {
   return value === 'length' ? 'length' : 'stop';
+}
+
+/** Routes the openai package's own log lines to Mai's logger (stderr), at warn and above. */
+function packageLogger(log: Logger | undefined) {
+  const quiet = () => {};
+  return {
+    error: (message: string) => log?.error(message),
+    warn: (message: string) => log?.warn(message),
+    info: quiet,
+    debug: quiet,
+  };
 }
 
 export class OpenAIBackend implements Backend {
   private readonly client: OpenAI;
   private readonly origin: string;
+  private readonly secrets: readonly string[];
+  private readonly authHeaders: Readonly<Record<string, string>>;
   private extras: boolean;
-  private propsContext: number | undefined | null = null;
+  private tokenizeMissing = false;
+  private props: LlamaCppProps | null = null;
 
   constructor(
     readonly name: string,
     private readonly options: OpenAIBackendOptions,
     apiKey: string | undefined,
+    log?: Logger,
   ) {
     this.client = new OpenAI({
       baseURL: options.baseURL,
-      apiKey: apiKey ?? 'not-needed',
+      // Everything the package would otherwise read from OPENAI_* variables is set here, so a
+      // cloud key in the environment is never sent to a local server. Without a key, the package
+      // still wants one: it gets a placeholder and the Authorization header is removed.
+      apiKey: apiKey ?? 'no-key',
+      adminAPIKey: null,
+      organization: null,
+      project: null,
+      ...(apiKey ? {} : { defaultHeaders: { Authorization: null } }),
       maxRetries: 0,
       timeout: options.requestTimeoutMs,
+      logger: packageLogger(log),
+      logLevel: 'warn',
     });
     this.origin = new URL(options.baseURL).origin;
     this.extras = options.llamaCppExtras;
+    this.secrets = apiKey ? [apiKey] : [];
+    this.authHeaders = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   }
 
-  /** llama.cpp's /props: the server's context size, or undefined when the server has no /props. */
-  private async serverContext(signal?: AbortSignal): Promise<number | undefined> {
-    if (!this.extras) return undefined;
-    if (this.propsContext !== null) return this.propsContext;
+  private context(model?: string, streaming?: boolean): ErrorContext {
+    return { backend: this.name, ...(model ? { model } : {}), ...(streaming ? { streaming } : {}), secrets: this.secrets };
+  }
+
+  /** llama.cpp's /props, once; null after the server showed it has none. */
+  private async llamaCppProps(signal?: AbortSignal): Promise<LlamaCppProps | null> {
+    if (!this.extras) return null;
+    if (this.props) return this.props;
     try {
-      const response = await fetch(`${this.origin}/props`, signal ? { signal } : {});
-      if (!response.ok) {
-        this.propsContext = undefined;
-        return undefined;
-      }
-      const props = (await response.json()) as { default_generation_settings?: { n_ctx?: unknown }; n_ctx?: unknown };
-      const nCtx = props.default_generation_settings?.n_ctx ?? props.n_ctx;
-      this.propsContext = typeof nCtx === 'number' ? nCtx : undefined;
-      return this.propsContext;
-    } catch {
-      return undefined;
+      const props = await httpJson<{ default_generation_settings?: { n_ctx?: unknown }; n_ctx?: unknown; modalities?: { vision?: unknown } }>(
+        `${this.origin}/props`,
+        { ...this.context(), headers: this.authHeaders, timeoutMs: Math.min(this.options.requestTimeoutMs, 10_000), ...(signal ? { signal } : {}) },
+      );
+      const contextLength = numberOf(props.default_generation_settings?.n_ctx, props.n_ctx);
+      this.props = { ...(contextLength ? { contextLength } : {}), ...(props.modalities?.vision === true ? { vision: true } : {}) };
+      return this.props;
+    } catch (error) {
+      // No /props (vLLM, LM Studio, …): stop asking. A transient failure: ask again next time.
+      if (error instanceof MaiError && (error.code === ErrorCodes.modelNotFound || error.code === ErrorCodes.badRequest)) this.extras = false;
+      return null;
     }
   }
 
   async listModels(signal?: AbortSignal): Promise<BackendModel[]> {
+    let page;
     try {
-      const page = await this.client.models.list(signal ? { signal } : {});
-      const contextLength = await this.serverContext(signal);
-      return page.data.map((m) => {
-        const extra = m as unknown as { context_length?: unknown; max_context_length?: unknown; meta?: { n_ctx_train?: unknown } };
-        const declared = [extra.context_length, extra.max_context_length, extra.meta?.n_ctx_train].find((v) => typeof v === 'number') as
-          | number
-          | undefined;
-        const ctx = contextLength ?? declared;
-        return { id: m.id, loaded: true, ...(ctx ? { contextLength: ctx } : {}) };
-      });
+      page = await this.client.models.list(signal ? { signal } : {});
     } catch (error) {
-      throw normalizeError(error, { backend: this.name });
+      throw normalizeError(error, this.context());
     }
+    const props = await this.llamaCppProps(signal);
+    return page.data.map((m) => {
+      const extra = m as unknown as ModelExtras;
+      const contextLength = props?.contextLength ?? numberOf(extra.context_length, extra.max_context_length, extra.max_model_len, extra.meta?.n_ctx_train);
+      const sizeBytes = numberOf(extra.meta?.size);
+      const capabilities: Capability[] | undefined = props?.vision ? ['chat', 'vision'] : undefined;
+      return {
+        id: m.id,
+        loaded: true,
+        ...(contextLength ? { contextLength } : {}),
+        ...(sizeBytes ? { sizeBytes } : {}),
+        ...(capabilities ? { capabilities } : {}),
+      };
+    });
   }
 
   async *chat(request: ChatRequest): AsyncIterable<ChatChunk> {
@@ -98,10 +153,10 @@ export class OpenAIBackend implements Backend {
         { signal: request.signal },
       );
     } catch (error) {
-      throw normalizeError(error, { backend: this.name, model: request.model });
+      throw normalizeError(error, this.context(request.model));
     }
     let finish: FinishReason | null = null;
-    let usage: { promptTokens: number; completionTokens: number } | undefined;
+    let usage: Usage | undefined;
     try {
       for await (const chunk of stream) {
         const choice = chunk.choices[0];
@@ -111,7 +166,11 @@ export class OpenAIBackend implements Backend {
         if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
       }
     } catch (error) {
-      throw normalizeError(error, { backend: this.name, model: request.model, streaming: true });
+      throw normalizeError(error, this.context(request.model, true));
+    }
+    // The package ends an aborted stream quietly; the caller must still learn it was cancelled.
+    if (request.signal.aborted) {
+      throw new MaiError(ErrorCodes.cancelled, `The request to ${this.name} for ${request.model} was aborted.`, { retryable: false, cause: request.signal.reason });
     }
     if (finish === null) {
       throw new MaiError(ErrorCodes.streamCut, `${this.name}'s stream for ${request.model} ended without a finish_reason.`, {
@@ -121,30 +180,37 @@ export class OpenAIBackend implements Backend {
     yield usage ? { type: 'done', finishReason: finish, usage } : { type: 'done', finishReason: finish };
   }
 
-  async countTokens(_model: string, text: string, signal?: AbortSignal): Promise<number> {
-    if (!this.extras) throw new MaiError(ErrorCodes.badRequest, `${this.name} cannot count tokens.`, { retryable: false });
-    const response = await fetch(`${this.origin}/tokenize`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ content: text }),
-      ...(signal ? { signal } : {}),
-    }).catch((error: unknown) => {
-      throw normalizeError(error, { backend: this.name });
-    });
-    if (!response.ok) {
-      throw new MaiError(ErrorCodes.badRequest, `${this.name} has no /tokenize (HTTP ${response.status}).`, { retryable: false });
+  /** llama.cpp's POST /tokenize; a clear non-retryable error where the server has none. */
+  async countTokens(model: string, text: string, signal?: AbortSignal): Promise<number> {
+    if (!this.options.llamaCppExtras || this.tokenizeMissing) {
+      throw new MaiError(ErrorCodes.badRequest, `${this.name} cannot count tokens (no llama.cpp /tokenize); Mai estimates instead.`, { retryable: false });
     }
-    const body = (await response.json()) as { tokens?: unknown[] };
+    let body: { tokens?: unknown };
+    try {
+      body = await httpJson<{ tokens?: unknown }>(`${this.origin}/tokenize`, {
+        ...this.context(model),
+        body: { content: text },
+        headers: this.authHeaders,
+        timeoutMs: Math.min(this.options.requestTimeoutMs, 30_000),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      if (error instanceof MaiError && (error.code === ErrorCodes.modelNotFound || error.code === ErrorCodes.badRequest)) {
+        this.tokenizeMissing = true;
+        throw new MaiError(ErrorCodes.badRequest, `${this.name} has no /tokenize (${error.message}); Mai estimates instead.`, { retryable: false, cause: error });
+      }
+      throw error;
+    }
     if (!Array.isArray(body.tokens)) throw new MaiError(ErrorCodes.serverError, `${this.name}'s /tokenize answered without tokens.`);
     return body.tokens.length;
   }
 
-  async health(signal?: AbortSignal): Promise<{ reachable: boolean; error?: string }> {
+  async health(signal?: AbortSignal): Promise<BackendHealth> {
     try {
       await this.client.models.list(signal ? { signal } : {});
       return { reachable: true };
     } catch (error) {
-      return { reachable: false, error: normalizeError(error, { backend: this.name }).message };
+      return { reachable: false, error: normalizeError(error, this.context()).message };
     }
   }
 }
@@ -157,6 +223,6 @@ export default definePlugin({
   create(options, context) {
     const apiKey = options.apiKeyEnv ? context.env[options.apiKeyEnv] : undefined;
     if (options.apiKeyEnv && !apiKey) context.log.warn(`backend ${context.name}: environment variable ${options.apiKeyEnv} is not set; sending no API key`);
-    return new OpenAIBackend(context.name, options, apiKey);
+    return new OpenAIBackend(context.name, options, apiKey || undefined, context.log.child(context.name));
   },
 });

@@ -2,16 +2,19 @@
  * A real HTTP server on 127.0.0.1 that speaks the OpenAI API shapes Mai uses: GET /v1/models and
  * POST /v1/chat/completions, streamed as server-sent events (`data: {chunk}` … `data: [DONE]`).
  * Each model can be told to misbehave the ways real servers do: 500, 429 + Retry-After, hang,
- * cut the stream mid-way, or reject a prompt longer than its window with llama.cpp's error body.
+ * cut the stream mid-way, send an error event mid-stream, or reject a prompt longer than its
+ * window with llama.cpp's error body. Optionally it is a llama.cpp `llama-server` (GET /props,
+ * POST /tokenize, `meta` on /v1/models), requires an API key, or starts slowly.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type Behaviour =
   | { kind: 'ok' }
   | { kind: 'status'; status: number; body?: unknown; retryAfter?: string }
   | { kind: 'hang' }
   | { kind: 'cut'; afterChunks: number }
+  | { kind: 'stream-error'; afterChunks: number; message: string }
   | { kind: 'empty' };
 
 export interface FakeModel {
@@ -31,7 +34,25 @@ export interface ChatLogEntry {
   model: string;
   messages: Array<{ role: string; content: string }>;
   maxTokens?: number;
+  temperature?: number;
+  /** The Authorization header as received (null when none). */
+  authorization?: string | null;
+  /** True when the client closed the connection before the answer was complete. */
+  clientClosed?: boolean;
   at: number;
+}
+
+export interface OpenAIServerOptions {
+  /** Answer 401 (OpenAI's body) unless `Authorization: Bearer <apiKey>` is sent. */
+  apiKey?: string;
+  /** Like some servers, repeat the wrong key back in the 401 message. */
+  echoWrongKey?: boolean;
+  /** Behave as llama.cpp's llama-server: /props with this n_ctx, /tokenize, `meta` on models. */
+  llamaCpp?: { nCtx: number; vision?: boolean; sizeBytes?: number };
+  /** Answer nothing (the connection stays open) until this long after start. */
+  startDelayMs?: number;
+  /** Listen on this port (0: any free port). */
+  port?: number;
 }
 
 export interface FakeOpenAIServer {
@@ -39,6 +60,8 @@ export interface FakeOpenAIServer {
   baseURL: string;
   models: Map<string, FakeModel>;
   requests: ChatLogEntry[];
+  /** Every request as `METHOD path` with its Authorization header. */
+  seen: Array<{ route: string; authorization: string | null }>;
   close(): Promise<void>;
 }
 
@@ -57,30 +80,93 @@ function splitReply(text: string, parts: number): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startOpenAIServer(models: FakeModel[]): Promise<FakeOpenAIServer> {
+const invalid = (message: string, param: string | null = null) => ({ error: { message, type: 'invalid_request_error', param, code: null } });
+
+/** OpenAI's validation of the fields Mai sends; null when the request is well-formed. */
+function validate(body: Record<string, unknown>): unknown {
+  if (typeof body.model !== 'string' || body.model === '') return invalid("you must provide a model parameter", 'model');
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return invalid("Invalid 'messages': empty array. Expected an array with minimum length 1.", 'messages');
+  for (const [i, m] of (body.messages as Array<Record<string, unknown>>).entries()) {
+    if (!['system', 'user', 'assistant', 'tool', 'developer'].includes(String(m?.role))) return invalid(`Invalid value: '${String(m?.role)}'. Supported values are: 'system', 'assistant', 'user', 'tool', and 'developer'.`, `messages[${i}].role`);
+    if (typeof m?.content !== 'string') return invalid(`Invalid type for 'messages[${i}].content'.`, `messages[${i}].content`);
+  }
+  if (body.temperature !== undefined && (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 2)) {
+    return invalid(`Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got ${String(body.temperature)} instead.`, 'temperature');
+  }
+  if (body.max_tokens !== undefined && (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)) {
+    return invalid(`Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got ${String(body.max_tokens)} instead.`, 'max_tokens');
+  }
+  return null;
+}
+
+export async function startOpenAIServer(models: FakeModel[], options: OpenAIServerOptions = {}): Promise<FakeOpenAIServer> {
   const registry = new Map(models.map((m) => [m.id, m]));
   const requests: ChatLogEntry[] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const seen: FakeOpenAIServer['seen'] = [];
+  const sockets = new Set<Socket>();
+  const startedAt = Date.now();
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };
   const server: Server = createServer(async (req, res) => {
+    const authorization = req.headers.authorization ?? null;
+    seen.push({ route: `${req.method} ${req.url}`, authorization });
+    if (options.startDelayMs) await sleep(Math.max(0, startedAt + options.startDelayMs - Date.now()));
+    if (options.apiKey !== undefined && authorization !== `Bearer ${options.apiKey}`) {
+      const given = authorization?.replace(/^Bearer /, '') ?? '';
+      const shown = options.echoWrongKey ? given : `${given.slice(0, 3)}***`;
+      return json(res, 401, { error: { message: `Incorrect API key provided: ${shown}. You can find your API key in your account settings.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    }
     if (req.method === 'GET' && req.url === '/v1/models') {
-      return json(res, 200, { object: 'list', data: [...registry.values()].map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'test' })) });
+      const meta = (m: FakeModel) => (options.llamaCpp ? { meta: { n_ctx_train: m.contextLength ?? options.llamaCpp.nCtx, size: options.llamaCpp.sizeBytes ?? 0, n_params: 0, n_vocab: 256 } } : {});
+      return json(res, 200, { object: 'list', data: [...registry.values()].map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'test', ...meta(m) })) });
+    }
+    if (options.llamaCpp && req.method === 'GET' && req.url === '/props') {
+      return json(res, 200, {
+        default_generation_settings: { n_ctx: options.llamaCpp.nCtx, params: {} },
+        total_slots: 1,
+        model_path: '/models/test.gguf',
+        modalities: { vision: options.llamaCpp.vision ?? false, audio: false },
+        build_info: 'b0000-test',
+      });
+    }
+    if (options.llamaCpp && req.method === 'POST' && req.url === '/tokenize') {
+      const { content } = JSON.parse(await readBody(req)) as { content?: string };
+      // A byte-level tokenizer: one token per UTF-8 byte, as the tiny test models have.
+      return json(res, 200, { tokens: [...Buffer.from(content ?? '', 'utf8')] });
     }
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
       return json(res, 404, { error: { message: `Not found: ${req.method} ${req.url}`, type: 'invalid_request_error' } });
     }
-    const body = JSON.parse(await readBody(req)) as { model: string; messages: Array<{ role: string; content: string }>; stream?: boolean; max_tokens?: number };
-    const model = registry.get(body.model);
-    requests.push({ model: body.model, messages: body.messages, ...(body.max_tokens ? { maxTokens: body.max_tokens } : {}), at: Date.now() });
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+    } catch {
+      return json(res, 400, invalid('We could not parse the JSON body of your request.'));
+    }
+    const problem = validate(body);
+    const messages = (Array.isArray(body.messages) ? body.messages : []) as Array<{ role: string; content: string }>;
+    const entry: ChatLogEntry = {
+      model: String(body.model),
+      messages,
+      ...(typeof body.max_tokens === 'number' ? { maxTokens: body.max_tokens } : {}),
+      ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),
+      authorization,
+      at: Date.now(),
+    };
+    requests.push(entry);
+    res.on('close', () => {
+      if (!res.writableFinished) entry.clientClosed = true;
+    });
+    if (problem) return json(res, 400, problem);
+    const model = registry.get(entry.model);
     if (!model) {
-      return json(res, 404, { error: { message: `The model \`${body.model}\` does not exist.`, type: 'invalid_request_error', code: 'model_not_found' } });
+      return json(res, 404, { error: { message: `The model \`${entry.model}\` does not exist.`, type: 'invalid_request_error', code: 'model_not_found' } });
     }
     const behaviour = model.queue?.shift() ?? model.behaviour ?? { kind: 'ok' };
-    const promptChars = body.messages.reduce((n, m) => n + m.content.length, 0);
-    if (model.contextLength !== undefined && Math.ceil(promptChars / 4) + (body.max_tokens ?? 0) > model.contextLength) {
+    const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
+    if (model.contextLength !== undefined && Math.ceil(promptChars / 4) + (entry.maxTokens ?? 0) > model.contextLength) {
       return json(res, 400, {
         error: {
           code: 400,
@@ -94,7 +180,7 @@ export async function startOpenAIServer(models: FakeModel[]): Promise<FakeOpenAI
       return json(res, behaviour.status, behaviour.body ?? { error: { message: `status ${behaviour.status}`, type: 'server_error' } }, behaviour.retryAfter ? { 'retry-after': behaviour.retryAfter } : {});
     }
     if (behaviour.kind === 'hang') return; // never answers; the client must time out or abort
-    const text = behaviour.kind === 'empty' ? '' : typeof model.reply === 'function' ? model.reply(body.messages) : (model.reply ?? `Answer from ${model.id}.`);
+    const text = behaviour.kind === 'empty' ? '' : typeof model.reply === 'function' ? model.reply(messages) : (model.reply ?? `Answer from ${model.id}.`);
     const id = `chatcmpl-${requests.length}`;
     const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
       id,
@@ -109,7 +195,13 @@ export async function startOpenAIServer(models: FakeModel[]): Promise<FakeOpenAI
     res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: '' }, null))}\n\n`);
     for (const [i, part] of parts.entries()) {
       if (behaviour.kind === 'cut' && i >= behaviour.afterChunks) {
+        // Let what was written reach the client, then drop the connection mid-answer.
+        await new Promise<void>((resolve) => res.write('', () => resolve()));
         res.socket?.destroy();
+        return;
+      }
+      if (behaviour.kind === 'stream-error' && i >= behaviour.afterChunks) {
+        res.end(`data: ${JSON.stringify({ error: { message: behaviour.message, type: 'server_error' } })}\n\n`);
         return;
       }
       if (model.chunkDelayMs) await sleep(model.chunkDelayMs);
@@ -126,7 +218,10 @@ export async function startOpenAIServer(models: FakeModel[]): Promise<FakeOpenAI
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -134,10 +229,20 @@ export async function startOpenAIServer(models: FakeModel[]): Promise<FakeOpenAI
     baseURL: `${url}/v1`,
     models: registry,
     requests,
+    seen,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then released): connecting is refused. */
+export async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }

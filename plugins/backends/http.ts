@@ -1,0 +1,101 @@
+/**
+ * The small HTTP client the native-API backends (Ollama, LM Studio) share: one request with a
+ * bound on how long the server may take, the caller's AbortSignal, and every failure turned into
+ * a MaiError of the right kind (non-2xx by status and body, refused connection, timeout).
+ */
+import { ErrorCodes, MaiError } from '../../core/errors.ts';
+import { errorFromStatus, normalizeError, type ErrorContext } from './normalize-error.ts';
+
+export interface HttpRequest extends ErrorContext {
+  method?: 'GET' | 'POST' | 'DELETE';
+  body?: unknown;
+  headers?: Readonly<Record<string, string>>;
+  signal?: AbortSignal;
+  /** How long the server may take: until the headers for a stream, until the whole body otherwise. */
+  timeoutMs: number;
+}
+
+export interface OpenResponse {
+  response: Response;
+  /** Detaches the caller's signal once the body is consumed. */
+  release(): void;
+}
+
+function describe(url: string, method: string): string {
+  try {
+    return `${method} ${new URL(url).pathname}`;
+  } catch {
+    return `${method} ${url}`;
+  }
+}
+
+/**
+ * Sends the request and returns the response once its headers arrived with a 2xx status.
+ * With `readBody`, the timeout also covers reading the body, which `readBody` returns.
+ */
+async function exchange<T>(url: string, request: HttpRequest, readBody: ((response: Response) => Promise<T>) | null): Promise<{ response: Response; value: T | undefined; release(): void }> {
+  const method = request.method ?? (request.body === undefined ? 'GET' : 'POST');
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, request.timeoutMs);
+  const onAbort = () => controller.abort(request.signal?.reason);
+  if (request.signal?.aborted) onAbort();
+  else request.signal?.addEventListener('abort', onAbort, { once: true });
+  const release = () => request.signal?.removeEventListener('abort', onAbort);
+  const context: ErrorContext = {
+    backend: request.backend,
+    ...(request.model ? { model: request.model } : {}),
+    ...(request.secrets ? { secrets: request.secrets } : {}),
+  };
+  try {
+    const response = await fetch(url, {
+      method,
+      headers: { accept: 'application/json', ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      const body = await response.text().catch(() => '');
+      throw errorFromStatus({ ...context, status: response.status, body, retryAfter: response.headers.get('retry-after') });
+    }
+    const value = readBody ? await readBody(response) : undefined;
+    if (readBody) release();
+    return { response, value, release };
+  } catch (error) {
+    release();
+    if (timedOut) {
+      throw new MaiError(ErrorCodes.timeout, `${request.backend} did not answer ${describe(url, method)} within ${request.timeoutMs} ms.`, {
+        cause: error,
+        data: { backend: request.backend, ...(request.model ? { model: request.model } : {}), timeoutMs: request.timeoutMs },
+      });
+    }
+    throw normalizeError(error, context);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A request whose JSON answer is read whole (listings, load, unload). */
+export async function httpJson<T>(url: string, request: HttpRequest): Promise<T> {
+  const { value } = await exchange(url, request, async (response) => {
+    const text = await response.text();
+    try {
+      return (text.trim() === '' ? {} : JSON.parse(text)) as T;
+    } catch (cause) {
+      throw new MaiError(ErrorCodes.serverError, `${request.backend} answered ${describe(url, request.method ?? 'GET')} with a body that is not JSON: ${text.slice(0, 120)}`, {
+        cause,
+        data: { backend: request.backend },
+      });
+    }
+  });
+  return value as T;
+}
+
+/** A request whose answer is streamed: the response is returned as soon as its headers arrive. */
+export async function httpStream(url: string, request: HttpRequest): Promise<OpenResponse> {
+  const { response, release } = await exchange<never>(url, request, null);
+  return { response, release };
+}

@@ -1,0 +1,45 @@
+/**
+ * Reads a newline-delimited JSON body (Ollama's streamed answers) one object at a time.
+ * Stopping early cancels the body, so the connection is closed rather than left reading.
+ */
+
+export class NdjsonLineError extends Error {
+  override readonly name = 'NdjsonLineError';
+  constructor(readonly line: string) {
+    super(`a streamed line is not JSON: ${line.slice(0, 120)}`);
+  }
+}
+
+export async function* readNdjson(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown, void, undefined> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const parse = (line: string): unknown => {
+    try {
+      return JSON.parse(line);
+    } catch {
+      throw new NdjsonLineError(line);
+    }
+  };
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line) yield parse(line);
+      }
+    }
+    buffer += decoder.decode();
+    const rest = buffer.trim();
+    finished = true;
+    if (rest) yield parse(rest);
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+}
