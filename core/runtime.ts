@@ -10,7 +10,8 @@ import type { ScorerRef } from './config/schema.ts';
 import { ConversationStore } from './context/conversation-store.ts';
 import { Cooldowns } from './fallback/cooldown.ts';
 import type { Logger } from './log.ts';
-import { OsMonitor, type ResourceMonitor } from './monitor/resource-monitor.ts';
+import { OsMonitor, type LoadedModelsSource, type ResourceMonitor } from './monitor/resource-monitor.ts';
+import { SamplingMonitor } from './monitor/sampling-monitor.ts';
 import { compose } from './pipeline/compose.ts';
 import type { TurnContext } from './pipeline/turn.ts';
 import { loadPlugins, type MaiPlugin, type PluginContext } from './plugin.ts';
@@ -65,7 +66,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     scorers.map((s) => ({ scorer: s.instance, weight: s.ref.weight })),
     config.switching,
   );
-  const monitor = options.createMonitor ? options.createMonitor(loaded, log) : new OsMonitor();
+  // What each backend says is loaded and holds, from the catalogue (kept fresh in the background).
+  const loadedModels: LoadedModelsSource = () => {
+    void catalog.ensure().catch(() => undefined);
+    return catalog
+      .list()
+      .filter((m) => m.loaded)
+      .map((m) => ({ model: m.id, backend: m.backend, memoryBytes: m.memoryBytes ?? null, vramBytes: m.vramBytes ?? null }));
+  };
+  const monitor = options.createMonitor
+    ? options.createMonitor(loaded, log)
+    : config.monitor.enabled
+      ? new SamplingMonitor({ config: config.monitor, log: log.child('monitor'), loaded: loadedModels })
+      : new OsMonitor(loadedModels);
   const store = new ConversationStore(join(stateDir, 'conversations'));
   const state = options.state ?? new MaiState(stateDir, log);
   const backendOf = catalog.backendOf.bind(catalog);

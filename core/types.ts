@@ -110,6 +110,21 @@ export interface GpuSnapshot {
   vramFreeBytes: number | null;
 }
 
+/** What a backend says one loaded model holds (null where it does not say). */
+export interface LoadedModelMemory {
+  model: string;
+  backend: string;
+  memoryBytes: number | null;
+  vramBytes: number | null;
+}
+
+/** How the smoothed metrics move, per second, over the monitor's trend window (null: too few samples). */
+export interface ResourceTrend {
+  cpuLoadPerSecond: number | null;
+  memFreeBytesPerSecond: number | null;
+  samples: number;
+}
+
 /** The machine's resources as last sampled (numbers are smoothed; null where unknown). */
 export interface ResourceSnapshot {
   cpuLoad: number | null;
@@ -117,6 +132,11 @@ export interface ResourceSnapshot {
   memTotalBytes: number | null;
   gpus: GpuSnapshot[];
   sampledAt: number;
+  /** What each backend says is loaded, and the memory it holds. */
+  loaded?: LoadedModelMemory[];
+  trend?: ResourceTrend;
+  /** Metrics that could not be read, and why (they are null above). */
+  unavailable?: string[];
 }
 
 /** What a turn needs from a model, known before one is chosen. */

@@ -1,0 +1,102 @@
+/**
+ * One resource sample, taken in a tinypool worker thread (never on the main thread):
+ * systeminformation's currentLoad() primes its counters and waits 500 ms on its first call, and
+ * graphics() blocks on `nvidia-smi` where a GPU exists. Plain JavaScript with JSDoc types, because
+ * Node cannot load a `.ts` worker. Fails soft: a metric that cannot be read is null, and why goes
+ * into `unavailable`; the task itself never throws.
+ */
+import { threadId } from 'node:worker_threads';
+import si from 'systeminformation';
+
+const MB = 1024 * 1024;
+
+/**
+ * @typedef {object} SampleTask
+ * @property {boolean} gpu Ask for GPU memory (runs nvidia-smi where there is one).
+ */
+
+/**
+ * @typedef {object} RawGpu
+ * @property {string} name
+ * @property {number | null} vramTotalBytes
+ * @property {number | null} vramFreeBytes
+ */
+
+/**
+ * @typedef {object} RawSample
+ * @property {number | null} cpuLoad Share of all cores busy since the previous sample, 0..1.
+ * @property {number | null} memTotalBytes
+ * @property {number | null} memFreeBytes What can be given to a new process without swapping (`available`).
+ * @property {RawGpu[]} gpus
+ * @property {string[]} unavailable Metrics that could not be read, and why.
+ * @property {number} sampledAt
+ * @property {number} tookMs
+ * @property {number} threadId
+ */
+
+/** @param {unknown} error */
+function why(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** @param {number | null | undefined} mb */
+function mbToBytes(mb) {
+  return typeof mb === 'number' && Number.isFinite(mb) && mb >= 0 ? mb * MB : null;
+}
+
+/** @param {number} value */
+function finiteOrNull(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/**
+ * @param {SampleTask} task
+ * @returns {Promise<RawSample>}
+ */
+export default async function sample(task) {
+  const started = performance.now();
+  /** @type {string[]} */
+  const unavailable = [];
+  const [load, mem, graphics] = await Promise.allSettled([
+    si.currentLoad(),
+    si.mem(),
+    task.gpu ? si.graphics() : Promise.resolve(null),
+  ]);
+
+  let cpuLoad = null;
+  if (load.status === 'fulfilled') {
+    const percent = finiteOrNull(load.value.currentLoad);
+    cpuLoad = percent === null ? null : Math.min(1, Math.max(0, percent / 100));
+    if (cpuLoad === null) unavailable.push('cpu: systeminformation reported no load');
+  } else unavailable.push(`cpu: ${why(load.reason)}`);
+
+  let memTotalBytes = null;
+  let memFreeBytes = null;
+  if (mem.status === 'fulfilled') {
+    memTotalBytes = finiteOrNull(mem.value.total) || null;
+    // `available` counts reclaimable caches; `free` alone would call a busy page cache "used".
+    memFreeBytes = finiteOrNull(mem.value.available) ?? finiteOrNull(mem.value.free);
+    if (memTotalBytes === null || memFreeBytes === null) unavailable.push('memory: systeminformation reported no totals');
+  } else unavailable.push(`memory: ${why(mem.reason)}`);
+
+  /** @type {RawGpu[]} */
+  const gpus = [];
+  if (graphics.status === 'fulfilled' && graphics.value) {
+    for (const c of graphics.value.controllers) {
+      const total = mbToBytes(c.memoryTotal) ?? (c.vramDynamic ? null : mbToBytes(c.vram));
+      const free = mbToBytes(c.memoryFree) ?? (total !== null && typeof c.memoryUsed === 'number' ? Math.max(0, total - c.memoryUsed * MB) : null);
+      gpus.push({ name: c.name || c.model || c.vendor || 'gpu', vramTotalBytes: total, vramFreeBytes: free });
+    }
+  } else if (graphics.status === 'rejected') unavailable.push(`gpu: ${why(graphics.reason)}`);
+
+  return {
+    cpuLoad,
+    memTotalBytes,
+    memFreeBytes,
+    gpus,
+    unavailable,
+    sampledAt: Date.now(),
+    tookMs: performance.now() - started,
+    threadId,
+  };
+}
