@@ -1,0 +1,242 @@
+/**
+ * The layer between the byte framing and vscode-jsonrpc's MessageConnection that makes Mai answer
+ * what JSON-RPC 2.0 requires and vscode-jsonrpc drops: unparsable frames (-32700, id null),
+ * invalid request objects (-32600), batches (split into single messages, their replies collected
+ * back into one array; an empty batch is one -32600), while notifications are never answered.
+ *
+ * It hands the connection its own MessageReader/MessageWriter. Request ids are renumbered on the
+ * way in (so duplicate ids, "1" versus 1, and batch members never collide inside vscode-jsonrpc)
+ * and restored on the way out; `$/cancelRequest` is renumbered the same way. A message strategy
+ * counts what is still being handled, so the end of input can wait for every reply.
+ */
+import {
+  AbstractMessageReader,
+  AbstractMessageWriter,
+  type DataCallback,
+  type Disposable,
+  type Message,
+  type MessageReader,
+  type MessageStrategy,
+  type MessageWriter,
+} from 'vscode-jsonrpc/node';
+import type { Logger } from '../core/log.ts';
+import { RpcCodes } from './errors.ts';
+import { CancelNotification } from './protocol.ts';
+import { classify, type RequestId } from './validate.ts';
+
+interface Batch {
+  replies: Array<object | undefined>;
+  /** Requests of the batch still to be answered. */
+  waiting: number;
+  flushed: boolean;
+}
+
+interface Pending {
+  id: RequestId;
+  batch: Batch | null;
+  slot: number;
+}
+
+interface ResponseLike {
+  jsonrpc: string;
+  id?: unknown;
+  result?: unknown;
+  error?: unknown;
+}
+
+class LayerReader extends AbstractMessageReader implements MessageReader {
+  callback: DataCallback | null = null;
+  listen(callback: DataCallback): Disposable {
+    this.callback = callback;
+    return { dispose: () => (this.callback = null) };
+  }
+  close(): void {
+    this.fireClose();
+  }
+}
+
+class LayerWriter extends AbstractMessageWriter implements MessageWriter {
+  constructor(private readonly onMessage: (message: Message) => void) {
+    super();
+  }
+  async write(message: Message): Promise<void> {
+    this.onMessage(message);
+  }
+  end(): void {}
+}
+
+export class ConformanceLayer {
+  private readonly layerReader = new LayerReader();
+  readonly reader: MessageReader = this.layerReader;
+  readonly writer: MessageWriter = new LayerWriter((message) => this.fromConnection(message));
+  /** Pass to createMessageConnection: tells the layer when each message is fully handled. */
+  readonly messageStrategy: MessageStrategy = {
+    handleMessage: (message, next) => {
+      const counted = this.counted.delete(message);
+      let result: unknown;
+      try {
+        result = next(message);
+      } finally {
+        if (counted && !(result instanceof Promise)) this.settle();
+      }
+      if (counted && result instanceof Promise) void result.finally(() => this.settle());
+    },
+  };
+  private readonly pending = new Map<number, Pending>();
+  private readonly counted = new WeakSet<Message>();
+  private nextId = 1;
+  private inFlight = 0;
+  private ended = false;
+  private readonly idle: Array<() => void> = [];
+
+  constructor(
+    private readonly send: (message: unknown) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** One frame of text from the client. */
+  receive(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      this.log.debug('parse error', error);
+      this.send(errorReply(null, RpcCodes.parseError, `Parse error: the message is not valid JSON (${(error as Error).message}).`));
+      return;
+    }
+    if (!Array.isArray(value)) {
+      this.handle(value, null, 0)?.();
+      return;
+    }
+    if (value.length === 0) {
+      this.send(errorReply(null, RpcCodes.invalidRequest, 'Invalid Request: the batch is an empty array; send at least one request in it.'));
+      return;
+    }
+    const batch: Batch = { replies: value.map(() => undefined), waiting: 0, flushed: false };
+    const forwards = value.map((member, slot) => this.handle(member, batch, slot));
+    for (const forward of forwards) forward?.();
+    this.flushIfDone(batch);
+  }
+
+  /** A frame that could not be read at all: answered like a parse error. */
+  badFrame(reason: string): void {
+    this.send(errorReply(null, RpcCodes.parseError, `Parse error: ${reason}.`));
+  }
+
+  /** The input ended: resolves once every message received so far has been handled and answered. */
+  end(): Promise<void> {
+    this.ended = true;
+    return new Promise((resolve) => {
+      this.idle.push(resolve);
+      this.checkIdle();
+    });
+  }
+
+  /** Tells the connection that the input is closed (after end() resolved). */
+  close(): void {
+    this.layerReader.close();
+  }
+
+  /**
+   * Validates one message. Replies to an invalid one at once (or into its batch slot); returns the
+   * forwarding to run for a valid one (batches register every slot before forwarding any).
+   */
+  private handle(value: unknown, batch: Batch | null, slot: number): (() => void) | undefined {
+    const message = classify(value);
+    switch (message.kind) {
+      case 'invalid':
+        this.log.debug(message.message);
+        this.reply(batch, slot, errorReply(message.id, message.code, message.message));
+        return undefined;
+      case 'response':
+        this.log.debug('dropped a response: Mai sends no requests to answer');
+        return undefined;
+      case 'notification': {
+        if (message.method === CancelNotification.method) return () => this.forwardCancel(message.params);
+        const forwarded: Message & { method: string; params?: unknown } = { jsonrpc: '2.0', method: message.method };
+        if (message.params !== undefined) forwarded.params = message.params;
+        return () => this.forward(forwarded);
+      }
+      case 'request': {
+        const internal = this.nextId++;
+        this.pending.set(internal, { id: message.id, batch, slot });
+        if (batch) batch.waiting++;
+        const forwarded: Message & { id: number; method: string; params?: unknown } = { jsonrpc: '2.0', id: internal, method: message.method };
+        if (message.params !== undefined) forwarded.params = message.params;
+        return () => this.forward(forwarded);
+      }
+    }
+  }
+
+  private forward(message: Message): void {
+    this.inFlight++;
+    this.counted.add(message);
+    if (!this.layerReader.callback) {
+      this.log.error('a message arrived before the connection listened; it is dropped');
+      this.counted.delete(message);
+      this.settle();
+      return;
+    }
+    this.layerReader.callback(message);
+  }
+
+  /** `$/cancelRequest {id}` names the client's id: find the request it meant (the latest with it). */
+  private forwardCancel(params: unknown): void {
+    const id = params && typeof params === 'object' ? (params as { id?: unknown }).id : undefined;
+    let internal: number | undefined;
+    for (const [key, pending] of this.pending) if (pending.id === id) internal = key;
+    if (internal === undefined) {
+      this.log.debug(`$/cancelRequest for ${JSON.stringify(id)}: no such request in flight`);
+      return;
+    }
+    this.layerReader.callback?.({ jsonrpc: '2.0', method: CancelNotification.method, params: { id: internal } } as Message);
+  }
+
+  /** What the connection writes: replies get the client's id back (and go into their batch). */
+  private fromConnection(message: Message): void {
+    const response = message as ResponseLike;
+    const pending = typeof response.id === 'number' ? this.pending.get(response.id) : undefined;
+    if (!pending || !('result' in response || 'error' in response)) {
+      this.send(message);
+      return;
+    }
+    this.pending.delete(response.id as number);
+    const restored = { ...response, id: pending.id };
+    this.reply(pending.batch, pending.slot, restored, true);
+  }
+
+  /** Sends a reply, or files it in its batch (`answersRequest`: it is the awaited reply of a request). */
+  private reply(batch: Batch | null, slot: number, reply: object, answersRequest = false): void {
+    if (!batch) {
+      this.send(reply);
+      return;
+    }
+    batch.replies[slot] = reply;
+    if (answersRequest) {
+      batch.waiting--;
+      this.flushIfDone(batch);
+    }
+  }
+
+  private flushIfDone(batch: Batch): void {
+    if (batch.waiting > 0 || batch.flushed) return;
+    batch.flushed = true;
+    const replies = batch.replies.filter((r): r is object => r !== undefined);
+    // A batch of notifications only gets no reply at all.
+    if (replies.length > 0) this.send(replies);
+  }
+
+  private settle(): void {
+    this.inFlight--;
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (!this.ended || this.inFlight > 0 || this.pending.size > 0) return;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+}
+
+function errorReply(id: RequestId | null, code: number, message: string): object {
+  return { jsonrpc: '2.0', id, error: { code, message, data: { code: code === RpcCodes.parseError ? 'parse-error' : 'invalid-request', retryable: false } } };
+}
