@@ -1,0 +1,115 @@
+/**
+ * What each method does: a thin layer over the Mai facade (core/mai.ts). Each route pairs a
+ * protocol definition with its handler, so the params a handler gets are the schema's type and
+ * what it returns is the declared result type.
+ */
+import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
+import type { z } from 'zod';
+import { ErrorCodes, MaiError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Mai } from '../core/mai.ts';
+import type { TurnEvent } from '../core/pipeline/turn.ts';
+import {
+  ChatSendRequest,
+  ConfigReloadRequest,
+  ConversationsDeleteRequest,
+  ConversationsGetRequest,
+  ConversationsListRequest,
+  InitializeRequest,
+  ModelsListRequest,
+  ModelsSwitchRequest,
+  ProgressNotification,
+  requestMethods,
+  ShutdownRequest,
+  StatusRequest,
+  type RequestDefinition,
+} from './protocol.ts';
+import { maiVersion } from './version.ts';
+
+export interface RequestContext {
+  token: CancellationToken;
+  connection: MessageConnection;
+}
+
+export interface Route {
+  readonly method: string;
+  readonly params: z.ZodType;
+  run(params: unknown, context: RequestContext): Promise<unknown>;
+}
+
+/** Pairs a definition with its handler; the handler is checked against the definition's types. */
+export function route<M extends string, S extends z.ZodType, R>(
+  definition: RequestDefinition<M, S, R>,
+  handler: (params: z.infer<S>, context: RequestContext) => R | Promise<R>,
+): Route {
+  return {
+    method: definition.method,
+    params: definition.params,
+    run: async (params, context) => handler(params as z.infer<S>, context),
+  };
+}
+
+export interface Lifecycle {
+  shutdownRequested: boolean;
+}
+
+/** An AbortSignal that follows a vscode-jsonrpc CancellationToken. */
+function signalOf(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) controller.abort();
+  const subscription = token.onCancellationRequested(() => controller.abort());
+  return { signal: controller.signal, dispose: () => subscription.dispose() };
+}
+
+export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] {
+  return [
+    route(InitializeRequest, (params) => {
+      if (params.clientInfo) log.info(`client: ${params.clientInfo.name} ${params.clientInfo.version ?? ''}`.trim());
+      return {
+        serverInfo: { name: 'mai' as const, version: maiVersion() },
+        capabilities: { methods: [...requestMethods], progress: true, cancellation: true, batch: true, framings: ['content-length' as const, 'ndjson' as const] },
+      };
+    }),
+    route(ShutdownRequest, () => {
+      lifecycle.shutdownRequested = true;
+      return null;
+    }),
+    route(ChatSendRequest, async (params, { token, connection }) => {
+      const { progressToken, ...request } = params;
+      const abort = signalOf(token);
+      const onEvent =
+        progressToken === undefined
+          ? undefined
+          : (event: TurnEvent) => {
+              const failed = (error: unknown) => log.debug('could not send $/progress', error);
+              try {
+                connection.sendNotification(ProgressNotification.type, { token: progressToken, value: event }).catch(failed);
+              } catch (error) {
+                failed(error); // the connection is closed: the client left
+              }
+            };
+      try {
+        return await mai.chat(request, { signal: abort.signal, ...(onEvent ? { onEvent } : {}) });
+      } catch (error) {
+        if (abort.signal.aborted) throw new MaiError(ErrorCodes.cancelled, 'The turn was cancelled by $/cancelRequest; nothing of it was stored.', { cause: error, retryable: false });
+        throw error;
+      } finally {
+        abort.dispose();
+      }
+    }),
+    route(ModelsListRequest, async (params) => {
+      const report = await mai.models();
+      return params.availableOnly ? { ...report, models: report.models.filter((m) => m.fits) } : report;
+    }),
+    route(ModelsSwitchRequest, (params) => mai.switch(params.model)),
+    route(StatusRequest, async () => {
+      // The first status of a fresh server lists the backends once, so reachability is known.
+      await mai.models({ refresh: false });
+      return mai.status();
+    }),
+    route(ConversationsListRequest, async () => ({ conversations: await mai.listConversations() })),
+    route(ConversationsGetRequest, (params) => mai.getConversation(params.id)),
+    route(ConversationsDeleteRequest, (params) => mai.deleteConversation(params.id)),
+    route(ConfigReloadRequest, (params) => mai.reload(params.config ? { flag: params.config } : undefined)),
+  ];
+}

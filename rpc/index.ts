@@ -1,0 +1,9 @@
+/** What clients and embedders of Mai's JSON-RPC interface import. */
+export * from './protocol.ts';
+export { configErrorCodes, RpcCodes, rpcCodeFor, toResponseError, type RpcErrorData } from './errors.ts';
+export { MaiClient, cancellationFrom, type ChatCallOptions } from './client.ts';
+export { serveStreams, type ServeOptions, type ServeOutcome } from './serve.ts';
+export { linkInProcess, type InProcessLink } from './in-process.ts';
+export { attachMaiServer, type MaiServerOptions } from './server.ts';
+export { encodeFrame, FrameDecoder, type Framing } from './framing.ts';
+export { ConformanceLayer } from './conformance.ts';

@@ -1,0 +1,99 @@
+/**
+ * Serves Mai over a pair of byte streams: framing (framing.ts) → conformance (conformance.ts) →
+ * vscode-jsonrpc's MessageConnection → the server (server.ts), and back the same way in the
+ * client's framing. The same function serves stdio (`mai serve`) and the CLI's in-process link.
+ * At the end of the input every message already received is handled and answered before it returns.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { createMessageConnection, type Logger as JsonRpcLogger } from 'vscode-jsonrpc/node';
+import type { Logger } from '../core/log.ts';
+import type { Mai } from '../core/mai.ts';
+import { ConformanceLayer } from './conformance.ts';
+import { RpcCodes } from './errors.ts';
+import { encodeFrame, FrameDecoder } from './framing.ts';
+import { attachMaiServer } from './server.ts';
+
+export interface ServeOptions {
+  input: Readable;
+  output: Writable;
+  mai: Mai;
+  log: Logger;
+}
+
+export interface ServeOutcome {
+  /** eof: the input ended and every reply was written; exit: the exit notification; output-closed: nobody reads. */
+  reason: 'eof' | 'exit' | 'output-closed';
+  code: number;
+}
+
+function jsonRpcLogger(log: Logger): JsonRpcLogger {
+  return { error: (m) => log.error(m), warn: (m) => log.warn(m), info: (m) => log.debug(m), log: (m) => log.debug(m) };
+}
+
+export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
+  const { input, output, mai, log } = options;
+  let outputClosed = false;
+  const send = (message: unknown): void => {
+    if (outputClosed) return;
+    let json: string;
+    try {
+      json = JSON.stringify(message);
+    } catch (error) {
+      const id = (message as { id?: unknown }).id;
+      log.error('a reply could not be serialised', error);
+      json = JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: RpcCodes.internalError, message: `The reply could not be serialised: ${(error as Error).message}` } });
+    }
+    output.write(encodeFrame(decoder.framing ?? 'ndjson', json));
+  };
+  const layer = new ConformanceLayer(send, log);
+  const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) });
+  const connection = createMessageConnection(layer.reader, layer.writer, jsonRpcLogger(log), { messageStrategy: layer.messageStrategy });
+
+  return new Promise<ServeOutcome>((resolve) => {
+    let finished = false;
+    const finish = (outcome: ServeOutcome) => {
+      if (finished) return;
+      finished = true;
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.off('close', onEnd);
+      input.off('error', onInputError);
+      output.off('error', onOutputError);
+      server.dispose();
+      layer.close();
+      connection.dispose();
+      resolve(outcome);
+    };
+    const server = attachMaiServer(connection, { mai, log, onExit: (code) => finish({ reason: 'exit', code }) });
+    connection.listen();
+
+    const onData = (chunk: Buffer | string) => {
+      try {
+        decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      } catch (error) {
+        log.error('reading the input failed', error);
+      }
+    };
+    let ending = false;
+    const onEnd = () => {
+      if (ending) return;
+      ending = true;
+      decoder.end();
+      void layer.end().then(() => finish({ reason: 'eof', code: 0 }));
+    };
+    const onInputError = (error: Error) => {
+      log.warn('the input failed; finishing what was received', error);
+      onEnd();
+    };
+    const onOutputError = (error: Error) => {
+      outputClosed = true;
+      log.warn('the output closed; nobody reads the replies any more', error);
+      finish({ reason: 'output-closed', code: 1 });
+    };
+    input.on('data', onData);
+    input.on('end', onEnd);
+    input.on('close', onEnd);
+    input.on('error', onInputError);
+    output.on('error', onOutputError);
+  });
+}
