@@ -1,0 +1,101 @@
+/**
+ * `mai batch`: many prompts, N at a time, through the same JSON-RPC server; one JSON result a line
+ * on stdout in input order (each written as soon as every earlier one is), a failed prompt is a
+ * result with `error`. A progress bar goes to stderr when stderr is a terminal.
+ */
+import { readFile } from 'node:fs/promises';
+import type { MaiClient } from '../client.ts';
+import { toResponseError } from '../errors.ts';
+import { configOption, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { parseBatch, type BatchItem } from './batch-input.ts';
+import { ProgressBar } from './progress-bar.ts';
+
+const options = { ...configOption, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' } } as const;
+
+async function answer(client: MaiClient, item: BatchItem, model: string | undefined): Promise<{ line: string; ok: boolean }> {
+  if (!item.ok) return { line: JSON.stringify({ id: item.id, error: { code: -32602, message: item.message, data: { code: 'invalid-params', retryable: false } } }), ok: false };
+  const { line } = item;
+  try {
+    const result = await client.chat({
+      message: line.prompt,
+      ...(line.conversationId ? { conversationId: line.conversationId } : {}),
+      ...(line.model ?? model ? { model: line.model ?? model } : {}),
+    });
+    return { line: JSON.stringify({ id: item.id, ...result }), ok: true };
+  } catch (error) {
+    const reply = toResponseError(error);
+    return { line: JSON.stringify({ id: item.id, error: { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) } }), ok: false };
+  }
+}
+
+export async function runBatch(client: MaiClient, items: BatchItem[], concurrency: number, model?: string): Promise<number> {
+  const results: Array<string | undefined> = new Array(items.length);
+  const bar = process.stderr.isTTY ? new ProgressBar(items.length) : null;
+  let next = 0;
+  let written = 0;
+  let failed = 0;
+  let flushing = Promise.resolve();
+  const flush = () => {
+    let text = '';
+    while (written < items.length && results[written] !== undefined) {
+      text += `${results[written]}\n`;
+      results[written] = ''; // written; keep the slot defined
+      written++;
+    }
+    if (text !== '') flushing = flushing.then(() => writeOut(text));
+  };
+  const worker = async () => {
+    for (let index = next++; index < items.length; index = next++) {
+      const { line, ok } = await answer(client, items[index]!, model);
+      results[index] = line;
+      if (!ok) failed++;
+      bar?.tick(ok);
+      flush();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, items.length)) }, worker));
+  await flushing;
+  bar?.finish();
+  if (failed > 0) process.stderr.write(`mai batch: ${failed} of ${items.length} prompt(s) failed (see their "error")\n`);
+  return failed > 0 ? ExitCodes.failed : ExitCodes.ok;
+}
+
+export const batchCommand: Command = {
+  name: 'batch',
+  summary: 'answer many prompts (one a line), N at a time, as JSON lines in input order',
+  help: `Usage: mai batch [FILE] [--concurrency N] [-m MODEL] [--config FILE]
+
+Reads prompts from FILE (or stdin), one a line: plain text, or a JSON object
+  {"id"?: string|number, "prompt": string, "conversationId"?: string, "model"?: string}
+and writes one JSON result a line to stdout, in input order:
+  {"id", "conversationId", "text", "model", "finishReason", "usage", "attempts", "latencyMs"}
+or, for a prompt that failed, {"id", "error": {"code", "message", "data"}} — the batch goes on.
+An id defaults to the line number. Blank lines are skipped. A progress bar goes to stderr when
+stderr is a terminal. Exit code 0 when every prompt was answered, 1 when any failed.
+
+Options:
+  -j, --concurrency N  prompts in flight at once (default 4)
+  -m, --model MODEL    answer with this model unless a line names one
+      --config FILE    the config to use
+  -h, --help           this help`,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs('batch', args, options);
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const concurrency = Number(values.concurrency ?? 4);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number of at least 1, got "${values.concurrency}".`);
+    if (positionals.length > 1) throw new UsageError('name at most one input file (or pipe the prompts on stdin).');
+    const file = positionals[0];
+    if (file === undefined && process.stdin.isTTY) throw new UsageError('no prompts: name a file (mai batch prompts.txt) or pipe them (cat prompts.txt | mai batch).');
+    let text: string;
+    try {
+      text = file === undefined || file === '-' ? await readAll(process.stdin) : await readFile(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read ${file}: ${(error as Error).message}.`);
+    }
+    const items = parseBatch(text);
+    return withClient(values.config, (client) => runBatch(client, items, concurrency, values.model));
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * What every CLI command shares: flags parsed by node's util.parseArgs, opening Mai from the
+ * config (a bad config is its one-paragraph message on stderr and exit code 2), the in-process
+ * JSON-RPC link, and turning failures into a message on stderr and an exit code.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { MaiError } from '../../core/errors.ts';
+import { createLogger, type Logger } from '../../core/log.ts';
+import { Mai } from '../../core/mai.ts';
+import type { MaiClient } from '../client.ts';
+import { configErrorCodes, type RpcErrorData } from '../errors.ts';
+import { linkInProcess } from '../in-process.ts';
+
+/** Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted. */
+export const ExitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+export interface Command {
+  name: string;
+  summary: string;
+  help: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** A mistake in how the command was called: its message and exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const configOption = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const satisfies Options;
+
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+/** util.parseArgs, strict, with its errors turned into usage errors that point at --help. */
+export function parseCommandArgs<const O extends Options>(command: string, args: string[], options: O): Parsed<O> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.replace(/\.$/, '')}. See \`mai ${command} --help\`.`);
+  }
+}
+
+export function logger(): Logger {
+  return createLogger('mai');
+}
+
+/** Builds Mai from the config the flag (or MAI_CONFIG, ./mai.config.yaml, …) names. */
+export function openMai(config: string | undefined, log: Logger): Promise<Mai> {
+  return Mai.create({ find: { flag: config }, log });
+}
+
+/** Opens Mai, links a client to the in-process server, runs `body`, and closes everything. */
+export async function withClient<T>(config: string | undefined, body: (client: MaiClient) => Promise<T>): Promise<T> {
+  const log = logger();
+  const mai = await openMai(config, log);
+  const link = linkInProcess(mai, log);
+  try {
+    return await body(link.client);
+  } finally {
+    await link.close();
+    await mai.close().catch((error: unknown) => log.debug('closing Mai failed', error));
+  }
+}
+
+/** Prints what went wrong on stderr and returns the exit code. */
+export function reportFailure(error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`mai: ${error.message}\n`);
+    return ExitCodes.usage;
+  }
+  if (error instanceof MaiError) {
+    process.stderr.write(`${configErrorCodes.has(error.code) ? '' : 'mai: '}${error.message}\n`);
+    return configErrorCodes.has(error.code) ? ExitCodes.usage : ExitCodes.failed;
+  }
+  if (error instanceof ResponseError) {
+    process.stderr.write(`mai: ${error.message}\n${describeErrorData(error.data as RpcErrorData | undefined)}`);
+    return ExitCodes.failed;
+  }
+  const message = error instanceof Error ? (process.env.MAI_LOG === 'debug' ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`mai: ${message}\n`);
+  return ExitCodes.failed;
+}
+
+/** The why of an error reply, one line per attempt or veto, for people. */
+export function describeErrorData(data: RpcErrorData | undefined): string {
+  if (!data) return '';
+  const lines: string[] = [];
+  const attempts = Array.isArray(data.attempts) ? (data.attempts as Array<{ model: string; error?: { message: string } }>) : [];
+  for (const a of attempts) lines.push(`  ${a.model}: ${a.error?.message ?? 'answered'}`);
+  const models = Array.isArray(data.models) ? (data.models as Array<{ id?: string; reason?: string }>) : [];
+  for (const m of models) if (m.id) lines.push(`  ${m.id}: ${m.reason ?? 'fits'}`);
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+}
+
+/** Reads all of a stream (piped stdin) as text. */
+export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) text += chunk as string;
+  return text;
+}
+
+/** Writes to stdout and waits until it is handed to the OS (so exit loses nothing). */
+export function writeOut(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.stdout.write(text)) process.stdout.once('drain', resolve);
+    else resolve();
+  });
+}

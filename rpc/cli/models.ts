@@ -1,0 +1,47 @@
+/** `mai models`: every model the backends list, ranked as the next turn would see them. */
+import type { ModelsListResult } from '../protocol.ts';
+import { ModelsListRequest } from '../protocol.ts';
+import { configOption, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
+import { bytes, table } from './format.ts';
+
+const options = { ...configOption, 'available-only': { type: 'boolean' }, json: { type: 'boolean' } } as const;
+
+export function formatModels(report: ModelsListResult): string {
+  if (report.models.length === 0) return 'No models: no configured backend listed any (see `mai status` for why).';
+  const rows = report.models.map((m) => [
+    `${m.id === report.current ? '*' : ' '}${m.id === report.pinned ? 'P' : ' '} ${m.id}`,
+    m.backend,
+    m.tier,
+    String(m.contextLength),
+    bytes(m.sizeBytes),
+    m.loaded ? 'yes' : 'no',
+    m.fits ? `yes (${m.score})` : `no: ${m.reason ?? ''}`,
+  ]);
+  const legend = `* current  P pinned${report.pinned ? ` (${report.pinned}; \`mai switch auto\` unpins)` : ''}`;
+  return `${table(['   model', 'backend', 'tier', 'context', 'size', 'loaded', 'fits now'], rows)}\n${legend}`;
+}
+
+export const modelsCommand: Command = {
+  name: 'models',
+  summary: 'list the models, whether each fits now and why not',
+  help: `Usage: mai models [--available-only] [--json] [--config FILE]
+
+Lists every model the configured backends report, best first, with whether it fits this machine
+now and, if not, why.
+
+Options:
+      --available-only  only the models that fit now
+      --json            the models/list result as JSON
+      --config FILE     the config to use
+  -h, --help            this help`,
+  async run(args) {
+    const { values } = parseCommandArgs('models', args, options);
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const report = await withClient(values.config, (client) => client.request(ModelsListRequest, { availableOnly: values['available-only'] ?? false }));
+    await writeOut(values.json ? `${JSON.stringify(report)}\n` : `${formatModels(report)}\n`);
+    return 0;
+  },
+};
