@@ -1,23 +1,223 @@
-/** PLACEHOLDER — being written; replaced by the real gguf backend before this lands. */
+/**
+ * gguf — GGUF model files run in-process through node-llama-cpp (an optional dependency).
+ * Lists the `.gguf` files in the configured folders, LM Studio's model folders and Ollama's blobs
+ * with what their headers say (context length, size, quantization, architecture); loads a model
+ * on its first turn and unloads it on request; streams answers with the model's chat template.
+ * Without node-llama-cpp it lists nothing and says how to install it; Mai keeps working.
+ */
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
+import type { Backend, BackendHealth, BackendModel, ChatChunk, ChatRequest } from '../../core/types.ts';
+import { generate } from './gguf-chat.ts';
+import { defaultRoots, discoverGguf, expandPath, type DiscoveredGguf, type GgufRoots } from './gguf-discovery.ts';
+import { LoadedGguf } from './gguf-loaded-model.ts';
+import { architectureOf, readGgufModelInfo, type GgufModelInfo } from './gguf-metadata.ts';
+import { LlamaRuntime } from './gguf-runtime.ts';
+
+export const GgufBackendOptions = z
+  .object({
+    folders: z.array(z.string().min(1)).default(['./models']).describe('folders searched for .gguf files (relative to the config file)'),
+    lmStudioFolders: z.array(z.string().min(1)).optional().describe("LM Studio's model folders; default ~/.lmstudio/models and ~/.cache/lm-studio/models; [] for none"),
+    ollamaFolders: z.array(z.string().min(1)).optional().describe("Ollama's models folder (manifests/ and blobs/); default $OLLAMA_MODELS or ~/.ollama/models; [] for none"),
+    threads: z.number().int().positive().default(1).describe("CPU threads per generation (node-llama-cpp's own default is slow on small machines)"),
+    gpu: z.union([z.literal('auto'), z.literal(false)]).default('auto').describe("'auto' offloads to a GPU when there is one; false keeps to the CPU"),
+    temperature: z.number().min(0).max(2).default(0.7).describe('when a turn sets none'),
+    seed: z.number().int().min(0).optional().describe('fixes sampling, for reproducible answers'),
+    moduleName: z.string().min(1).default('node-llama-cpp').describe('the package to load node-llama-cpp from'),
+  })
+  .strict();
+export type GgufBackendOptions = z.infer<typeof GgufBackendOptions>;
+
+interface Known {
+  model: DiscoveredGguf;
+  info: GgufModelInfo;
+}
+
+export class GgufBackend implements Backend {
+  private readonly runtime: LlamaRuntime;
+  private readonly roots: GgufRoots;
+  private known = new Map<string, Known>();
+  /** Header reads, by file and what its stat said when it was read. */
+  private infoCache = new Map<string, { key: string; info: GgufModelInfo }>();
+  private loaded = new Map<string, Promise<LoadedGguf>>();
+  private vocabularies = new Map<string, Promise<import('node-llama-cpp').LlamaModel>>();
+  private reported = new Set<string>();
+  private readonly log: Logger;
+
+  constructor(
+    readonly name: string,
+    private readonly options: GgufBackendOptions,
+    context: { baseDir: string; env: Readonly<Record<string, string | undefined>>; log: Logger },
+  ) {
+    this.log = context.log;
+    const defaults = defaultRoots(context.env);
+    const expand = (paths: readonly string[]) => paths.map((p) => expandPath(p, context.baseDir));
+    this.roots = {
+      folders: expand(options.folders),
+      lmStudio: expand(options.lmStudioFolders ?? defaults.lmStudio),
+      ollama: expand(options.ollamaFolders ?? defaults.ollama),
+    };
+    this.runtime = new LlamaRuntime({ moduleName: options.moduleName, searchFrom: [context.baseDir], gpu: options.gpu, log: this.log });
+  }
+
+  private warnOnce(message: string): void {
+    if (this.reported.has(message)) return;
+    this.reported.add(message);
+    this.log.warn(message);
+  }
+
+  private async infoOf(file: string): Promise<GgufModelInfo> {
+    const s = await stat(file);
+    const key = `${s.size}:${s.mtimeMs}`;
+    const cached = this.infoCache.get(file);
+    if (cached?.key === key) return cached.info;
+    const info = await readGgufModelInfo(file);
+    this.infoCache.set(file, { key, info });
+    return info;
+  }
+
+  /** Finds the models on disk again and reads their headers (cached while a file is unchanged). */
+  private async scan(): Promise<Map<string, Known>> {
+    const { models, problems } = await discoverGguf(this.roots);
+    for (const problem of problems) this.warnOnce(`${this.name}: ${problem}`);
+    const known = new Map<string, Known>();
+    for (const model of models) {
+      try {
+        const info = { ...(await this.infoOf(model.file)) };
+        if (model.parts.length > 1) {
+          const sizes = await Promise.all(model.parts.map((p) => stat(p).then((s) => s.size)));
+          info.sizeBytes = sizes.reduce((a, b) => a + b, 0);
+        }
+        known.set(model.id, { model, info });
+      } catch (error) {
+        this.warnOnce(`${this.name}: skipping ${model.file}: ${(error as Error).message}`);
+      }
+    }
+    this.known = known;
+    return known;
+  }
+
+  async listModels(): Promise<BackendModel[]> {
+    this.runtime.locate();
+    const known = await this.scan();
+    const out: BackendModel[] = [];
+    for (const [id, { info }] of known) {
+      const loaded = await this.loaded.get(id)?.catch(() => undefined);
+      const memory = loaded?.memory;
+      out.push({
+        id,
+        loaded: loaded !== undefined,
+        sizeBytes: info.sizeBytes,
+        architecture: architectureOf(info),
+        ...(info.contextLength ? { contextLength: info.contextLength } : {}),
+        ...(info.quantization ? { quantization: info.quantization } : {}),
+        ...(memory ? { memoryBytes: memory.ram + memory.vram, vramBytes: memory.vram } : {}),
+      });
+    }
+    return out;
+  }
+
+  private async find(id: string): Promise<Known> {
+    const found = this.known.get(id) ?? (await this.scan()).get(id);
+    if (found) return found;
+    throw new MaiError(ErrorCodes.modelNotFound, `${this.name} has no model "${id}" (it looks in ${[...this.roots.folders].join(', ')}).`, {
+      data: { backend: this.name, model: id },
+    });
+  }
+
+  /** The model, loaded on first use (concurrent callers share one load). */
+  private ensureLoaded(id: string, signal?: AbortSignal): Promise<LoadedGguf> {
+    let loading = this.loaded.get(id);
+    if (!loading) {
+      loading = (async () => {
+        const { model } = await this.find(id);
+        const started = performance.now();
+        const llamaModel = await this.runtime.loadModel(model.file, signal ? { signal } : {});
+        this.log.info(`${this.name}: loaded ${id} in ${Math.round(performance.now() - started)} ms`);
+        return new LoadedGguf(id, model.file, llamaModel, this.options.threads);
+      })();
+      this.loaded.set(id, loading);
+      loading.catch(() => {
+        if (this.loaded.get(id) === loading) this.loaded.delete(id);
+      });
+    }
+    return loading;
+  }
+
+  async *chat(request: ChatRequest): AsyncIterable<ChatChunk> {
+    const loaded = await this.ensureLoaded(request.model, request.signal);
+    const { LlamaChat } = await this.runtime.nodeLlamaCpp();
+    yield* generate(loaded, request, {
+      LlamaChat,
+      backend: this.name,
+      temperature: this.options.temperature,
+      ...(this.options.seed === undefined ? {} : { seed: this.options.seed }),
+    });
+  }
+
+  /** Tokens by the model's own tokenizer (its vocabulary alone is loaded when the model is not). */
+  async countTokens(model: string, text: string): Promise<number> {
+    const loaded = await this.loaded.get(model)?.catch(() => undefined);
+    let tokenizer = loaded?.model;
+    if (!tokenizer) {
+      let vocabulary = this.vocabularies.get(model);
+      if (!vocabulary) {
+        vocabulary = this.find(model).then(({ model: m }) => this.runtime.loadModel(m.file, { vocabOnly: true }));
+        this.vocabularies.set(model, vocabulary);
+        vocabulary.catch(() => this.vocabularies.delete(model));
+      }
+      tokenizer = await vocabulary;
+    }
+    return tokenizer.tokenize(text).length;
+  }
+
+  async load(model: string, options: { contextSize?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const loaded = await this.ensureLoaded(model, options.signal);
+    if (options.contextSize) {
+      const release = await loaded.acquire(options.signal);
+      try {
+        await loaded.sequenceFor(options.contextSize);
+      } finally {
+        release();
+      }
+    }
+  }
+
+  async unload(model: string): Promise<void> {
+    const loading = this.loaded.get(model);
+    this.loaded.delete(model);
+    const loaded = await loading?.catch(() => undefined);
+    await loaded?.dispose();
+  }
+
+  async health(): Promise<BackendHealth> {
+    try {
+      this.runtime.locate();
+      return { reachable: true };
+    } catch (error) {
+      return { reachable: false, error: MaiError.from(error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.loaded.keys()];
+    await Promise.all(all.map((id) => this.unload(id)));
+    const vocabularies = [...this.vocabularies.values()];
+    this.vocabularies.clear();
+    await Promise.all(vocabularies.map((v) => v.then((m) => m.dispose()).catch(() => {})));
+    await this.runtime.close();
+  }
+}
 
 export default definePlugin({
   kind: 'backend',
   name: 'gguf',
-  options: z.record(z.string(), z.unknown()),
-  create(_options, context) {
-    const fail = () => new MaiError(ErrorCodes.unreachable, 'gguf backend not written yet');
-    return {
-      name: context.name,
-      async listModels() {
-        throw fail();
-      },
-      // eslint-disable-next-line require-yield
-      async *chat() {
-        throw fail();
-      },
-    };
+  description: 'GGUF model files run in-process through node-llama-cpp',
+  options: GgufBackendOptions,
+  create(options, context) {
+    return new GgufBackend(context.name, options, context);
   },
 });

@@ -1,0 +1,188 @@
+/**
+ * The gguf backend with the real node-llama-cpp and the demo models the project's writer makes:
+ * listing with header metadata, real tokens streamed (random weights, so noise — but real
+ * tokens), usage, maxTokens, abort mid-generation, context overflow before generating,
+ * token counting, load/unload, and what happens without node-llama-cpp.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes, MaiError } from '../core/errors.ts';
+import { createLogger } from '../core/log.ts';
+import type { ChatChunk, ChatRequest } from '../core/types.ts';
+import { GgufBackend, GgufBackendOptions } from '../plugins/backends/gguf.ts';
+import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
+import { tempDir, type TempDir } from './support/harness.ts';
+
+const log = createLogger('test', 'silent');
+let dir: TempDir;
+let backend: GgufBackend;
+
+function makeBackend(options: Record<string, unknown> = {}): GgufBackend {
+  const parsed = GgufBackendOptions.parse({ folders: ['./models'], lmStudioFolders: [], ollamaFolders: [], threads: 1, seed: 11, ...options });
+  return new GgufBackend('gguf', parsed, { baseDir: dir.path, env: {}, log });
+}
+
+function request(overrides: Partial<ChatRequest> = {}): ChatRequest {
+  return {
+    model: 'mai-demo-small',
+    messages: [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'Tell me about the river and the sea.' },
+    ],
+    maxTokens: 64,
+    contextSize: 1024,
+    signal: new AbortController().signal,
+    ...overrides,
+  };
+}
+
+async function collect(stream: AsyncIterable<ChatChunk>, onDelta?: (text: string, count: number) => void): Promise<ChatChunk[]> {
+  const chunks: ChatChunk[] = [];
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    if (chunk.type === 'delta') onDelta?.(chunk.text, chunks.length);
+  }
+  return chunks;
+}
+
+beforeAll(async () => {
+  dir = await tempDir('mai-gguf-backend-');
+  for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
+  backend = makeBackend();
+});
+afterAll(async () => {
+  await backend?.close();
+  await dir.cleanup();
+});
+
+describe('gguf backend with node-llama-cpp', () => {
+  it('lists the demo models with what their headers say, not loaded', async () => {
+    const models = await backend.listModels();
+    expect(models.map((m) => m.id).sort()).toEqual(['mai-demo-large', 'mai-demo-small']);
+    for (const spec of DEMO_MODELS) {
+      const model = models.find((m) => m.id === spec.id)!;
+      expect(model).toMatchObject({
+        loaded: false,
+        contextLength: spec.contextLength,
+        sizeBytes: (await stat(join(dir.path, 'models', `${spec.id}.gguf`))).size,
+        quantization: spec.tensorType,
+        architecture: { layers: spec.layers, heads: spec.heads, kvHeads: spec.kvHeads, embeddingSize: spec.embedding, kvBytesPerElement: 2 },
+      });
+    }
+    expect(await backend.health()).toEqual({ reachable: true });
+  });
+
+  it('loads on the first chat and streams real tokens, ending with done and usage', async () => {
+    const chunks = await collect(backend.chat(request()));
+    const deltas = chunks.filter((c) => c.type === 'delta');
+    const done = chunks.at(-1);
+    expect(deltas.length).toBeGreaterThan(0);
+    expect(deltas.map((d) => d.text).join('').trim()).not.toBe('');
+    expect(chunks.filter((c) => c.type === 'done')).toHaveLength(1);
+    expect(done?.type).toBe('done');
+    if (done?.type !== 'done') return;
+    expect(['stop', 'length']).toContain(done.finishReason);
+    expect(done.usage?.promptTokens).toBeGreaterThan(10);
+    expect(done.usage?.completionTokens).toBeGreaterThan(0);
+    expect(done.usage?.completionTokens).toBeLessThanOrEqual(64);
+    const listed = (await backend.listModels()).find((m) => m.id === 'mai-demo-small');
+    expect(listed?.loaded).toBe(true);
+    expect(listed?.memoryBytes).toBeGreaterThan(0);
+  });
+
+  it('stops at maxTokens with finishReason length', async () => {
+    // Greedy decoding: the demo models never choose the end-of-turn token then.
+    const chunks = await collect(backend.chat(request({ maxTokens: 5, temperature: 0 })));
+    const done = chunks.at(-1);
+    expect(done).toEqual({ type: 'done', finishReason: 'length', usage: { promptTokens: expect.any(Number), completionTokens: 5 } });
+  });
+
+  it('stops when aborted mid-generation, with a cancelled error', async () => {
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const error = await collect(backend.chat(request({ model: 'mai-demo-large', maxTokens: 2000, contextSize: 4096, temperature: 0, signal: controller.signal })), (text) => {
+      seen.push(text);
+      if (seen.length === 3) controller.abort();
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MaiError);
+    expect((error as MaiError).code).toBe(ErrorCodes.cancelled);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.length).toBeLessThan(100);
+    // The model is free again: the next turn runs.
+    const next = await collect(backend.chat(request({ model: 'mai-demo-large', maxTokens: 8 })));
+    expect(next.at(-1)?.type).toBe('done');
+  });
+
+  it('refuses a prompt that does not fit the context, before generating (no silent context shift)', async () => {
+    const long = 'the river and the sea '.repeat(40);
+    const chunks: ChatChunk[] = [];
+    const error = await (async () => {
+      for await (const chunk of backend.chat(request({ contextSize: 64, messages: [{ role: 'user', content: long }] }))) chunks.push(chunk);
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(chunks).toEqual([]);
+    expect(error).toBeInstanceOf(MaiError);
+    expect((error as MaiError).code).toBe(ErrorCodes.contextOverflow);
+    expect((error as MaiError).retryable).toBe(true);
+    expect((error as MaiError).message).toMatch(/does not fit a 64-token context/);
+  });
+
+  it('caps the reply to the room the context has left', async () => {
+    const chunks = await collect(backend.chat(request({ contextSize: 80, maxTokens: 500, temperature: 0 })));
+    const done = chunks.at(-1);
+    expect(done?.type).toBe('done');
+    if (done?.type !== 'done') return;
+    expect(done.finishReason).toBe('length');
+    expect(done.usage!.promptTokens + done.usage!.completionTokens).toBeLessThan(80);
+  });
+
+  it('counts tokens with the model tokenizer, loaded or not', async () => {
+    const text = 'the river and the sea, with the boat';
+    const unloadedCount = await backend.countTokens('mai-demo-large', text);
+    await backend.load('mai-demo-large');
+    const loadedCount = await backend.countTokens('mai-demo-large', text);
+    expect(unloadedCount).toBe(loadedCount);
+    // Common English words are one token each; unknown bytes fall back to one token per byte.
+    expect(loadedCount).toBeLessThan(text.length / 2);
+    expect(await backend.countTokens('mai-demo-large', 'ÿÿÿ')).toBeGreaterThanOrEqual(6);
+  });
+
+  it('unloads on request and loads again on the next chat', async () => {
+    await backend.load('mai-demo-small', { contextSize: 512 });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
+    await backend.unload('mai-demo-small');
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(false);
+    const chunks = await collect(backend.chat(request({ maxTokens: 6 })));
+    expect(chunks.at(-1)?.type).toBe('done');
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
+  });
+
+  it('runs two turns for one model one after the other', async () => {
+    const [a, b] = await Promise.all([collect(backend.chat(request({ maxTokens: 10 }))), collect(backend.chat(request({ maxTokens: 10 })))]);
+    expect(a.at(-1)?.type).toBe('done');
+    expect(b.at(-1)?.type).toBe('done');
+  });
+
+  it('says a model it does not have is not found', async () => {
+    await expect(collect(backend.chat(request({ model: 'no-such-model' })))).rejects.toMatchObject({ code: ErrorCodes.modelNotFound });
+  });
+});
+
+describe('gguf backend without node-llama-cpp', () => {
+  it('reports how to install it in listModels, health and chat, and does not crash', async () => {
+    const missing = makeBackend({ moduleName: 'node-llama-cpp-that-is-not-installed' });
+    const install = 'npm install node-llama-cpp@3.21.1';
+    await expect(missing.listModels()).rejects.toMatchObject({ code: ErrorCodes.unreachable, message: expect.stringContaining(install) });
+    const health = await missing.health();
+    expect(health.reachable).toBe(false);
+    expect(health.error).toContain(install);
+    await expect(collect(missing.chat(request()))).rejects.toMatchObject({ code: ErrorCodes.unreachable, message: expect.stringContaining(install) });
+    await missing.close();
+  });
+});
