@@ -9,6 +9,7 @@ import type { LoadedConfig } from './config/load.ts';
 import type { ScorerRef } from './config/schema.ts';
 import { ConversationStore } from './context/conversation-store.ts';
 import { Cooldowns } from './fallback/cooldown.ts';
+import { ModelQueue } from './fallback/model-queue.ts';
 import type { Logger } from './log.ts';
 import { OsMonitor, type LoadedModelsSource, type ResourceMonitor } from './monitor/resource-monitor.ts';
 import { SamplingMonitor } from './monitor/sampling-monitor.ts';
@@ -16,6 +17,8 @@ import { compose } from './pipeline/compose.ts';
 import type { TurnContext } from './pipeline/turn.ts';
 import { loadPlugins, type MaiPlugin, type PluginContext } from './plugin.ts';
 import { Selector } from './select/selector.ts';
+import { Switcher } from './select/switcher.ts';
+import { ReplyTimes } from './select/triggers.ts';
 import { contextStage, fallbackStage, inferStage, monitorStage, selectStage } from './stages/index.ts';
 import { defaultStateDir, MaiState } from './state.ts';
 import type { Backend, Scorer } from './types.ts';
@@ -40,6 +43,8 @@ export interface Runtime {
   readonly store: ConversationStore;
   readonly state: MaiState;
   readonly cooldowns: Cooldowns;
+  readonly queue: ModelQueue;
+  readonly switcher: Switcher;
   readonly stateDir: string;
   readonly run: (turn: TurnContext) => Promise<void>;
   close(): Promise<void>;
@@ -82,16 +87,31 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const store = new ConversationStore(join(stateDir, 'conversations'));
   const state = options.state ?? new MaiState(stateDir, log);
   const backendOf = catalog.backendOf.bind(catalog);
+  const coolingDown = (m: string) => cooldowns.coolingDown(m);
+  const replyTimes = new ReplyTimes();
+  const queue = new ModelQueue({ queueLimit: config.fallback.queueLimit });
+  const switcher = new Switcher({ catalog, monitor, config: config.switching, log: log.child('switch'), inUse: (m) => queue.inUse(m) });
 
   const run = compose<TurnContext>([
     monitorStage({ monitor }),
-    selectStage({ catalog, selector, state }),
+    selectStage({
+      catalog,
+      selector,
+      state,
+      replyTimes,
+      recentFailures: (m) => cooldowns.recentFailures(m),
+      preload: { switcher, queue, fallback: config.fallback, coolingDown },
+      log: log.child('select'),
+    }),
     inferStage({
       backendOf,
       timeouts: config.fallback,
+      queue,
+      switcher,
       onAttempt(event) {
         if (event.ok) cooldowns.recordSuccess(event.model);
         else if (event.error?.retryable) cooldowns.recordFailure(event.model, event.at);
+        replyTimes.observe(event);
         for (const s of scorers) s.instance.observe?.(event);
       },
       onFallback(from, to, error) {
@@ -99,7 +119,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         log.info(`fallback ${from} → ${to}: ${error.message}`);
       },
     }),
-    fallbackStage({ config: config.fallback, coolingDown: (m) => cooldowns.coolingDown(m) }),
+    fallbackStage({ config: config.fallback, coolingDown }),
     contextStage({ store, config: config.context, backendOf }),
   ]);
 
@@ -112,9 +132,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     store,
     state,
     cooldowns,
+    queue,
+    switcher,
     stateDir,
     run,
     async close() {
+      switcher.cancelPreload();
+      await switcher.settled();
       await monitor.close();
       await catalog.close();
     },

@@ -180,5 +180,7 @@ export interface AttemptEvent {
   error?: MaiError;
   timeToFirstTokenMs?: number;
   tokensPerSecond?: number;
+  /** How long the attempt took, start to last token. */
+  durationMs?: number;
   at: number;
 }

@@ -1,12 +1,18 @@
 /**
- * Rates every candidate with the configured scorers (weighted sum, a veto excludes, ties follow
- * config order) and chooses with hysteresis, so the choice does not flap. A pin is honoured
- * while the pinned model fits; when it does not, the error says why.
+ * Rates every candidate with the configured scorers (weighted sum; a veto excludes; ties go to
+ * the higher `priority`, then config order) and chooses with hysteresis, so the choice does not
+ * flap: the current model stays unless it is vetoed, or a challenger beats it by `margin`, or a
+ * proactive trigger (slow replies, memory or CPU pressure, repeated failures) moves to a lighter
+ * model — and proactive moves are at least `minDwellMs` apart. A move to a heavier model waits
+ * until pressure is clearly gone. A pin is honoured while the pinned model fits; when it does not,
+ * the error says why. Nothing fits at all: the smallest model is tried (minimal-resource mode).
  */
 import type { SwitchingConfig } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { RankedModel } from '../pipeline/turn.ts';
 import type { CatalogModel, ResourceSnapshot, Scorer, TurnNeeds } from '../types.ts';
+import { estimateMemory, lighter, tierOf } from './memory-estimate.ts';
+import { activeTriggers, pressureRelieved, type Trigger, type TriggerConfig } from './triggers.ts';
 
 export interface WeightedScorer {
   scorer: Scorer;
@@ -28,21 +34,36 @@ export interface ChooseInput {
   /** When the current model was chosen (for the minimum dwell between proactive switches). */
   currentSince?: number;
   now?: number;
+  /** The machine now, for the memory and CPU triggers. */
+  resources?: ResourceSnapshot;
+  /** The current model's recent reply time (moving average), for the slow-reply trigger. */
+  replyMs?: number | null;
+  /** The current model's failures within the failure window. */
+  recentFailures?: number;
 }
 
 export interface Choice {
   model: CatalogModel;
-  /** Why this one: pinned, best, kept (hysteresis), minimal-resource. */
-  reason: 'pinned' | 'best' | 'kept' | 'minimal-resource';
+  /** pinned; best (first choice, or the current one is vetoed, or beaten by the margin); kept; proactive (a trigger); minimal-resource. */
+  reason: 'pinned' | 'best' | 'kept' | 'proactive' | 'minimal-resource';
+  /** Why, in words (status.lastSwitch, logs). */
+  detail: string;
 }
 
-const tierRank = { small: 0, medium: 1, large: 2 } as const;
+/** Scores closer than this are equal (ties follow priority, then config order). */
+export const SCORE_EPSILON = 1e-9;
+
+const fmt = (n: number) => n.toFixed(3);
 
 export class Selector {
+  private readonly triggerConfig: TriggerConfig;
+
   constructor(
     private readonly scorers: ReadonlyArray<WeightedScorer>,
     private readonly switching: SwitchingConfig,
-  ) {}
+  ) {
+    this.triggerConfig = switching;
+  }
 
   rank(input: RankInput): RankedModel[] {
     const now = input.now ?? Date.now();
@@ -62,7 +83,12 @@ export class Selector {
       }
       return { entry: { model, score: total / totalWeight, fits: vetoes.length === 0, vetoes, reasons, scores }, order };
     });
-    ranked.sort((a, b) => Number(b.entry.fits) - Number(a.entry.fits) || b.entry.score - a.entry.score || a.order - b.order);
+    ranked.sort((a, b) => {
+      if (a.entry.fits !== b.entry.fits) return a.entry.fits ? -1 : 1;
+      const diff = b.entry.score - a.entry.score;
+      if (Math.abs(diff) > SCORE_EPSILON) return diff;
+      return b.entry.model.priority - a.entry.model.priority || a.order - b.order;
+    });
     return ranked.map((r) => r.entry);
   }
 
@@ -72,37 +98,77 @@ export class Selector {
         data: { models: [] },
       });
     }
-    if (input.pinned) {
-      const pinned = ranking.find((r) => r.model.id === input.pinned || `${r.model.backend}/${r.model.backendModelId}` === input.pinned);
-      if (!pinned) {
-        const known = ranking.map((r) => r.model.id);
-        throw new MaiError(ErrorCodes.unknownModel, `Unknown model "${input.pinned}". Known models: ${known.join(', ')}.`, {
-          data: { model: input.pinned, known },
-        });
-      }
-      if (!pinned.fits) {
-        throw new MaiError(
-          ErrorCodes.pinnedModelUnfit,
-          `The pinned model ${pinned.model.id} does not fit now: ${pinned.vetoes.join('; ')}. Unpin it with \`mai switch auto\` or free resources.`,
-          { retryable: false, data: { model: pinned.model.id, vetoes: pinned.vetoes } },
-        );
-      }
-      return { model: pinned.model, reason: 'pinned' };
-    }
+    if (input.pinned) return this.pinned(ranking, input.pinned);
     const best = ranking.find((r) => r.fits);
     if (!best) {
-      // Nothing fits: minimal-resource mode tries the smallest model anyway.
-      const smallest = [...ranking].sort(
-        (a, b) => tierRank[a.model.tier] - tierRank[b.model.tier] || (a.model.sizeBytes ?? 0) - (b.model.sizeBytes ?? 0),
-      )[0]!;
-      return { model: smallest.model, reason: 'minimal-resource' };
+      const smallest = minimalResource(ranking);
+      return { model: smallest.model, reason: 'minimal-resource', detail: `nothing fits (${smallest.model.id}: ${smallest.vetoes.join('; ')}); trying the smallest model` };
     }
     const current = input.current ? ranking.find((r) => r.model.id === input.current) : undefined;
-    if (current && current.fits && current !== best) {
-      const now = input.now ?? Date.now();
-      const dwelling = input.currentSince !== undefined && now - input.currentSince < this.switching.minDwellMs;
-      if (dwelling || best.score - current.score < this.switching.margin) return { model: current.model, reason: 'kept' };
+    if (!current) return { model: best.model, reason: 'best', detail: `best fitting model (score ${fmt(best.score)})` };
+    if (!current.fits) {
+      return { model: best.model, reason: 'best', detail: `${current.model.id} no longer fits (${current.vetoes.join('; ')})` };
     }
-    return { model: best.model, reason: best === current ? 'kept' : 'best' };
+    const now = input.now ?? Date.now();
+    const dwelling = input.currentSince !== undefined && now - input.currentSince < this.switching.minDwellMs;
+    const kept = (why: string): Choice => ({ model: current.model, reason: 'kept', detail: why });
+    const triggers = activeTriggers(
+      { resources: input.resources, replyMs: input.replyMs, recentFailures: input.recentFailures },
+      this.triggerConfig,
+    );
+    if (triggers.length > 0) {
+      const target = this.relief(ranking, current, triggers);
+      if (!target) return kept(`${describe(triggers)}, but no other model fits that would help`);
+      if (dwelling) return kept(`${describe(triggers)}, but the last switch was under ${this.switching.minDwellMs} ms ago`);
+      return { model: target.model, reason: 'proactive', detail: describe(triggers) };
+    }
+    if (best === current) return kept('still the best');
+    if (best.score - current.score < this.switching.margin) {
+      return kept(`${best.model.id} scores ${fmt(best.score)}, within the ${this.switching.margin} margin of ${fmt(current.score)}`);
+    }
+    if (dwelling) return kept(`the last switch was under ${this.switching.minDwellMs} ms ago`);
+    if (lighter(current.model, best.model) && !pressureRelieved(input.resources, this.triggerConfig)) {
+      return kept(`${best.model.id} is heavier and memory or CPU is still near its threshold`);
+    }
+    return {
+      model: best.model,
+      reason: 'best',
+      detail: `${best.model.id} scores ${fmt(best.score)}, beating ${current.model.id}'s ${fmt(current.score)} by more than the ${this.switching.margin} margin`,
+    };
   }
+
+  private pinned(ranking: readonly RankedModel[], id: string): Choice {
+    const pinned = ranking.find((r) => r.model.id === id || `${r.model.backend}/${r.model.backendModelId}` === id);
+    if (!pinned) {
+      const known = ranking.map((r) => r.model.id);
+      throw new MaiError(ErrorCodes.unknownModel, `Unknown model "${id}". Known models: ${known.join(', ')}.`, {
+        data: { model: id, known },
+      });
+    }
+    if (!pinned.fits) {
+      throw new MaiError(
+        ErrorCodes.pinnedModelUnfit,
+        `The pinned model ${pinned.model.id} does not fit now: ${pinned.vetoes.join('; ')}. Unpin it with \`mai switch auto\` or free resources.`,
+        { retryable: false, data: { model: pinned.model.id, vetoes: pinned.vetoes } },
+      );
+    }
+    return { model: pinned.model, reason: 'pinned', detail: 'pinned' };
+  }
+
+  /** The best-scored fitting model that relieves the triggers: lighter under pressure or slow replies, any other after failures. */
+  private relief(ranking: readonly RankedModel[], current: RankedModel, triggers: Trigger[]): RankedModel | undefined {
+    const needLighter = triggers.some((t) => t.kind !== 'failures');
+    return ranking.find((r) => r.fits && r !== current && (!needLighter || lighter(r.model, current.model)));
+  }
+}
+
+function describe(triggers: readonly Trigger[]): string {
+  return triggers.map((t) => t.detail).join('; ');
+}
+
+/** Nothing fits: the smallest model (lowest tier, then least memory, then ranking order). */
+export function minimalResource(ranking: readonly RankedModel[]): RankedModel {
+  return ranking
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => tierOf(a.r.model) - tierOf(b.r.model) || estimateMemory(a.r.model) - estimateMemory(b.r.model) || a.i - b.i)[0]!.r;
 }

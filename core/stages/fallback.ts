@@ -1,7 +1,9 @@
 /**
  * fallback — works before next(). It sits inside infer, so it cannot wrap the inference with a
- * try/catch; instead it hands infer the plan to follow: the chain (config, then automatic), bounded
- * retries with backoff, Retry-After up to a cap, and cooling models tried last.
+ * try/catch; instead it hands infer the plan to follow (core/fallback/attempt-plan.ts): the chain
+ * (config, then every fitting model, most capable first, then cooling ones, then minimal-resource),
+ * bounded retries with backoff, Retry-After up to a cap, overflow to a larger window or a
+ * compressed prompt. It never consults the switch dwell time: a fallback is never blocked.
  */
 import type { FallbackConfig } from '../config/schema.ts';
 import { createAttemptPlan } from '../fallback/attempt-plan.ts';

@@ -6,13 +6,19 @@
  */
 import type { FallbackConfig } from '../config/schema.ts';
 import { ErrorCodes, isAbortError, MaiError } from '../errors.ts';
+import type { Lease, ModelQueue } from '../fallback/model-queue.ts';
 import type { Middleware } from '../pipeline/compose.ts';
 import type { AttemptStep, TurnContext } from '../pipeline/turn.ts';
+import type { Switcher } from '../select/switcher.ts';
 import type { AttemptEvent, Backend, CatalogModel, FinishReason, Usage } from '../types.ts';
 
 export interface InferStageOptions {
   backendOf: (model: CatalogModel) => Backend;
   timeouts: Pick<FallbackConfig, 'firstTokenTimeoutMs' | 'loadingFirstTokenTimeoutMs' | 'totalTimeoutMs'>;
+  /** Turns for one model wait their turn here (bounded; grouped by model). */
+  queue?: ModelQueue;
+  /** Unloads and loads models so the attempt's model is ready. */
+  switcher?: Switcher;
   /** Told about every attempt (scorers learn latency and reliability from it). */
   onAttempt?: (event: AttemptEvent) => void;
   /** Told when the turn moves to another model. */
@@ -40,18 +46,34 @@ interface AttemptOutcome {
   usage: Usage;
   timeToFirstTokenMs: number;
   tokensPerSecond: number;
+  durationMs: number;
 }
 
 export function inferStage(options: InferStageOptions): Middleware<TurnContext> {
   const { timeouts } = options;
 
-  async function attempt(turn: TurnContext, model: CatalogModel): Promise<AttemptOutcome> {
+  /** Loads the model when it is not (unloading what must go), bounded like a first token while loading. */
+  async function prepare(turn: TurnContext, model: CatalogModel): Promise<boolean> {
+    if (!options.switcher || model.loaded) return false;
+    const ms = timeouts.loadingFirstTokenTimeoutMs;
+    const signal = AbortSignal.any([turn.signal, AbortSignal.timeout(ms)]);
+    try {
+      return (await options.switcher.prepare(model, signal)).loaded;
+    } catch (error) {
+      if (turn.signal.aborted) throw new MaiError(ErrorCodes.cancelled, 'The turn was cancelled.', { cause: error, retryable: false });
+      if (signal.aborted) throw new MaiError(ErrorCodes.timeout, `${model.id} did not load within ${ms} ms.`, { cause: error, data: { model: model.id, timeoutMs: ms } });
+      throw MaiError.from(error, ErrorCodes.serverError);
+    }
+  }
+
+  async function attempt(turn: TurnContext, model: CatalogModel, loading: boolean): Promise<AttemptOutcome> {
     const transcript = turn.transcript!;
     const backend = options.backendOf(model);
     const controller = new AbortController();
     const onTurnAbort = () => controller.abort(turn.signal.reason);
     turn.signal.addEventListener('abort', onTurnAbort, { once: true });
-    const firstTokenMs = model.loaded ? timeouts.firstTokenTimeoutMs : timeouts.loadingFirstTokenTimeoutMs;
+    // A model still loading (on its first request) gets the longer first-token timeout.
+    const firstTokenMs = loading ? timeouts.loadingFirstTokenTimeoutMs : timeouts.firstTokenTimeoutMs;
     let timeoutError: MaiError | null = null;
     const expire = (what: string, ms: number) => () => {
       timeoutError = new MaiError(ErrorCodes.timeout, `${model.id} ${what} within ${ms} ms.`, { data: { model: model.id, timeoutMs: ms } });
@@ -105,6 +127,7 @@ export function inferStage(options: InferStageOptions): Middleware<TurnContext> 
         usage: usage ?? { promptTokens: prompt.promptTokens, completionTokens: chunks },
         timeToFirstTokenMs: (firstTokenAt || performance.now()) - started,
         tokensPerSecond: seconds > 0 ? chunks / seconds : chunks,
+        durationMs: performance.now() - started,
       };
     } catch (error) {
       if (timeoutError) throw timeoutError;
@@ -133,8 +156,12 @@ export function inferStage(options: InferStageOptions): Middleware<TurnContext> 
         turn.streamed = false;
       }
       let outcome: AttemptOutcome;
+      let lease: Lease | undefined;
       try {
-        outcome = await attempt(turn, model);
+        // Queue-full and cancellation while queued are not retryable: the turn ends with them.
+        lease = await options.queue?.acquire(model.id, { exclusive: !model.loaded, signal: turn.signal });
+        const loaded = await prepare(turn, model);
+        outcome = await attempt(turn, model, !model.loaded && !loaded);
       } catch (error) {
         const failure = MaiError.from(error);
         if (failure.code === ErrorCodes.cancelled) throw failure;
@@ -144,6 +171,8 @@ export function inferStage(options: InferStageOptions): Middleware<TurnContext> 
         step = turn.plan.next(model, failure);
         if (step && step.model.id !== model.id) options.onFallback?.(model.id, step.model.id, failure);
         continue;
+      } finally {
+        lease?.release();
       }
       turn.attempts.push({ model: model.id });
       options.onAttempt?.({
@@ -151,6 +180,7 @@ export function inferStage(options: InferStageOptions): Middleware<TurnContext> 
         ok: true,
         timeToFirstTokenMs: outcome.timeToFirstTokenMs,
         tokensPerSecond: outcome.tokensPerSecond,
+        durationMs: outcome.durationMs,
         at: Date.now(),
       });
       await turn.transcript.commit({ text: outcome.text, model: model.id, usage: outcome.usage, finishReason: outcome.finishReason });

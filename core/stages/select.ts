@@ -1,41 +1,71 @@
 /**
- * select — works before next() (rank every candidate, choose one with hysteresis or the pin)
- * and after it (the model that really answered becomes the current one; a change is a switch).
+ * select — works before next() (rank every candidate, choose one with hysteresis, the proactive
+ * triggers or the pin) and after it (the model that really answered becomes the current one; a
+ * change is a switch, recorded with its reason in status.lastSwitch — never in the reply). Then,
+ * while nothing else runs, it preloads the model the next turn would fall back to.
  */
 import type { Catalog } from '../catalog.ts';
+import type { FallbackConfig } from '../config/schema.ts';
+import { fallbackOrder } from '../fallback/attempt-plan.ts';
+import type { ModelQueue } from '../fallback/model-queue.ts';
+import type { Logger } from '../log.ts';
 import { osSnapshot } from '../monitor/resource-monitor.ts';
 import type { Middleware } from '../pipeline/compose.ts';
 import type { TurnContext } from '../pipeline/turn.ts';
 import type { Selector } from '../select/selector.ts';
+import type { Switcher } from '../select/switcher.ts';
+import type { ReplyTimes } from '../select/triggers.ts';
 import type { MaiState } from '../state.ts';
 
 export interface SelectStageOptions {
   catalog: Catalog;
   selector: Selector;
   state: MaiState;
+  /** Recent reply times per model (the slow-reply trigger). */
+  replyTimes?: ReplyTimes;
+  /** Failures per model within the failure window (the repeated-failures trigger). */
+  recentFailures?: (model: string) => number;
+  /** Preloading: the switcher loads, the queue says whether Mai is idle, the fallback config orders the chain. */
+  preload?: { switcher: Switcher; queue: ModelQueue; fallback: FallbackConfig; coolingDown?: (model: string) => boolean };
+  log?: Logger;
 }
 
 export function selectStage(options: SelectStageOptions): Middleware<TurnContext> {
   const { catalog, selector, state } = options;
   return async function select(turn, next) {
     await catalog.ensure();
-    turn.ranking = selector.rank({
-      catalog: catalog.list(),
-      resources: turn.resources ?? osSnapshot(),
-      needs: turn.needs,
-      current: state.current,
-    });
+    const resources = turn.resources ?? osSnapshot();
+    turn.ranking = selector.rank({ catalog: catalog.list(), resources, needs: turn.needs, current: state.current });
+    const current = state.current;
     const choice = selector.choose(turn.ranking, {
       pinned: turn.request.model ?? state.pinned,
-      current: state.current,
+      current,
       currentSince: state.currentSince,
+      resources,
+      ...(current && options.replyTimes ? { replyMs: options.replyTimes.of(current) } : {}),
+      ...(current && options.recentFailures ? { recentFailures: options.recentFailures(current) } : {}),
     });
     turn.model = choice.model;
+    if (choice.model.id !== current) options.log?.debug(`turn ${turn.id}: ${choice.model.id} (${choice.reason}: ${choice.detail})`);
     await next();
     const result = turn.result;
-    if (result) {
-      const reason = result.model === choice.model.id ? choice.reason : `fallback from ${choice.model.id}`;
-      state.answeredBy(result.model, reason);
-    }
+    if (!result) return;
+    const failed = turn.attempts.find((a) => a.error);
+    const reason =
+      result.model === choice.model.id
+        ? `${choice.reason}: ${choice.detail}`
+        : `fallback from ${choice.model.id}${failed?.error ? ` (${failed.error.code}: ${failed.error.message})` : ''}`;
+    state.answeredBy(result.model, reason);
+    preloadNext(turn, result.model);
   };
+
+  /** While idle, load the model the next turn would fall back to (when it fits beside the current one). */
+  function preloadNext(turn: TurnContext, answeredBy: string): void {
+    const p = options.preload;
+    const chosen = turn.ranking?.find((r) => r.model.id === answeredBy)?.model;
+    if (!p || !chosen || !turn.ranking || !p.queue.idle()) return;
+    const order = fallbackOrder({ chosen, ranking: turn.ranking, config: p.fallback, ...(p.coolingDown ? { coolingDown: p.coolingDown } : {}) });
+    const target = order.find((m) => turn.ranking!.find((r) => r.model === m)?.fits);
+    if (target && !target.loaded && p.switcher.preload(target)) options.log?.debug(`preloading ${target.id}, the fallback for ${answeredBy}`);
+  }
 }

@@ -1,63 +1,44 @@
 /**
- * resource-fit: vetoes a model whose estimated memory (file size + KV cache for the context it
- * would run with + overhead) exceeds a share of what is free — counting what unloading the current
- * model would free — and prefers the most capable tier that fits.
+ * resource-fit: vetoes a model whose estimated memory — file size + KV cache for its window
+ * (2 × layers × KV heads × head size × tokens × bytes per element) + overhead — exceeds 80 % of
+ * what is free, counting what unloading the current model would free; prefers the most capable
+ * tier that fits. A model already loaded fits: its memory is already taken.
  */
 import { z } from 'zod';
 import { definePlugin } from '../../core/plugin.ts';
-import type { CatalogModel, ScoreInput } from '../../core/types.ts';
+import { bestGpuFreeBytes, estimateMemory, GiB, heldBytes, usableBytes, type MemoryRules } from '../../core/select/memory-estimate.ts';
+import type { Score, ScoreInput } from '../../core/types.ts';
 
 export const ResourceFitOptions = z
   .object({
-    maxShareOfFree: z.number().min(0.05).max(1).default(0.8),
-    overheadBytes: z.number().min(0).default(256 * 1024 ** 2),
-    minContextTokens: z.number().int().positive().default(4096),
+    maxShareOfFree: z.number().min(0.05).max(1).default(0.8).describe('share of free memory a model may take'),
+    overheadBytes: z.number().min(0).default(256 * 1024 ** 2).describe('runtime buffers beyond weights and KV cache'),
   })
   .strict();
 export type ResourceFitOptions = z.infer<typeof ResourceFitOptions>;
 
 const tierScore = { small: 1 / 3, medium: 2 / 3, large: 1 } as const;
-const GB = 1024 ** 3;
+const gb = (bytes: number) => (bytes / GiB).toFixed(2);
 
-/** Tokens of KV cache the model would be run with for this turn. */
-export function kvTokens(model: CatalogModel, input: Pick<ScoreInput, 'needs'>, minContextTokens: number): number {
-  return Math.min(model.contextLength, Math.max(minContextTokens, input.needs.fullPromptTokens + input.needs.replyTokens));
-}
-
-/** 2 × layers × KV heads × head size × tokens × bytes per element; 0 when the architecture is unknown. */
-export function kvCacheBytes(model: CatalogModel, tokens: number): number {
-  const a = model.architecture;
-  if (!a?.layers || !a.embeddingSize || !a.heads) return 0;
-  const headSize = a.embeddingSize / a.heads;
-  return 2 * a.layers * (a.kvHeads ?? a.heads) * headSize * tokens * (a.kvBytesPerElement ?? 2);
-}
-
-/** Bytes the model needs resident to answer this turn. */
-export function estimateMemory(model: CatalogModel, input: Pick<ScoreInput, 'needs'>, options: ResourceFitOptions): number {
-  const weights = model.sizeBytes ?? model.memoryBytes ?? 0;
-  return Math.max(weights + kvCacheBytes(model, kvTokens(model, input, options.minContextTokens)) + options.overheadBytes, model.minMemoryBytes ?? 0);
-}
-
-export function scoreResourceFit(input: ScoreInput, options: ResourceFitOptions) {
+export function scoreResourceFit(input: ScoreInput, options: MemoryRules): Score {
   const { model, resources } = input;
   const tier = tierScore[model.tier];
+  if (model.loaded) return { score: tier, reason: 'already loaded' };
   if (model.minVramBytes !== undefined && model.minVramBytes > 0) {
-    const freeVram = Math.max(0, ...resources.gpus.map((g) => g.vramFreeBytes ?? 0));
-    if (resources.gpus.length === 0 || freeVram < model.minVramBytes) {
-      return { score: 0, veto: `needs ${(model.minVramBytes / GB).toFixed(1)} GB of VRAM, ${(freeVram / GB).toFixed(1)} GB free` };
+    const freeVram = bestGpuFreeBytes(resources);
+    if (freeVram < model.minVramBytes) {
+      return { score: 0, veto: `needs ${gb(model.minVramBytes)} GB of VRAM, ${gb(freeVram)} GB free` };
     }
   }
-  if (model.loaded) return { score: tier, reason: 'already loaded' };
-  if (resources.memFreeBytes === null) return { score: tier, reason: 'free memory unknown' };
-  // Unloading the current model (if another, and loaded) would free what it holds.
-  const current = input.current === model.id ? undefined : input.catalog.find((m) => m.id === input.current && m.loaded);
-  const reclaimable = current ? (current.memoryBytes ?? current.sizeBytes ?? 0) : 0;
-  const available = (resources.memFreeBytes + reclaimable) * options.maxShareOfFree;
-  const needed = estimateMemory(model, input, options);
-  if (needed > available) {
-    return { score: 0, veto: `needs ~${(needed / GB).toFixed(2)} GB, ${(available / GB).toFixed(2)} GB usable (${Math.round(options.maxShareOfFree * 100)} % of free)` };
-  }
-  return { score: tier, reason: `needs ~${(needed / GB).toFixed(2)} GB of ${(available / GB).toFixed(2)} GB usable` };
+  // Unloading the current model (when it is another one, and loaded) gives back what it holds.
+  const current = input.current === model.id ? undefined : input.catalog.find((m) => m.id === input.current);
+  const reclaim = current ? heldBytes(current) : 0;
+  const usable = usableBytes(resources, reclaim, options);
+  if (usable === null) return { score: tier, reason: 'free memory unknown' };
+  const needed = estimateMemory(model, options);
+  const share = `${Math.round(options.maxShareOfFree * 100)} % of free${reclaim > 0 ? `, counting ${current!.id} unloaded` : ''}`;
+  if (needed > usable) return { score: 0, veto: `needs ~${gb(needed)} GB, ${gb(usable)} GB usable (${share})` };
+  return { score: tier, reason: `needs ~${gb(needed)} GB of ${gb(usable)} GB usable (${share})` };
 }
 
 export default definePlugin({
