@@ -70,7 +70,8 @@ describe('Mai with the gguf backend and the demo models', () => {
     expect(status.backends).toEqual([{ name: 'gguf', reachable: true }]);
     const models = await mai.models();
     expect(models.models.find((m) => m.id === 'mai-demo-large')).toMatchObject({ loaded: true, quantization: 'F16', contextLength: 8192 });
-    expect(models.models.find((m) => m.id === 'mai-demo-small')).toMatchObject({ loaded: false, quantization: 'F32', contextLength: 4096 });
+    // (Whether the small one is loaded depends on Mai's preloading of the fallback model.)
+    expect(models.models.find((m) => m.id === 'mai-demo-small')).toMatchObject({ quantization: 'F32', contextLength: 4096 });
 
     // The next turn of the same conversation, pinned to the small model.
     await mai.switch('mai-demo-small');

@@ -72,7 +72,12 @@ export async function* generate(loaded: LoadedGguf, request: ChatRequest, option
     if (request.signal.aborted || loaded.unloading.signal.aborted) stop.abort();
     const contextSize = request.contextSize ?? loaded.model.trainContextSize;
     const sequence = await loaded.sequenceFor(contextSize);
-    chat = new options.LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
+    chat = new options.LlamaChat({
+      contextSequence: sequence,
+      autoDisposeSequence: false,
+      ...(loaded.chatWrapper ? { chatWrapper: loaded.chatWrapper } : {}),
+    });
+    loaded.chatWrapper ??= chat.chatWrapper;
     const history = toChatHistory(request.messages);
     const { contextText } = chat.chatWrapper.generateContextState({ chatHistory: [...history, { type: 'model', response: [] }] });
     const promptTokens = contextText.tokenize(loaded.model.tokenizer).length;

@@ -3,7 +3,7 @@
  * budgeted (kept between turns, so a conversation's common prefix is not evaluated again), and a
  * lock so one generation at a time uses its single sequence. Unloading frees all of it.
  */
-import type { LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import type { ChatWrapper, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 
 export class LoadedGguf {
@@ -13,6 +13,8 @@ export class LoadedGguf {
   private disposed = false;
   /** Aborted when the model is unloaded, so a generation running then stops. */
   readonly unloading = new AbortController();
+  /** The chat wrapper node-llama-cpp chose from the file's template (choosing it takes ~1 s, so once). */
+  chatWrapper: ChatWrapper | null = null;
 
   constructor(
     readonly id: string,
