@@ -50,6 +50,12 @@ describe('openai backend: listing, streaming, aborting', () => {
     ]);
   });
 
+  it('waits for a slow-starting server within the request timeout, and times out past it', async () => {
+    const server = await serve([{ id: 'alpha' }], { startDelayMs: 400 });
+    expect((await failure(backendFor(server.baseURL, { requestTimeoutMs: 100 }).listModels())).code).toBe('timeout');
+    expect(await backendFor(server.baseURL, { requestTimeoutMs: 5_000 }).listModels()).toEqual([{ id: 'alpha', loaded: true }]);
+  });
+
   it('streams deltas, then a done chunk with usage; the server got the messages and limits', async () => {
     const server = await serve([{ id: 'alpha', reply: 'Hello there, friend.', chunks: 4 }]);
     const result = await drain(backendFor(server.baseURL), { model: 'alpha', messages: hello, maxTokens: 64, temperature: 0.2 });

@@ -11,40 +11,9 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { encode } from 'gpt-tokenizer';
+import { ollamaDetails, ollamaDigest, ollamaShowBody, truncatePrompt, type FakeOllamaModel } from './ollama-shapes.ts';
 
-export type OllamaBehaviour =
-  | { kind: 'ok' }
-  | { kind: 'status'; status: number; error: string; retryAfter?: string }
-  | { kind: 'hang' }
-  | { kind: 'cut'; afterChunks: number }
-  | { kind: 'stream-error'; afterChunks: number; error: string }
-  /** The stream ends cleanly without its `done: true` line. */
-  | { kind: 'no-done' };
-
-export interface FakeOllamaModel {
-  name: string;
-  family?: string;
-  sizeBytes?: number;
-  sizeVram?: number;
-  quantization?: string;
-  parameterSize?: string;
-  /** model_info `<family>.context_length`. */
-  contextLength?: number;
-  /** /api/show capabilities (default ['completion']). */
-  capabilities?: string[];
-  architecture?: { layers: number; heads: number; kvHeads: number; embedding: number };
-  loaded?: boolean;
-  /** Set by the server: the num_ctx the loaded model runs with (reported by /api/ps). */
-  runningContext?: number;
-  reply?: string | ((messages: Array<{ role: string; content: string }>) => string);
-  chunks?: number;
-  chunkDelayMs?: number;
-  /** A model that is not loaded takes this long before its first line (Ollama loads it first). */
-  loadDelayMs?: number;
-  behaviour?: OllamaBehaviour;
-  queue?: OllamaBehaviour[];
-}
+export { ollamaTokens, type FakeOllamaModel, type OllamaBehaviour } from './ollama-shapes.ts';
 
 export interface OllamaChatRecord {
   model: string;
@@ -78,20 +47,6 @@ export interface OllamaServerOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
-export const ollamaTokens = (content: string) => encode(content).length + 4;
-
-/** Ollama's chatPrompt: keep system messages and the latest, drop the oldest others until it fits; then the runner cuts to num_ctx. */
-function truncate(messages: Array<{ role: string; content: string }>, numCtx: number): number {
-  const kept = [...messages];
-  const total = () => kept.reduce((n, m) => n + ollamaTokens(m.content), 0);
-  while (total() > numCtx) {
-    const oldest = kept.findIndex((m, i) => m.role !== 'system' && i < kept.length - 1);
-    if (oldest === -1) break;
-    kept.splice(oldest, 1);
-  }
-  return Math.min(total(), numCtx);
-}
-
 async function readBody(req: IncomingMessage): Promise<string> {
   let body = '';
   for await (const chunk of req) body += chunk;
@@ -109,15 +64,6 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
     res.end(JSON.stringify(body));
   };
-  const details = (m: FakeOllamaModel) => ({
-    parent_model: '',
-    format: 'gguf',
-    family: m.family ?? 'llama',
-    families: [m.family ?? 'llama'],
-    parameter_size: m.parameterSize ?? '1B',
-    quantization_level: m.quantization ?? 'Q4_K_M',
-  });
-  const digest = (m: FakeOllamaModel) => Buffer.from(m.name).toString('hex').padEnd(64, '0').slice(0, 64);
   const markLoaded = (m: FakeOllamaModel, numCtx: number | undefined) => {
     m.loaded = true;
     expires.set(m.name, new Date(Date.now() + 5 * 60_000).toISOString());
@@ -131,7 +77,7 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
     if (req.method === 'GET' && req.url === '/api/version') return json(res, 200, { version: '0.12.6' });
     if (req.method === 'GET' && req.url === '/api/tags') {
       return json(res, 200, {
-        models: [...registry.values()].map((m) => ({ name: m.name, model: m.name, modified_at: now(), size: m.sizeBytes ?? 1_000_000, digest: digest(m), details: details(m) })),
+        models: [...registry.values()].map((m) => ({ name: m.name, model: m.name, modified_at: now(), size: m.sizeBytes ?? 1_000_000, digest: ollamaDigest(m), details: ollamaDetails(m) })),
       });
     }
     if (req.method === 'GET' && req.url === '/api/ps' && !options.withoutPs) {
@@ -142,8 +88,8 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
             name: m.name,
             model: m.name,
             size: m.sizeBytes ?? 1_000_000,
-            digest: digest(m),
-            details: details(m),
+            digest: ollamaDigest(m),
+            details: ollamaDetails(m),
             expires_at: expires.get(m.name) ?? new Date(Date.now() + 5 * 60_000).toISOString(),
             size_vram: m.sizeVram ?? 0,
             context_length: m.runningContext ?? options.defaultNumCtx ?? 4096,
@@ -162,29 +108,7 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
     const model = registry.get(name);
     if (req.url === '/api/show') {
       if (!model) return json(res, 404, { error: `model '${name}' not found` });
-      const family = model.family ?? 'llama';
-      const arch = model.architecture;
-      return json(res, 200, {
-        modelfile: `FROM /root/.ollama/models/blobs/sha256-${digest(model)}`,
-        parameters: 'stop "<|eot_id|>"',
-        template: '{{ .Prompt }}',
-        details: details(model),
-        model_info: {
-          'general.architecture': family,
-          'general.parameter_count': 1_000_000_000,
-          ...(model.contextLength ? { [`${family}.context_length`]: model.contextLength } : {}),
-          ...(arch
-            ? {
-                [`${family}.block_count`]: arch.layers,
-                [`${family}.attention.head_count`]: arch.heads,
-                [`${family}.attention.head_count_kv`]: arch.kvHeads,
-                [`${family}.embedding_length`]: arch.embedding,
-              }
-            : {}),
-        },
-        capabilities: model.capabilities ?? ['completion'],
-        modified_at: now(),
-      });
+      return json(res, 200, ollamaShowBody(model));
     }
     const messages = Array.isArray(body.messages) ? (body.messages as Array<{ role: string; content: string }>) : [];
     const record: OllamaChatRecord = {
@@ -217,7 +141,7 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
     if (!model.loaded && model.loadDelayMs) await sleep(model.loadDelayMs);
     markLoaded(model, numCtx);
     const loadDuration = (Date.now() - loadStarted) * 1e6;
-    const evaluated = truncate(messages, numCtx);
+    const evaluated = truncatePrompt(messages, numCtx);
     record.evaluated = evaluated;
     const text = typeof model.reply === 'function' ? model.reply(messages) : (model.reply ?? `Answer from ${name}.`);
     const parts: string[] = [];
