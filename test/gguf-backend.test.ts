@@ -4,7 +4,7 @@
  * tokens), usage, maxTokens, abort mid-generation, context overflow before generating,
  * token counting, load/unload, and what happens without node-llama-cpp.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
@@ -184,5 +184,27 @@ describe('gguf backend without node-llama-cpp', () => {
     expect(health.error).toContain(install);
     await expect(collect(missing.chat(request()))).rejects.toMatchObject({ code: ErrorCodes.unreachable, message: expect.stringContaining(install) });
     await missing.close();
+  });
+
+  it('reports a node-llama-cpp whose native library will not load, and then lists nothing', async () => {
+    const pkg = join(dir.path, 'node_modules', 'broken-llama');
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'broken-llama', type: 'module', main: 'index.js' }));
+    await writeFile(
+      join(pkg, 'index.js'),
+      "export const LlamaLogLevel = { warn: 'warn' };\n" +
+        "export class LlamaChat {}\n" +
+        "export async function getLlama() { throw new Error('libllama.so: cannot open shared object file'); }\n",
+    );
+    const broken = makeBackend({ moduleName: 'broken-llama' });
+    // Found on disk, so its files are listed until a load shows it cannot run.
+    expect(await broken.listModels()).toHaveLength(2);
+    await expect(collect(broken.chat(request()))).rejects.toMatchObject({
+      code: ErrorCodes.unreachable,
+      message: expect.stringMatching(/native library failed to load: libllama\.so: cannot open shared object file.*npm install node-llama-cpp@3\.21\.1/),
+    });
+    await expect(broken.listModels()).rejects.toMatchObject({ code: ErrorCodes.unreachable });
+    expect((await broken.health()).reachable).toBe(false);
+    await broken.close();
   });
 });
