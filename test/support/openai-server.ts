@@ -62,6 +62,8 @@ export interface FakeOpenAIServer {
   requests: ChatLogEntry[];
   /** Every request as `METHOD path` with its Authorization header. */
   seen: Array<{ route: string; authorization: string | null }>;
+  /** Chat completions being answered right now, and the most that were ever answered at once. */
+  concurrency: { current: number; max: number };
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
   const registry = new Map(models.map((m) => [m.id, m]));
   const requests: ChatLogEntry[] = [];
   const seen: FakeOpenAIServer['seen'] = [];
+  const concurrency = { current: 0, max: 0 };
   const sockets = new Set<Socket>();
   const startedAt = Date.now();
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -156,6 +159,9 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
       at: Date.now(),
     };
     requests.push(entry);
+    concurrency.current++;
+    concurrency.max = Math.max(concurrency.max, concurrency.current);
+    res.on('close', () => concurrency.current--);
     res.on('close', () => {
       if (!res.writableFinished) entry.clientClosed = true;
     });
@@ -230,6 +236,7 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
     models: registry,
     requests,
     seen,
+    concurrency,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
