@@ -9,10 +9,10 @@ import { ErrorCodes, isAbortError, MaiError, type ErrorCode } from '../../core/e
 const OVERFLOW =
   /context length|context window|context size|maximum context|n_ctx|too many tokens|exceeds? the (available )?context|prompt is too long|context_length_exceeded|exceed_context_size|tokens? (exceed|is greater)|context the overflows/i;
 const NOT_FOUND = /model .*(not found|does not exist)|no such model|unknown model|model_not_found|not loaded|"type":"model_not_found"/i;
-/** Error names and codes of a connection that never opened. */
-const REFUSED = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|fetch failed|Connection error/i;
-/** What a connection closed mid-answer looks like, from undici and the openai package. */
-const CUT = /terminated|ECONNRESET|premature|other side closed|socket hang up|UND_ERR_SOCKET|aborted/i;
+/** Error names and codes of a connection that never opened (undici's, then Deno's wording). */
+const REFUSED = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|fetch failed|Connection error|Connection refused|tcp connect error|error trying to connect/i;
+/** What a connection closed mid-answer looks like, from undici, Deno's fetch and the openai package. */
+const CUT = /terminated|ECONNRESET|premature|other side closed|socket hang up|UND_ERR_SOCKET|aborted|error reading a body|connection (closed|reset)/i;
 
 export interface ErrorContext {
   backend: string;
