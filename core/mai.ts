@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
-import type { Conversation, ConversationSummary, StoredMessage } from './context/message.ts';
-import { estimateTokens, PER_MESSAGE_OVERHEAD } from './context/tokens.ts';
+import type { Conversation, ConversationSummary } from './context/message.ts';
+import { prepareTurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { ResourceMonitor } from './monitor/resource-monitor.ts';
@@ -13,7 +13,7 @@ import type { RankedModel, TurnContext, TurnEvent, TurnRequest, TurnResult } fro
 import type { MaiPlugin } from './plugin.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { SwitchRecord } from './state.ts';
-import type { Capability, ResourceSnapshot, Tier, TurnNeeds } from './types.ts';
+import type { Capability, ResourceSnapshot, Tier } from './types.ts';
 
 export interface MaiOptions {
   loaded?: LoadedConfig;
@@ -64,9 +64,6 @@ export interface StatusReport {
   config: { file: string; source: string };
 }
 
-/** Standing instructions the user gave ("always answer in French") are kept in every prompt. */
-const STANDING = /\b(always|never|from now on|for the rest of (this|our) conversation|in every (answer|reply))\b/i;
-
 async function builtinPlugins(): Promise<readonly MaiPlugin[]> {
   const { builtinPlugins } = await import('../plugins/index.ts');
   return builtinPlugins;
@@ -108,26 +105,8 @@ export class Mai {
   /** Answers one turn with the best model that fits now. */
   async chat(request: TurnRequest, options: ChatOptions = {}): Promise<TurnResult> {
     const runtime = this.runtime;
-    const conversationId = request.conversationId ?? runtime.store.newId();
-    const conversation = request.conversationId ? await runtime.store.load(conversationId) : null;
-    for (const warning of conversation?.warnings ?? []) this.log.warn(warning);
-    const now = new Date().toISOString();
-    const history: StoredMessage[] = [...(conversation?.messages ?? [])];
-    const added: StoredMessage[] = [];
-    const lastSystem = [...history].reverse().find((m) => m.role === 'system');
-    if (request.system && request.system !== lastSystem?.text) {
-      added.push({ role: 'system', text: request.system, at: now, permanent: true });
-    }
-    added.push({ role: 'user', text: request.message, at: now, ...(STANDING.test(request.message) ? { permanent: true } : {}) });
-    history.push(...added);
-    const config = runtime.loaded.config;
-    const cost = (m: StoredMessage) => estimateTokens(m.text) + PER_MESSAGE_OVERHEAD;
-    const needs: TurnNeeds = {
-      capabilities: request.capabilities ?? ['chat'],
-      minPromptTokens: history.filter((m, i) => m.permanent || i === history.length - 1).reduce((s, m) => s + cost(m), 0),
-      fullPromptTokens: history.reduce((s, m) => s + cost(m), 0),
-      replyTokens: request.maxTokens ?? config.context.replyTokens,
-    };
+    const { conversationId, history, added, needs, warnings } = await prepareTurnHistory(runtime.store, request, runtime.loaded.config.context);
+    for (const warning of warnings) this.log.warn(warning);
     const turn: TurnContext = {
       id: randomUUID(),
       request,
@@ -136,7 +115,7 @@ export class Mai {
       emit: options.onEvent ?? (() => {}),
       conversationId,
       history,
-      added: added.length,
+      added,
       needs,
       attempts: [],
       streamed: false,

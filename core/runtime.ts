@@ -84,7 +84,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     : config.monitor.enabled
       ? new SamplingMonitor({ config: config.monitor, log: log.child('monitor'), loaded: loadedModels })
       : new OsMonitor(loadedModels);
-  const store = new ConversationStore(join(stateDir, 'conversations'));
+  const store = new ConversationStore(join(stateDir, 'conversations'), log.child('conversations'));
   const state = options.state ?? new MaiState(stateDir, log);
   const backendOf = catalog.backendOf.bind(catalog);
   const coolingDown = (m: string) => cooldowns.coolingDown(m);
@@ -120,7 +120,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       },
     }),
     fallbackStage({ config: config.fallback, coolingDown }),
-    contextStage({ store, config: config.context, backendOf }),
+    contextStage({
+      store,
+      config: config.context,
+      backendOf,
+      models: () => catalog.list(),
+      coolingDown: (m) => cooldowns.coolingDown(m),
+      log: log.child('context'),
+    }),
   ]);
 
   return {

@@ -80,6 +80,8 @@ export const ContextConfig = z
     marginTokens: nonNegative.default(32),
     keepRecentTurns: positiveInt.default(2),
     summary: z.enum(['auto', 'model', 'digest']).default('auto'),
+    summaryTokens: positiveInt.default(400).describe('the most a summary of older turns may take'),
+    summaryTimeoutMs: positiveInt.default(20_000).describe('how long a model may take to write a summary before the digest is used'),
   })
   .strict();
 

@@ -1,34 +1,63 @@
 /**
  * Conversations on disk: one append-only JSON-lines file each, in the state directory.
- * A finished turn is appended as one write and fsynced, so a crash loses at most the turn in flight;
- * a torn last line is skipped on read and reported. History is never rewritten.
+ *
+ * A finished turn is appended as ONE write followed by fsync (and an fsync of the directory when
+ * the file is new), under a cross-process lock (proper-lockfile), so two Mai processes never
+ * interleave records and a crash at any instant loses at most the turn in flight. Each record of a
+ * turn carries the turn's id and the last one says so: a turn torn by a crash is skipped on read
+ * and reported, never half-kept. An append after a torn tail first closes the torn line and marks
+ * it, so the file stays readable. Any other unreadable line is an error naming file and line.
+ * Files are never rewritten; only `delete` removes one.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Buffer } from 'node:buffer';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import { ErrorCodes, MaiError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
+import { parseConversation, type ConversationRecord } from './conversation-file.ts';
 
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** A lock older than this is taken over (its holder died); held only for one write + fsync. */
+const STALE_MS = 10_000;
 
-type Record =
-  | { type: 'meta'; id: string; createdAt: string }
-  | { type: 'message'; message: StoredMessage };
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the file's own fsync still holds.
+  }
+}
 
 export class ConversationStore {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly log?: Logger,
+  ) {}
 
   newId(): string {
     return randomUUID();
   }
 
-  private file(id: string): string {
-    if (!ID.test(id)) {
-      throw new MaiError(ErrorCodes.invalidParams, `"${id}" is not a valid conversation id: use 1–128 letters, digits, ".", "_" or "-".`, {
+  file(id: string): string {
+    if (!ID.test(id) || id.startsWith('.')) {
+      throw new MaiError(ErrorCodes.invalidParams, `"${id}" is not a valid conversation id: use 1–128 letters, digits, ".", "_" or "-", not starting with ".".`, {
         data: { conversationId: id },
       });
     }
     return join(this.dir, `${id}.jsonl`);
+  }
+
+  /** Where summaries of this conversation's older turns are cached (deleted with it). */
+  summaryFile(id: string): string {
+    return join(this.dir, '.summaries', `${id}.jsonl`);
   }
 
   /** Reads a conversation; null when it does not exist. */
@@ -44,20 +73,45 @@ export class ConversationStore {
     return parseConversation(id, file, text);
   }
 
-  /** Appends messages as one write, then fsyncs; creates the file with its header when new. */
+  /** Appends one finished turn's messages as one write, then fsyncs; creates the file with its header when new. */
   async append(id: string, messages: ReadonlyArray<StoredMessage>): Promise<void> {
+    if (messages.length === 0) return;
     const file = this.file(id);
-    await mkdir(this.dir, { recursive: true });
-    const handle = await open(file, 'a');
+    const created = await mkdir(this.dir, { recursive: true });
+    if (created) await syncDir(dirname(created));
+    const release = await this.lock(file);
     try {
-      const { size } = await handle.stat();
-      const records: Record[] = [];
-      if (size === 0) records.push({ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() });
-      for (const message of messages) records.push({ type: 'message', message });
-      await handle.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      await handle.sync();
+      const handle = await open(file, 'a+');
+      let isNew = false;
+      try {
+        const { size } = await handle.stat();
+        isNew = size === 0;
+        const records: ConversationRecord[] = [];
+        let prefix = '';
+        if (isNew) {
+          records.push({ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() });
+        } else {
+          const last = Buffer.alloc(1);
+          await handle.read(last, 0, 1, size - 1);
+          // A crash tore the last record: end that line and mark it, so it is skipped, not taken for corruption.
+          if (last[0] !== 0x0a) prefix = `\n${JSON.stringify({ type: 'torn', at: new Date().toISOString() })}\n`;
+        }
+        const turn = randomUUID();
+        messages.forEach((message, i) => records.push({ type: 'message', turn, ...(i === messages.length - 1 ? { last: true } : {}), message }));
+        const data = Buffer.from(prefix + records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
+        let written = 0;
+        while (written < data.length) written += (await handle.write(data, written, data.length - written)).bytesWritten;
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (isNew) await syncDir(this.dir);
+    } catch (error) {
+      throw error instanceof MaiError
+        ? error
+        : new MaiError(ErrorCodes.internal, `Could not save the turn to ${file}: ${(error as Error).message}. The answer was not stored.`, { cause: error, data: { file } });
     } finally {
-      await handle.close();
+      await release();
     }
   }
 
@@ -69,58 +123,62 @@ export class ConversationStore {
       return [];
     }
     const out: ConversationSummary[] = [];
-    for (const name of names.filter((n) => n.endsWith('.jsonl')).sort()) {
-      const conversation = await this.load(name.slice(0, -'.jsonl'.length)).catch(() => null);
-      if (!conversation) continue;
-      const firstUser = conversation.messages.find((m) => m.role === 'user');
-      out.push({
-        id: conversation.id,
-        messages: conversation.messages.length,
-        createdAt: conversation.createdAt,
-        updatedAt: conversation.updatedAt,
-        title: (firstUser?.text ?? '').slice(0, 80),
-      });
+    for (const name of names.filter((n) => n.endsWith('.jsonl') && !n.startsWith('.')).sort()) {
+      const id = name.slice(0, -'.jsonl'.length);
+      try {
+        const conversation = await this.load(id);
+        if (!conversation) continue;
+        const firstUser = conversation.messages.find((m) => m.role === 'user');
+        out.push({
+          id,
+          messages: conversation.messages.length,
+          createdAt: conversation.createdAt,
+          updatedAt: conversation.updatedAt,
+          title: (firstUser?.text ?? '').slice(0, 80),
+        });
+      } catch (error) {
+        out.push({ id, messages: 0, createdAt: '', updatedAt: '', title: '', error: (error as Error).message });
+      }
     }
     return out.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   }
 
+  /** Deletes a conversation and its cached summaries; false when there was none. */
   async delete(id: string): Promise<boolean> {
     const file = this.file(id);
     try {
+      await stat(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    }
+    const release = await this.lock(file);
+    try {
+      await rm(this.summaryFile(id), { force: true });
       await rm(file);
+      await syncDir(this.dir);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
+    } finally {
+      await release();
     }
   }
-}
 
-export function parseConversation(id: string, file: string, text: string): Conversation {
-  const lines = text.split('\n');
-  const messages: StoredMessage[] = [];
-  const warnings: string[] = [];
-  let createdAt = '';
-  for (const [index, line] of lines.entries()) {
-    if (line.trim() === '') continue;
-    let record: Record;
+  private async lock(file: string): Promise<() => Promise<void>> {
     try {
-      record = JSON.parse(line) as Record;
-    } catch {
-      const isLast = lines.slice(index + 1).every((l) => l.trim() === '');
-      if (isLast) {
-        warnings.push(`${file}:${index + 1}: skipped a torn last record (a crash during a write); earlier turns are intact.`);
-        continue;
-      }
-      throw new MaiError(
-        ErrorCodes.conversationCorrupt,
-        `${file}:${index + 1}: this line is not a valid record, so the conversation cannot be read safely. Mai leaves the file as it is: fix or remove that line by hand.`,
-        { data: { file, line: index + 1 } },
-      );
+      return await lockfile.lock(file, {
+        realpath: false,
+        stale: STALE_MS,
+        retries: { retries: 200, factor: 1.3, minTimeout: 5, maxTimeout: 100 },
+        onCompromised: (error) => this.log?.warn(`the lock on ${file} was lost while writing`, error),
+      });
+    } catch (error) {
+      throw new MaiError(ErrorCodes.internal, `Could not lock ${file} to write to it: ${(error as Error).message}. Another process may be holding it; it is taken over after ${STALE_MS / 1000} s.`, {
+        cause: error,
+        retryable: false,
+        data: { file },
+      });
     }
-    if (record.type === 'meta') createdAt = record.createdAt;
-    else if (record.type === 'message') messages.push(record.message);
   }
-  const updatedAt = messages.at(-1)?.at ?? createdAt;
-  return { id, messages, createdAt: createdAt || updatedAt, updatedAt, warnings };
 }

@@ -1,4 +1,4 @@
-/** A message as the conversation store keeps it. */
+/** A message as the conversation store keeps it, and what reading a conversation gives back. */
 import type { Role } from '../types.ts';
 
 export interface StoredMessage {
@@ -8,10 +8,15 @@ export interface StoredMessage {
   at: string;
   /** The model that wrote it (assistant messages). */
   model?: string;
-  /** Token count by the tokenizer that counted it, keyed by model id or "estimate". */
+  /** Token count by the tokenizer that counted it: a model id (its backend's tokenizer) or "estimate". */
   tokens?: Record<string, number>;
-  /** Kept in every prompt: the system prompt, explicit standing instructions. */
+  /** Kept in every prompt: the system prompt, a short message that is a standing instruction. */
   permanent?: boolean;
+  /**
+   * The standing instruction inside a longer message ("…and always answer in French."): kept in
+   * every prompt in place of the whole message once that message is compressed away.
+   */
+  instruction?: string;
 }
 
 export interface Conversation {
@@ -29,4 +34,6 @@ export interface ConversationSummary {
   createdAt: string;
   updatedAt: string;
   title: string;
+  /** Set when the file cannot be read safely (it is listed, never hidden or changed). */
+  error?: string;
 }

@@ -68,6 +68,21 @@ export interface BuiltPrompt {
   /** The context window to ask the backend for. */
   contextSize: number;
   maxTokens: number;
+  /** Set when older turns were left out of this prompt (the stored history keeps them). */
+  compression?: PromptCompression;
+}
+
+/** How a prompt was compressed to fit its model's window. */
+export interface PromptCompression {
+  /** Older messages replaced by the summary. */
+  summarisedMessages: number;
+  /** Latest messages sent whole. */
+  keptMessages: number;
+  /** Who wrote the summary: a model id, "digest", or null when there was no room for one. */
+  summaryBy: string | null;
+  cachedSummary: boolean;
+  /** Standing instructions from the left-out messages, kept in the preamble. */
+  instructionsKept: number;
 }
 
 /** The conversation as the context stage prepared it for this turn. */

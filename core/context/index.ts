@@ -1,0 +1,12 @@
+export { budgetFor, buildPrompt, preamble, type PromptInput, type SpanSummariser } from './budget.ts';
+export { ConversationStore } from './conversation-store.ts';
+export { parseConversation, type ConversationRecord } from './conversation-file.ts';
+export { digest } from './digest.ts';
+export { markInstructions, permanentText, standingInstructions } from './instructions.ts';
+export type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
+export { SummaryCache, type CachedSummary } from './summary-cache.ts';
+export { Summariser, type SpanRequest, type SpanSummary } from './summariser.ts';
+export { ESTIMATE, TokenCounter, type Counter } from './token-counter.ts';
+export { estimateMessages, estimateTokens, fitTokens, PER_MESSAGE_OVERHEAD, SAFETY } from './tokens.ts';
+export { prepareTurnHistory, promptNeeds, type TurnHistory } from './turn-history.ts';
+export { spanKeys, splitTurns, type TurnRange } from './turns.ts';
