@@ -142,6 +142,14 @@ describe('gguf backend with node-llama-cpp', () => {
     expect(done.usage!.promptTokens + done.usage!.completionTokens).toBeLessThan(80);
   });
 
+  it("sizes the KV cache to the turn, not to Mai's whole budget", async () => {
+    const chunks = await collect(backend.chat(request({ contextSize: 1_048_576, maxTokens: 16 })));
+    expect(chunks.at(-1)?.type).toBe('done');
+    const listed = (await backend.listModels()).find((m) => m.id === 'mai-demo-small');
+    // A million-token context would hold gigabytes; the turn needed ~100 tokens.
+    expect(listed?.memoryBytes).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('counts tokens with the model tokenizer, loaded or not', async () => {
     const text = 'the river and the sea, with the boat';
     const unloadedCount = await backend.countTokens('mai-demo-large', text);

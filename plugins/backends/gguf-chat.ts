@@ -2,16 +2,18 @@
  * One streamed answer from a loaded GGUF model through node-llama-cpp's LlamaChat, with the chat
  * template the model file carries. Mai budgets the prompt itself: the prompt is counted with the
  * model's own tokenizer first, a prompt that does not fit the context is a context-overflow error
- * (never node-llama-cpp's silent context shift), and the reply is capped to the room left.
+ * (never node-llama-cpp's silent context shift), and the reply is capped to the room left. The
+ * context (KV cache) is sized to what the turn needs within Mai's budget, not to the whole window.
  * Text chunks are yielded as node-llama-cpp produces them; the last chunk is `done` with usage.
  */
-import type { ChatHistoryItem, LlamaChat as LlamaChatClass } from 'node-llama-cpp';
+import type { ChatHistoryItem, LlamaChat as LlamaChatClass, resolveChatWrapper } from 'node-llama-cpp';
 import { ErrorCodes, isMaiError, MaiError } from '../../core/errors.ts';
 import type { ChatChunk, ChatMessage, ChatRequest, FinishReason } from '../../core/types.ts';
 import type { LoadedGguf } from './gguf-loaded-model.ts';
 
 export interface GenerateOptions {
   LlamaChat: typeof LlamaChatClass;
+  resolveChatWrapper: typeof resolveChatWrapper;
   backend: string;
   /** When the request names none. */
   temperature: number;
@@ -71,15 +73,9 @@ export async function* generate(loaded: LoadedGguf, request: ChatRequest, option
   try {
     if (request.signal.aborted || loaded.unloading.signal.aborted) stop.abort();
     const contextSize = request.contextSize ?? loaded.model.trainContextSize;
-    const sequence = await loaded.sequenceFor(contextSize);
-    chat = new options.LlamaChat({
-      contextSequence: sequence,
-      autoDisposeSequence: false,
-      ...(loaded.chatWrapper ? { chatWrapper: loaded.chatWrapper } : {}),
-    });
-    loaded.chatWrapper ??= chat.chatWrapper;
+    loaded.chatWrapper ??= options.resolveChatWrapper(loaded.model);
     const history = toChatHistory(request.messages);
-    const { contextText } = chat.chatWrapper.generateContextState({ chatHistory: [...history, { type: 'model', response: [] }] });
+    const { contextText } = loaded.chatWrapper.generateContextState({ chatHistory: [...history, { type: 'model', response: [] }] });
     const promptTokens = contextText.tokenize(loaded.model.tokenizer).length;
     // node-llama-cpp needs one free cell after the prompt to start generating.
     const room = contextSize - promptTokens - 1;
@@ -91,6 +87,9 @@ export async function* generate(loaded: LoadedGguf, request: ChatRequest, option
       );
     }
     const maxTokens = Math.max(1, Math.min(request.maxTokens ?? room, room));
+    // The KV cache holds what this turn needs (prompt + reply), within Mai's budget.
+    const sequence = await loaded.sequenceFor(promptTokens + maxTokens + 1, contextSize);
+    chat = new options.LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, chatWrapper: loaded.chatWrapper });
     let completionTokens = 0;
     let shifted = false;
     const queue = new TextQueue();

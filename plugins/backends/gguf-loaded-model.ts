@@ -1,10 +1,13 @@
 /**
- * One GGUF model loaded in-process: the node-llama-cpp model, one context of the size Mai last
- * budgeted (kept between turns, so a conversation's common prefix is not evaluated again), and a
+ * One GGUF model loaded in-process: the node-llama-cpp model, one context (kept between turns, so
+ * a conversation's common prefix is not evaluated again; grown when a turn needs more), and a
  * lock so one generation at a time uses its single sequence. Unloading frees all of it.
  */
 import type { ChatWrapper, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
+
+/** The smallest context made: contexts are reused while big enough, so turns rarely reallocate. */
+const MIN_CONTEXT = 2048;
 
 export class LoadedGguf {
   private context: LlamaContext | null = null;
@@ -57,9 +60,16 @@ export class LoadedGguf {
     return release;
   }
 
-  /** The sequence of a context of exactly `contextSize` tokens (a new context when the size changed). */
-  async sequenceFor(contextSize: number): Promise<LlamaContextSequence> {
-    if (this.context && this.sequence && !this.sequence.disposed && this.context.contextSize === contextSize) return this.sequence;
+  /**
+   * A sequence with room for `needed` tokens in a context of at most `limit`: the current context
+   * when it is big enough (and within the limit), else a new one of the next power of two ≥ 2048.
+   */
+  async sequenceFor(needed: number, limit: number): Promise<LlamaContextSequence> {
+    const current = this.context?.contextSize;
+    if (this.sequence && !this.sequence.disposed && current !== undefined && current >= needed && current <= limit) return this.sequence;
+    let contextSize = MIN_CONTEXT;
+    while (contextSize < needed) contextSize *= 2;
+    contextSize = Math.min(contextSize, limit);
     await this.disposeContext();
     try {
       this.context = await this.model.createContext({ contextSize, threads: this.threads, sequences: 1 });

@@ -31,6 +31,9 @@ export const GgufBackendOptions = z
   .strict();
 export type GgufBackendOptions = z.infer<typeof GgufBackendOptions>;
 
+/** The context a load() prepares: enough for most turns, far less than a 128k window would take. */
+const PRELOAD_CONTEXT = 4096;
+
 interface Known {
   model: DiscoveredGguf;
   info: GgufModelInfo;
@@ -149,9 +152,10 @@ export class GgufBackend implements Backend {
 
   async *chat(request: ChatRequest): AsyncIterable<ChatChunk> {
     const loaded = await this.ensureLoaded(request.model, request.signal);
-    const { LlamaChat } = await this.runtime.nodeLlamaCpp();
+    const { LlamaChat, resolveChatWrapper } = await this.runtime.nodeLlamaCpp();
     yield* generate(loaded, request, {
       LlamaChat,
+      resolveChatWrapper,
       backend: this.name,
       temperature: this.options.temperature,
       ...(this.options.seed === undefined ? {} : { seed: this.options.seed }),
@@ -179,7 +183,8 @@ export class GgufBackend implements Backend {
     if (options.contextSize) {
       const release = await loaded.acquire(options.signal);
       try {
-        await loaded.sequenceFor(options.contextSize);
+        // Room for a first turn; a turn that needs more grows it (within its own budget).
+        await loaded.sequenceFor(Math.min(options.contextSize, PRELOAD_CONTEXT), options.contextSize);
       } finally {
         release();
       }
