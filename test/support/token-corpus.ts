@@ -1,9 +1,10 @@
 /**
  * A varied corpus of real text to measure Mai's token estimate against real tokenizers: English
- * prose and Markdown from the installed packages' READMEs, this repository's TypeScript, a minified
- * bundle, JSON (indented and compact), TypeScript's own translations of its diagnostics in twelve
- * languages (Latin, Cyrillic, CJK, Korean scripts), and chat text with emoji. Files are read from
- * disk, cut into message-sized samples (about 1,500 characters), in a fixed order.
+ * prose and Markdown from the installed packages' READMEs, TypeScript (zod's sources), C++
+ * (node-llama-cpp's addon), a minified bundle, JSON (indented and compact), TypeScript's own
+ * translations of its diagnostics in twelve languages (Latin, Cyrillic, CJK, Korean scripts), and
+ * chat text with emoji. Only installed, lockfile-pinned files are read, so the corpus stays the same
+ * as the repository changes; they are cut into message-sized samples (~1,500 characters).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,10 +83,13 @@ function markdown(): CorpusSample[] {
 }
 
 function code(): CorpusSample[] {
-  const ts = [...files('core', '.ts'), ...files('plugins', '.ts')].flatMap((path) => chunks(read(path)).map((c) => ({ path, c })));
+  // Installed (lockfile-pinned) sources, so the corpus does not move as this repository changes.
+  const ts = files('node_modules/zod/src/v4/core', '.ts').flatMap((path) => chunks(read(path)).map((c) => ({ path, c })));
+  const cpp = files('node_modules/node-llama-cpp/llama/addon', '.cpp').flatMap((path) => chunks(read(path)).map((c) => ({ path, c })));
   const minified = chunks(read('node_modules/tar/dist/esm/index.min.js'));
   return [
     ...pick(ts, 40).map(({ path, c }) => ({ category: 'TypeScript', source: path, text: c })),
+    ...pick(cpp, 15).map(({ path, c }) => ({ category: 'C++', source: path, text: c })),
     ...pick(minified, 10).map((text) => ({ category: 'minified JS', source: 'node_modules/tar/dist/esm/index.min.js', text })),
   ];
 }
