@@ -24,7 +24,12 @@ export const LMStudioBackendOptions = z
     startServer: z.boolean().default(false).describe('run `lms server start` when LM Studio is down and `lms` is on PATH'),
     startTimeoutMs: z.number().int().positive().default(30_000).describe('how long to wait for a started server to answer'),
     requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long LM Studio may take to start answering (loading included)'),
-    maxContextLength: z.number().int().positive().default(32_768).describe('the largest window Mai loads a model with; a larger one costs memory whether used or not'),
+    maxContextLength: z
+      .number()
+      .int()
+      .positive()
+      .default(32_768)
+      .describe("the largest window reported for a model that is not loaded, so the largest Mai loads it with (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
   })
   .strict();
 export type LMStudioBackendOptions = z.infer<typeof LMStudioBackendOptions>;
@@ -165,7 +170,7 @@ export class LMStudioBackend implements Backend {
         data: { backend: this.name, model },
       });
     }
-    const contextLength = options.contextSize === undefined ? undefined : Math.min(options.contextSize, this.options.maxContextLength);
+    const contextLength = options.contextSize;
     const answer = await httpJson<LmsLoadResponse>(
       `${this.base}/api/v1/models/load`,
       this.request({ model, body: { model, ...(contextLength ? { context_length: contextLength } : {}) }, ...(options.signal ? { signal: options.signal } : {}) }),

@@ -20,7 +20,12 @@ export const OllamaBackendOptions = z
     baseURL: z.string().url().default('http://127.0.0.1:11434').describe("Ollama's address (without /api or /v1)"),
     requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long Ollama may take to start answering (it loads the model first)'),
     keepAlive: z.union([z.string().min(1), z.number()]).optional().describe("how long Ollama keeps a model loaded after a turn (its keep_alive: '5m', 3600, -1)"),
-    maxContextLength: z.number().int().positive().default(32_768).describe('the largest num_ctx Mai asks for; a larger window costs memory whether used or not'),
+    maxContextLength: z
+      .number()
+      .int()
+      .positive()
+      .default(32_768)
+      .describe("the largest window reported for a model, so the largest num_ctx Mai budgets for (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
     truncationTolerance: z
       .number()
       .gt(0)
@@ -102,7 +107,7 @@ export class OllamaBackend implements Backend {
 
   /** An empty chat loads the model (with the window Mai wants, when it says). */
   async load(model: string, options: { contextSize?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const numCtx = options.contextSize === undefined ? undefined : Math.min(options.contextSize, this.options.maxContextLength);
+    const numCtx = options.contextSize;
     await httpJson<OllamaChatLine>(
       `${this.base}/api/chat`,
       this.request({
