@@ -1,0 +1,49 @@
+/**
+ * A bad config at startup: the CLI prints the MaiError's message to stderr and exits with code 2;
+ * `mai serve` writes nothing at all to stdout (a client reading it must never see garbage).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir, type TempDir } from './support/harness.ts';
+import { runCli } from './support/rpc-client.ts';
+
+describe('bad config at startup', () => {
+  let dir: TempDir;
+  const file = (name: string) => join(dir.path, name);
+  beforeAll(async () => {
+    dir = await tempDir('mai-badcfg-');
+    await writeFile(file('yaml-error.yaml'), 'backends:\n  - use: openai\n   options: [\n');
+    await writeFile(file('wrong-types.yaml'), 'scorers:\n  - use: context-fit\n    weight: high\nmonitor:\n  intervall: 5\n');
+    await writeFile(file('unknown-plugin.yaml'), 'scorers:\n  - use: vibes\n');
+    await writeFile(file('not-a-plugin.js'), 'export const hello = 1;\n');
+    await writeFile(file('not-a-plugin.yaml'), 'scorers:\n  - use: ./not-a-plugin.js\n');
+  });
+  afterAll(() => dir.cleanup());
+
+  const cases: Array<[string, string, RegExp]> = [
+    ['a missing --config file', 'missing.yaml', /missing\.yaml \(named by --config\) does not exist\. Fix the path/],
+    ['a YAML syntax error', 'yaml-error.yaml', /is not valid YAML:\n\s+yaml-error\.yaml:\d+:\d+/],
+    ['wrong types and unknown keys', 'wrong-types.yaml', /2 problem\(s\); nothing of it was applied[\s\S]*scorers\[0\]\.weight[\s\S]*intervall/],
+    ['an unknown plugin', 'unknown-plugin.yaml', /unknown scorer plugin "vibes" \(unknown-plugin\.yaml:2\)\. Known scorer plugins: /],
+    ['a module that exports no plugin', 'not-a-plugin.yaml', /does not export a scorer plugin \(not-a-plugin\.yaml:2\)/],
+  ];
+
+  it.each(cases)('%s: mai serve exits 2 with the message on stderr and nothing on stdout', async (_what, name, message) => {
+    const run = await runCli(['serve', '--config', file(name)], {
+      stateDir: join(dir.path, 'state'),
+      input: '{"jsonrpc":"2.0","id":1,"method":"status"}\n',
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+
+  it.each(cases)('%s: mai status exits 2 the same way', async (_what, name, message) => {
+    const run = await runCli(['status', '--config', file(name)], { stateDir: join(dir.path, 'state') });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+  });
+});
