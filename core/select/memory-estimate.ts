@@ -26,9 +26,13 @@ export function kvCacheBytes(model: CatalogModel, tokens: number): number {
   return 2 * a.layers * (a.kvHeads ?? a.heads) * headSize * tokens * (a.kvBytesPerElement ?? 2);
 }
 
-/** Bytes the model needs resident: file size + KV cache for its window + overhead (at least its configured minimum). */
+/**
+ * Bytes the model needs resident: file size + KV cache for its window + overhead (at least its
+ * configured minimum). It does not depend on whether the model is loaded now, so comparisons
+ * between models stay the same before and after a switch.
+ */
 export function estimateMemory(model: CatalogModel, rules: Pick<MemoryRules, 'overheadBytes'> = defaultMemoryRules): number {
-  const weights = model.sizeBytes ?? model.memoryBytes ?? 0;
+  const weights = model.sizeBytes ?? 0;
   return Math.max(weights + kvCacheBytes(model, model.contextLength) + rules.overheadBytes, model.minMemoryBytes ?? 0);
 }
 

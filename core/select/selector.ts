@@ -101,7 +101,7 @@ export class Selector {
     if (input.pinned) return this.pinned(ranking, input.pinned);
     const best = ranking.find((r) => r.fits);
     if (!best) {
-      const smallest = minimalResource(ranking);
+      const smallest = minimalResource(ranking, input.current);
       return { model: smallest.model, reason: 'minimal-resource', detail: `nothing fits (${smallest.model.id}: ${smallest.vetoes.join('; ')}); trying the smallest model` };
     }
     const current = input.current ? ranking.find((r) => r.model.id === input.current) : undefined;
@@ -166,8 +166,14 @@ function describe(triggers: readonly Trigger[]): string {
   return triggers.map((t) => t.detail).join('; ');
 }
 
-/** Nothing fits: the smallest model (lowest tier, then least memory, then ranking order). */
-export function minimalResource(ranking: readonly RankedModel[]): RankedModel {
+/**
+ * Nothing fits: the smallest model (lowest tier, then least memory, then ranking order) — or the
+ * current one when it is of that lowest tier already (no swap between equally small models).
+ */
+export function minimalResource(ranking: readonly RankedModel[], current?: string | null): RankedModel {
+  const lowest = Math.min(...ranking.map((r) => tierOf(r.model)));
+  const kept = current ? ranking.find((r) => r.model.id === current && tierOf(r.model) === lowest) : undefined;
+  if (kept) return kept;
   return ranking
     .map((r, i) => ({ r, i }))
     .sort((a, b) => tierOf(a.r.model) - tierOf(b.r.model) || estimateMemory(a.r.model) - estimateMemory(b.r.model) || a.i - b.i)[0]!.r;
