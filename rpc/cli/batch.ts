@@ -5,26 +5,38 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { MaiClient } from '../client.ts';
-import { toResponseError } from '../errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCodes } from '../../core/errors.ts';
+import { rpcCodeFor, toResponseError } from '../errors.ts';
 import { configOption, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
 import { ProgressBar } from './progress-bar.ts';
+
+const QUEUE_FULL_RETRIES = 100;
 
 const options = { ...configOption, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' } } as const;
 
 async function answer(client: MaiClient, item: BatchItem, model: string | undefined): Promise<{ line: string; ok: boolean }> {
   if (!item.ok) return { line: JSON.stringify({ id: item.id, error: { code: -32602, message: item.message, data: { code: 'invalid-params', retryable: false } } }), ok: false };
   const { line } = item;
-  try {
-    const result = await client.chat({
-      message: line.prompt,
-      ...(line.conversationId ? { conversationId: line.conversationId } : {}),
-      ...(line.model ?? model ? { model: line.model ?? model } : {}),
-    });
-    return { line: JSON.stringify({ id: item.id, ...result }), ok: true };
-  } catch (error) {
-    const reply = toResponseError(error);
-    return { line: JSON.stringify({ id: item.id, error: { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) } }), ok: false };
+  const params = {
+    message: line.prompt,
+    ...(line.conversationId ? { conversationId: line.conversationId } : {}),
+    ...(line.model ?? model ? { model: line.model ?? model } : {}),
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await client.chat(params);
+      return { line: JSON.stringify({ id: item.id, ...result }), ok: true };
+    } catch (error) {
+      const reply = toResponseError(error);
+      // The batch's own concurrency can fill a model's queue: wait for room rather than fail the prompt.
+      if (reply.code === rpcCodeFor(ErrorCodes.queueFull) && attempt < QUEUE_FULL_RETRIES) {
+        await sleep(Math.min(2_000, 50 * attempt));
+        continue;
+      }
+      return { line: JSON.stringify({ id: item.id, error: { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) } }), ok: false };
+    }
   }
 }
 
