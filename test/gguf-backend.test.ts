@@ -15,6 +15,8 @@ import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 const log = createLogger('test', 'silent');
+/** The first load imports node-llama-cpp and its native library: slow on a busy 2-core machine. */
+const LOADING = { timeout: 120_000 };
 let dir: TempDir;
 let backend: GgufBackend;
 
@@ -73,7 +75,7 @@ describe('gguf backend with node-llama-cpp', () => {
     expect(await backend.health()).toEqual({ reachable: true });
   });
 
-  it('loads on the first chat and streams real tokens, ending with done and usage', async () => {
+  it('loads on the first chat and streams real tokens, ending with done and usage', LOADING, async () => {
     const chunks = await collect(backend.chat(request()));
     const deltas = chunks.filter((c) => c.type === 'delta');
     const done = chunks.at(-1);
@@ -98,7 +100,7 @@ describe('gguf backend with node-llama-cpp', () => {
     expect(done).toEqual({ type: 'done', finishReason: 'length', usage: { promptTokens: expect.any(Number), completionTokens: 5 } });
   });
 
-  it('stops when aborted mid-generation, with a cancelled error', async () => {
+  it('stops when aborted mid-generation, with a cancelled error', LOADING, async () => {
     const controller = new AbortController();
     const seen: string[] = [];
     const error = await collect(backend.chat(request({ model: 'mai-demo-large', maxTokens: 2000, contextSize: 4096, temperature: 0, signal: controller.signal })), (text) => {
@@ -150,7 +152,7 @@ describe('gguf backend with node-llama-cpp', () => {
     expect(listed?.memoryBytes).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it('counts tokens with the model tokenizer, loaded or not', async () => {
+  it('counts tokens with the model tokenizer, loaded or not', LOADING, async () => {
     const text = 'the river and the sea, with the boat';
     const unloadedCount = await backend.countTokens('mai-demo-large', text);
     await backend.load('mai-demo-large');
@@ -161,7 +163,7 @@ describe('gguf backend with node-llama-cpp', () => {
     expect(await backend.countTokens('mai-demo-large', 'ÿÿÿ')).toBeGreaterThanOrEqual(6);
   });
 
-  it('unloads on request and loads again on the next chat', async () => {
+  it('unloads on request and loads again on the next chat', LOADING, async () => {
     await backend.load('mai-demo-small', { contextSize: 512 });
     expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
     await backend.unload('mai-demo-small');
@@ -194,7 +196,7 @@ describe('gguf backend without node-llama-cpp', () => {
     await missing.close();
   });
 
-  it('reports a node-llama-cpp whose native library will not load, and then lists nothing', async () => {
+  it('reports a node-llama-cpp whose native library will not load, and then lists nothing', LOADING, async () => {
     const pkg = join(dir.path, 'node_modules', 'broken-llama');
     await mkdir(pkg, { recursive: true });
     await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'broken-llama', type: 'module', main: 'index.js' }));

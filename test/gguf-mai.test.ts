@@ -50,7 +50,8 @@ function deltasOf(events: TurnEvent[]): string[] {
 }
 
 describe('Mai with the gguf backend and the demo models', () => {
-  it('answers a turn with the large demo model, streamed and persisted', async () => {
+  // The first turn loads node-llama-cpp, its native library and two models: slow on a busy machine.
+  it('answers a turn with the large demo model, streamed and persisted', { timeout: 120_000 }, async () => {
     const events: TurnEvent[] = [];
     const result = await mai.chat({ message: 'Hello! What is the river like today?', system: 'You are terse.', maxTokens: 48 }, { onEvent: (e) => events.push(e) });
     expect(result.model).toBe('mai-demo-large');

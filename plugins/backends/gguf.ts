@@ -139,8 +139,13 @@ export class GgufBackend implements Backend {
         const { model } = await this.find(id);
         const started = performance.now();
         const llamaModel = await this.runtime.loadModel(model.file, signal ? { signal } : {});
-        this.log.info(`${this.name}: loaded ${id} in ${Math.round(performance.now() - started)} ms`);
-        return new LoadedGguf(id, model.file, llamaModel, this.options.threads);
+        const loaded = new LoadedGguf(id, model.file, llamaModel, this.options.threads);
+        // Matching the file's template to a chat wrapper takes node-llama-cpp ~1 s (synchronously):
+        // done once, as part of loading (which preloading absorbs), not in a turn.
+        const { resolveChatWrapper } = await this.runtime.nodeLlamaCpp();
+        loaded.chatWrapper = resolveChatWrapper(llamaModel);
+        this.log.info(`${this.name}: loaded ${id} in ${Math.round(performance.now() - started)} ms (${loaded.chatWrapper.wrapperName} chat format)`);
+        return loaded;
       })();
       this.loaded.set(id, loading);
       loading.catch(() => {
