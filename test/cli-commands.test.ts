@@ -1,0 +1,112 @@
+/**
+ * The CLI as real processes (`node dist/rpc/bin.js …`), each command a JSON-RPC client of the same
+ * server: chat (argument, piped stdin, --json, -c, -m), status, models, switch (the pin persists
+ * across processes), --help everywhere, and usage errors.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { loopbackConfig, runCli, type CliRun } from './support/rpc-client.ts';
+
+describe('the mai CLI', () => {
+  let server: FakeOpenAIServer;
+  let dir: TempDir;
+  let config: string;
+  let mai: (args: string[], input?: string) => Promise<CliRun>;
+  beforeEach(async () => {
+    server = await startOpenAIServer([
+      { id: 'alpha', reply: 'Alpha says hello.', chunks: 4 },
+      { id: 'beta', reply: 'Beta says hello.', chunks: 4 },
+    ]);
+    dir = await tempDir('mai-cli-');
+    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: alpha\n  - id: beta\n'));
+    mai = (args, input) => runCli([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...(input === undefined ? {} : { input }) });
+  });
+  afterEach(async () => {
+    await server.close();
+    await dir.cleanup();
+  });
+
+  it('chat MESSAGE streams the answer to stdout; piped stdin is the message too', async () => {
+    const run = await mai(['chat', 'Say', 'hello']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe('Alpha says hello.\n');
+    expect(server.requests[0]?.messages.at(-1)).toEqual({ role: 'user', content: 'Say hello' });
+    const piped = await mai(['chat', '-m', 'beta'], 'A question from a pipe\n');
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe('Beta says hello.\n');
+    expect(server.requests[1]).toMatchObject({ model: 'beta', messages: [{ role: 'user', content: 'A question from a pipe' }] });
+  });
+
+  it('chat --json prints the result; -c continues that conversation in a new process', async () => {
+    const first = await mai(['chat', '--json', '-s', 'Be terse.', 'One']);
+    expect(first.code, first.stderr).toBe(0);
+    const result = JSON.parse(first.stdout) as { conversationId: string; text: string; model: string; usage: object; attempts: unknown[] };
+    expect(result).toMatchObject({ text: 'Alpha says hello.', model: 'alpha', attempts: [{ model: 'alpha' }] });
+    const second = await mai(['chat', '--json', '-c', result.conversationId, 'Two']);
+    expect(JSON.parse(second.stdout)).toMatchObject({ conversationId: result.conversationId });
+    expect(server.requests[1]?.messages.map((m) => m.content)).toEqual(['Be terse.', 'One', 'Alpha says hello.', 'Two']);
+  });
+
+  it('chat failures are a message on stderr and exit code 1; no message at all is a usage error', async () => {
+    const unknown = await mai(['chat', '-m', 'gamma', 'hi']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toMatch(/Unknown model "gamma"\. Known models: alpha, beta/);
+    const empty = await mai(['chat'], '');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/no message/);
+  });
+
+  it('status, models and switch: the pin persists in the state directory across processes', async () => {
+    const status = await mai(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ pinned: null, backends: [{ name: 'loop', reachable: true }] });
+    const human = await mai(['status']);
+    expect(human.stdout).toMatch(/loop: reachable/);
+    const verbose = await mai(['status', '-v']);
+    expect(verbose.stdout).toContain(config);
+    expect(verbose.stdout).toMatch(/alpha/);
+
+    const models = JSON.parse((await mai(['models', '--json'])).stdout) as { models: Array<{ id: string; fits: boolean }> };
+    expect(models.models.map((m) => m.id)).toEqual(['alpha', 'beta']);
+    const available = JSON.parse((await mai(['models', '--available-only', '--json'])).stdout) as { models: Array<{ fits: boolean }> };
+    expect(available.models.every((m) => m.fits)).toBe(true);
+    expect((await mai(['models'])).stdout).toMatch(/alpha\s+loop/);
+
+    const pin = await mai(['switch', 'beta']);
+    expect(pin.code, pin.stderr).toBe(0);
+    expect(pin.stdout).toMatch(/Pinned beta/);
+    expect(JSON.parse(await readFile(join(dir.path, 'state', 'state.json'), 'utf8'))).toEqual({ pinned: 'beta' });
+    expect(JSON.parse((await mai(['status', '--json'])).stdout)).toMatchObject({ pinned: 'beta' });
+    expect((await mai(['chat', 'who?'])).stdout).toBe('Beta says hello.\n');
+
+    const wrong = await mai(['switch', 'gamma']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/Known models: alpha, beta/);
+    expect((await mai(['switch', 'auto'])).stdout).toMatch(/Unpinned/);
+    expect(JSON.parse((await mai(['status', '--json'])).stdout)).toMatchObject({ pinned: null });
+  });
+
+  it('--help on every command, and usage errors exit 2', async () => {
+    const state = { stateDir: join(dir.path, 'state') };
+    const top = await runCli(['--help'], state);
+    expect(top.code).toBe(0);
+    for (const command of ['serve', 'chat', 'status', 'models', 'switch', 'batch']) {
+      expect(top.stdout).toContain(command);
+      const help = await runCli([command, '--help'], state);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toMatch(new RegExp(`^Usage: mai ${command}`));
+      expect(help.stdout, command).toContain('--config');
+    }
+    const flag = await runCli(['status', '--verbos'], state);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--verbos.*mai status --help/s);
+    const command = await runCli(['stauts'], state);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toMatch(/unknown command "stauts"/);
+    expect((await runCli(['switch'], state)).code).toBe(2);
+  });
+});
