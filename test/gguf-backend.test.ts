@@ -173,6 +173,21 @@ describe('gguf backend with node-llama-cpp', () => {
     expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
   });
 
+  it('stops a generation when its model is unloaded, with a retryable error', LOADING, async () => {
+    let unloading: Promise<void> | null = null;
+    const error = await collect(backend.chat(request({ maxTokens: 2000, contextSize: 4096, temperature: 0 })), (_text, count) => {
+      if (count === 2) unloading = backend.unload('mai-demo-small');
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(unloading).not.toBeNull();
+    await unloading;
+    expect(error).toBeInstanceOf(MaiError);
+    expect(error).toMatchObject({ code: ErrorCodes.serverError, retryable: true, message: expect.stringContaining('was unloaded while it was answering') });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(false);
+  });
+
   it('runs two turns for one model one after the other', async () => {
     const [a, b] = await Promise.all([collect(backend.chat(request({ maxTokens: 10 }))), collect(backend.chat(request({ maxTokens: 10 })))]);
     expect(a.at(-1)?.type).toBe('done');
