@@ -1,0 +1,94 @@
+/**
+ * Client and server in one process over a linked in-memory stream pair (what the CLI does): the
+ * typed protocol constants, streamed progress, cancellation, and serveStreams on raw NDJSON.
+ */
+import { PassThrough } from 'node:stream';
+import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../core/log.ts';
+import type { Mai } from '../core/mai.ts';
+import { linkInProcess } from '../rpc/in-process.ts';
+import {
+  ConversationsGetRequest,
+  InitializeRequest,
+  ModelsListRequest,
+  ModelsSwitchRequest,
+  serveStreams,
+  StatusRequest,
+  type ChatProgress,
+  type RpcErrorData,
+} from '../rpc/index.ts';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
+import { loopbackConfig } from './support/rpc-client.ts';
+
+describe('in-process link', () => {
+  let server: FakeOpenAIServer;
+  let dir: TempDir;
+  let mai: Mai;
+  const log = createLogger('test', 'silent');
+  beforeEach(async () => {
+    server = await startOpenAIServer([
+      { id: 'quick', reply: 'Quick reply here.', chunks: 3 },
+      { id: 'slow', reply: 'x'.repeat(60), chunks: 30, chunkDelayMs: 50 },
+    ]);
+    dir = await tempDir('mai-inproc-');
+    ({ mai } = await createTestMai(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: quick\n  - id: slow\n')));
+  });
+  afterEach(async () => {
+    await mai.close();
+    await server.close();
+    await dir.cleanup();
+  });
+
+  it('answers typed requests, streams progress, and ends cleanly when the client closes', async () => {
+    const link = linkInProcess(mai, log);
+    const { client } = link;
+    expect((await client.request(InitializeRequest, {})).capabilities.framings).toEqual(['content-length', 'ndjson']);
+    const events: ChatProgress[] = [];
+    const result = await client.chat({ message: 'Hi' }, { onProgress: (e) => events.push(e) });
+    expect(result.text).toBe('Quick reply here.');
+    expect(events.map((e) => (e.kind === 'delta' ? e.text : '')).join('')).toBe(result.text);
+    const conversation = await client.request(ConversationsGetRequest, { id: result.conversationId });
+    expect(conversation.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect((await client.request(ModelsListRequest, {})).models.map((m) => m.id)).toEqual(['quick', 'slow']);
+    const error = await client.request(ModelsSwitchRequest, { model: 'nope' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResponseError);
+    expect((error as ResponseError<RpcErrorData>).data).toMatchObject({ code: 'unknown-model', known: ['quick', 'slow'] });
+    expect((await client.request(StatusRequest, {})).counters.turns).toBe(1);
+    expect(await link.close()).toEqual({ reason: 'eof', code: 0 });
+  });
+
+  it('cancels a streaming turn and keeps serving', async () => {
+    const link = linkInProcess(mai, log);
+    const source = new CancellationTokenSource();
+    let deltas = 0;
+    const cancelled = await link.client
+      .chat({ message: 'Slowly', model: 'slow' }, { token: source.token, onProgress: () => ++deltas === 3 && source.cancel() })
+      .catch((e: unknown) => e);
+    expect((cancelled as ResponseError).code).toBe(-32800);
+    expect((await link.client.chat({ message: 'Now quick', model: 'quick' })).text).toBe('Quick reply here.');
+    await link.close();
+  });
+
+  it('serveStreams speaks NDJSON on a raw stream pair and answers everything before it returns', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let written = '';
+    output.on('data', (c: Buffer) => (written += c.toString('utf8')));
+    const served = serveStreams({ input, output, mai, log });
+    input.end(
+      [
+        '{"jsonrpc":"2.0","id":1,"method":"chat/send","params":{"message":"a"}}',
+        '[{"jsonrpc":"2.0","id":2,"method":"status"},{"jsonrpc":"2.0","id":3,"method":"conversations/list"}]',
+        'not json',
+      ].join('\n'),
+    );
+    expect(await served).toEqual({ reason: 'eof', code: 0 });
+    const lines = written.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+    expect(lines).toHaveLength(3);
+    expect(lines).toContainEqual(expect.objectContaining({ id: 1, result: expect.objectContaining({ text: 'Quick reply here.' }) }));
+    expect(lines).toContainEqual([expect.objectContaining({ id: 2 }), expect.objectContaining({ id: 3 })]);
+    expect(lines).toContainEqual(expect.objectContaining({ id: null, error: expect.objectContaining({ code: -32700 }) }));
+  });
+});
