@@ -132,6 +132,13 @@ export class ConformanceLayer {
     });
   }
 
+  /** Cancels every request still pending (the `exit` path): each is answered -32800 rather than dropped. */
+  cancelAll(): void {
+    for (const internal of this.pending.keys()) {
+      this.layerReader.callback?.({ jsonrpc: '2.0', method: CancelNotification.method, params: { id: internal } } as Message);
+    }
+  }
+
   /** Tells the connection that the input is closed (after end() resolved). */
   close(): void {
     this.layerReader.close();

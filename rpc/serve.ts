@@ -21,7 +21,7 @@ export interface ServeOptions {
 }
 
 export interface ServeOutcome {
-  /** eof: the input ended and every reply was written; exit: the exit notification; output-closed: nobody reads. */
+  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads. */
   reason: 'eof' | 'exit' | 'output-closed';
   code: number;
 }
@@ -64,7 +64,14 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       connection.dispose();
       resolve(outcome);
     };
-    const server = attachMaiServer(connection, { mai, log, onExit: (code) => finish({ reason: 'exit', code }) });
+    // `exit` ends the process soon, but answers first: what is still in flight is cancelled (the
+    // backend requests aborted) and replied -32800; nothing read after it is taken on.
+    const onExit = (code: number) => {
+      input.off('data', onData);
+      layer.cancelAll();
+      void layer.end().then(() => finish({ reason: 'exit', code }));
+    };
+    const server = attachMaiServer(connection, { mai, log, onExit });
     connection.listen();
 
     const onData = (chunk: Buffer | string) => {

@@ -89,6 +89,18 @@ describe('streaming and cancellation over the real process', () => {
     expect(((await mai.request('chat/send', { message: 'Again.', model: 'steady' })).result as { text: string }).text).toBe('A steady answer in five parts.');
   });
 
+  it('exit with a turn in flight answers it -32800 (backend aborted) before the process ends', async () => {
+    mai = spawnServe({ config, framing: 'content-length', stateDir: join(dir.path, 'state') });
+    mai.send({ jsonrpc: '2.0', id: 1, method: 'chat/send', params: { message: 'Take your time.', model: 'slow', progressToken: 'p' } });
+    await mai.waitFor((m) => !Array.isArray(m) && m.method === '$/progress');
+    expect((await mai.request('shutdown')).result).toBeNull();
+    mai.send({ jsonrpc: '2.0', method: 'exit' });
+    expect(await mai.exited).toBe(0);
+    expect(mai.messages.find((m) => !Array.isArray(m) && m.id === 1)).toMatchObject({ error: { code: -32800 } });
+    await until(() => server.requests[0]?.clientClosed === true, 'the backend request to be aborted');
+    expect(mai.garbage).toEqual([]);
+  });
+
   it('a vscode-jsonrpc CancellationToken cancels a streaming turn (Content-Length framing)', async () => {
     const { connection, child, exited } = connectServe({ config, stateDir: join(dir.path, 'state') });
     const client = new MaiClient(connection);
