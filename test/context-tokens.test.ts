@@ -137,6 +137,10 @@ describe('counting with the backend tokenizer', () => {
     expect(await c.count('another text')).toBe(cl100k('another text'));
     expect(withTokenizer.tokenizeCalls()).toBe(2);
     expect(counter.estimates(model)).toBe(false);
+    // A count stored with a message is used as it is.
+    counter.seed(model, 'a stored message', 7);
+    expect(await c.count('a stored message')).toBe(7);
+    expect(withTokenizer.tokenizeCalls()).toBe(2);
   });
 
   it('falls back to the estimate when the server has no /tokenize, and stops asking', async () => {

@@ -60,7 +60,7 @@ export class TokenCounter {
       count: async (text) => {
         if (text === '') return 0;
         if (this.cannotCount.has(model.id) || (this.pausedUntil.get(model.id) ?? 0) > Date.now()) return estimate(text);
-        const key = `${model.id}\u0000${createHash('sha1').update(text).digest('base64')}`;
+        const key = this.key(model, text);
         const hit = this.cache.get(key);
         if (hit !== undefined) {
           this.cache.delete(key);
@@ -91,6 +91,11 @@ export class TokenCounter {
     return counter;
   }
 
+  /** Remembers a count already known for `model` (stored with the message), so its tokenizer is not asked again. */
+  seed(model: CatalogModel, text: string, tokens: number): void {
+    this.remember(this.key(model, text), tokens);
+  }
+
   /** Whether counts for `model` come from the estimate. */
   estimates(model: CatalogModel): boolean {
     return !this.options.backendOf(model).countTokens || this.cannotCount.has(model.id);
@@ -103,6 +108,10 @@ export class TokenCounter {
     const previous = this.correction.get(model.id) ?? 1;
     this.correction.set(model.id, Math.min(4, Math.max(previous, previous * ratio)));
     this.options.log?.info(`${model.id}: its prompts were ${Math.round((ratio - 1) * 100)} % larger than estimated; estimating higher for it`);
+  }
+
+  private key(model: CatalogModel, text: string): string {
+    return `${model.id}\u0000${createHash('sha1').update(text).digest('base64')}`;
   }
 
   private remember(key: string, n: number): void {

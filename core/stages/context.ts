@@ -66,6 +66,11 @@ export function contextStage(options: ContextStageOptions): Middleware<TurnConte
       conversationId: turn.conversationId,
       async prompt(model, signal) {
         await cache.load(turn.conversationId);
+        // Counts stored with the messages by this model's tokenizer need not be asked for again.
+        for (const m of turn.history) {
+          const known = m.tokens?.[model.id];
+          if (known !== undefined) counter.seed(model, m.text, known);
+        }
         const prompt = await buildPrompt({
           conversationId: turn.conversationId,
           history: turn.history,
