@@ -50,7 +50,9 @@ const modelArb = fc.record({
   priority: fc.integer({ min: 0, max: 2 }),
 });
 
-function toModel(m: fc.infer<typeof modelArb>, i: number): CatalogModel {
+type ModelInput = typeof modelArb extends fc.Arbitrary<infer T> ? T : never;
+
+function toModel(m: ModelInput, i: number): CatalogModel {
   const a = m.architecture;
   return {
     id: `m${i}`,
@@ -275,7 +277,7 @@ describe('selection over generated catalogues and snapshots', () => {
     const seen = { switches: 0, proactive: 0 };
     fc.assert(
       fc.property(catalogArb, baseArb, needsArb, weightsArb, fc.double({ min: 0, max: 0.3, noNaN: true }), noise, (initial, base, needs, weights, margin, draws) => {
-        const catalog = initial.map((m) => ({ ...m, loaded: false, memoryBytes: undefined }));
+        const catalog: CatalogModel[] = initial.map((m) => ({ ...m, loaded: false, memoryBytes: undefined }));
         const s = selector(weights, margin);
         let current: string | null = null;
         let since = 0;

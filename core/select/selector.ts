@@ -48,6 +48,8 @@ export interface Choice {
   reason: 'pinned' | 'best' | 'kept' | 'proactive' | 'minimal-resource';
   /** Why, in words (status.lastSwitch, logs). */
   detail: string;
+  /** The proactive triggers behind a `proactive` choice. */
+  triggers?: Trigger[];
 }
 
 /** Scores closer than this are equal (ties follow priority, then config order). */
@@ -120,7 +122,7 @@ export class Selector {
       const target = this.relief(ranking, current, triggers);
       if (!target) return kept(`${describe(triggers)}, but no other model fits that would help`);
       if (dwelling) return kept(`${describe(triggers)}, but the last switch was under ${this.switching.minDwellMs} ms ago`);
-      return { model: target.model, reason: 'proactive', detail: describe(triggers) };
+      return { model: target.model, reason: 'proactive', detail: describe(triggers), triggers };
     }
     if (best === current) return kept('still the best');
     if (best.score - current.score < this.switching.margin) {

@@ -137,12 +137,28 @@ export class Switcher {
       // Freed: most of what the unloaded models held came back, or the new model simply fits now.
       if ((gained !== null && gained >= 0.8 * expected) || (usable !== null && usable >= needed)) return { waitedMs: Date.now() - started, freed: true };
       if (gained === null && usable === null) break; // memory cannot be read: nothing to wait for
-      if (Date.now() - started + pollMs > bound) break;
-      await sleep(pollMs);
+      const left = bound - (Date.now() - started);
+      if (left <= 0) break;
+      await sleep(Math.min(pollMs, left));
     }
     const waitedMs = Date.now() - started;
     this.options.log.info(`unloaded memory did not show as free within ${bound} ms; loading anyway`);
     return { waitedMs, freed: false };
+  }
+
+  /** Unloads a model Mai moved away from under memory pressure (not while a turn uses it). */
+  async release(model: CatalogModel): Promise<boolean> {
+    const backend = this.options.catalog.backendOf(model);
+    if (!model.loaded || !backend.unload || this.options.inUse?.(model.id)) return false;
+    try {
+      await backend.unload(model.backendModelId);
+      this.options.catalog.markLoaded(model.id, false);
+      this.record({ kind: 'unload', model: model.id, ok: true });
+      return true;
+    } catch (error) {
+      this.record({ kind: 'unload', model: model.id, ok: false, error: MaiError.from(error).message });
+      return false;
+    }
   }
 
   /** Loads `model` in the background when it fits beside what is loaded and its backend can load; no-op otherwise. */

@@ -56,6 +56,11 @@ export function selectStage(options: SelectStageOptions): Middleware<TurnContext
         ? `${choice.reason}: ${choice.detail}`
         : `fallback from ${choice.model.id}${failed?.error ? ` (${failed.error.code}: ${failed.error.message})` : ''}`;
     state.answeredBy(result.model, reason);
+    // Moved off a model because memory ran short: it must go, or the pressure stays.
+    const previous = current ? turn.ranking.find((r) => r.model.id === current)?.model : undefined;
+    if (previous && result.model === choice.model.id && choice.triggers?.some((t) => t.kind === 'memory-high')) {
+      void options.preload?.switcher.release(previous);
+    }
     preloadNext(turn, result.model);
   };
 
