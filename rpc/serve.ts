@@ -54,11 +54,13 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     const finish = (outcome: ServeOutcome) => {
       if (finished) return;
       finished = true;
+      outputClosed = true; // whatever a late handler still sends goes nowhere (the client has its replies)
       input.off('data', onData);
       input.off('end', onEnd);
       input.off('close', onEnd);
       input.off('error', onInputError);
       output.off('error', onOutputError);
+      output.on('error', () => {}); // a write already under way may still fail on a closed pipe
       server.dispose();
       layer.close();
       connection.dispose();
