@@ -5,9 +5,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../core/config/load.ts';
+import { createLogger } from '../core/log.ts';
+import { Mai } from '../core/mai.ts';
 import { SamplingMonitor } from '../core/monitor/sampling-monitor.ts';
 import { ewma, slopePerSecond, Smoother, type RawSample } from '../core/monitor/smoothing.ts';
-import { tempDir, type TempDir } from './support/harness.ts';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { startOllamaServer, type FakeOllamaServer } from './support/ollama-server.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const config = { intervalMs: 200, smoothing: 0.3, trendWindow: 5, sampleTimeoutMs: 1_500, gpu: true };
@@ -199,4 +203,35 @@ describe('a process using the monitor exits by itself after close()', () => {
     expect(r.after).toMatchObject({ workers: 0, running: false });
     expect(run.exitedAt - r.closedAt).toBeLessThan(5_000);
   }, 60_000);
+});
+
+describe('Mai with the default monitor', () => {
+  let dir: TempDir;
+  let server: FakeOllamaServer;
+  afterEach(async () => {
+    await server?.close();
+    await dir?.cleanup();
+  });
+
+  it('samples in a worker when monitor.enabled, shows what each backend has loaded and the memory it holds, and closes the pool', async () => {
+    server = await startOllamaServer([
+      { name: 'resident', sizeBytes: 3 * 1024 ** 3, sizeVram: 1024 ** 3, loaded: true },
+      { name: 'on-disk', sizeBytes: 5 * 1024 ** 3 },
+    ]);
+    dir = await tempDir();
+    const file = await writeConfig(dir.path, `
+backends: [{ use: ollama, name: local, options: { baseURL: ${server.url} } }]
+scorers: [{ use: resource-fit }]
+monitor: { intervalMs: 250, gpu: false }
+`);
+    const mai = await Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent') });
+    await mai.models();
+    await new Promise((r) => setTimeout(r, 1_500));
+    const { resources } = mai.status();
+    await mai.close();
+    expect(resources.unavailable ?? []).toEqual([]); // sampled, not the OS fallback
+    expect(resources.memTotalBytes).toBeGreaterThan(0);
+    expect(resources.trend?.samples).toBeGreaterThan(1);
+    expect(resources.loaded).toEqual([{ model: 'resident', backend: 'local', memoryBytes: 3 * 1024 ** 3, vramBytes: 1024 ** 3 }]);
+  });
 });
