@@ -90,7 +90,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const coolingDown = (m: string) => cooldowns.coolingDown(m);
   const replyTimes = new ReplyTimes();
   const queue = new ModelQueue({ queueLimit: config.fallback.queueLimit });
-  const switcher = new Switcher({ catalog, monitor, config: config.switching, log: log.child('switch'), inUse: (m) => queue.inUse(m) });
+  const switcher = new Switcher({
+    catalog,
+    monitor,
+    config: config.switching,
+    log: log.child('switch'),
+    inUse: (m) => queue.inUse(m),
+    preloadTimeoutMs: config.fallback.loadingFirstTokenTimeoutMs,
+  });
 
   const run = compose<TurnContext>([
     monitorStage({ monitor }),

@@ -29,6 +29,8 @@ export interface SwitcherOptions {
   inUse?: (model: string) => boolean;
   /** How often to look at memory while waiting for an unload to show. */
   pollMs?: number;
+  /** The longest a background preload may take (default 120 s, like loadingFirstTokenTimeoutMs). */
+  preloadTimeoutMs?: number;
 }
 
 export interface Preparation {
@@ -62,8 +64,12 @@ export class Switcher {
   async prepare(model: CatalogModel, signal: AbortSignal): Promise<Preparation> {
     const result: Preparation = { unloaded: [], loaded: false, waitedMs: 0, freed: true };
     if (model.loaded) return result;
-    if (this.preloading?.model === model.id) {
-      await this.preloading.done;
+    const preload = this.preloading;
+    if (preload?.model === model.id) {
+      // The preload of this very model is under way: wait for it, as long as the turn may.
+      const onAbort = () => preload.controller.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      await preload.done.finally(() => signal.removeEventListener('abort', onAbort));
       if (model.loaded) return result;
     }
     const { catalog } = this.options;
@@ -169,6 +175,8 @@ export class Switcher {
     const usable = usableBytes(this.options.monitor.latest(), 0, this.rules);
     if (usable === null || estimateMemory(model, this.rules) > usable) return false;
     const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.preloadTimeoutMs ?? 120_000);
+    timer.unref?.();
     const done = backend
       .load(model.backendModelId, { contextSize: model.contextLength, signal: controller.signal })
       .then(
@@ -181,6 +189,7 @@ export class Switcher {
         },
       )
       .finally(() => {
+        clearTimeout(timer);
         if (this.preloading?.controller === controller) this.preloading = null;
       });
     this.preloading = { model: model.id, controller, done };

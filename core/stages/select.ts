@@ -25,7 +25,10 @@ export interface SelectStageOptions {
   replyTimes?: ReplyTimes;
   /** Failures per model within the failure window (the repeated-failures trigger). */
   recentFailures?: (model: string) => number;
-  /** Preloading: the switcher loads, the queue says whether Mai is idle, the fallback config orders the chain. */
+  /**
+   * Switching after a turn: the switcher preloads (when the queue says Mai is idle) the model the
+   * fallback config's chain would move to, and unloads a model left because memory ran short.
+   */
   preload?: { switcher: Switcher; queue: ModelQueue; fallback: FallbackConfig; coolingDown?: (model: string) => boolean };
   log?: Logger;
 }
