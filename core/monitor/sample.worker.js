@@ -10,6 +10,12 @@ import si from 'systeminformation';
 
 const MB = 1024 * 1024;
 
+// A worker's stdout is the process's stdout, which belongs to the JSON-RPC writer alone: anything a
+// library logs from here goes to stderr.
+console.log = console.error;
+console.info = console.error;
+console.debug = console.error;
+
 /**
  * @typedef {object} SampleTask
  * @property {boolean} gpu Ask for GPU memory (runs nvidia-smi where there is one).
