@@ -21,7 +21,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import type { Logger } from '../core/log.ts';
 import { RpcCodes } from './errors.ts';
-import { CancelNotification } from './protocol.ts';
+import { CancelNotification, type CancelConvention } from './protocol.ts';
 import { classify, type RequestId } from './validate.ts';
 
 interface Batch {
@@ -35,6 +35,8 @@ interface Pending {
   id: RequestId;
   batch: Batch | null;
   slot: number;
+  /** Cancelled by a convention without a reply (CancelConvention): its reply is dropped. */
+  silent?: boolean;
 }
 
 interface ResponseLike {
@@ -92,6 +94,7 @@ export class ConformanceLayer {
   constructor(
     private readonly send: (message: unknown) => void,
     private readonly log: Logger,
+    private readonly options: { cancel?: CancelConvention } = {},
   ) {}
 
   /** One frame of text from the client. */
@@ -160,6 +163,8 @@ export class ConformanceLayer {
         return undefined;
       case 'notification': {
         if (message.method === CancelNotification.method) return () => this.forwardCancel(message.params);
+        const convention = this.options.cancel;
+        if (convention && message.method === convention.method) return () => this.forwardCancel(message.params, convention);
         const forwarded: Message & { method: string; params?: unknown } = { jsonrpc: '2.0', method: message.method };
         if (message.params !== undefined) forwarded.params = message.params;
         return () => this.forward(forwarded);
@@ -187,15 +192,16 @@ export class ConformanceLayer {
     this.layerReader.callback(message);
   }
 
-  /** `$/cancelRequest {id}` names the client's id: find the request it meant (the latest with it). */
-  private forwardCancel(params: unknown): void {
-    const id = params && typeof params === 'object' ? (params as { id?: unknown }).id : undefined;
+  /** `$/cancelRequest {id}` (or the convention's) names the client's id: find the request it meant (the latest with it). */
+  private forwardCancel(params: unknown, convention?: CancelConvention): void {
+    const id = params && typeof params === 'object' ? (params as Record<string, unknown>)[convention?.idParam ?? 'id'] : undefined;
     let internal: number | undefined;
     for (const [key, pending] of this.pending) if (pending.id === id) internal = key;
     if (internal === undefined) {
-      this.log.debug(`$/cancelRequest for ${JSON.stringify(id)}: no such request in flight`);
+      this.log.debug(`${convention?.method ?? CancelNotification.method} for ${JSON.stringify(id)}: no such request in flight`);
       return;
     }
+    if (convention && !convention.reply) this.pending.get(internal)!.silent = true;
     this.layerReader.callback?.({ jsonrpc: '2.0', method: CancelNotification.method, params: { id: internal } } as Message);
   }
 
@@ -208,6 +214,13 @@ export class ConformanceLayer {
       return;
     }
     this.pending.delete(response.id as number);
+    if (pending.silent) {
+      if (pending.batch) {
+        pending.batch.waiting--;
+        this.flushIfDone(pending.batch);
+      }
+      return;
+    }
     const restored = { ...response, id: pending.id };
     this.reply(pending.batch, pending.slot, restored, true);
   }

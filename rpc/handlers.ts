@@ -54,7 +54,7 @@ export interface Lifecycle {
 }
 
 /** An AbortSignal that follows a vscode-jsonrpc CancellationToken. */
-function signalOf(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
+export function signalOf(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   if (token.isCancellationRequested) controller.abort();
   const subscription = token.onCancellationRequested(() => controller.abort());

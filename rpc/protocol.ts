@@ -20,7 +20,7 @@ export interface RequestDefinition<M extends string, S extends z.ZodType, R> {
 }
 
 /** Declares a request once; `R` is the result type (curried so the method and schema are inferred). */
-function defineRequest<R>() {
+export function defineRequest<R>() {
   return <const M extends string, S extends z.ZodType>(method: M, params: S): RequestDefinition<M, S, R> => ({
     method,
     params,
@@ -96,6 +96,19 @@ export interface CancelParams {
 }
 /** vscode-jsonrpc sends it when a request's CancellationToken fires; the reply is then error -32800. */
 export const CancelNotification = { method: '$/cancelRequest', type: new NotificationType<CancelParams>('$/cancelRequest') } as const;
+
+/**
+ * Another way to cancel a request (the conformance layer honours it besides `$/cancelRequest`),
+ * e.g. MCP's `notifications/cancelled {requestId}`: the client forgets the request at once, so
+ * the cancelled request gets no reply ("SHOULD NOT send a response for the cancelled request").
+ */
+export interface CancelConvention {
+  method: string;
+  /** The param that names the request's id. */
+  idParam: string;
+  /** Whether the cancelled request is still answered (-32800). */
+  reply: boolean;
+}
 
 // ---- models and status ---------------------------------------------------------------------------
 

@@ -11,13 +11,22 @@ import type { Mai } from '../core/mai.ts';
 import { ConformanceLayer } from './conformance.ts';
 import { RpcCodes } from './errors.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
-import { attachMaiServer } from './server.ts';
+import type { CancelConvention } from './protocol.ts';
+import { attachMaiServer, type MaiServerOptions } from './server.ts';
 
 export interface ServeOptions {
   input: Readable;
   output: Writable;
   mai: Mai;
   log: Logger;
+  /** Another protocol on the same framing, conformance layer and server (`mai serve --mcp`: rpc/mcp/). */
+  face?: ServerFace;
+}
+
+/** What a protocol served over this stack changes: the methods it answers and how its clients cancel. */
+export interface ServerFace {
+  routes: NonNullable<MaiServerOptions['routes']>;
+  cancel?: CancelConvention;
 }
 
 export interface ServeOutcome {
@@ -45,7 +54,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     }
     output.write(encodeFrame(decoder.framing ?? 'ndjson', json));
   };
-  const layer = new ConformanceLayer(send, log);
+  const layer = new ConformanceLayer(send, log, options.face?.cancel ? { cancel: options.face.cancel } : {});
   const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) });
   const connection = createMessageConnection(layer.reader, layer.writer, jsonRpcLogger(log), { messageStrategy: layer.messageStrategy });
 
@@ -73,7 +82,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       layer.cancelAll();
       void layer.end().then(() => finish({ reason: 'exit', code }));
     };
-    const server = attachMaiServer(connection, { mai, log, onExit });
+    const server = attachMaiServer(connection, { mai, log, onExit, ...(options.face ? { routes: options.face.routes } : {}) });
     connection.listen();
 
     const onData = (chunk: Buffer | string) => {

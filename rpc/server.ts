@@ -18,12 +18,14 @@ export interface MaiServerOptions {
   log: Logger;
   /** The `exit` notification arrived: code 0 after `shutdown`, else 1. */
   onExit(code: number): void;
+  /** The methods answered (default: Mai's JSON-RPC methods, maiRoutes; `mai serve --mcp` passes the MCP ones). */
+  routes?: (mai: Mai, lifecycle: Lifecycle, log: Logger) => Route[];
 }
 
 export function attachMaiServer(connection: MessageConnection, options: MaiServerOptions): Disposable {
   const { mai, log } = options;
   const lifecycle: Lifecycle = { shutdownRequested: false };
-  const routes = new Map<string, Route>(maiRoutes(mai, lifecycle, log).map((r) => [r.method, r]));
+  const routes = new Map<string, Route>((options.routes ?? maiRoutes)(mai, lifecycle, log).map((r) => [r.method, r]));
 
   const requests = connection.onRequest(async (method, params, token) => {
     if (lifecycle.shutdownRequested && method !== ShutdownRequest.method) {
