@@ -1,11 +1,12 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
+import { mcpFace } from '../mcp/server.ts';
 import { serveStreams } from '../serve.ts';
 import { configOption, logger, openMai, parseCommandArgs, type Command } from './common.ts';
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'answer JSON-RPC 2.0 on stdin/stdout (for editors, agents and pipes)',
-  help: `Usage: mai serve [--config FILE]
+  help: `Usage: mai serve [--mcp] [--config FILE]
 
 Answers JSON-RPC 2.0 on stdin/stdout. The framing is detected from the first byte: LSP-style
 "Content-Length: N\\r\\n\\r\\n{json}" or one JSON message a line; replies use the same framing.
@@ -15,11 +16,16 @@ At the end of stdin every request already received is answered before Mai exits,
 prints every reply. Methods: initialize, shutdown, exit, chat/send, models/list, models/switch,
 status, conversations/list|get|delete, config/reload, $/cancelRequest.
 
+With --mcp Mai is a Model Context Protocol server instead (newline-delimited JSON-RPC, as MCP
+clients such as agents speak it): initialize, ping, tools/list, tools/call with the tools chat,
+models and status, notifications/progress for a progressToken, notifications/cancelled.
+
 Options:
+  --mcp           answer MCP (Model Context Protocol) instead of Mai's own methods
   --config FILE   the config to use (default: $MAI_CONFIG, ./mai.config.yaml, the built-in)
   -h, --help      this help`,
   async run(args) {
-    const { values } = parseCommandArgs('serve', args, configOption);
+    const { values } = parseCommandArgs('serve', args, { ...configOption, mcp: { type: 'boolean' } });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
       return 0;
@@ -29,7 +35,7 @@ Options:
     // Nothing a client sends may take the server down; a bug in a handler is logged, not fatal.
     process.on('uncaughtException', (error) => log.error('uncaught exception (the server keeps running)', error.stack ?? error));
     process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the server keeps running)', reason));
-    const outcome = await serveStreams({ input: process.stdin, output: process.stdout, mai, log });
+    const outcome = await serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(values.mcp ? { face: mcpFace } : {}) });
     log.debug(`serve finished: ${outcome.reason}`);
     await Promise.race([mai.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) =>
       log.debug('closing Mai failed', error),

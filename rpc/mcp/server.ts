@@ -1,0 +1,86 @@
+/**
+ * Mai as an MCP server: the MCP methods as routes for the same server (rpc/server.ts), served on the
+ * same framing and conformance layer (rpc/serve.ts) as Mai's own protocol — `mai serve --mcp`.
+ * The lifecycle (initialize with version negotiation, notifications/initialized, ping), tools/list
+ * and tools/call. A tool that runs and fails is an `isError` result the agent's model can read;
+ * what the request itself got wrong (unknown tool, bad arguments) is a JSON-RPC error.
+ */
+import { ErrorCodes, MaiError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Mai } from '../../core/mai.ts';
+import { describeErrorData } from '../cli/common.ts';
+import { invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
+import { route, type Route } from '../handlers.ts';
+import type { ServerFace } from '../serve.ts';
+import { maiVersion } from '../version.ts';
+import {
+  mcpCancelConvention,
+  McpInitializeRequest,
+  negotiateProtocolVersion,
+  PingRequest,
+  ToolsCallRequest,
+  ToolsListRequest,
+  type CallToolResult,
+  type ToolsCallParams,
+} from './protocol.ts';
+import { maiTools, type MaiTool, type ToolContext } from './tools.ts';
+
+const instructions =
+  'Mai answers with local language models on this machine. Use the chat tool to hand a self-contained sub-task to a ' +
+  'local model (Mai picks the model that fits now and falls back when one fails); models and status show what is available.';
+
+/** Failures that are about the request, not the tool's work: they stay JSON-RPC errors. */
+const protocolFailures: ReadonlySet<string> = new Set([ErrorCodes.cancelled, ErrorCodes.invalidParams, ErrorCodes.internal]);
+
+/** A failed tool run as MCP asks: `isError` with a message that names the problem (and each model tried). */
+export function toolErrorResult(error: MaiError): CallToolResult {
+  const data: RpcErrorData = { ...(error.data ?? {}), code: error.code, retryable: error.retryable };
+  const why = describeErrorData(data);
+  const text = `${error.message} [${error.code}${error.retryable ? ', retryable' : ''}]${why ? `\n${why.trimEnd()}` : ''}`;
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+async function callTool(tools: ReadonlyMap<string, MaiTool>, params: ToolsCallParams, context: Omit<ToolContext, 'progressToken'>, log: Logger): Promise<CallToolResult> {
+  const tool = tools.get(params.name);
+  if (!tool) {
+    const names = [...tools.keys()];
+    throw protocolError(RpcCodes.invalidParams, `Unknown tool "${params.name}". Mai's tools are ${names.join(', ')} (tools/list describes them).`, {
+      tool: params.name,
+      tools: names,
+    });
+  }
+  const args = tool.input.safeParse(params.arguments ?? {});
+  if (!args.success) throw invalidParams(`tools/call ${params.name}`, args.error);
+  try {
+    return await tool.run(args.data, { ...context, progressToken: params._meta?.progressToken });
+  } catch (error) {
+    const failure = MaiError.from(error);
+    if (protocolFailures.has(failure.code)) throw failure;
+    log.debug(`tool ${params.name} failed: ${failure.code}: ${failure.message}`);
+    return toolErrorResult(failure);
+  }
+}
+
+/** The MCP methods, for rpc/server.ts (its dispatcher validates params and turns throws into errors). */
+export function mcpRoutes(mai: Mai, _lifecycle: unknown, log: Logger): Route[] {
+  const tools = new Map(maiTools(mai, log).map((tool) => [tool.descriptor.name, tool]));
+  return [
+    route(McpInitializeRequest, (params) => {
+      const protocolVersion = negotiateProtocolVersion(params.protocolVersion);
+      const client = params.clientInfo ? `${params.clientInfo.name} ${params.clientInfo.version ?? ''}`.trim() : 'an unnamed client';
+      log.info(`MCP client: ${client}, protocol ${params.protocolVersion}${protocolVersion === params.protocolVersion ? '' : ` (Mai answers ${protocolVersion})`}`);
+      return {
+        protocolVersion,
+        capabilities: { tools: { listChanged: false } },
+        serverInfo: { name: 'mai' as const, title: 'Mai', version: maiVersion() },
+        instructions,
+      };
+    }),
+    route(PingRequest, () => ({})),
+    route(ToolsListRequest, () => ({ tools: [...tools.values()].map((tool) => tool.descriptor) })),
+    route(ToolsCallRequest, (params, context) => callTool(tools, params, context, log)),
+  ];
+}
+
+/** What `mai serve --mcp` hands serveStreams: the MCP routes and MCP's way to cancel. */
+export const mcpFace: ServerFace = { routes: mcpRoutes, cancel: mcpCancelConvention };
