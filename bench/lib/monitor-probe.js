@@ -1,0 +1,72 @@
+/**
+ * Measures one Mai process from the inside, for the monitor benchmark: builds Mai from the built
+ * dist/ with the config given (sampling on or off), waits until it is settled (with sampling on,
+ * until the first sample is in), then for `windowMs` records the event-loop delay
+ * (perf_hooks.monitorEventLoopDelay at a 10 ms resolution) and the CPU time the process used —
+ * all its threads (process.cpuUsage, so the sampling worker thread counts) and, on Linux, the child
+ * processes it waited for (/proc/self/stat cutime+cstime: what systeminformation spawns). Reads
+ * status() every 100 ms meanwhile, as a client would. Prints one JSON line.
+ * `node monitor-probe.js CONFIG WINDOW_MS`
+ */
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadConfig } from '../../dist/core/config/load.js';
+import { createLogger } from '../../dist/core/log.js';
+import { Mai } from '../../dist/core/mai.js';
+
+const RESOLUTION_MS = 10;
+
+/** CPU ms of waited-for child processes (Linux; 0 elsewhere). */
+function childrenCpuMs() {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // After "pid (comm) ": state is field 0; cutime and cstime are fields 13 and 14, in clock ticks (100 Hz).
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+const selfCpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+const [config, windowArg] = process.argv.slice(2);
+const windowMs = Number(windowArg ?? 10_000);
+const mai = await Mai.create({ loaded: loadConfig({ flag: config }), log: createLogger('probe', 'silent') });
+const sampling = mai.config.config.monitor.enabled;
+const settleUntil = Date.now() + 10_000;
+// Settled: the catalogue listed, and (sampling on) the first sample in.
+await mai.models({ refresh: false });
+while (sampling && mai.status().resources.unavailable && Date.now() < settleUntil) await new Promise((resolve) => setTimeout(resolve, 50));
+await new Promise((resolve) => setTimeout(resolve, 500));
+
+const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+const reads = setInterval(() => mai.status(), 100);
+const cpu0 = selfCpuMs();
+const children0 = childrenCpuMs();
+const started = performance.now();
+histogram.enable();
+await new Promise((resolve) => setTimeout(resolve, windowMs));
+histogram.disable();
+const elapsedMs = performance.now() - started;
+const cpuMs = selfCpuMs() - cpu0;
+const childMs = childrenCpuMs() - children0;
+clearInterval(reads);
+const delay = (/** @type {number} */ ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+process.stdout.write(
+  `${JSON.stringify({
+    sampling,
+    elapsedMs,
+    cpuMs,
+    childMs,
+    p50Ms: delay(histogram.percentile(50)),
+    p99Ms: delay(histogram.percentile(99)),
+    maxMs: delay(histogram.max),
+    count: histogram.count,
+    unavailable: mai.status().resources.unavailable ?? [],
+  })}\n`,
+);
+await mai.close();
+process.exit(0);

@@ -1,0 +1,127 @@
+/**
+ * What every benchmark shares: where the built binary is, a temporary folder, Mai configs written
+ * to disk (each turn's state in the folder), the environment a spawned Mai runs in, and sleeping.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const binPath = join(repoRoot, 'dist', 'rpc', 'bin.js');
+export const benchDir = join(repoRoot, 'bench');
+
+/** @param {number} ms */
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** @returns {Promise<{ path: string, cleanup(): Promise<void> }>} */
+export async function tempDir() {
+  const path = await mkdtemp(join(tmpdir(), 'mai-bench-'));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * @typedef {object} BenchBackend
+ * @property {string} name
+ * @property {string} baseURL
+ */
+
+/**
+ * @typedef {object} BenchConfigOptions
+ * @property {BenchBackend[]} backends
+ * @property {boolean} [monitor] sample resources at the default interval (default: off)
+ * @property {Array<{ id: string, priority?: number }>} [models]
+ * @property {string} [name] file name (default mai.config.yaml)
+ */
+
+/**
+ * Writes a config: OpenAI-compatible loopback backends, the default scorers, fallback with no
+ * retry of the same model (a failure moves on at once) and no cooldown (every turn tries the
+ * primary again), conversations in ./state. Returns its path.
+ * @param {string} dir
+ * @param {BenchConfigOptions} options
+ */
+export async function writeBenchConfig(dir, options) {
+  const backends = options.backends
+    .map((b) => `  - use: openai\n    name: ${b.name}\n    options: { baseURL: "${b.baseURL}", llamaCppExtras: false }`)
+    .join('\n');
+  const models = (options.models ?? []).map((m) => `  - { id: ${m.id}, priority: ${m.priority ?? 0} }`).join('\n');
+  const yaml = `backends:
+${backends}
+scorers:
+  - { use: resource-fit, weight: 3 }
+  - { use: context-fit, weight: 1 }
+  - { use: capability, weight: 1 }
+  - { use: reliability, weight: 2 }
+  - { use: latency, weight: 1 }
+${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000 }
+monitor: { enabled: ${options.monitor ? 'true' : 'false'} }
+context: { stateDir: ./state, summary: digest }
+switching: { preload: false }
+`;
+  const file = join(dir, options.name ?? 'mai.config.yaml');
+  await writeFile(file, yaml);
+  return file;
+}
+
+/**
+ * The environment a spawned Mai runs in: state in `stateDir`, warnings only, no config from the
+ * environment.
+ * @param {string} stateDir
+ * @returns {NodeJS.ProcessEnv}
+ */
+export function maiEnv(stateDir) {
+  /** @type {NodeJS.ProcessEnv} */
+  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, MAI_LOG: 'warn' };
+  delete env.MAI_CONFIG;
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/** Every child process the benchmark started, ended when it exits however it exits. */
+const children = new Set();
+/** @param {import('node:child_process').ChildProcess} child */
+export function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(() => resolve(undefined)));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/**
+ * Waits until something accepts TCP connections on 127.0.0.1:port.
+ * @param {number} port
+ * @param {number} timeoutMs
+ */
+export async function waitForPort(port, timeoutMs) {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}

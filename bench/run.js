@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench` (after the build): what Mai costs on top of the model, against the limit and a
+ * peer — overhead per turn, protocol throughput, monitor cost, cold start, batch throughput and
+ * failover. Prints a table per benchmark and the targets, and writes bench/RESULTS.md.
+ *   node bench/run.js            the full run (a few minutes), writes bench/RESULTS.md
+ *   node bench/run.js --smoke    one small iteration of each (well under a minute), writes nothing
+ *   --only overhead,batch        just these;  --out FILE  write the results there instead
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checksTable, load, machine, resultsMarkdown, textTable } from './lib/report.js';
+import { benchDir, binPath } from './lib/setup.js';
+import { batch } from './suites/batch.js';
+import { coldStart } from './suites/cold-start.js';
+import { failover } from './suites/failover.js';
+import { monitor } from './suites/monitor.js';
+import { overhead } from './suites/overhead.js';
+import { throughput } from './suites/throughput.js';
+
+/** @type {Record<string, (options: { smoke: boolean }) => Promise<import('./lib/report.js').SuiteResult>>} */
+const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover };
+
+const { values } = parseArgs({
+  options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  strict: true,
+});
+if (values.help) {
+  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--out FILE]\n`);
+  process.exit(0);
+}
+if (!existsSync(binPath)) {
+  process.stderr.write(`bench: ${binPath} is missing; build first (npm run build), or run \`npm run bench\`.\n`);
+  process.exit(2);
+}
+const smoke = values.smoke ?? false;
+const only = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(suites);
+for (const name of only) {
+  if (!suites[name]) {
+    process.stderr.write(`bench: no benchmark "${name}"; there are ${Object.keys(suites).join(', ')}.\n`);
+    process.exit(2);
+  }
+}
+
+const m = machine();
+const date = new Date();
+const loadBefore = load();
+process.stdout.write(
+  `Mai benchmarks${smoke ? ' (smoke: one small iteration of each; the numbers mean nothing)' : ''}\n` +
+    `${date.toISOString()} · ${m.cores} cores · ${m.memoryGiB.toFixed(1)} GiB · Node ${m.node} · load ${loadBefore}\n\n`,
+);
+const started = performance.now();
+/** @type {import('./lib/report.js').SuiteResult[]} */
+const results = [];
+let failed = false;
+for (const name of only) {
+  const run = /** @type {(typeof suites)[string]} */ (suites[name]);
+  process.stderr.write(`bench: ${name}…\n`);
+  try {
+    const result = await run({ smoke });
+    results.push(result);
+    process.stdout.write(`${result.title}  (${result.seconds.toFixed(1)} s)\n${textTable(result.header, result.rows)}\n\n`);
+  } catch (error) {
+    failed = true;
+    process.stderr.write(`bench: ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+}
+const seconds = (performance.now() - started) / 1000;
+const summary = checksTable(results.flatMap((r) => r.checks));
+process.stdout.write(`Targets\n${textTable(summary.header, summary.rows)}\n\n${seconds.toFixed(0)} s in all · load ${load()}\n`);
+
+const out = values.out ?? (smoke || values.only ? undefined : join(benchDir, 'RESULTS.md'));
+if (out && !failed) {
+  const command = `npm run bench  (node bench/run.js${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''})`;
+  writeFileSync(out, resultsMarkdown({ command, date, loadBefore, loadAfter: load(), seconds, suites: results, analysisFile: join(benchDir, 'analysis.md') }));
+  process.stdout.write(`Wrote ${out}\n`);
+} else if (out) {
+  process.stderr.write(`bench: ${out} was not written: a benchmark failed\n`);
+}
+process.exit(failed ? 1 : 0);

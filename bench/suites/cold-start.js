@@ -1,0 +1,108 @@
+/**
+ * 4. Cold start: from spawning `mai serve` to its reply to `initialize`, against a bare
+ * vscode-jsonrpc server process doing the same; and from spawning a one-shot `mai chat` to the
+ * first token on its stdout, against a Node process that streams the same answer straight from
+ * the server with the `openai` package. Mai and its reference alternate, spawn by spawn.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startLoopbackServer } from '../lib/loopback-server.js';
+import { spawnRpc } from '../lib/rpc-pipe.js';
+import { benchDir, binPath, maiEnv, tempDir, track, writeBenchConfig } from '../lib/setup.js';
+import { ms, p50, plusMs, times } from '../lib/stats.js';
+
+/**
+ * Spawn → reply to initialize, in ms.
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} cwd
+ */
+async function toInitialize(args, env, cwd) {
+  const pipe = spawnRpc({ command: process.execPath, args, framing: 'content-length', env, cwd });
+  track(pipe.child);
+  const reply = await pipe.request('initialize', { clientInfo: { name: 'mai-bench' } });
+  const took = performance.now() - pipe.spawnedAt;
+  if (reply.error) throw new Error(`initialize failed: ${reply.error.message}`);
+  const code = await pipe.close();
+  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}: ${pipe.stderr()}`);
+  return took;
+}
+
+/**
+ * Spawn → first byte on stdout, in ms; checks the whole answer came and the exit code is 0.
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} cwd
+ * @param {string} expected
+ * @returns {Promise<number>}
+ */
+function toFirstToken(args, env, cwd, expected) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = track(spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let first = 0;
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (chunk) => {
+      if (first === 0) first = performance.now();
+      out += chunk;
+    });
+    child.stderr?.on('data', (chunk) => (err += chunk));
+    child.on('close', (code) => {
+      if (code !== 0 || !out.includes(expected)) reject(new Error(`${args.join(' ')} exited with ${code}, printed ${JSON.stringify(out)}: ${err}`));
+      else resolve(first - started);
+    });
+  });
+}
+
+/**
+ * @param {{ smoke: boolean }} options
+ * @returns {Promise<import('../lib/report.js').SuiteResult>}
+ */
+export async function coldStart({ smoke }) {
+  const began = performance.now();
+  const runs = smoke ? 1 : 10;
+  const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 20 });
+  const dir = await tempDir();
+  try {
+    const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: true });
+    const env = maiEnv(dir.path);
+    const echo = join(benchDir, 'lib', 'echo-server.js');
+    const direct = join(benchDir, 'lib', 'direct-chat.js');
+    const message = 'Say hello.';
+    const expected = `Answer to: ${message}`;
+    /** @type {Record<'mai' | 'bare' | 'chat' | 'openai', number[]>} */
+    const t = { mai: [], bare: [], chat: [], openai: [] };
+    // One untimed round first: the OS's file cache holds the modules afterwards, as on a used machine.
+    if (!smoke) {
+      await toInitialize([binPath, 'serve', '--config', config], env, dir.path);
+      await toFirstToken([binPath, 'chat', '--config', config, message], env, dir.path, expected);
+    }
+    for (let i = 0; i < runs; i++) {
+      t.mai.push(await toInitialize([binPath, 'serve', '--config', config], env, dir.path));
+      t.bare.push(await toInitialize([echo, 'content-length'], env, dir.path));
+      t.chat.push(await toFirstToken([binPath, 'chat', '--config', config, message], env, dir.path, expected));
+      t.openai.push(await toFirstToken([direct, server.baseURL, 'bench-model', message], env, dir.path, expected));
+    }
+    const init = p50(t.mai);
+    return {
+      id: 'cold-start',
+      title: '4. Cold start',
+      header: ['measure', 'mai p50', 'reference', 'reference p50', 'difference', 'ratio'],
+      rows: [
+        ['spawn → initialize reply', ms(init), 'bare vscode-jsonrpc server', ms(p50(t.bare)), plusMs(init - p50(t.bare)), times(init / p50(t.bare))],
+        ['spawn → first token (one-shot chat)', ms(p50(t.chat)), 'node + openai package, streaming', ms(p50(t.openai)), plusMs(p50(t.chat) - p50(t.openai)), times(p50(t.chat) / p50(t.openai))],
+      ],
+      checks: [{ name: 'Cold start to the initialize reply (Node)', target: '≤ 250 ms', measured: ms(init), pass: init <= 250 }],
+      notes: [
+        `${runs} spawns of each, alternating${smoke ? '' : ', after one untimed round (warm file cache)'}. \`mai serve\` and \`mai chat\` use the benchmark config: the openai backend on loopback, the default scorers, sampling on.`,
+        'The chat row times `mai chat --config FILE "Say hello."` (Mai and an in-process JSON-RPC link, the catalogue listed, one turn) to its first byte on stdout, against bench/lib/direct-chat.js.',
+      ],
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    await server.close();
+    await dir.cleanup();
+  }
+}
