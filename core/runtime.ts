@@ -89,7 +89,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const backendOf = catalog.backendOf.bind(catalog);
   const coolingDown = (m: string) => cooldowns.coolingDown(m);
   const replyTimes = new ReplyTimes();
-  const queue = new ModelQueue({ queueLimit: config.fallback.queueLimit });
+  const queue = new ModelQueue({ queueLimit: config.fallback.queueLimit, perModel: config.fallback.parallelPerModel });
   const switcher = new Switcher({
     catalog,
     monitor,

@@ -58,6 +58,9 @@ export const FallbackConfig = z
     loadingFirstTokenTimeoutMs: positiveInt.default(120_000),
     totalTimeoutMs: positiveInt.default(600_000),
     queueLimit: positiveInt.default(16),
+    parallelPerModel: positiveInt
+      .default(1)
+      .describe('turns one model answers at once; raise it to what its server serves in parallel (llama.cpp --parallel, OLLAMA_NUM_PARALLEL, vLLM)'),
   })
   .strict();
 
