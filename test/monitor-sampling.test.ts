@@ -177,6 +177,7 @@ describe('a process using the monitor exits by itself after close()', () => {
       await writeFile(join(out, `${name}.js`), js.outputText);
     }
     await copyFile(join(root, 'core', 'monitor', 'sample.worker.js'), join(out, 'sample.worker.js'));
+    await copyFile(join(root, 'core', 'permissions.js'), join(dir.path, 'core', 'permissions.js')); // the worker imports it
     await writeFile(join(dir.path, 'package.json'), '{ "type": "module" }\n');
     await symlink(join(root, 'node_modules'), join(dir.path, 'node_modules'), 'dir');
     await writeFile(join(dir.path, 'child.mjs'), childScript('./core/monitor/sampling-monitor.js'));

@@ -7,6 +7,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import si from 'systeminformation';
+import { deniedBecause } from '../permissions.js';
 
 const MB = 1024 * 1024;
 
@@ -40,6 +41,18 @@ console.debug = console.error;
  * @property {number} threadId
  */
 
+// Under Deno a missing permission must be found before asking systeminformation: it calls node:os
+// inside process.nextTick, where the throw kills this worker (every sample), and its shell
+// commands fail silently (no GPU would look like no GPU rather than unknown).
+const cpuDenied = deniedBecause('reading the load', [{ name: 'sys', kind: 'cpus' }, { name: 'sys', kind: 'loadavg' }]);
+const memDenied = deniedBecause('reading it', [{ name: 'sys', kind: 'systemMemoryInfo' }]);
+const gpuDenied = deniedBecause('running nvidia-smi', [{ name: 'run' }]);
+
+/** @param {string} reason */
+function refuse(reason) {
+  return Promise.reject(new Error(reason));
+}
+
 /** @param {unknown} error */
 function why(error) {
   return error instanceof Error ? error.message : String(error);
@@ -64,9 +77,9 @@ export default async function sample(task) {
   /** @type {string[]} */
   const unavailable = [];
   const [load, mem, graphics] = await Promise.allSettled([
-    si.currentLoad(),
-    si.mem(),
-    task.gpu ? si.graphics() : Promise.resolve(null),
+    cpuDenied ? refuse(cpuDenied) : si.currentLoad(),
+    memDenied ? refuse(memDenied) : si.mem(),
+    !task.gpu ? Promise.resolve(null) : gpuDenied ? refuse(gpuDenied) : si.graphics(),
   ]);
 
   let cpuLoad = null;
