@@ -46,7 +46,7 @@ export function expandPath(path: string, baseDir: string): string {
 
 /** Where LM Studio and Ollama keep their models by default on this machine. */
 export function defaultRoots(env: Readonly<Record<string, string | undefined>>): Pick<GgufRoots, 'lmStudio' | 'ollama'> {
-  const home = homedir();
+  const home = env.HOME || homedir(); // HOME first: Deno asks --allow-sys=homedir for homedir()
   return {
     lmStudio: [join(home, '.lmstudio', 'models'), join(home, '.cache', 'lm-studio', 'models')],
     ollama: [env.OLLAMA_MODELS || join(home, '.ollama', 'models')],

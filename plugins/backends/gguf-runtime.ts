@@ -1,7 +1,7 @@
 /**
  * node-llama-cpp, loaded only when a GGUF model is used. It is an optional dependency: when it is
- * missing, or its native library will not load (under Deno, or a platform without a prebuilt
- * binary), every call says so — with the command that installs it — and the rest of Mai works.
+ * missing, or its native library will not load (Deno without --allow-ffi, or a platform without a
+ * prebuilt binary), every call says so — with the command that installs it — and the rest of Mai works.
  * Never downloads or builds anything at run time (build: 'never', skipDownload).
  */
 import { createRequire } from 'node:module';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
+import { deniedBecause, denoExecPath } from '../../core/permissions.js';
 import type { Logger } from '../../core/log.ts';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
@@ -25,8 +26,6 @@ export interface LlamaRuntimeOptions {
   gpu: 'auto' | false;
   log: Logger;
 }
-
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
 export class LlamaRuntime {
   private module: Promise<NodeLlamaCpp> | null = null;
@@ -67,6 +66,8 @@ export class LlamaRuntime {
   nodeLlamaCpp(): Promise<NodeLlamaCpp> {
     this.module ??= (async () => {
       const path = this.locate();
+      const denied = this.deniedUnderDeno();
+      if (denied) throw denied;
       try {
         return (await import(pathToFileURL(path).href)) as NodeLlamaCpp;
       } catch (cause) {
@@ -76,12 +77,22 @@ export class LlamaRuntime {
     return this.module;
   }
 
-  private fail(message: string, cause: unknown): MaiError {
-    const hint = isDeno
-      ? ' Its native addon does not load under Deno: run Mai with Node.js >= 20 to use GGUF models (other backends work under Deno).'
-      : ` Reinstall it with \`${INSTALL_COMMAND}\`.`;
+  private fail(message: string, cause: unknown, hint = ` Reinstall it with \`${INSTALL_COMMAND}\`.`): MaiError {
     this.failure = new MaiError(ErrorCodes.unreachable, `${message}.${hint}`, { cause, data: { module: this.options.moduleName } });
     return this.failure;
+  }
+
+  /**
+   * Under Deno, node-llama-cpp loads a Node-API addon (--allow-ffi) after testing it in a forked
+   * Deno (--allow-run of Deno itself), and reads the home folder and user id as it is imported
+   * (--allow-sys=homedir,uid); without them it throws, some where nothing can catch it, so ask
+   * first. Null under Node.
+   */
+  private deniedUnderDeno(): MaiError | null {
+    const deno = denoExecPath();
+    const needs = [{ name: 'sys', kind: 'homedir' }, { name: 'sys', kind: 'uid' }, { name: 'ffi' }, { name: 'run', command: deno ?? '' }] as const;
+    const denied = deno ? deniedBecause("node-llama-cpp's native addon", [...needs]) : null;
+    return denied ? this.fail(denied, undefined, ' Add it to `deno run` to use GGUF models; the other backends work without.') : null;
   }
 
   /** node-llama-cpp's Llama (the native library), loaded once. */
