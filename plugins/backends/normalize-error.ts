@@ -11,6 +11,13 @@ const OVERFLOW =
 const NOT_FOUND = /model .*(not found|does not exist)|no such model|unknown model|model_not_found|not loaded|"type":"model_not_found"/i;
 /** Error names and codes of a connection that never opened (undici's, then Deno's wording). */
 const REFUSED = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|fetch failed|Connection error|Connection refused|tcp connect error|error trying to connect/i;
+/** Deno's fetch says in words what undici names with a code ("tcp connect error: Connection refused (os error 111)"). */
+const DENO_CODES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/connection refused/i, 'ECONNREFUSED'],
+  [/dns error|failed to lookup address|name or service not known/i, 'ENOTFOUND'],
+  [/no route to host|host is unreachable/i, 'EHOSTUNREACH'],
+  [/network is unreachable/i, 'ENETUNREACH'],
+];
 /** What a connection closed mid-answer looks like, from undici, Deno's fetch and the openai package. */
 const CUT = /terminated|ECONNRESET|premature|other side closed|socket hang up|UND_ERR_SOCKET|aborted|error reading a body|connection (closed|reset)/i;
 
@@ -142,8 +149,11 @@ export function normalizeError(error: unknown, context: ErrorContext): MaiError 
   if (context.streaming && (CUT.test(chain) || name === 'APIConnectionError')) {
     return new MaiError(ErrorCodes.streamCut, `${context.backend}'s stream${context.model ? ` for ${context.model}` : ''} was cut: ${message}`, { cause: error, data });
   }
+  // Deno without --allow-net for this host: say so rather than blame the server.
+  const denied = /Requires net access to "[^"]*", run again with the --allow-net flag/.exec(chain)?.[0];
+  if (denied) return new MaiError(ErrorCodes.unreachable, `${context.backend} cannot be reached: ${denied}.`, { cause: error, data });
   if (name === 'APIConnectionError' || REFUSED.test(chain) || (!context.streaming && CUT.test(chain))) {
-    const code = /E[A-Z]{4,}/.exec(chain)?.[0];
+    const code = /E[A-Z]{4,}/.exec(chain)?.[0] ?? DENO_CODES.find(([wording]) => wording.test(chain))?.[1];
     return new MaiError(ErrorCodes.unreachable, `${context.backend} cannot be reached (${code ?? message}). Is the server running at the configured address?`, {
       cause: error,
       data,
