@@ -43,7 +43,9 @@ describe('end of input with requests in flight', () => {
     const file = join(dir.path, 'requests.ndjson');
     await writeFile(file, `${requests.map((r) => JSON.stringify(r)).join('\n')}\n`);
     const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
-      const child = spawn('sh', ['-c', `cat "${file}" | "${process.execPath}" "${binPath}" serve --config "${config}"`], { env: maiEnv(join(dir.path, 'state')) });
+      // Under Deno, spawn() turns `deno file.js` into `deno run -A file.js` by itself; a shell line does not.
+      const runtime = 'Deno' in globalThis ? `"${process.execPath}" run -A` : `"${process.execPath}"`;
+      const child = spawn('sh', ['-c', `cat "${file}" | ${runtime} "${binPath}" serve --config "${config}"`], { env: maiEnv(join(dir.path, 'state')) });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
       child.stderr.resume();

@@ -52,8 +52,10 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnServe(options: { config: string; framing: WireFraming; stateDir: string; env?: Record<string, string> }): ServeProcess {
-  const child = spawn(process.execPath, [binPath, 'serve', '--config', options.config], { env: maiEnv(options.stateDir, options.env), cwd: repoRoot });
+/** `command`: the program and leading arguments that run mai (default: this runtime on dist/rpc/bin.js). */
+export function spawnServe(options: { config: string; framing: WireFraming; stateDir: string; env?: Record<string, string>; command?: readonly string[] }): ServeProcess {
+  const [program, ...leading] = options.command ?? [process.execPath, binPath];
+  const child = spawn(program!, [...leading, 'serve', '--config', options.config], { env: maiEnv(options.stateDir, options.env), cwd: repoRoot });
   const messages: Array<Reply | Reply[]> = [];
   const garbage: string[] = [];
   const waiters: Array<{ match: (m: Reply | Reply[]) => boolean; resolve: (m: Reply | Reply[]) => void }> = [];
@@ -153,9 +155,10 @@ export interface CliRun {
 }
 
 /** Runs `mai ARGS…` to completion with `input` on stdin (stdin is a pipe, so never a TTY). */
-export function runCli(args: string[], options: { stateDir: string; input?: string; env?: Record<string, string>; cwd?: string }): Promise<CliRun> {
+export function runCli(args: string[], options: { stateDir: string; input?: string; env?: Record<string, string>; cwd?: string; command?: readonly string[] }): Promise<CliRun> {
   return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { env: maiEnv(options.stateDir, options.env), cwd: options.cwd ?? repoRoot });
+    const [program, ...leading] = options.command ?? [process.execPath, binPath];
+    const child = spawn(program!, [...leading, ...args], { env: maiEnv(options.stateDir, options.env), cwd: options.cwd ?? repoRoot });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
