@@ -1,0 +1,216 @@
+/**
+ * Mai on Deno from the TypeScript sources: the README's own `deno run … rpc/bin.ts serve` command
+ * (read from README.md and run by a shell, so the documented command is the tested one) driven over
+ * real pipes in both framings against the loopback OpenAI server; the CLI commands with the same
+ * permissions; and the same command with a permission withheld — no --allow-sys/--allow-run: CPU,
+ * memory and GPU are null with the reason, the server answers; no --allow-net: the backend is
+ * unreachable naming the flag; no --allow-ffi: GGUF models say so, the rest works. Runs from both
+ * runtimes (Node's vitest and Deno's spawn the same deno).
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { repoRoot, runCli, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
+
+const denoBin = join(repoRoot, 'node_modules', '.bin', 'deno');
+
+/** The README's Deno command for `mai serve`, on one line. */
+async function readmeCommand(): Promise<string> {
+  const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => (m[1] ?? '').replace(/\\\n\s*/g, ' ').trim());
+  const command = blocks.find((b) => /^deno run .* rpc\/bin\.ts serve$/.test(b));
+  if (!command) throw new Error('README.md has no ```sh block holding `deno run … rpc/bin.ts serve`');
+  return command;
+}
+
+/** The command without `serve`, minus the flags named (`--allow-sys` also drops `--allow-sys=…`). */
+function prefix(command: string, withhold: readonly string[] = []): string[] {
+  const words = command.replace(/ serve$/, '').split(' ');
+  const kept = words.filter((w) => !withhold.includes(w.split('=')[0] ?? w));
+  for (const flag of withhold) expect(words.some((w) => w.split('=')[0] === flag), `the README command has ${flag}`).toBe(true);
+  // exec: the shell becomes deno, so killing the child kills Mai.
+  return ['sh', '-c', `exec ${kept.join(' ')} "$@"`, 'sh'];
+}
+
+const statusResources = (reply: Reply) => (reply.result as { resources: Record<string, unknown> }).resources;
+
+describe('the test files run on the runtime the suite names', () => {
+  it('Deno under `npm run test:deno`, Node otherwise', () => {
+    const onDeno = 'Deno' in globalThis;
+    expect(onDeno).toBe(process.env.MAI_TEST_RUNTIME === 'deno');
+    expect(existsSync(denoBin)).toBe(true);
+  });
+});
+
+describe('mai serve on Deno with the README permissions', () => {
+  let server: FakeOpenAIServer;
+  let dir: TempDir;
+  let config: string;
+  let command: string;
+  let mai: ServeProcess | undefined;
+  /** State goes where the README's --allow-write points: $XDG_STATE_HOME/mai. */
+  const stateDir = () => join(dir.path, 'xdg', 'mai');
+  const env = () => ({ XDG_STATE_HOME: join(dir.path, 'xdg'), PATH: `${dirname(denoBin)}:${process.env.PATH ?? ''}` });
+  const serve = (framing: WireFraming, withhold: readonly string[] = []) =>
+    (mai = spawnServe({ config, framing, stateDir: stateDir(), env: env(), command: prefix(command, withhold) }));
+
+  beforeEach(async () => {
+    command = await readmeCommand();
+    server = await startOpenAIServer([
+      { id: 'alpha', reply: 'Alpha answers.', chunks: 3 },
+      { id: 'beta', reply: 'Beta answers.' },
+    ]);
+    dir = await tempDir('mai-deno-');
+    // Sampling on (a tinypool worker under Deno); no stateDir in the config: the default applies.
+    config = await writeConfig(
+      dir.path,
+      `backends:
+  - use: openai
+    name: loop
+    options: { baseURL: "${server.baseURL}" }
+models:
+  - id: alpha
+  - id: beta
+scorers:
+  - use: context-fit
+monitor: { enabled: true, intervalMs: 200, sampleTimeoutMs: 1500 }
+context: { summary: digest }
+`,
+    );
+  });
+  afterEach(async () => {
+    mai?.child.kill();
+    if (mai) await mai.exited;
+    mai = undefined;
+    await server.close();
+    await dir.cleanup();
+  });
+
+  /** status, asked until `ready` holds for it (the first worker sample takes ~0.5 s). */
+  async function statusUntil(p: ServeProcess, ready: (resources: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const reply = await p.request('status');
+      expect(reply.error).toBeUndefined();
+      const resources = statusResources(reply);
+      if (ready(resources) || Date.now() > deadline) return resources;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it.each<WireFraming>(['ndjson', 'content-length'])('answers initialize, status, a streamed chat/send, shutdown and exit (%s)', async (framing) => {
+    const p = serve(framing);
+    const init = await p.request('initialize', { processId: null, rootUri: null, capabilities: {} });
+    expect(init.result).toMatchObject({ serverInfo: { name: 'mai' }, capabilities: { progress: true } });
+    // A sample from the worker thread (it carries a trend), with the metrics --allow-sys grants.
+    const resources = await statusUntil(p, (r) => r.trend !== undefined);
+    expect(resources.trend).toBeDefined();
+    expect(resources.cpuLoad).toEqual(expect.any(Number));
+    expect(resources.memTotalBytes).toBeGreaterThan(0);
+    expect(resources.memFreeBytes).toBeGreaterThan(0);
+    expect(resources.unavailable).toBeUndefined();
+
+    const chat = await p.request('chat/send', { message: 'Hello from Deno?', progressToken: 'p1' });
+    expect(chat.error).toBeUndefined();
+    expect(chat.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha', finishReason: 'stop' });
+    const deltas = p.messages.filter((m): m is Reply => !Array.isArray(m) && m.method === '$/progress');
+    expect(deltas.length).toBeGreaterThanOrEqual(3);
+    // Stored where --allow-write lets it write.
+    const conversationId = (chat.result as { conversationId: string }).conversationId;
+    expect(JSON.stringify(await readdir(join(stateDir(), 'conversations'), { recursive: true }))).toContain(conversationId);
+
+    expect((await p.request('shutdown')).result).toBeNull();
+    p.send({ jsonrpc: '2.0', method: 'exit' });
+    expect(await p.exited).toBe(0);
+    expect(p.garbage).toEqual([]);
+    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
+  }, 60_000);
+
+  it('the CLI commands: chat streams to stdout, status/models as JSON, switch persists the pin', async () => {
+    const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: env(), command: prefix(command) });
+    const chat = await cli(['chat', 'Say', 'hello']);
+    expect(chat.code, chat.stderr).toBe(0);
+    expect(chat.stdout).toBe('Alpha answers.\n');
+    const models = await cli(['models', '--json']);
+    expect(models.code, models.stderr).toBe(0);
+    expect(JSON.stringify(JSON.parse(models.stdout))).toMatch(/"alpha".*"beta"|"beta".*"alpha"/);
+    const pin = await cli(['switch', 'beta']);
+    expect(pin.code, pin.stderr).toBe(0);
+    const status = await cli(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ pinned: 'beta', backends: [{ name: 'loop', reachable: true }] });
+    const pinned = await cli(['chat', 'and you?']);
+    expect(pinned.stdout).toBe('Beta answers.\n');
+  }, 60_000);
+
+  it('without --allow-sys and --allow-run: CPU, memory and GPU are null with the reason, and every request is answered', async () => {
+    const p = serve('content-length', ['--allow-sys', '--allow-run']);
+    // Once the worker's first sample is in, the reasons are its own (not "not in yet").
+    const resources = await statusUntil(p, (r) => JSON.stringify(r.unavailable ?? []).includes('--allow-sys'));
+    expect(resources).toMatchObject({ cpuLoad: null, memFreeBytes: null, memTotalBytes: null, gpus: [] });
+    const unavailable = resources.unavailable as string[];
+    expect(unavailable).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^cpu: .*--allow-sys=cpus,loadavg/), expect.stringMatching(/^memory: .*--allow-sys=systemMemoryInfo/), expect.stringMatching(/^gpu: .*--allow-run/)]),
+    );
+    const chat = await p.request('chat/send', { message: 'Still there?' });
+    expect(chat.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha' });
+    // Samples keep coming without killing their worker: a later status still answers the same way.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(statusResources(await p.request('status'))).toMatchObject({ cpuLoad: null, memTotalBytes: null });
+    expect(p.garbage).toEqual([]);
+    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
+  }, 60_000);
+
+  it('without --allow-net: the backend is unreachable naming the flag, and the server goes on answering', async () => {
+    const p = serve('ndjson', ['--allow-net']);
+    const status = await p.request('status');
+    expect((status.result as { backends: unknown[] }).backends).toEqual([{ name: 'loop', reachable: false, error: expect.stringContaining('--allow-net') }]);
+    const chat = await p.request('chat/send', { message: 'anyone?' });
+    expect(chat.error).toMatchObject({ code: expect.any(Number), message: expect.stringMatching(/No model is available/) });
+    expect((await p.request('status')).error).toBeUndefined();
+    expect(server.requests).toHaveLength(0);
+  }, 60_000);
+
+  it('GGUF models run in-process with --allow-ffi; without it they say so and the HTTP backend answers', async () => {
+    for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
+    config = await writeConfig(
+      dir.path,
+      `backends:
+  - use: gguf
+    options: { folders: [./models], lmStudioFolders: [], ollamaFolders: [], threads: 1, seed: 3 }
+  - use: openai
+    name: loop
+    options: { baseURL: "${server.baseURL}" }
+scorers:
+  - use: context-fit
+fallback: { retries: 0 }
+monitor: { enabled: false }
+context: { summary: digest }
+`,
+    );
+    const p = serve('ndjson');
+    const gguf = await p.request('chat/send', { message: 'Tell me about the sea.', model: 'mai-demo-small', maxTokens: 16 });
+    expect(gguf.error).toBeUndefined();
+    const result = gguf.result as { model: string; text: string; usage: { completionTokens: number } };
+    expect(result.model).toBe('mai-demo-small');
+    expect(result.usage.completionTokens).toBeGreaterThan(0);
+    expect(result.text.length).toBeGreaterThan(0);
+    p.child.kill();
+    await p.exited;
+
+    // The turn falls back to the HTTP backend; the GGUF attempt's error names the missing flag.
+    const denied = serve('ndjson', ['--allow-ffi']);
+    const fellBack = await denied.request('chat/send', { message: 'Tell me about the sea.', model: 'mai-demo-small', maxTokens: 16 });
+    expect(fellBack.result).toMatchObject({
+      text: 'Alpha answers.',
+      model: 'alpha',
+      attempts: [{ model: 'mai-demo-small', error: { code: 'unreachable', message: expect.stringContaining("node-llama-cpp's native addon needs Deno's --allow-ffi permission") } }, { model: 'alpha' }],
+    });
+    expect(denied.garbage).toEqual([]);
+    expect(denied.stderr()).not.toMatch(/Uncaught/);
+  }, 90_000);
+});
