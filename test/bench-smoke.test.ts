@@ -45,9 +45,10 @@ describe('npm run bench, smoke mode', () => {
     // Both framings were measured, and every batch concurrency wrote its output in order.
     expect(stdout).toMatch(/^content-length\s+[\d,]+\/s/m);
     expect(stdout).toMatch(/^ndjson\s+[\d,]+\/s/m);
-    for (const n of [1, 4, 8]) expect(stdout).toMatch(new RegExp(`^${n}\\s+\\d.*\\byes$`, 'm'));
+    for (const n of [1, 4, 8]) expect(stdout).toMatch(new RegExp(`^mai batch -j ${n}\\s+\\d.*\\byes$`, 'm'));
+    expect(stdout).toMatch(/^openai package, 8 at a time \(no Mai\)\s+\d.*\byes$/m);
     // Every target is reported with a verdict.
     const targets = stdout.slice(stdout.indexOf('Targets'));
-    expect(targets.match(/\b(PASS|FAIL)$/gm)).toHaveLength(10);
+    expect(targets.match(/\b(PASS|FAIL)$/gm)).toHaveLength(11);
   }, 180_000);
 });

@@ -31,6 +31,7 @@ export async function tempDir() {
  * @property {BenchBackend[]} backends
  * @property {boolean} [monitor] sample resources at the default interval (default: off)
  * @property {Array<{ id: string, priority?: number }>} [models]
+ * @property {number} [parallelPerModel] fallback.parallelPerModel (turns one model answers at once; Mai's default 1)
  * @property {string} [name] file name (default mai.config.yaml)
  */
 
@@ -54,7 +55,7 @@ scorers:
   - { use: capability, weight: 1 }
   - { use: reliability, weight: 2 }
   - { use: latency, weight: 1 }
-${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000 }
+${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000${options.parallelPerModel ? `, parallelPerModel: ${options.parallelPerModel}` : ''} }
 monitor: { enabled: ${options.monitor ? 'true' : 'false'} }
 context: { stateDir: ./state, summary: digest }
 switching: { preload: false }

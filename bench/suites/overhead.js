@@ -82,8 +82,8 @@ async function viaMai(mai, token) {
  */
 export async function overhead({ smoke }) {
   const began = performance.now();
-  const iterations = smoke ? 5 : 300;
-  const warmup = smoke ? 2 : 40;
+  const iterations = smoke ? 5 : 200;
+  const warmup = smoke ? 2 : 30;
   const server = await spawnLoopbackServer({ models: [{ id: MODEL }], replyMs: 20, chunks: 20 });
   const portkey = await startPortkey();
   const dir = await tempDir();
