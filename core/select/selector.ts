@@ -154,7 +154,7 @@ export class Selector {
         { retryable: false, data: { model: pinned.model.id, vetoes: pinned.vetoes } },
       );
     }
-    return { model: pinned.model, reason: 'pinned', detail: 'pinned' };
+    return { model: pinned.model, reason: 'pinned', detail: `${pinned.model.id} was chosen by the client (models/switch or the turn's model)` };
   }
 
   /** The best-scored fitting model that relieves the triggers: lighter under pressure or slow replies, any other after failures. */
