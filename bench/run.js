@@ -12,12 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checksTable, load, machine, resultsMarkdown, textTable } from './lib/report.js';
 import { benchDir, binPath } from './lib/setup.js';
-import { batch } from './suites/batch.js';
-import { coldStart } from './suites/cold-start.js';
-import { failover } from './suites/failover.js';
-import { monitor } from './suites/monitor.js';
-import { overhead } from './suites/overhead.js';
-import { throughput } from './suites/throughput.js';
+import { batch, coldStart, failover, monitor, overhead, throughput } from './suites/index.js';
 
 /** @type {Record<string, (options: { smoke: boolean }) => Promise<import('./lib/report.js').SuiteResult>>} */
 const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover };

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { track } from './setup.js';
 
 /** @typedef {'ndjson' | 'content-length'} Framing */
 
@@ -42,6 +43,7 @@ export function frame(framing, json) {
 export function spawnRpc(options) {
   const spawnedAt = performance.now();
   const child = spawn(options.command, options.args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  track(child);
   /** @type {Map<string | number, { resolve: (reply: RpcReply) => void, reject: (error: Error) => void }>} */
   const pending = new Map();
   /** @type {Map<string | number, (value: any) => void>} */

@@ -20,7 +20,6 @@ import { ms, p50, plusMs, times } from '../lib/stats.js';
  */
 async function toInitialize(args, env, cwd) {
   const pipe = spawnRpc({ command: process.execPath, args, framing: 'content-length', env, cwd });
-  track(pipe.child);
   const reply = await pipe.request('initialize', { clientInfo: { name: 'mai-bench' } });
   const took = performance.now() - pipe.spawnedAt;
   if (reply.error) throw new Error(`initialize failed: ${reply.error.message}`);
