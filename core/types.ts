@@ -38,6 +38,8 @@ export interface BackendModel {
   /** Memory the backend says the loaded model holds (RAM + VRAM), when it says. */
   memoryBytes?: number;
   vramBytes?: number;
+  /** The model server whose store this file lives in ('ollama', 'lmstudio'), when a backend found it there. */
+  storeOf?: string;
 }
 
 /** A model in Mai's catalogue: what a backend reports merged with the config's metadata. */
@@ -93,6 +95,12 @@ export interface BackendHealth {
 /** One place models live (LM Studio, Ollama, an OpenAI-compatible server, GGUF files). */
 export interface Backend {
   readonly name: string;
+  /**
+   * The model store this backend is the native server of ('ollama', 'lmstudio'). While it is
+   * reachable, the catalogue leaves it the models other backends found in that store (`storeOf`),
+   * so a model is not listed twice nor loaded twice.
+   */
+  readonly serves?: string;
   /** Every model this backend can run. Throws MaiError('unreachable') when it cannot be reached. */
   listModels(signal?: AbortSignal): Promise<BackendModel[]>;
   /** Streams a completion. Errors are MaiErrors of the kinds in core/errors.ts. Must end with a `done` chunk. */

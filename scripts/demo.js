@@ -20,7 +20,7 @@ import { ensureDemoModels } from './gguf/index.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'dist', 'rpc', 'bin.js');
 const out = (text = '') => process.stdout.write(`${text}\n`);
-const step = (title) => out(`\n\x1b[1m== ${title}\x1b[0m`);
+const step = (/** @type {string} */ title) => out(`\n\x1b[1m== ${title}\x1b[0m`);
 
 async function main() {
   if (!existsSync(bin)) {
@@ -47,15 +47,16 @@ async function main() {
     out(`  ${m.fits ? '✓' : '✗'} ${m.id.padEnd(20)} ${m.backend.padEnd(9)} ${m.tier.padEnd(6)} ctx ${String(m.contextLength).padEnd(6)} score ${m.score}${m.reason ? `  (${m.reason})` : ''}`);
   }
   const status0 = await mai.request(P.StatusRequest, {});
-  for (const b of status0.backends.filter((b) => !b.reachable)) out(`  · backend ${b.name} not reachable (${b.error ?? 'unknown'}) — fine, Mai uses what it has`);
+  for (const b of status0.backends.filter((/** @type {{ reachable: boolean }} */ b) => !b.reachable)) out(`  · backend ${b.name} not reachable (${b.error ?? 'unknown'}) — fine, Mai uses what it has`);
 
+  /** @param {string} message @param {string} [conversationId] */
   const turn = async (message, conversationId) => {
     out(`\n  you > ${message}`);
     process.stdout.write('  mai > ');
     const result = await mai.chat(
       { message, ...(conversationId ? { conversationId } : {}), maxTokens: 48 },
       {
-        onProgress: (event) => {
+        onProgress: (/** @type {{ kind: 'delta', text: string } | { kind: 'restart', model: string }} */ event) => {
           if (event.kind === 'delta') process.stdout.write(event.text.replace(/\s+/g, ' '));
           else process.stdout.write(`\n  (restarting on ${event.model})\n  mai > `);
         },

@@ -107,7 +107,7 @@ export class GgufBackend implements Backend {
     this.runtime.locate();
     const known = await this.scan();
     const out: BackendModel[] = [];
-    for (const [id, { info }] of known) {
+    for (const [id, { info, model }] of known) {
       const loaded = await this.loaded.get(id)?.catch(() => undefined);
       const memory = loaded?.memory;
       out.push({
@@ -118,6 +118,7 @@ export class GgufBackend implements Backend {
         ...(info.contextLength ? { contextLength: info.contextLength } : {}),
         ...(info.quantization ? { quantization: info.quantization } : {}),
         ...(memory ? { memoryBytes: memory.ram + memory.vram, vramBytes: memory.vram } : {}),
+        ...(model.source === 'folder' ? {} : { storeOf: model.source }),
       });
     }
     return out;

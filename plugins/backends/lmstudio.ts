@@ -59,6 +59,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
 }
 
 export class LMStudioBackend implements Backend {
+  readonly serves = 'lmstudio';
   private readonly base: string;
   private readonly chatClient: OpenAIBackend;
   private readonly secrets: readonly string[];

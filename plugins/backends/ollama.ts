@@ -50,6 +50,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T
 }
 
 export class OllamaBackend implements Backend {
+  readonly serves = 'ollama';
   private readonly base: string;
   /** /api/show answers by `name@digest`: a model's details change only with its digest. */
   private readonly shows = new Map<string, OllamaShow>();
