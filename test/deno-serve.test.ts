@@ -1,11 +1,11 @@
 /**
- * Mai on Deno from the TypeScript sources: the README's own `deno run … rpc/bin.ts serve` command
- * (read from README.md and run by a shell, so the documented command is the tested one) driven over
- * real pipes in both framings against the loopback OpenAI server; the CLI commands with the same
- * permissions; and the same command with a permission withheld — no --allow-sys/--allow-run: CPU,
- * memory and GPU are null with the reason, the server answers; no --allow-net: the backend is
- * unreachable naming the flag; no --allow-ffi: GGUF models say so, the rest works. Runs from both
- * runtimes (Node's vitest and Deno's spawn the same deno).
+ * Mai on Deno from the TypeScript sources: the README's own `deno run … rpc/bin.ts serve` commands
+ * (read from README.md and run by a shell, so the documented commands are the tested ones) driven
+ * over real pipes in both framings against the loopback OpenAI server; the CLI commands with the
+ * same permissions; the HTTP-only command; and a permission withheld — no --allow-sys/--allow-run:
+ * CPU, memory and GPU are null with the reason, the server answers; no --allow-net: the backend is
+ * unreachable naming the flag; no --allow-ffi: GGUF models say so and the turn falls back. Runs from
+ * both runtimes (Node's vitest and Deno's spawn the same deno).
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -18,20 +18,25 @@ import { repoRoot, runCli, spawnServe, type Reply, type ServeProcess, type WireF
 
 const denoBin = join(repoRoot, 'node_modules', '.bin', 'deno');
 
-/** The README's Deno command for `mai serve`, on one line. */
-async function readmeCommand(): Promise<string> {
+/** The README's Deno commands for `mai serve` (every feature; HTTP backends only), each on one line. */
+async function readmeCommands(): Promise<{ full: string; httpOnly: string }> {
   const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => (m[1] ?? '').replace(/\\\n\s*/g, ' ').trim());
-  const command = blocks.find((b) => /^deno run .* rpc\/bin\.ts serve$/.test(b));
-  if (!command) throw new Error('README.md has no ```sh block holding `deno run … rpc/bin.ts serve`');
-  return command;
+  const commands = blocks.filter((b) => /^deno run .* rpc\/bin\.ts serve$/.test(b));
+  const [full, httpOnly] = commands;
+  if (commands.length !== 2 || !full || !httpOnly) throw new Error('README.md should hold two ```sh blocks with `deno run … rpc/bin.ts serve`');
+  return { full, httpOnly };
 }
 
-/** The command without `serve`, minus the flags named (`--allow-sys` also drops `--allow-sys=…`). */
-function prefix(command: string, withhold: readonly string[] = []): string[] {
+/**
+ * The command without `serve`, minus the flags in `withhold` (`--allow-sys` also drops
+ * `--allow-sys=…`) and with `replace`'s flags swapped for the words given.
+ */
+function prefix(command: string, withhold: readonly string[] = [], replace: Record<string, string> = {}): string[] {
   const words = command.replace(/ serve$/, '').split(' ');
-  const kept = words.filter((w) => !withhold.includes(w.split('=')[0] ?? w));
-  for (const flag of withhold) expect(words.some((w) => w.split('=')[0] === flag), `the README command has ${flag}`).toBe(true);
+  const flagOf = (w: string) => w.split('=')[0] ?? w;
+  for (const flag of [...withhold, ...Object.keys(replace)]) expect(words.some((w) => flagOf(w) === flag), `the README command has ${flag}`).toBe(true);
+  const kept = words.filter((w) => !withhold.includes(flagOf(w))).map((w) => replace[flagOf(w)] ?? w);
   // exec: the shell becomes deno, so killing the child kills Mai.
   return ['sh', '-c', `exec ${kept.join(' ')} "$@"`, 'sh'];
 }
@@ -50,16 +55,16 @@ describe('mai serve on Deno with the README permissions', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
   let config: string;
-  let command: string;
+  let commands: { full: string; httpOnly: string };
   let mai: ServeProcess | undefined;
   /** State goes where the README's --allow-write points: $XDG_STATE_HOME/mai. */
   const stateDir = () => join(dir.path, 'xdg', 'mai');
   const env = () => ({ XDG_STATE_HOME: join(dir.path, 'xdg'), PATH: `${dirname(denoBin)}:${process.env.PATH ?? ''}` });
-  const serve = (framing: WireFraming, withhold: readonly string[] = []) =>
-    (mai = spawnServe({ config, framing, stateDir: stateDir(), env: env(), command: prefix(command, withhold) }));
+  const serve = (framing: WireFraming, withhold: readonly string[] = [], options: { command?: string; replace?: Record<string, string> } = {}) =>
+    (mai = spawnServe({ config, framing, stateDir: stateDir(), env: env(), command: prefix(options.command ?? commands.full, withhold, options.replace) }));
 
   beforeEach(async () => {
-    command = await readmeCommand();
+    commands = await readmeCommands();
     server = await startOpenAIServer([
       { id: 'alpha', reply: 'Alpha answers.', chunks: 3 },
       { id: 'beta', reply: 'Beta answers.' },
@@ -131,7 +136,7 @@ context: { summary: digest }
   }, 60_000);
 
   it('the CLI commands: chat streams to stdout, status/models as JSON, switch persists the pin', async () => {
-    const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: env(), command: prefix(command) });
+    const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: env(), command: prefix(commands.full) });
     const chat = await cli(['chat', 'Say', 'hello']);
     expect(chat.code, chat.stderr).toBe(0);
     expect(chat.stdout).toBe('Alpha answers.\n');
@@ -165,6 +170,18 @@ context: { summary: digest }
     expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
   }, 60_000);
 
+  it('the HTTP-only command: CPU and memory from the narrow --allow-sys, GPU unknown without --allow-run, chat answers', async () => {
+    const p = serve('ndjson', [], { command: commands.httpOnly });
+    const resources = await statusUntil(p, (r) => r.trend !== undefined);
+    expect(resources.cpuLoad).toEqual(expect.any(Number));
+    expect(resources.memTotalBytes).toBeGreaterThan(0);
+    expect(resources.unavailable).toEqual([expect.stringMatching(/^gpu: .*--allow-run/)]);
+    const chat = await p.request('chat/send', { message: 'Hello?' });
+    expect(chat.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha' });
+    expect(p.garbage).toEqual([]);
+    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
+  }, 60_000);
+
   it('without --allow-net: the backend is unreachable naming the flag, and the server goes on answering', async () => {
     const p = serve('ndjson', ['--allow-net']);
     const status = await p.request('status');
@@ -175,7 +192,7 @@ context: { summary: digest }
     expect(server.requests).toHaveLength(0);
   }, 60_000);
 
-  it('GGUF models run in-process with --allow-ffi; without it they say so and the HTTP backend answers', async () => {
+  it('GGUF models run in-process with --allow-ffi and the narrowest --allow-sys; without --allow-ffi they say so and the HTTP backend answers', async () => {
     for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
     config = await writeConfig(
       dir.path,
@@ -188,17 +205,22 @@ context: { summary: digest }
 scorers:
   - use: context-fit
 fallback: { retries: 0 }
-monitor: { enabled: false }
+monitor: { enabled: true, intervalMs: 200, gpu: true }
 context: { summary: digest }
 `,
     );
-    const p = serve('ndjson');
+    // The README's "narrowest --allow-sys that keeps every feature", with sampling (GPU included) on.
+    const p = serve('ndjson', [], { replace: { '--allow-sys': '--allow-sys=cpus,loadavg,systemMemoryInfo,homedir,uid' } });
     const gguf = await p.request('chat/send', { message: 'Tell me about the sea.', model: 'mai-demo-small', maxTokens: 16 });
     expect(gguf.error).toBeUndefined();
     const result = gguf.result as { model: string; text: string; usage: { completionTokens: number } };
     expect(result.model).toBe('mai-demo-small');
     expect(result.usage.completionTokens).toBeGreaterThan(0);
     expect(result.text.length).toBeGreaterThan(0);
+    const resources = await statusUntil(p, (r) => r.trend !== undefined);
+    expect(resources).toMatchObject({ cpuLoad: expect.any(Number), memTotalBytes: expect.any(Number) });
+    expect(resources.unavailable).toBeUndefined();
+    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
     p.child.kill();
     await p.exited;
 
