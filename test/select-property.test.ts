@@ -271,9 +271,11 @@ describe('selection over generated catalogues and snapshots', () => {
     );
 
   it.each([
-    { trace: 'any steady trace', baseArb: snapshotArb },
-    { trace: 'a steady trace near the memory and CPU thresholds', baseArb: nearThresholds },
-  ])('under ±10 % noise on $trace the choice does not flap (no model is chosen again after being left)', ({ baseArb }) => {
+    // Proactive switches are rare on arbitrary traces (1 run in ~12 drew none), so only the traces built to
+    // hover at the thresholds must show them; both must show switches.
+    { trace: 'any steady trace', baseArb: snapshotArb, proactiveExpected: false },
+    { trace: 'a steady trace near the memory and CPU thresholds', baseArb: nearThresholds, proactiveExpected: true },
+  ])('under ±10 % noise on $trace the choice does not flap (no model is chosen again after being left)', ({ baseArb, proactiveExpected }) => {
     const seen = { switches: 0, proactive: 0 };
     fc.assert(
       fc.property(catalogArb, baseArb, needsArb, weightsArb, fc.double({ min: 0, max: 0.3, noNaN: true }), noise, (initial, base, needs, weights, margin, draws) => {
@@ -312,6 +314,6 @@ describe('selection over generated catalogues and snapshots', () => {
     );
     // Not vacuous: the traces did make Mai switch, proactively too.
     expect(seen.switches).toBeGreaterThan(0);
-    expect(seen.proactive).toBeGreaterThan(0);
+    if (proactiveExpected) expect(seen.proactive).toBeGreaterThan(0);
   });
 });
