@@ -68,7 +68,7 @@ export async function batch({ smoke }) {
   const began = performance.now();
   const count = smoke ? 16 : 1_000;
   // At the default, concurrency 8 runs one prompt at a time: fewer prompts tell the same, in less time.
-  const defaultCount = smoke ? 8 : 200;
+  const defaultCount = smoke ? 8 : 100;
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS });
   const capacity = (SLOTS / REPLY_MS) * 1000;
   const dir = await tempDir();

@@ -61,7 +61,7 @@ function toFirstToken(args, env, cwd, expected) {
  */
 export async function coldStart({ smoke }) {
   const began = performance.now();
-  const runs = smoke ? 1 : 8;
+  const runs = smoke ? 1 : 6;
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 20 });
   const dir = await tempDir();
   try {
