@@ -109,6 +109,10 @@ export class Catalog {
     // A model found in another server's store is that server's while it runs.
     const served = new Set([...this.backends.values()].filter((b) => b.serves && this.statuses.get(b.name)?.reachable).map((b) => b.serves));
     for (const listing of listings) listing.models = listing.models.filter((m) => !m.storeOf || !served.has(m.storeOf));
+    // Demo models (random weights) stand in only while there is no real model.
+    if (listings.some((l) => l.models.some((m) => !m.demo))) {
+      for (const listing of listings) listing.models = listing.models.filter((m) => !m.demo);
+    }
     const counts = new Map<string, number>();
     for (const { models } of listings) for (const m of models) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
     const next: CatalogModel[] = [];

@@ -40,6 +40,8 @@ export interface BackendModel {
   vramBytes?: number;
   /** The model server whose store this file lives in ('ollama', 'lmstudio'), when a backend found it there. */
   storeOf?: string;
+  /** A demo model (random weights): listed only while no real model exists. */
+  demo?: boolean;
 }
 
 /** A model in Mai's catalogue: what a backend reports merged with the config's metadata. */

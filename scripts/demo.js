@@ -69,9 +69,13 @@ async function main() {
   step('chat/send — Mai picks the best model that fits and streams the answer (demo weights: noise)');
   const first = await turn('Hello, Mai. Always answer briefly.');
 
-  step('models/switch — pin the small model; the same conversation goes on with it');
-  await mai.request(P.ModelsSwitchRequest, { model: 'mai-demo-small' });
-  await turn('And now from the small model?', first.conversationId);
+  // Another model that fits (the small demo model on a fresh machine).
+  const other = models.models.find((/** @type {{ id: string, fits: boolean }} */ m) => m.fits && m.id !== first.model) ?? models.models.find((/** @type {{ id: string }} */ m) => m.id !== first.model);
+  if (other) {
+    step(`models/switch — pin ${other.id}; the same conversation goes on with it`);
+    await mai.request(P.ModelsSwitchRequest, { model: other.id });
+    await turn('And now from another model?', first.conversationId);
+  }
   await mai.request(P.ModelsSwitchRequest, { model: 'auto' });
 
   step('status — the switch is recorded, the answers never mention it');

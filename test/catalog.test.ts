@@ -48,4 +48,17 @@ describe('the catalogue', () => {
     expect(catalog.list().map((m) => m.id).sort()).toEqual(['a/m', 'b/m']);
     expect(() => catalog.require('m')).toThrow(/Unknown model "m"\. Known models: a\/m, b\/m/);
   });
+
+  it('hides the demo models as soon as a real model exists anywhere', async () => {
+    const demo: BackendModel[] = [
+      { id: 'mai-demo-large', loaded: false, demo: true },
+      { id: 'mai-demo-small', loaded: false, demo: true },
+    ];
+    const alone = new Catalog({ backends: [backend('gguf', demo), backend('ollama', 'down', 'ollama')], models: [], log });
+    await alone.refresh();
+    expect(alone.list().map((m) => m.id)).toEqual(['mai-demo-large', 'mai-demo-small']);
+    const withReal = new Catalog({ backends: [backend('gguf', demo), backend('ollama', [{ id: 'qwen2.5:0.5b', loaded: false }], 'ollama')], models: [], log });
+    await withReal.refresh();
+    expect(withReal.list().map((m) => m.id)).toEqual(['qwen2.5:0.5b']);
+  });
 });

@@ -64,6 +64,7 @@ describe('the demo models, read back', () => {
         hasChatTemplate: true,
         tensorCount: 3 + 9 * spec.layers,
         splitCount: 1,
+        demo: true,
       });
       expect(sizeBytes).toBe((await stat(path)).size);
       expect(sizeBytes).toBeLessThan(4 * 1024 * 1024);

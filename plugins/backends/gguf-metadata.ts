@@ -58,6 +58,8 @@ export interface GgufModelInfo {
   tensorCount: number;
   /** Parts of a split model (split.count), 1 for a single file. */
   splitCount: number;
+  /** Written by Mai's demo-model script (metadata `mai.demo`): random weights. */
+  demo: boolean;
 }
 
 const MAGIC = 0x46554747; // "GGUF", little-endian
@@ -217,6 +219,7 @@ export function describeGgufModel(header: GgufHeader): GgufModelInfo {
     parameters: header.tensors.reduce((sum, t) => sum + t.dims.reduce((a, b) => a * b, 1), 0),
     tensorCount: header.tensors.length,
     splitCount: numberOf(m.get('split.count')) ?? 1,
+    demo: m.get('mai.demo') === true,
   };
   const optional: Partial<GgufModelInfo> = {
     name: typeof name === 'string' ? name : undefined,

@@ -119,6 +119,7 @@ export class GgufBackend implements Backend {
         ...(info.quantization ? { quantization: info.quantization } : {}),
         ...(memory ? { memoryBytes: memory.ram + memory.vram, vramBytes: memory.vram } : {}),
         ...(model.source === 'folder' ? {} : { storeOf: model.source }),
+        ...(info.demo ? { demo: true } : {}),
       });
     }
     return out;

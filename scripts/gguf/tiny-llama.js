@@ -108,6 +108,8 @@ export function buildTinyLlama(spec) {
     meta.str('general.architecture', 'llama'),
     meta.str('general.name', spec.id),
     meta.str('general.description', 'A demo model written by Mai (scripts/demo-models.js). Its weights are random: its answers are noise.'),
+    // Marks the file as a demo: the catalogue hides demo models as soon as any real model exists.
+    meta.bool('mai.demo', true),
     meta.u32('general.file_type', spec.tensorType === 'F16' ? FileType.MOSTLY_F16 : FileType.ALL_F32),
     meta.u32('llama.context_length', spec.contextLength),
     meta.u32('llama.embedding_length', nEmbd),
