@@ -9,8 +9,8 @@
  * with a real BPE tokenizer (gpt-tokenizer) plus 4 a message.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { encode } from 'gpt-tokenizer';
+import { listenOnLoopback } from './loopback.ts';
 
 export type LmsBehaviour =
   | { kind: 'ok' }
@@ -73,7 +73,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown> |
 export async function startLmStudioServer(models: FakeLmsModel[], options: LmsServerOptions = {}): Promise<FakeLmStudioServer> {
   const registry = new Map(models.map((m) => [m.key, m]));
   const state: Omit<FakeLmStudioServer, 'url' | 'close'> = { models: registry, seen: [], loads: [], unloads: [], chats: [] };
-  const sockets = new Set<Socket>();
   const startedAt = Date.now();
   const v1 = (options.api ?? 'v1') === 'v1';
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -201,22 +200,10 @@ export async function startLmStudioServer(models: FakeLmsModel[], options: LmsSe
     res.write(`data: ${JSON.stringify({ ...chunk({}, null), choices: [], usage: { prompt_tokens: prompt, completion_tokens: parts.length, total_tokens: prompt + parts.length } })}\n\n`);
     res.end('data: [DONE]\n\n');
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server, options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     ...state,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }

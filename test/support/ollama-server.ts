@@ -10,8 +10,8 @@
  * 4 a message for the chat template, as a llama-3 style template adds.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { ollamaDetails, ollamaDigest, ollamaShowBody, truncatePrompt, type FakeOllamaModel } from './ollama-shapes.ts';
+import { listenOnLoopback } from './loopback.ts';
 
 export { ollamaTokens, type FakeOllamaModel, type OllamaBehaviour } from './ollama-shapes.ts';
 
@@ -57,7 +57,6 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
   const registry = new Map(models.map((m) => [m.name, m]));
   const chats: OllamaChatRecord[] = [];
   const seen: string[] = [];
-  const sockets = new Set<Socket>();
   const startedAt = Date.now();
   const expires = new Map<string, string>();
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -178,24 +177,12 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
       })}\n`,
     );
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server, options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     models: registry,
     chats,
     seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }

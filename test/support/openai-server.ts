@@ -7,7 +7,8 @@
  * POST /tokenize, `meta` on /v1/models), requires an API key, or starts slowly.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback.ts';
 
 export type Behaviour =
   | { kind: 'ok' }
@@ -106,7 +107,6 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
   const requests: ChatLogEntry[] = [];
   const seen: FakeOpenAIServer['seen'] = [];
   const concurrency = { current: 0, max: 0 };
-  const sockets = new Set<Socket>();
   const startedAt = Date.now();
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -220,16 +220,8 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
     );
     res.end('data: [DONE]\n\n');
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const listening = await listenOnLoopback(server, options.port);
+  const url = listening.url;
   return {
     url,
     baseURL: `${url}/v1`,
@@ -237,11 +229,7 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
     requests,
     seen,
     concurrency,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }
 
