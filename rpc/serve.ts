@@ -17,7 +17,8 @@ import { attachMaiServer, type MaiServerOptions } from './server.ts';
 export interface ServeOptions {
   input: Readable;
   output: Writable;
-  mai: Mai;
+  /** Mai, or its promise while it is built: `initialize`/`shutdown`/`exit` are answered without waiting for it. */
+  mai: Mai | Promise<Mai>;
   log: Logger;
   /** Another protocol on the same framing, conformance layer and server (`mai serve --mcp`: rpc/mcp/). */
   face?: ServerFace;
@@ -30,10 +31,16 @@ export interface ServerFace {
 }
 
 export interface ServeOutcome {
-  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads. */
-  reason: 'eof' | 'exit' | 'output-closed';
+  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads; mai-failed: the promised Mai was not built. */
+  reason: 'eof' | 'exit' | 'output-closed' | 'mai-failed';
   code: number;
+  /** mai-failed: why Mai could not be built (nothing more was written; the caller reports it). */
+  error?: unknown;
 }
+
+/** Replies held back at most (characters) and for at most this many turns of the event loop. */
+const MAX_BUFFERED = 64 * 1024;
+const MAX_DEFERRALS = 64;
 
 function jsonRpcLogger(log: Logger): JsonRpcLogger {
   return { error: (m) => log.error(m), warn: (m) => log.warn(m), info: (m) => log.debug(m), log: (m) => log.debug(m) };
@@ -42,6 +49,35 @@ function jsonRpcLogger(log: Logger): JsonRpcLogger {
 export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
   const { input, output, mai, log } = options;
   let outputClosed = false;
+  // Replies produced close together go out in one write: a write to a pipe is a system call, and
+  // under pipelined requests one per reply was the server's biggest cost. The buffer is flushed on
+  // setImmediate, later while the connection still has received messages to dispatch (their
+  // replies follow at once) and under MAX_BUFFERED characters, and always before serveStreams returns.
+  let buffered: string[] = [];
+  let bufferedChars = 0;
+  let flushScheduled = false;
+  let deferrals = 0;
+  const flush = (): void => {
+    flushScheduled = false;
+    if (buffered.length === 0 || outputClosed) {
+      buffered = [];
+      bufferedChars = 0;
+      return;
+    }
+    const chunk = buffered.length === 1 ? buffered[0]! : buffered.join('');
+    buffered = [];
+    bufferedChars = 0;
+    deferrals = 0;
+    output.write(chunk);
+  };
+  const onImmediate = (): void => {
+    if (layer.queued > 0 && bufferedChars < MAX_BUFFERED && deferrals < MAX_DEFERRALS) {
+      deferrals++;
+      setImmediate(onImmediate);
+      return;
+    }
+    flush();
+  };
   const send = (message: unknown): void => {
     if (outputClosed) return;
     let json: string;
@@ -52,7 +88,13 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       log.error('a reply could not be serialised', error);
       json = JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: RpcCodes.internalError, message: `The reply could not be serialised: ${(error as Error).message}` } });
     }
-    output.write(encodeFrame(decoder.framing ?? 'ndjson', json));
+    const frame = encodeFrame(decoder.framing ?? 'ndjson', json);
+    buffered.push(frame);
+    bufferedChars += frame.length;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(onImmediate);
+    }
   };
   const layer = new ConformanceLayer(send, log, options.face?.cancel ? { cancel: options.face.cancel } : {});
   const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) });
@@ -63,6 +105,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     const finish = (outcome: ServeOutcome) => {
       if (finished) return;
       finished = true;
+      if (outcome.reason !== 'mai-failed') flush(); // every reply already made goes out before the end
       outputClosed = true; // whatever a late handler still sends goes nowhere (the client has its replies)
       input.off('data', onData);
       input.off('end', onEnd);
@@ -82,6 +125,8 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       layer.cancelAll();
       void layer.end().then(() => finish({ reason: 'exit', code }));
     };
+    // Attached before the server's own waits, so a failed build stops the output before any request's error reply.
+    if (mai instanceof Promise) mai.catch((error: unknown) => finish({ reason: 'mai-failed', code: 1, error }));
     const server = attachMaiServer(connection, { mai, log, onExit, ...(options.face ? { routes: options.face.routes } : {}) });
     connection.listen();
 

@@ -14,7 +14,11 @@ import { maiRoutes, type Lifecycle, type Route } from './handlers.ts';
 import { ExitNotification, ShutdownRequest } from './protocol.ts';
 
 export interface MaiServerOptions {
-  mai: Mai;
+  /**
+   * Mai, or its promise while it is being built (`mai serve` answers `initialize` before Mai is
+   * ready): the lifecycle methods (EARLY_METHODS) are answered at once, every other request awaits it.
+   */
+  mai: Mai | Promise<Mai>;
   log: Logger;
   /** The `exit` notification arrived: code 0 after `shutdown`, else 1. */
   onExit(code: number): void;
@@ -22,20 +26,63 @@ export interface MaiServerOptions {
   routes?: (mai: Mai, lifecycle: Lifecycle, log: Logger) => Route[];
 }
 
+/** Methods answered without Mai (their handlers never touch it): Mai's and MCP's lifecycle. */
+const EARLY_METHODS: ReadonlySet<string> = new Set(['initialize', 'shutdown', 'ping']);
+
+/** Stands in for Mai while it is built, for the routes of EARLY_METHODS only: any use of it is a bug, reported as such. */
+const maiNotReady = new Proxy(
+  {},
+  {
+    get(_target, property) {
+      throw new MaiError(ErrorCodes.internal, `Mai is not built yet, but a lifecycle method used Mai.${String(property)}.`);
+    },
+  },
+) as Mai;
+
+/** The routes of EARLY_METHODS, built before Mai exists (none if the routes need Mai to be built). */
+function earlyRoutes(build: () => Map<string, Route>, log: Logger): Map<string, Route> {
+  try {
+    return new Map([...build()].filter(([method]) => EARLY_METHODS.has(method)));
+  } catch (error) {
+    log.debug('these routes need Mai to be built; every method waits for it', error);
+    return new Map();
+  }
+}
+
 export function attachMaiServer(connection: MessageConnection, options: MaiServerOptions): Disposable {
-  const { mai, log } = options;
+  const { log } = options;
   const lifecycle: Lifecycle = { shutdownRequested: false };
-  const routes = new Map<string, Route>((options.routes ?? maiRoutes)(mai, lifecycle, log).map((r) => [r.method, r]));
+  const routesFor = options.routes ?? maiRoutes;
+  const table = (mai: Mai) => new Map<string, Route>(routesFor(mai, lifecycle, log).map((r) => [r.method, r]));
+  let routes: Map<string, Route> | undefined;
+  let early: Map<string, Route> | undefined;
+  let ready: Promise<Map<string, Route>>;
+  if (options.mai instanceof Promise) {
+    ready = options.mai.then((mai) => (routes = table(mai)));
+    ready.catch(() => {}); // the owner of the promise reports a failed build; requests get it as their error
+    early = earlyRoutes(() => table(maiNotReady), log);
+  } else {
+    routes = table(options.mai);
+    ready = Promise.resolve(routes);
+  }
+  const known = () => [...(routes ?? early ?? []).keys()];
 
   const requests = connection.onRequest(async (method, params, token) => {
     if (lifecycle.shutdownRequested && method !== ShutdownRequest.method) {
       throw protocolError(RpcCodes.invalidRequest, `Invalid Request: the server is shutting down (shutdown was received), so ${method} is refused; send the exit notification.`);
     }
-    const route = routes.get(method);
+    let route = routes?.get(method) ?? early?.get(method);
+    if (!route && !routes) {
+      try {
+        route = (await ready).get(method);
+      } catch (error) {
+        throw toResponseError(error); // Mai could not be built (`mai serve` reports it and exits)
+      }
+    }
     if (!route) {
-      throw protocolError(RpcCodes.methodNotFound, `Method not found: "${method}". Mai answers ${[...routes.keys()].join(', ')}.`, {
+      throw protocolError(RpcCodes.methodNotFound, `Method not found: "${method}". Mai answers ${known().join(', ')}.`, {
         method,
-        methods: [...routes.keys()],
+        methods: known(),
       });
     }
     const parsed = route.params.safeParse(params ?? {});

@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { MaiError } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
-import { Mai } from '../../core/mai.ts';
+import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
 import { configErrorCodes, type RpcErrorData } from '../errors.ts';
 import { linkInProcess } from '../in-process.ts';
@@ -46,8 +46,13 @@ export function logger(): Logger {
   return createLogger('mai');
 }
 
-/** Builds Mai from the config the flag (or MAI_CONFIG, ./mai.config.yaml, …) names. */
-export function openMai(config: string | undefined, log: Logger): Promise<Mai> {
+/**
+ * Builds Mai from the config the flag (or MAI_CONFIG, ./mai.config.yaml, …) names. Mai's module
+ * graph (config, plugins, backends' dependencies) is imported here, not when the CLI starts, so
+ * `mai serve` answers `initialize` without loading it.
+ */
+export async function openMai(config: string | undefined, log: Logger): Promise<Mai> {
+  const { Mai } = await import('../../core/mai.ts');
   return Mai.create({ find: { flag: config }, log });
 }
 

@@ -1,7 +1,10 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
-import { mcpFace } from '../mcp/server.ts';
+import type { Mai } from '../../core/mai.ts';
 import { serveStreams } from '../serve.ts';
 import { configOption, logger, openMai, parseCommandArgs, type Command } from './common.ts';
+
+/** Without any input, Mai is built this long after the server listens. */
+const BUILD_DELAY_MS = 20;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -31,13 +34,34 @@ Options:
       return 0;
     }
     const log = logger();
-    const mai = await openMai(values.config, log);
+    // Listen first, build Mai behind: `initialize` (and shutdown/exit) need no Mai, every other
+    // request waits for it. The build starts once the first input has been handled (so the first
+    // `initialize` is not slowed by loading Mai's modules) or after BUILD_DELAY_MS without input.
+    let start: () => void = () => {};
+    const mai = new Promise<Mai>((resolve) => {
+      start = () => {
+        start = () => {};
+        resolve(openMai(values.config, log));
+      };
+    });
+    const face = values.mcp ? (await import('../mcp/server.ts')).mcpFace : undefined;
     // Nothing a client sends may take the server down; a bug in a handler is logged, not fatal.
     process.on('uncaughtException', (error) => log.error('uncaught exception (the server keeps running)', error.stack ?? error));
     process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the server keeps running)', reason));
-    const outcome = await serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(values.mcp ? { face: mcpFace } : {}) });
+    const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(face ? { face } : {}) });
+    // After serveStreams' own listener, so the build starts once the first chunk has been handled.
+    process.stdin.once('data', () => setTimeout(() => start(), 0));
+    const idle = setTimeout(() => start(), BUILD_DELAY_MS);
+    const outcome = await served;
+    clearTimeout(idle);
     log.debug(`serve finished: ${outcome.reason}`);
-    await Promise.race([mai.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) =>
+    // A config that fails is its message on stderr and exit code 2 (main's reportFailure), as before
+    // the server listened first; nothing more is written to stdout. Mai is built (if the input ended
+    // before it was) so a bad config is reported however short the input.
+    if (outcome.reason === 'mai-failed') throw outcome.error;
+    start();
+    const built = await mai;
+    await Promise.race([built.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) =>
       log.debug('closing Mai failed', error),
     );
     return outcome.code;
