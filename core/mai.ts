@@ -160,6 +160,11 @@ export class Mai {
     };
   }
 
+  /** Waits for the catalogue's first listing (once); later calls only refresh it in the background when stale. Cheap: no ranking. */
+  ensureCatalog(): Promise<void> {
+    return this.runtime.catalog.ensure();
+  }
+
   status(): StatusReport {
     const { state, monitor, catalog, loaded } = this.runtime;
     return {

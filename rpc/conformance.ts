@@ -75,6 +75,7 @@ export class ConformanceLayer {
   readonly messageStrategy: MessageStrategy = {
     handleMessage: (message, next) => {
       const counted = this.counted.delete(message);
+      if (counted) this.undispatched--;
       let result: unknown;
       try {
         result = next(message);
@@ -88,6 +89,7 @@ export class ConformanceLayer {
   private readonly counted = new WeakSet<Message>();
   private nextId = 1;
   private inFlight = 0;
+  private undispatched = 0;
   private ended = false;
   private readonly idle: Array<() => void> = [];
 
@@ -133,6 +135,11 @@ export class ConformanceLayer {
       this.idle.push(resolve);
       this.checkIdle();
     });
+  }
+
+  /** Messages handed to the connection that it has not started handling yet (its queue): more replies are coming. */
+  get queued(): number {
+    return this.undispatched;
   }
 
   /** Cancels every request still pending (the `exit` path): each is answered -32800 rather than dropped. */
@@ -189,6 +196,7 @@ export class ConformanceLayer {
       this.settle();
       return;
     }
+    this.undispatched++;
     this.layerReader.callback(message);
   }
 

@@ -103,8 +103,9 @@ export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] 
     }),
     route(ModelsSwitchRequest, (params) => mai.switch(params.model)),
     route(StatusRequest, async () => {
-      // The first status of a fresh server lists the backends once, so reachability is known.
-      await mai.models({ refresh: false });
+      // The first status of a fresh server lists the backends once, so reachability is known (no
+      // ranking: status is polled, and ranking every model per call was most of its cost).
+      await mai.ensureCatalog();
       return mai.status();
     }),
     route(ConversationsListRequest, async () => ({ conversations: await mai.listConversations() })),
