@@ -169,7 +169,7 @@ describe('a process using the monitor exits by itself after close()', () => {
     dir = await tempDir('mai-monitor-node-');
     const out = join(dir.path, 'core', 'monitor');
     await mkdir(out, { recursive: true });
-    for (const name of ['sampling-monitor', 'resource-monitor', 'smoothing']) {
+    for (const name of ['sampling-monitor', 'resource-monitor', 'smoothing', 'gpu-probe']) {
       const source = await readFile(join(root, 'core', 'monitor', `${name}.ts`), 'utf8');
       const js = ts.transpileModule(source, {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true, rewriteRelativeImportExtensions: true },
@@ -177,6 +177,7 @@ describe('a process using the monitor exits by itself after close()', () => {
       await writeFile(join(out, `${name}.js`), js.outputText);
     }
     await copyFile(join(root, 'core', 'monitor', 'sample.worker.js'), join(out, 'sample.worker.js'));
+    await copyFile(join(root, 'core', 'monitor', 'cpu-load.js'), join(out, 'cpu-load.js'));
     await copyFile(join(root, 'core', 'permissions.js'), join(dir.path, 'core', 'permissions.js')); // the worker imports it
     await writeFile(join(dir.path, 'package.json'), '{ "type": "module" }\n');
     await symlink(join(root, 'node_modules'), join(dir.path, 'node_modules'), 'dir');

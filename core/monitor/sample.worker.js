@@ -1,13 +1,16 @@
 /**
- * One resource sample, taken in a tinypool worker thread (never on the main thread):
- * systeminformation's currentLoad() primes its counters and waits 500 ms on its first call, and
- * graphics() blocks on `nvidia-smi` where a GPU exists. Plain JavaScript with JSDoc types, because
+ * One resource sample, taken in a tinypool worker thread (never on the main thread): the CPU load
+ * from the OS's counters (cpu-load.js; its first reading waits 250 ms to have an interval),
+ * memory from systeminformation's mem() (a read of /proc/meminfo on Linux), and — only when the
+ * task asks, see gpu-probe.ts — GPUs from graphics(), which starts processes (lspci, nvidia-smi…)
+ * and blocks on `nvidia-smi` where a GPU exists. Plain JavaScript with JSDoc types, because
  * Node cannot load a `.ts` worker. Fails soft: a metric that cannot be read is null, and why goes
  * into `unavailable`; the task itself never throws.
  */
 import { threadId } from 'node:worker_threads';
 import si from 'systeminformation';
 import { deniedBecause } from '../permissions.js';
+import { createCpuLoad } from './cpu-load.js';
 
 const MB = 1024 * 1024;
 
@@ -19,7 +22,7 @@ console.debug = console.error;
 
 /**
  * @typedef {object} SampleTask
- * @property {boolean} gpu Ask for GPU memory (runs nvidia-smi where there is one).
+ * @property {boolean} gpu Ask for GPUs (graphics(): starts lspci, nvidia-smi… — not every sample).
  */
 
 /**
@@ -35,6 +38,7 @@ console.debug = console.error;
  * @property {number | null} memTotalBytes
  * @property {number | null} memFreeBytes What can be given to a new process without swapping (`available`).
  * @property {RawGpu[]} gpus
+ * @property {boolean} gpuProbed Whether GPUs were asked for (when not, `gpus` is empty and says nothing).
  * @property {string[]} unavailable Metrics that could not be read, and why.
  * @property {number} sampledAt
  * @property {number} tookMs
@@ -47,6 +51,8 @@ console.debug = console.error;
 const cpuDenied = deniedBecause('reading the load', [{ name: 'sys', kind: 'cpus' }, { name: 'sys', kind: 'loadavg' }]);
 const memDenied = deniedBecause('reading it', [{ name: 'sys', kind: 'systemMemoryInfo' }]);
 const gpuDenied = deniedBecause('running nvidia-smi', [{ name: 'run' }]);
+
+const cpuLoadNow = createCpuLoad();
 
 /** @param {string} reason */
 function refuse(reason) {
@@ -77,16 +83,15 @@ export default async function sample(task) {
   /** @type {string[]} */
   const unavailable = [];
   const [load, mem, graphics] = await Promise.allSettled([
-    cpuDenied ? refuse(cpuDenied) : si.currentLoad(),
+    cpuDenied ? refuse(cpuDenied) : cpuLoadNow(),
     memDenied ? refuse(memDenied) : si.mem(),
     !task.gpu ? Promise.resolve(null) : gpuDenied ? refuse(gpuDenied) : si.graphics(),
   ]);
 
   let cpuLoad = null;
   if (load.status === 'fulfilled') {
-    const percent = finiteOrNull(load.value.currentLoad);
-    cpuLoad = percent === null ? null : Math.min(1, Math.max(0, percent / 100));
-    if (cpuLoad === null) unavailable.push('cpu: systeminformation reported no load');
+    cpuLoad = load.value;
+    if (cpuLoad === null) unavailable.push('cpu: the OS reported no CPU times');
   } else unavailable.push(`cpu: ${why(load.reason)}`);
 
   let memTotalBytes = null;
@@ -113,6 +118,7 @@ export default async function sample(task) {
     memTotalBytes,
     memFreeBytes,
     gpus,
+    gpuProbed: task.gpu,
     unavailable,
     sampledAt: Date.now(),
     tookMs: performance.now() - started,

@@ -1,7 +1,7 @@
 /**
  * The sampling monitor: every `intervalMs` a tinypool worker thread asks systeminformation for CPU
- * load, memory and GPU memory (sample.worker.js); the main thread only keeps the smoothed result
- * and reads it. A snapshot older than two intervals triggers a fresh sample, waited for at most
+ * load, memory and — at the first sample, then as gpu-probe.ts decides — GPU memory
+ * (sample.worker.js); the main thread only keeps the smoothed result and reads it. A snapshot older than two intervals triggers a fresh sample, waited for at most
  * `sampleTimeoutMs`. One worker (min = max = 1) so currentLoad()'s counters stay primed; atomics
  * off (tinypool hangs under Deno with them); the pool is destroyed on close, and nothing it owns
  * keeps the process alive (the timer is unref'd, idle workers are unref'd by tinypool).
@@ -10,6 +10,7 @@ import Tinypool from 'tinypool';
 import type { MonitorConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { ResourceSnapshot } from '../types.ts';
+import { GpuProbe } from './gpu-probe.ts';
 import { osSnapshot, type LoadedModelsSource, type ResourceMonitor } from './resource-monitor.ts';
 import { Smoother, type RawSample } from './smoothing.ts';
 
@@ -19,6 +20,8 @@ export interface SamplingMonitorOptions {
   loaded?: LoadedModelsSource;
   /** The worker module (tests point it elsewhere); defaults to ./sample.worker.js next to this file. */
   workerUrl?: URL;
+  /** How often GPUs are asked for again when none with a free-memory figure was found (default GPU_REPROBE_MS). */
+  gpuReprobeMs?: number;
 }
 
 export interface SamplingStats {
@@ -30,6 +33,8 @@ export interface SamplingStats {
   running: boolean;
   /** Worker threads the pool holds now (0 once closed). */
   workers: number;
+  /** Samples that asked for GPUs (systeminformation's graphics(), which starts processes). */
+  gpuProbes: number;
 }
 
 /** Resolves to the promise's value, or to null once `ms` have passed (the work itself goes on). */
@@ -49,6 +54,7 @@ export class SamplingMonitor implements ResourceMonitor {
   private readonly loaded: LoadedModelsSource | undefined;
   private readonly workerUrl: URL;
   private readonly smoother: Smoother;
+  private readonly gpuProbe: GpuProbe;
   private pool: Tinypool | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private snapshot: ResourceSnapshot | null = null;
@@ -56,7 +62,7 @@ export class SamplingMonitor implements ResourceMonitor {
   private closed = false;
   /** Why sampling gave up, when its worker could not start. */
   private broken: string | null = null;
-  private readonly counts: Omit<SamplingStats, 'workers'> = { samples: 0, failures: 0, lastTookMs: null, workerThreadId: null, running: false };
+  private readonly counts: Omit<SamplingStats, 'workers' | 'gpuProbes'> = { samples: 0, failures: 0, lastTookMs: null, workerThreadId: null, running: false };
 
   constructor(options: SamplingMonitorOptions) {
     this.config = options.config;
@@ -64,6 +70,7 @@ export class SamplingMonitor implements ResourceMonitor {
     this.loaded = options.loaded;
     this.workerUrl = options.workerUrl ?? new URL('./sample.worker.js', import.meta.url);
     this.smoother = new Smoother(options.config.smoothing, options.config.trendWindow);
+    this.gpuProbe = new GpuProbe(options.config.gpu, options.gpuReprobeMs);
   }
 
   start(): void {
@@ -115,16 +122,18 @@ export class SamplingMonitor implements ResourceMonitor {
     return Math.max(4 * this.config.sampleTimeoutMs, 2 * this.config.intervalMs);
   }
 
-  /** One sample in the worker (joins the one in flight); null when it failed. */
-  private run(): Promise<RawSample | null> {
+  /** One sample in the worker (joins the one in flight); null when it failed. `gpu`: ask for GPUs even if not due. */
+  private run(gpu = false): Promise<RawSample | null> {
     if (this.inFlight) return this.inFlight.promise;
     const pool = this.pool;
     if (!pool || this.closed || this.broken) return Promise.resolve(null);
     const controller = new AbortController();
-    const promise = (pool.run({ gpu: this.config.gpu }, { signal: controller.signal }) as Promise<RawSample>)
+    const askGpu = this.config.gpu && (gpu || this.gpuProbe.due());
+    const promise = (pool.run({ gpu: askGpu }, { signal: controller.signal }) as Promise<RawSample>)
       .then(
-        (raw) => {
+        (answer) => {
           if (this.closed) return null;
+          const raw = this.gpuProbe.complete(answer, askGpu);
           this.accept(raw);
           return raw;
         },
@@ -182,7 +191,8 @@ export class SamplingMonitor implements ResourceMonitor {
     const deadline = Date.now() + timeoutMs;
     // A sample already running may have started before the caller's change: wait it out, then take another.
     if (this.inFlight) await within(this.inFlight.promise, timeoutMs);
-    const raw = await within(this.run(), deadline - Date.now());
+    // GPUs too: VRAM is what comes back after an unload.
+    const raw = await within(this.run(true), deadline - Date.now());
     if (!raw) return this.latest();
     return this.withLoaded({
       cpuLoad: raw.cpuLoad,
@@ -195,7 +205,7 @@ export class SamplingMonitor implements ResourceMonitor {
   }
 
   stats(): SamplingStats {
-    return { ...this.counts, workers: this.pool?.threads.length ?? 0 };
+    return { ...this.counts, workers: this.pool?.threads.length ?? 0, gpuProbes: this.gpuProbe.probes() };
   }
 
   async close(): Promise<void> {

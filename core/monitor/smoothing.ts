@@ -17,6 +17,8 @@ export interface RawSample {
   memTotalBytes: number | null;
   memFreeBytes: number | null;
   gpus: RawGpu[];
+  /** Whether this sample asked for GPUs (when not, the monitor fills in the last answer: gpu-probe.ts). */
+  gpuProbed?: boolean;
   unavailable: string[];
   sampledAt: number;
   tookMs: number;

@@ -1,0 +1,130 @@
+import Tinypool from 'tinypool';
+import { afterEach, describe, expect, it } from 'vitest';
+import { busyShare, createCpuLoad, cpuTimes } from '../core/monitor/cpu-load.js';
+import { GPU_REPROBE_MS, GpuProbe } from '../core/monitor/gpu-probe.ts';
+import { SamplingMonitor } from '../core/monitor/sampling-monitor.ts';
+import type { RawGpu, RawSample } from '../core/monitor/smoothing.ts';
+
+function raw(overrides: Partial<RawSample>): RawSample {
+  return { cpuLoad: 0.5, memTotalBytes: 100, memFreeBytes: 50, gpus: [], unavailable: [], sampledAt: 0, tookMs: 1, threadId: 1, ...overrides };
+}
+
+const integrated: RawGpu = { name: 'Intel UHD', vramTotalBytes: 128 * 1024 ** 2, vramFreeBytes: null };
+const nvidia: RawGpu = { name: 'RTX 4090', vramTotalBytes: 24 * 1024 ** 3, vramFreeBytes: 20 * 1024 ** 3 };
+
+describe('when a sample asks for GPUs (GpuProbe)', () => {
+  it('asks at the first sample; with no GPU found, again only after the reprobe interval, carrying the last answer between', () => {
+    const probe = new GpuProbe(true, 10_000);
+    expect(probe.due(0)).toBe(true);
+    probe.complete(raw({ gpus: [], unavailable: ['gpu: lspci not found'] }), true, 0);
+    expect(probe.due(1)).toBe(false);
+    expect(probe.due(9_999)).toBe(false);
+    const between = probe.complete(raw({ gpus: [], unavailable: ['memory: x'] }), false, 5_000);
+    expect(between.unavailable).toEqual(['memory: x', 'gpu: lspci not found']);
+    expect(probe.due(10_000)).toBe(true);
+    expect(probe.probes()).toBe(1);
+    expect(GPU_REPROBE_MS).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it('a GPU with only fixed figures is carried too; one with a free-memory figure is asked for every sample', () => {
+    const fixed = new GpuProbe(true, 10_000);
+    fixed.complete(raw({ gpus: [integrated] }), true, 0);
+    expect(fixed.due(2_000)).toBe(false);
+    expect(fixed.complete(raw({ gpus: [] }), false, 2_000).gpus).toEqual([integrated]);
+
+    const following = new GpuProbe(true, 10_000);
+    following.complete(raw({ gpus: [integrated, nvidia] }), true, 0);
+    expect(following.due(1)).toBe(true);
+    const next = following.complete(raw({ gpus: [integrated, { ...nvidia, vramFreeBytes: 1 }] }), true, 2_000);
+    expect(next.gpus[1]?.vramFreeBytes).toBe(1);
+    expect(following.probes()).toBe(2);
+  });
+
+  it('a probe that never completed (the sample failed) stays due; with GPUs off it is never due and adds nothing', () => {
+    const probe = new GpuProbe(true, 10_000);
+    expect(probe.due(0)).toBe(true);
+    expect(probe.due(50_000)).toBe(true);
+    const off = new GpuProbe(false, 10_000);
+    expect(off.due(0)).toBe(false);
+    expect(off.complete(raw({ gpus: [] }), false, 0).gpus).toEqual([]);
+    expect(off.probes()).toBe(0);
+  });
+});
+
+describe('CPU load from the OS counters (cpu-load.js)', () => {
+  it('is the busy share of the time all cores spent between two readings; null when the counters did not move', () => {
+    expect(busyShare({ busy: 100, total: 1_000 }, { busy: 150, total: 1_200 })).toBeCloseTo(0.25);
+    expect(busyShare({ busy: 100, total: 1_000 }, { busy: 100, total: 1_000 })).toBeNull();
+    expect(busyShare({ busy: 0, total: 0 }, { busy: 500, total: 400 })).toBe(1);
+    const times = cpuTimes();
+    expect(times.total).toBeGreaterThan(0);
+    expect(times.busy).toBeGreaterThanOrEqual(0);
+    expect(times.busy).toBeLessThanOrEqual(times.total);
+  });
+
+  it('reads a share in 0..1 from this machine, the first reading over a primed interval', async () => {
+    const read = createCpuLoad(50);
+    for (let i = 0; i < 3; i++) {
+      const share = await read();
+      expect(share).not.toBeNull();
+      expect(share!).toBeGreaterThanOrEqual(0);
+      expect(share!).toBeLessThanOrEqual(1);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  });
+});
+
+describe('sampling starts no process except when it asks for GPUs', () => {
+  let pool: Tinypool | undefined;
+  let monitor: SamplingMonitor | undefined;
+  afterEach(async () => {
+    await pool?.destroy();
+    await monitor?.close();
+    pool = undefined;
+    monitor = undefined;
+  });
+
+  it('the real sample worker: CPU and memory start nothing; graphics() is what starts processes', async () => {
+    pool = new Tinypool({ filename: new URL('./monitor-spawns.worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, useAtomics: false });
+    type Counted = RawSample & { started: string[] };
+    for (let i = 0; i < 3; i++) {
+      const sample = (await pool.run({ gpu: false })) as Counted;
+      expect(sample.started).toEqual([]);
+      expect(sample.gpuProbed).toBe(false);
+      expect(sample.cpuLoad).not.toBeNull();
+      expect(sample.memFreeBytes).toBeGreaterThan(0);
+    }
+    const withGpu = (await pool.run({ gpu: true })) as Counted;
+    expect(withGpu.gpuProbed).toBe(true);
+    // Linux: lspci, clinfo, xrandr… (the check that the counting above can see a process at all).
+    if (process.platform === 'linux') expect(withGpu.started.length).toBeGreaterThan(0);
+  });
+
+  it('the monitor asks for GPUs at its first sample, not every sample, unless a GPU with free memory was found; sample() asks again', async () => {
+    monitor = new SamplingMonitor({ config: { intervalMs: 100, smoothing: 0.3, trendWindow: 5, sampleTimeoutMs: 1_500, gpu: true }, gpuReprobeMs: 60_000 });
+    monitor.start();
+    const deadline = Date.now() + 15_000;
+    while (monitor.stats().samples < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const stats = monitor.stats();
+    expect(stats.samples).toBeGreaterThanOrEqual(6);
+    const snapshot = monitor.latest();
+    const following = snapshot.gpus.some((gpu) => gpu.vramFreeBytes !== null);
+    if (following) expect(stats.gpuProbes).toBe(stats.samples);
+    else expect(stats.gpuProbes).toBe(1);
+    const before = stats.gpuProbes;
+    const fresh = await monitor.sample(5_000);
+    expect(monitor.stats().gpuProbes).toBeGreaterThan(before);
+    expect(fresh.gpus.length).toBe(snapshot.gpus.length);
+  });
+
+  it('with monitor.gpu off, no sample asks for GPUs', async () => {
+    monitor = new SamplingMonitor({ config: { intervalMs: 100, smoothing: 0.3, trendWindow: 5, sampleTimeoutMs: 1_500, gpu: false } });
+    monitor.start();
+    const deadline = Date.now() + 15_000;
+    while (monitor.stats().samples < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await monitor.sample(5_000);
+    expect(monitor.stats().samples).toBeGreaterThanOrEqual(4);
+    expect(monitor.stats().gpuProbes).toBe(0);
+    expect(monitor.latest().gpus).toEqual([]);
+  });
+});
