@@ -110,8 +110,10 @@ export class Catalog {
     const served = new Set([...this.backends.values()].filter((b) => b.serves && this.statuses.get(b.name)?.reachable).map((b) => b.serves));
     for (const listing of listings) listing.models = listing.models.filter((m) => !m.storeOf || !served.has(m.storeOf));
     // Demo models (random weights) stand in only while there is no real model.
+    // (A demo model the config names under `models` is kept: someone asked for it.)
     if (listings.some((l) => l.models.some((m) => !m.demo))) {
-      for (const listing of listings) listing.models = listing.models.filter((m) => !m.demo);
+      const named = new Set(this.meta.map((m) => m.id));
+      for (const listing of listings) listing.models = listing.models.filter((m) => !m.demo || named.has(m.id));
     }
     const counts = new Map<string, number>();
     for (const { models } of listings) for (const m of models) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);

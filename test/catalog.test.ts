@@ -60,5 +60,12 @@ describe('the catalogue', () => {
     const withReal = new Catalog({ backends: [backend('gguf', demo), backend('ollama', [{ id: 'qwen2.5:0.5b', loaded: false }], 'ollama')], models: [], log });
     await withReal.refresh();
     expect(withReal.list().map((m) => m.id)).toEqual(['qwen2.5:0.5b']);
+    const named = new Catalog({
+      backends: [backend('gguf', demo), backend('ollama', [{ id: 'qwen2.5:0.5b', loaded: false }], 'ollama')],
+      models: [{ id: 'mai-demo-small' }],
+      log,
+    });
+    await named.refresh();
+    expect(named.list().map((m) => m.id).sort()).toEqual(['mai-demo-small', 'qwen2.5:0.5b']);
   });
 });

@@ -202,6 +202,8 @@ context: { summary: digest }
   - use: openai
     name: loop
     options: { baseURL: "${server.baseURL}" }
+models:
+  - id: mai-demo-small   # named, so it stays listed beside the real models alpha and beta
 scorers:
   - use: context-fit
 fallback: { retries: 0 }

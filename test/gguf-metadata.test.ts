@@ -65,6 +65,7 @@ describe('the demo models, read back', () => {
         tensorCount: 3 + 9 * spec.layers,
         splitCount: 1,
         demo: true,
+        tier: spec.tier,
       });
       expect(sizeBytes).toBe((await stat(path)).size);
       expect(sizeBytes).toBeLessThan(4 * 1024 * 1024);

@@ -60,6 +60,8 @@ export interface GgufModelInfo {
   splitCount: number;
   /** Written by Mai's demo-model script (metadata `mai.demo`): random weights. */
   demo: boolean;
+  /** The tier the file declares (metadata `mai.tier`, which Mai's demo models carry). */
+  tier?: 'small' | 'medium' | 'large';
 }
 
 const MAGIC = 0x46554747; // "GGUF", little-endian
@@ -221,6 +223,8 @@ export function describeGgufModel(header: GgufHeader): GgufModelInfo {
     splitCount: numberOf(m.get('split.count')) ?? 1,
     demo: m.get('mai.demo') === true,
   };
+  const tier = m.get('mai.tier');
+  if (tier === 'small' || tier === 'medium' || tier === 'large') info.tier = tier;
   const optional: Partial<GgufModelInfo> = {
     name: typeof name === 'string' ? name : undefined,
     contextLength: key('context_length'),

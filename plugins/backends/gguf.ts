@@ -120,6 +120,7 @@ export class GgufBackend implements Backend {
         ...(memory ? { memoryBytes: memory.ram + memory.vram, vramBytes: memory.vram } : {}),
         ...(model.source === 'folder' ? {} : { storeOf: model.source }),
         ...(info.demo ? { demo: true } : {}),
+        ...(info.tier ? { tier: info.tier } : {}),
       });
     }
     return out;

@@ -9,8 +9,8 @@ import { writeGguf } from './writer.js';
 
 /** @type {readonly import('./tiny-llama.js').TinyLlamaSpec[]} */
 export const DEMO_MODELS = Object.freeze([
-  { id: 'mai-demo-small', layers: 2, embedding: 64, heads: 4, kvHeads: 2, feedForward: 192, contextLength: 4096, tensorType: 'F32' },
-  { id: 'mai-demo-large', layers: 4, embedding: 128, heads: 8, kvHeads: 4, feedForward: 384, contextLength: 8192, tensorType: 'F16' },
+  { id: 'mai-demo-small', tier: 'small', layers: 2, embedding: 64, heads: 4, kvHeads: 2, feedForward: 192, contextLength: 4096, tensorType: 'F32' },
+  { id: 'mai-demo-large', tier: 'large', layers: 4, embedding: 128, heads: 8, kvHeads: 4, feedForward: 384, contextLength: 8192, tensorType: 'F16' },
 ]);
 
 /**

@@ -25,6 +25,7 @@ import { meta } from './writer.js';
  * @property {number} contextLength
  * @property {'F32' | 'F16'} tensorType type of the matrices (norms are always F32)
  * @property {string} [seed] defaults to the id
+ * @property {'small' | 'medium' | 'large'} [tier] written as `mai.tier`, so no config entry is needed for it
  */
 
 /** A ChatML template, the shape most chat models' templates take. */
@@ -110,6 +111,7 @@ export function buildTinyLlama(spec) {
     meta.str('general.description', 'A demo model written by Mai (scripts/demo-models.js). Its weights are random: its answers are noise.'),
     // Marks the file as a demo: the catalogue hides demo models as soon as any real model exists.
     meta.bool('mai.demo', true),
+    ...(spec.tier ? [meta.str('mai.tier', spec.tier)] : []),
     meta.u32('general.file_type', spec.tensorType === 'F16' ? FileType.MOSTLY_F16 : FileType.ALL_F32),
     meta.u32('llama.context_length', spec.contextLength),
     meta.u32('llama.embedding_length', nEmbd),
