@@ -8,6 +8,7 @@
  * record never made it to disk; any other unreadable line is an error naming the file and line.
  * Message records without a `turn` (the first version of the format) are read as they are.
  */
+import { Buffer } from 'node:buffer';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Conversation, StoredMessage } from './message.ts';
 
@@ -15,6 +16,17 @@ export type ConversationRecord =
   | { type: 'meta'; id: string; createdAt: string }
   | { type: 'message'; turn?: string; last?: true; message: StoredMessage }
   | { type: 'torn'; at: string };
+
+/**
+ * What one append writes: `prefix` (the end of a torn line and its marker, if any), the `head`
+ * records (the meta header of a new file) and the turn's messages, each tagged with the turn's id
+ * and the last one marked.
+ */
+export function encodeTurn(prefix: string, head: ConversationRecord[], turn: string, messages: ReadonlyArray<StoredMessage>): Buffer {
+  const records = [...head];
+  messages.forEach((message, i) => records.push({ type: 'message', turn, ...(i === messages.length - 1 ? { last: true } : {}), message }));
+  return Buffer.from(prefix + records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
+}
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 
@@ -66,7 +78,8 @@ export function parseConversation(id: string, file: string, text: string): Conve
     }
     if (typeof record !== 'object' || record === null) throw corrupt(file, lineNo, 'this line is not a record');
     if (record.type === 'meta') {
-      createdAt = typeof record.createdAt === 'string' ? record.createdAt : '';
+      // Two processes racing to create one file may each write a header: the first one counts.
+      if (!createdAt && typeof record.createdAt === 'string') createdAt = record.createdAt;
     } else if (record.type === 'torn') {
       continue;
     } else if (record.type === 'message') {

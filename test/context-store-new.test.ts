@@ -1,0 +1,135 @@
+/**
+ * The first turn of a conversation that has no file yet, on real files: it is written without the
+ * cross-process lock (creating the file with 'ax' is exclusive), durably and whole; when several
+ * processes (Deno children and this Node process) create the same new conversations at once, the
+ * losers of each creation race append under the lock, and no record is lost or interleaved; the
+ * folder is made again if it disappears.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConversationStore } from '../core/context/conversation-store.ts';
+import type { StoredMessage } from '../core/context/message.ts';
+import { tempDir, type TempDir } from './support/harness.ts';
+
+const at = '2025-01-01T00:00:00.000Z';
+const turn = (q: string, a: string): StoredMessage[] => [
+  { role: 'user', text: q, at },
+  { role: 'assistant', text: a, at, model: 'm' },
+];
+const records = async (file: string) => (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; turn?: string });
+
+describe('the first turn of a new conversation', () => {
+  let dir: TempDir;
+  let store: ConversationStore;
+  beforeEach(async () => {
+    dir = await tempDir();
+    store = new ConversationStore(join(dir.path, 'conversations'));
+  });
+  afterEach(() => dir.cleanup());
+
+  it('is written without the lock when Mai minted the id or found no file, and later turns append after it', async () => {
+    await mkdir(store.dir, { recursive: true });
+    const minted = store.newId();
+    expect(store.isNew(minted)).toBe(true);
+    expect(await store.load('named')).toBeNull();
+    expect(store.isNew('named')).toBe(true);
+    // Another holder keeps both files locked: a locked append would wait for it (and then fail).
+    const releases = await Promise.all([minted, 'named'].map((id) => lockfile.lock(store.file(id), { realpath: false })));
+    await store.append(minted, turn('one', 'first answer'));
+    await store.append('named', turn('one', 'first answer'));
+    for (const release of releases) await release();
+    expect(store.isNew(minted)).toBe(false);
+    for (const id of [minted, 'named']) {
+      await store.append(id, turn('two', 'second answer'));
+      const conversation = await store.load(id);
+      expect(conversation?.messages.map((m) => m.text)).toEqual(['one', 'first answer', 'two', 'second answer']);
+      expect(conversation?.warnings).toEqual([]);
+      expect(conversation?.createdAt).toBe(at);
+      expect((await records(store.file(id))).map((r) => r.type)).toEqual(['meta', 'message', 'message', 'message', 'message']);
+    }
+  });
+
+  it('falls back to the locked append when the file exists after all', async () => {
+    const other = new ConversationStore(store.dir);
+    expect(await store.load('c')).toBeNull();
+    await other.append('c', turn('from the other process', 'a'));
+    await store.append('c', turn('from this one', 'b'));
+    expect((await store.load('c'))?.messages.map((m) => m.text)).toEqual(['from the other process', 'a', 'from this one', 'b']);
+    expect((await records(store.file('c'))).map((r) => r.type)).toEqual(['meta', 'message', 'message', 'message', 'message']);
+  });
+
+  it('makes the folder again when it was removed after the first append', async () => {
+    await store.append('old', turn('one', 'first answer'));
+    await rm(store.dir, { recursive: true });
+    await store.append('old', turn('two', 'second answer')); // the locked path
+    expect((await store.load('old'))?.messages.map((m) => m.text)).toEqual(['two', 'second answer']);
+    await rm(store.dir, { recursive: true });
+    const id = store.newId();
+    await store.append(id, turn('three', 'third answer')); // the lock-free path
+    expect((await store.load(id))?.messages.map((m) => m.text)).toEqual(['three', 'third answer']);
+  });
+
+  it('never loses or interleaves records when two stores in one process create the same conversations at once', async () => {
+    const stores = [store, new ConversationStore(store.dir), new ConversationStore(store.dir)];
+    const ids = Array.from({ length: 30 }, (_, i) => `race-${i}`);
+    for (const s of stores) for (const id of ids) expect(await s.load(id)).toBeNull();
+    await Promise.all(stores.map((s, w) => Promise.all(ids.map((id) => s.append(id, turn(`w${w} q`, `w${w} `.repeat(5_000)))))));
+    for (const id of ids) {
+      const conversation = await store.load(id);
+      expect(conversation?.warnings).toEqual([]);
+      expect(new Set(conversation?.messages.map((m) => m.text.split(' ')[0]))).toEqual(new Set(['w0', 'w1', 'w2']));
+      const lines = await records(store.file(id));
+      expect(lines[0]?.type).toBe('meta');
+      expect(lines.filter((r) => r.type === 'message')).toHaveLength(6);
+    }
+  });
+
+  it('never loses or interleaves records when several processes create the same new conversations at once', async () => {
+    const count = 20;
+    const go = join(dir.path, 'go');
+    const worker = (name: string) => {
+      const child = spawn('npx', ['deno', 'run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'fresh', name, String(count), go, 'fresh'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      const ready = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
+      child.stderr.on('data', (d: Buffer) => (err += d));
+      const done = new Promise<string>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${name} exited ${code}: ${err}`))));
+      });
+      return { ready, done };
+    };
+    const ids = Array.from({ length: count }, (_, i) => `fresh-${i}`);
+    for (const id of ids) expect(await store.load(id)).toBeNull();
+    const a = worker('deno-a');
+    const b = worker('deno-b');
+    await Promise.all([a.ready, b.ready]);
+    await writeFile(go, 'go'); // all three writers race to create each conversation
+    for (const [i, id] of ids.entries()) await store.append(id, turn(`node:${i} question`, `node:${i} `.repeat(2_000 + ((i * 7919) % 6_000))));
+    expect(await Promise.all([a.done, b.done])).toEqual(['ready\ndeno-a done\n', 'ready\ndeno-b done\n']);
+
+    for (const [i, id] of ids.entries()) {
+      const conversation = await store.load(id);
+      expect(conversation?.warnings).toEqual([]);
+      const messages = conversation!.messages;
+      expect(messages).toHaveLength(6);
+      const writers: string[] = [];
+      for (let m = 0; m < messages.length; m += 2) {
+        const tag = messages[m]!.text.split(' ')[0]!;
+        expect(messages[m]!.text).toBe(`${tag} question`);
+        expect(new Set(messages[m + 1]!.text.trim().split(' '))).toEqual(new Set([tag]));
+        writers.push(tag);
+      }
+      expect(writers.sort()).toEqual([`deno-a:${i}`, `deno-b:${i}`, `node:${i}`]);
+      // Every line is a whole record; the file starts with its header.
+      const lines = await records(store.file(id));
+      expect(lines[0]?.type).toBe('meta');
+      expect(lines.filter((r) => r.type === 'message')).toHaveLength(6);
+    }
+  }, 120_000);
+});
