@@ -3,7 +3,7 @@
  * cross-process lock (creating the file with 'ax' is exclusive), durably and whole; when several
  * processes (Deno children and this Node process) create the same new conversations at once, the
  * losers of each creation race append under the lock, and no record is lost or interleaved; the
- * folder is made again if it disappears.
+ * folder is made again if it disappears; a new conversation's summaries are not read from disk.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import lockfile from 'proper-lockfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import type { StoredMessage } from '../core/context/message.ts';
+import { SummaryCache } from '../core/context/summary-cache.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 const at = '2025-01-01T00:00:00.000Z';
@@ -132,4 +133,24 @@ describe('the first turn of a new conversation', () => {
       expect(lines.filter((r) => r.type === 'message')).toHaveLength(6);
     }
   }, 120_000);
+
+  it('reads no summaries from disk for a conversation Mai just created, and does for an existing one', async () => {
+    const existing = 'existing';
+    await store.append(existing, turn('one', 'first answer'));
+    const minted = store.newId();
+    const summary = { key: 'span', text: 'a summary', tokens: 3, by: 'm' };
+    await mkdir(join(store.dir, '.summaries'), { recursive: true });
+    for (const id of [existing, minted]) await writeFile(store.summaryFile(id), `${JSON.stringify({ ...summary, key: id })}\n`);
+
+    const cache = new SummaryCache({ fileOf: (id) => store.summaryFile(id), isNew: (id) => store.isNew(id) });
+    await cache.load(existing);
+    await cache.load(minted);
+    expect(cache.get(existing, 10)?.text).toBe('a summary');
+    expect(cache.get(minted, 10)).toBeUndefined();
+    // What it summarises from now on is kept, in memory and on disk.
+    await cache.put(minted, { ...summary, key: 'later' });
+    await cache.load(minted);
+    expect(cache.get('later', 10)?.text).toBe('a summary');
+    expect(await readFile(store.summaryFile(minted), 'utf8')).toContain('"later"');
+  });
 });

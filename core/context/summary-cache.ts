@@ -19,6 +19,8 @@ export interface CachedSummary {
 export interface SummaryCacheOptions {
   /** Where a conversation's summaries are kept on disk; none keeps them in memory only. */
   fileOf?: (conversationId: string) => string;
+  /** True for a conversation with no file yet (just created): it has no summaries to read. */
+  isNew?: (conversationId: string) => boolean;
   maxEntries?: number;
   log?: Logger;
 }
@@ -37,6 +39,11 @@ export class SummaryCache {
     const fileOf = this.options.fileOf;
     if (!fileOf) return Promise.resolve();
     let loading = this.loaded.get(conversationId);
+    if (!loading && this.options.isNew?.(conversationId)) {
+      // Nothing on disk yet: whatever this process summarises from now on is remembered in memory.
+      loading = Promise.resolve();
+      this.loaded.set(conversationId, loading);
+    }
     if (!loading) {
       loading = readFile(fileOf(conversationId), 'utf8').then(
         (text) => {

@@ -32,7 +32,7 @@ export interface ContextStageOptions {
 export function contextStage(options: ContextStageOptions): Middleware<TurnContext> {
   const { store, config, backendOf, log } = options;
   const counter = new TokenCounter({ backendOf, ...(log ? { log } : {}) });
-  const cache = new SummaryCache({ fileOf: (id) => store.summaryFile(id), ...(log ? { log } : {}) });
+  const cache = new SummaryCache({ fileOf: (id) => store.summaryFile(id), isNew: (id) => store.isNew(id), ...(log ? { log } : {}) });
   const summariser = new Summariser({
     strategy: config.summary,
     timeoutMs: config.summaryTimeoutMs,
