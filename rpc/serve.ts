@@ -59,6 +59,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
   let deferrals = 0;
   const flush = (): void => {
     flushScheduled = false;
+    deferrals = 0;
     if (buffered.length === 0 || outputClosed) {
       buffered = [];
       bufferedChars = 0;
@@ -67,7 +68,6 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     const chunk = buffered.length === 1 ? buffered[0]! : buffered.join('');
     buffered = [];
     bufferedChars = 0;
-    deferrals = 0;
     output.write(chunk);
   };
   const onImmediate = (): void => {
