@@ -6,11 +6,12 @@
  *   node bench/run.js            the full run (a few minutes), writes bench/RESULTS.md
  *   node bench/run.js --smoke    one small iteration of each (well under a minute), writes nothing
  *   --only overhead,batch        just these;  --out FILE  write the results there instead
+ *   --refresh-analysis           only copy bench/analysis.md (kept by hand) into bench/RESULTS.md
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checksTable, load, machine, resultsMarkdown, textTable } from './lib/report.js';
+import { checksTable, load, machine, resultsMarkdown, textTable, withAnalysis } from './lib/report.js';
 import { benchDir, binPath } from './lib/setup.js';
 import { batch, coldStart, failover, monitor, overhead, throughput } from './suites/index.js';
 
@@ -18,11 +19,17 @@ import { batch, coldStart, failover, monitor, overhead, throughput } from './sui
 const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover };
 
 const { values } = parseArgs({
-  options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, 'refresh-analysis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   strict: true,
 });
 if (values.help) {
-  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--out FILE]\n`);
+  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--out FILE] | --refresh-analysis\n`);
+  process.exit(0);
+}
+if (values['refresh-analysis']) {
+  const file = join(benchDir, 'RESULTS.md');
+  writeFileSync(file, withAnalysis(readFileSync(file, 'utf8'), readFileSync(join(benchDir, 'analysis.md'), 'utf8')));
+  process.stdout.write(`Copied bench/analysis.md into ${file}; its measurements are unchanged.\n`);
   process.exit(0);
 }
 if (!existsSync(binPath)) {

@@ -5,7 +5,10 @@
  * (perf_hooks.monitorEventLoopDelay at a 10 ms resolution) and the CPU time the process used —
  * all its threads (process.cpuUsage, so the sampling worker thread counts) and, on Linux, the child
  * processes it waited for (/proc/self/stat cutime+cstime: what systeminformation spawns). Reads
- * status() every 100 ms meanwhile, as a client would. Prints one JSON line.
+ * status() every 100 ms meanwhile, as a client would. With sampling on it then closes Mai and
+ * times one systeminformation graphics() call — the GPU probe the sampler repeats only every
+ * GPU_REPROBE_MS (core/monitor/gpu-probe.ts) on a machine without a GPU to follow, so a window of a
+ * few seconds does not contain one (the second call is timed: the sampler's worker asked before). Prints one JSON line.
  * `node monitor-probe.js CONFIG WINDOW_MS`
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../../dist/core/config/load.js';
 import { createLogger } from '../../dist/core/log.js';
 import { Mai } from '../../dist/core/mai.js';
+import { GPU_REPROBE_MS } from '../../dist/core/monitor/gpu-probe.js';
 
 const RESOLUTION_MS = 10;
 
@@ -54,6 +58,19 @@ const elapsedMs = performance.now() - started;
 const cpuMs = selfCpuMs() - cpu0;
 const childMs = childrenCpuMs() - children0;
 clearInterval(reads);
+const gpus = mai.status().resources.gpus;
+const unavailable = mai.status().resources.unavailable ?? [];
+await mai.close();
+// Where no GPU reports free memory, the sampler asks graphics() again only every GPU_REPROBE_MS.
+const followsGpus = gpus.some((gpu) => gpu.vramFreeBytes !== null);
+let gpuProbeCpuMs = 0;
+if (sampling && mai.config.config.monitor.gpu && !followsGpus) {
+  const { default: si } = await import('systeminformation');
+  await si.graphics(); // the sampler's worker has asked before: time a call after the first
+  const before = selfCpuMs() + childrenCpuMs();
+  await si.graphics();
+  gpuProbeCpuMs = selfCpuMs() + childrenCpuMs() - before;
+}
 const delay = (/** @type {number} */ ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
 process.stdout.write(
   `${JSON.stringify({
@@ -65,8 +82,9 @@ process.stdout.write(
     p99Ms: delay(histogram.percentile(99)),
     maxMs: delay(histogram.max),
     count: histogram.count,
-    unavailable: mai.status().resources.unavailable ?? [],
+    unavailable,
+    gpuProbeCpuMs,
+    gpuReprobeMs: GPU_REPROBE_MS,
   })}\n`,
 );
-await mai.close();
 process.exit(0);

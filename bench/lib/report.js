@@ -64,6 +64,20 @@ export function load() {
   return loadavg().map((l) => l.toFixed(2)).join(', ');
 }
 
+/** Where the hand-kept analysis starts in RESULTS.md (everything after it comes from bench/analysis.md). */
+export const ANALYSIS_MARKER = '<!-- bench/analysis.md follows: kept by hand, not measured by this run -->';
+
+/**
+ * RESULTS.md with its analysis replaced by the current bench/analysis.md; the measured part as it was.
+ * @param {string} results
+ * @param {string} analysis
+ */
+export function withAnalysis(results, analysis) {
+  const at = results.indexOf(ANALYSIS_MARKER);
+  if (at === -1) throw new Error('RESULTS.md has no analysis marker: run the full benchmark to write it anew');
+  return `${results.slice(0, at)}${ANALYSIS_MARKER}\n\n${analysis.trim()}\n`;
+}
+
 /** @param {Check[]} checks */
 export function checksTable(checks) {
   return { header: ['target', 'goal', 'measured', 'result'], rows: checks.map((c) => [c.name, c.target, c.measured, c.pass ? 'PASS' : 'FAIL']) };
@@ -106,6 +120,6 @@ export function resultsMarkdown(run) {
     if (suite.notes.length) parts.push(...suite.notes.map((n) => `- ${n}`), '');
     parts.push(`_${suite.seconds.toFixed(1)} s_`, '');
   }
-  parts.push(analysis, '');
+  parts.push(ANALYSIS_MARKER, '', analysis, '');
   return parts.join('\n');
 }
