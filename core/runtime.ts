@@ -84,7 +84,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     : config.monitor.enabled
       ? new SamplingMonitor({ config: config.monitor, log: log.child('monitor'), loaded: loadedModels })
       : new OsMonitor(loadedModels);
-  const store = new ConversationStore(join(stateDir, 'conversations'), log.child('conversations'));
+  const store = new ConversationStore(join(stateDir, 'conversations'), log.child('conversations'), {
+    syncBeforeReturn: config.context.fsync === 'before-reply',
+  });
   const state = options.state ?? new MaiState(stateDir, log);
   const backendOf = catalog.backendOf.bind(catalog);
   const coolingDown = (m: string) => cooldowns.coolingDown(m);
@@ -155,6 +157,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await switcher.settled();
       await monitor.close();
       await catalog.close();
+      await store.settled(); // every turn already replied to is fsynced before Mai is gone
     },
   };
 }

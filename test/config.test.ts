@@ -43,6 +43,7 @@ describe('config validation', () => {
   it('reports a wrong enum value with the allowed values', () => {
     const error = configError('models:\n  - id: m\n    tier: huge\n');
     expect(error.message).toContain('models[0].tier: expected one of "small", "medium", "large", got "huge" (mai.config.yaml:3)');
+    expect(configError('context:\n  fsync: always\n').message).toContain('context.fsync: expected one of "after-reply", "before-reply", got "always" (mai.config.yaml:2)');
   });
 
   it('reports every problem at once, not only the first', () => {

@@ -85,6 +85,10 @@ export const ContextConfig = z
     summary: z.enum(['auto', 'model', 'digest']).default('auto'),
     summaryTokens: positiveInt.default(400).describe('the most a summary of older turns may take'),
     summaryTimeoutMs: positiveInt.default(20_000).describe('how long a model may take to write a summary before the digest is used'),
+    fsync: z
+      .enum(['after-reply', 'before-reply'])
+      .default('after-reply')
+      .describe('a turn is always written to its file before its reply; after-reply fsyncs it right behind the reply, before-reply holds the reply for the fsync'),
   })
   .strict();
 

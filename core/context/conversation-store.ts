@@ -1,50 +1,48 @@
 /**
- * Conversations on disk: one append-only JSON-lines file each, in the state directory.
- *
- * A finished turn is appended as ONE write followed by fsync (and an fsync of the directory when
- * the file is new), under a cross-process lock (proper-lockfile), so two Mai processes never
- * interleave records and a crash at any instant loses at most the turn in flight. The first turn of
- * a conversation known not to exist yet (an id Mai just minted, or one `load` found missing) skips
- * the lock: it creates the file with O_CREAT|O_EXCL|O_APPEND ('ax'), which only one process can win,
- * and writes header and turn in one O_APPEND write; a process that loses that race (EEXIST) takes the
- * locked path. The folder is created once per store (again if it disappears). Each record of a
- * turn carries the turn's id and the last one says so: a turn torn by a crash is skipped on read
- * and reported, never half-kept. An append after a torn tail first closes the torn line and marks
- * it, so the file stays readable. Any other unreadable line is an error naming file and line.
- * Files are never rewritten; only `delete` removes one.
+ * Conversations on disk: one append-only JSON-lines file each, in the state directory. How a turn
+ * is written (one write, fsync, the cross-process lock, exclusive creation of a new file) is
+ * turn-writer.ts; this names the files, reads, lists and deletes them. Each record of a turn carries
+ * the turn's id and the last one says so: a turn torn by a crash is skipped on read and reported,
+ * never half-kept. Any other unreadable line is an error naming file and line. Files are never
+ * rewritten; only `delete` removes one.
  */
 import { randomUUID } from 'node:crypto';
-import { Buffer } from 'node:buffer';
-import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
-import { encodeTurn, parseConversation, type ConversationRecord } from './conversation-file.ts';
-import { errno, syncDir, writeAll } from './durable-file.ts';
+import { parseConversation } from './conversation-file.ts';
+import { errno, lockForWriting, syncDir } from './durable-file.ts';
+import { TurnWriter } from './turn-writer.ts';
 
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
-/** A lock older than this is taken over (its holder died); held only for one write + fsync. */
-const STALE_MS = 10_000;
 /** How many not-yet-written ids are remembered (turns that fail never write theirs). */
 const MAX_UNBORN = 10_000;
-
-function saveFailed(file: string, error: unknown): MaiError {
-  return error instanceof MaiError
-    ? error
-    : new MaiError(ErrorCodes.internal, `Could not save the turn to ${file}: ${(error as Error).message}. The answer was not stored.`, { cause: error, data: { file } });
-}
 
 export class ConversationStore {
   /** Ids with no file yet, as far as this process knows: minted here, or found missing by `load`. */
   private readonly unborn = new Set<string>();
-  private dirReady: Promise<void> | null = null;
+  private readonly writer: TurnWriter;
 
+  /** `syncBeforeReturn` (default true): `append` returns only once the turn is fsynced (turn-writer.ts). */
   constructor(
     readonly dir: string,
     private readonly log?: Logger,
-  ) {}
+    options: { syncBeforeReturn?: boolean } = {},
+  ) {
+    this.writer = new TurnWriter(dir, log, options.syncBeforeReturn ?? true);
+  }
+
+  /** How many appended turns are written but not yet fsynced (only without `syncBeforeReturn`). */
+  get syncing(): number {
+    return this.writer.syncing;
+  }
+
+  /** Resolves once every turn appended so far is fsynced. */
+  settled(): Promise<void> {
+    return this.writer.settled();
+  }
 
   newId(): string {
     const id = randomUUID();
@@ -88,111 +86,11 @@ export class ConversationStore {
     return parseConversation(id, file, text);
   }
 
-  /** Appends one finished turn's messages as one write, then fsyncs; creates the file with its header when new. */
+  /** Appends one finished turn's messages (creating the file with its header when new); see turn-writer.ts. */
   async append(id: string, messages: ReadonlyArray<StoredMessage>): Promise<void> {
     if (messages.length === 0) return;
     const file = this.file(id);
-    const turn = randomUUID();
-    if (this.unborn.delete(id) && (await this.create(id, file, turn, messages))) return;
-    let handle: FileHandle;
-    try {
-      // Opened before locking, so a removed folder shows as ENOENT now, not after the lock's retries.
-      handle = await this.openIn(file, 'a+');
-    } catch (error) {
-      throw saveFailed(file, error);
-    }
-    const release = await this.lock(file).catch(async (error: unknown) => {
-      await handle.close();
-      throw error;
-    });
-    try {
-      let isNew = false;
-      try {
-        const stats = await handle.stat();
-        let size = stats.size;
-        if (stats.nlink === 0) {
-          // `delete` removed the file between the open and the lock: write to the name, not the old inode.
-          const reopened = await open(file, 'a+');
-          await handle.close();
-          handle = reopened;
-          ({ size } = await handle.stat());
-        }
-        isNew = size === 0;
-        const records: ConversationRecord[] = [];
-        let prefix = '';
-        if (isNew) {
-          records.push({ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() });
-        } else {
-          const last = Buffer.alloc(1);
-          await handle.read(last, 0, 1, size - 1);
-          // A crash tore the last record: end that line and mark it, so it is skipped, not taken for corruption.
-          if (last[0] !== 0x0a) prefix = `\n${JSON.stringify({ type: 'torn', at: new Date().toISOString() })}\n`;
-        }
-        await writeAll(handle, encodeTurn(prefix, records, turn, messages));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      if (isNew) await syncDir(this.dir);
-    } catch (error) {
-      throw saveFailed(file, error);
-    } finally {
-      await release();
-    }
-  }
-
-  /**
-   * The first turn of a conversation with no file yet, without the lock: 'ax' creation is exclusive,
-   * so no other process can be writing a header or checking a torn tail of this file, and one
-   * O_APPEND write cannot interleave with another's. False when the file exists after all (another
-   * process won the race): the caller appends under the lock.
-   */
-  private async create(id: string, file: string, turn: string, messages: ReadonlyArray<StoredMessage>): Promise<boolean> {
-    let handle: FileHandle;
-    try {
-      handle = await this.openIn(file, 'ax');
-    } catch (error) {
-      if (errno(error) === 'EEXIST') return false;
-      throw saveFailed(file, error);
-    }
-    try {
-      try {
-        await writeAll(handle, encodeTurn('', [{ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() }], turn, messages));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await syncDir(this.dir); // the new name must survive a crash too
-    } catch (error) {
-      throw saveFailed(file, error);
-    }
-    return true;
-  }
-
-  /** Opens a file of the folder, making the folder first (once per store, and again if it was removed). */
-  private async openIn(file: string, flags: 'a+' | 'ax'): Promise<FileHandle> {
-    await this.ensureDir();
-    try {
-      return await open(file, flags);
-    } catch (error) {
-      if (errno(error) !== 'ENOENT') throw error;
-      await this.ensureDir(true);
-      return open(file, flags);
-    }
-  }
-
-  /** mkdir -p once per store (and again when `again`: the folder was removed meanwhile). */
-  private ensureDir(again = false): Promise<void> {
-    if (again || !this.dirReady) {
-      const making = mkdir(this.dir, { recursive: true }).then(async (created) => {
-        if (created) await syncDir(dirname(created));
-      });
-      this.dirReady = making;
-      making.catch(() => {
-        if (this.dirReady === making) this.dirReady = null;
-      });
-    }
-    return this.dirReady;
+    await this.writer.append(id, file, messages, this.unborn.delete(id));
   }
 
   private rememberUnborn(id: string): void {
@@ -240,7 +138,7 @@ export class ConversationStore {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     }
-    const release = await this.lock(file);
+    const release = await lockForWriting(file, this.log);
     try {
       await rm(this.summaryFile(id), { force: true });
       await rm(file);
@@ -254,20 +152,4 @@ export class ConversationStore {
     }
   }
 
-  private async lock(file: string): Promise<() => Promise<void>> {
-    try {
-      return await lockfile.lock(file, {
-        realpath: false,
-        stale: STALE_MS,
-        retries: { retries: 200, factor: 1.3, minTimeout: 5, maxTimeout: 100 },
-        onCompromised: (error) => this.log?.warn(`the lock on ${file} was lost while writing`, error),
-      });
-    } catch (error) {
-      throw new MaiError(ErrorCodes.internal, `Could not lock ${file} to write to it: ${(error as Error).message}. Another process may be holding it; it is taken over after ${STALE_MS / 1000} s.`, {
-        cause: error,
-        retryable: false,
-        data: { file },
-      });
-    }
-  }
 }

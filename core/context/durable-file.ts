@@ -1,9 +1,13 @@
 /**
- * The file-system steps a durable append is made of: one whole write, and an fsync of a folder (so
- * a file's new name survives a crash, not only its content).
+ * The file-system steps a durable append is made of: one whole write, an fsync of a folder (so a
+ * file's new name survives a crash, not only its content), and the fsyncs still running behind a
+ * caller that did not wait for them; and the cross-process lock a writer takes.
  */
 import type { Buffer } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
+import lockfile from 'proper-lockfile';
+import { ErrorCodes, MaiError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 
 /** The errno code of a file-system error (ENOENT, EEXIST…), if it has one. */
 export const errno = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | null | undefined)?.code;
@@ -25,5 +29,47 @@ export async function syncDir(dir: string): Promise<void> {
     }
   } catch {
     // Some platforms cannot fsync a directory; the file's own fsync still holds.
+  }
+}
+
+/** fsyncs started behind their caller: each is tracked until it ends, so a close can wait for all. */
+export class PendingSyncs {
+  private readonly pending = new Set<Promise<void>>();
+
+  /** How many are still running. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Tracks `work`, which must not reject (it reports its own failure). */
+  track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  /** Resolves once every tracked fsync (including any started meanwhile) has ended. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}
+
+/** A lock older than this is taken over (its holder died); held only for one write. */
+const STALE_MS = 10_000;
+
+/** Takes the cross-process lock on a conversation's file (proper-lockfile); resolves to its release. */
+export async function lockForWriting(file: string, log?: Logger): Promise<() => Promise<void>> {
+  try {
+    return await lockfile.lock(file, {
+      realpath: false,
+      stale: STALE_MS,
+      retries: { retries: 200, factor: 1.3, minTimeout: 5, maxTimeout: 100 },
+      onCompromised: (error) => log?.warn(`the lock on ${file} was lost while writing`, error),
+    });
+  } catch (error) {
+    throw new MaiError(ErrorCodes.internal, `Could not lock ${file} to write to it: ${(error as Error).message}. Another process may be holding it; it is taken over after ${STALE_MS / 1000} s.`, {
+      cause: error,
+      retryable: false,
+      data: { file },
+    });
   }
 }

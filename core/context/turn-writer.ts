@@ -1,0 +1,176 @@
+/**
+ * How a finished turn reaches a conversation's file: ONE write of all its records, then fsync (and
+ * an fsync of the folder when the file is new), under a cross-process lock (proper-lockfile), so two
+ * Mai processes never interleave records and a crash at any instant loses at most the turn in flight.
+ *
+ * `append` returns once the turn is written: a crash of the process can no longer lose it (the
+ * kernel holds it). With `syncBeforeReturn` (the default) it also waits for the fsync, so a crash of
+ * the machine cannot either; without it the fsync runs right behind the caller and `settled()` waits
+ * for it — what `context.fsync: after-reply` chooses, so a turn's reply does not wait for the disk.
+ *
+ * The first turn of a conversation known not to exist yet skips the lock: it creates the file with
+ * O_CREAT|O_EXCL|O_APPEND ('ax'), which only one process can win, and writes header and turn in one
+ * O_APPEND write; a process that loses that race (EEXIST) takes the locked path. The folder is made
+ * once per writer (again if it disappears). An append after a torn tail first ends the torn line and
+ * marks it, so the file stays readable.
+ */
+import { randomUUID } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ErrorCodes, MaiError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { StoredMessage } from './message.ts';
+import { encodeTurn, type ConversationRecord } from './conversation-file.ts';
+import { errno, lockForWriting, PendingSyncs, syncDir, writeAll } from './durable-file.ts';
+
+function saveFailed(file: string, error: unknown): MaiError {
+  return error instanceof MaiError
+    ? error
+    : new MaiError(ErrorCodes.internal, `Could not save the turn to ${file}: ${(error as Error).message}. The answer was not stored.`, { cause: error, data: { file } });
+}
+
+export class TurnWriter {
+  private readonly syncs = new PendingSyncs();
+  private dirReady: Promise<void> | null = null;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger | undefined,
+    private readonly syncBeforeReturn: boolean,
+  ) {}
+
+  /** How many written turns are not yet fsynced (only without `syncBeforeReturn`). */
+  get syncing(): number {
+    return this.syncs.size;
+  }
+
+  /** Resolves once every turn written so far is fsynced. */
+  settled(): Promise<void> {
+    return this.syncs.settled();
+  }
+
+  /** Appends one turn's messages to `file`; `isNew`: this process knows of no such file (no lock needed to create it). */
+  async append(id: string, file: string, messages: ReadonlyArray<StoredMessage>, isNew: boolean): Promise<void> {
+    const turn = randomUUID();
+    if (isNew && (await this.create(id, file, turn, messages))) return;
+    let handle: FileHandle;
+    try {
+      // Opened before locking, so a removed folder shows as ENOENT now, not after the lock's retries.
+      handle = await this.openIn(file, 'a+');
+    } catch (error) {
+      throw saveFailed(file, error);
+    }
+    const release = await lockForWriting(file, this.log).catch(async (error: unknown) => {
+      await handle.close();
+      throw error;
+    });
+    let created = false;
+    try {
+      const stats = await handle.stat();
+      let size = stats.size;
+      if (stats.nlink === 0) {
+        // The file was deleted between the open and the lock: write to the name, not the old inode.
+        const reopened = await open(file, 'a+');
+        await handle.close();
+        handle = reopened;
+        ({ size } = await handle.stat());
+      }
+      created = size === 0;
+      const records: ConversationRecord[] = [];
+      let prefix = '';
+      if (created) {
+        records.push({ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() });
+      } else {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        // A crash tore the last record: end that line and mark it, so it is skipped, not taken for corruption.
+        if (last[0] !== 0x0a) prefix = `\n${JSON.stringify({ type: 'torn', at: new Date().toISOString() })}\n`;
+      }
+      await writeAll(handle, encodeTurn(prefix, records, turn, messages));
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw saveFailed(file, error);
+    } finally {
+      // The lock keeps writers from interleaving; the fsync that follows needs none.
+      await release();
+    }
+    await this.finish(handle, file, created);
+  }
+
+  /**
+   * The first turn of a conversation with no file yet, without the lock: 'ax' creation is exclusive,
+   * so no other process can be writing a header or checking a torn tail of this file, and one
+   * O_APPEND write cannot interleave with another's. False when the file exists after all (another
+   * process won the race): the caller appends under the lock.
+   */
+  private async create(id: string, file: string, turn: string, messages: ReadonlyArray<StoredMessage>): Promise<boolean> {
+    let handle: FileHandle;
+    try {
+      handle = await this.openIn(file, 'ax');
+    } catch (error) {
+      if (errno(error) === 'EEXIST') return false;
+      throw saveFailed(file, error);
+    }
+    try {
+      await writeAll(handle, encodeTurn('', [{ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() }], turn, messages));
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw saveFailed(file, error);
+    }
+    await this.finish(handle, file, true);
+    return true;
+  }
+
+  /**
+   * fsyncs and closes a handle that holds a written turn, and fsyncs the folder for a new name (it
+   * must survive a crash too): before returning, or right behind the caller, tracked for `settled()`.
+   * A failed fsync behind the caller is logged: the turn is written, but may not survive a crash of
+   * the machine.
+   */
+  private async finish(handle: FileHandle, file: string, newName: boolean): Promise<void> {
+    const sync = async () => {
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (newName) await syncDir(this.dir);
+    };
+    if (this.syncBeforeReturn) {
+      await sync().catch((error: unknown) => {
+        throw saveFailed(file, error);
+      });
+      return;
+    }
+    this.syncs.track(
+      sync().catch((error: unknown) => this.log?.error(`the turn written to ${file} could not be fsynced; it may not survive a crash of the machine`, error)),
+    );
+  }
+
+  /** Opens a file of the folder, making the folder first (once, and again if it was removed). */
+  private async openIn(file: string, flags: 'a+' | 'ax'): Promise<FileHandle> {
+    await this.ensureDir();
+    try {
+      return await open(file, flags);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT') throw error;
+      await this.ensureDir(true);
+      return open(file, flags);
+    }
+  }
+
+  /** mkdir -p once (and again when `again`: the folder was removed meanwhile). */
+  private ensureDir(again = false): Promise<void> {
+    if (again || !this.dirReady) {
+      const making = mkdir(this.dir, { recursive: true }).then(async (created) => {
+        if (created) await syncDir(dirname(created));
+      });
+      this.dirReady = making;
+      making.catch(() => {
+        if (this.dirReady === making) this.dirReady = null;
+      });
+    }
+    return this.dirReady;
+  }
+}

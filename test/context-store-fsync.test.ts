@@ -1,0 +1,102 @@
+/**
+ * When a turn's fsync happens (`context.fsync`), on real files: the turn is in its file as soon as
+ * `append` returns either way; with `syncBeforeReturn: false` (Mai's after-reply default) its file
+ * is still open for the fsync when `append` returns and `settled()` waits for it; with before-reply
+ * every file is fsynced and closed before its reply. The open handles are read from /proc/self/fd, so a handle left open (an
+ * fsync not waited for) shows.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConversationStore } from '../core/context/conversation-store.ts';
+import type { StoredMessage } from '../core/context/message.ts';
+import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+
+const at = '2025-01-01T00:00:00.000Z';
+const turn = (q: string, a: string): StoredMessage[] => [
+  { role: 'user', text: q, at },
+  { role: 'assistant', text: a, at, model: 'm' },
+];
+
+/** How many of this process's file descriptors are open on `file` (read synchronously: no fsync ends meanwhile). */
+function openHandles(file: string): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) count++;
+    } catch {
+      // closed while listing
+    }
+  }
+  return count;
+}
+
+const texts = async (store: ConversationStore, id: string) => (await new ConversationStore(store.dir).load(id))?.messages.map((m) => m.text);
+
+describe('when a turn is fsynced', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(() => dir.cleanup());
+
+  it('after returning: the turn is written when append returns, its fsync is pending, and settled() waits for it', async () => {
+    const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { syncBeforeReturn: false });
+    const id = store.newId();
+    await store.append(id, turn('one', 'first answer')); // the lock-free path of a new file
+    expect(store.syncing).toBe(1);
+    expect(openHandles(store.file(id))).toBe(1);
+    expect(await texts(store, id)).toEqual(['one', 'first answer']);
+    await store.append(id, turn('two', 'second answer')); // the locked path
+    expect(store.syncing).toBeGreaterThanOrEqual(1);
+    expect(openHandles(store.file(id))).toBeGreaterThanOrEqual(1);
+    expect(await texts(store, id)).toEqual(['one', 'first answer', 'two', 'second answer']);
+    await store.settled();
+    expect(store.syncing).toBe(0);
+    expect(openHandles(store.file(id))).toBe(0);
+  });
+
+  it('before returning (the store default): nothing is left pending when append returns', async () => {
+    const store = new ConversationStore(join(dir.path, 'conversations'));
+    const id = store.newId();
+    await store.append(id, turn('one', 'first answer'));
+    expect(store.syncing).toBe(0);
+    expect(openHandles(store.file(id))).toBe(0);
+    await store.append(id, turn('two', 'second answer'));
+    expect(store.syncing).toBe(0);
+    expect(openHandles(store.file(id))).toBe(0);
+    expect(await texts(store, id)).toEqual(['one', 'first answer', 'two', 'second answer']);
+  });
+
+  describe('through Mai', () => {
+    let server: FakeOpenAIServer;
+    beforeEach(async () => {
+      server = await startOpenAIServer([{ id: 'loop-model', reply: 'Stored answer.', chunks: 3 }]);
+    });
+    afterEach(() => server.close());
+
+    for (const fsync of ['after-reply', 'before-reply'] as const) {
+      it(`${fsync}: the turn is in its file when the reply comes, and no file is left open after Mai closes`, async () => {
+        const { mai } = await createTestMai(
+          dir.path,
+          `
+backends:
+  - use: openai
+    options: { baseURL: ${server.baseURL} }
+scorers: [{ use: context-fit }]
+context: { stateDir: ./state, fsync: ${fsync} }
+`,
+        );
+        const results = await Promise.all(['a', 'b', 'c'].map((message) => mai.chat({ message })));
+        const files = results.map((r) => join(dir.path, 'state', 'conversations', `${r.conversationId}.jsonl`));
+        // before-reply: every file was fsynced and closed before its reply.
+        if (fsync === 'before-reply') for (const file of files) expect(openHandles(file)).toBe(0);
+        for (const file of files) expect(await readFile(file, 'utf8')).toContain('"Stored answer."');
+        await mai.close();
+        for (const file of files) expect(openHandles(file)).toBe(0);
+      });
+    }
+  });
+});
