@@ -21,7 +21,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import type { Logger } from '../core/log.ts';
 import { RpcCodes } from './errors.ts';
-import { CancelNotification, type CancelConvention } from './protocol.ts';
+import { CancelNotification, type CancelConvention } from './lifecycle.ts';
 import { classify, type RequestId } from './validate.ts';
 
 interface Batch {

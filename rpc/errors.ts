@@ -32,8 +32,23 @@
  * vscode-jsonrpc reserves there (-32001, -32002, -32096..-32099).
  */
 import { ErrorCodes as JsonRpcCodes, ResponseError } from 'vscode-jsonrpc/node';
-import { z } from 'zod';
 import { ErrorCodes, MaiError, type ErrorCode } from '../core/errors.ts';
+
+/** One problem with a request's params: where (the path of keys) and what (a zod issue fits). */
+export interface ParamsIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/** What a failed params check reports (a ZodError fits: zod is not imported here, so `mai serve` answers `initialize` without it). */
+export interface ParamsIssues {
+  readonly issues: readonly ParamsIssue[];
+}
+
+/** A ZodError, told apart without importing zod (its errors are named "ZodError" and carry issues). */
+function isZodError(error: unknown): error is Error & ParamsIssues {
+  return error instanceof Error && error.name === 'ZodError' && Array.isArray((error as Partial<ParamsIssues>).issues);
+}
 
 /** The `data` of every error Mai answers with. */
 export interface RpcErrorData {
@@ -99,7 +114,7 @@ export function protocolError(code: number, message: string, details: Record<str
 }
 
 /** Params that do not match a method's schema: -32602 naming each problem. */
-export function invalidParams(method: string, error: z.ZodError): ResponseError<RpcErrorData> {
+export function invalidParams(method: string, error: ParamsIssues): ResponseError<RpcErrorData> {
   const issues = error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(params)', message: issue.message }));
   const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
   return new ResponseError<RpcErrorData>(RpcCodes.invalidParams, `Invalid params for ${method}: ${list}.`, {
@@ -112,7 +127,7 @@ export function invalidParams(method: string, error: z.ZodError): ResponseError<
 /** Turns anything a handler threw into the ResponseError the client gets. */
 export function toResponseError(error: unknown): ResponseError<RpcErrorData> {
   if (error instanceof ResponseError) return error as ResponseError<RpcErrorData>;
-  if (error instanceof z.ZodError) return invalidParams('the request', error);
+  if (isZodError(error)) return invalidParams('the request', error);
   const mai = MaiError.from(error);
   return new ResponseError<RpcErrorData>(rpcCodeFor(mai.code), mai.message, {
     ...(mai.data ?? {}),

@@ -1,57 +1,29 @@
 /**
  * What each method does: a thin layer over the Mai facade (core/mai.ts). Each route pairs a
  * protocol definition with its handler, so the params a handler gets are the schema's type and
- * what it returns is the declared result type.
+ * what it returns is the declared result type. The lifecycle's routes (rpc/lifecycle.ts) come
+ * first; this module (and zod with it) is loaded only once a method needs Mai (rpc/server.ts).
  */
-import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
-import type { z } from 'zod';
+import type { CancellationToken } from 'vscode-jsonrpc/node';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import type { TurnEvent } from '../core/pipeline/turn.ts';
+import { lifecycleRoutes } from './lifecycle.ts';
 import {
   ChatSendRequest,
   ConfigReloadRequest,
   ConversationsDeleteRequest,
   ConversationsGetRequest,
   ConversationsListRequest,
-  InitializeRequest,
   ModelsListRequest,
   ModelsSwitchRequest,
   ProgressNotification,
-  requestMethods,
-  ShutdownRequest,
   StatusRequest,
-  type RequestDefinition,
 } from './protocol.ts';
-import { maiVersion } from './version.ts';
+import { route, type Lifecycle, type Route } from './route.ts';
 
-export interface RequestContext {
-  token: CancellationToken;
-  connection: MessageConnection;
-}
-
-export interface Route {
-  readonly method: string;
-  readonly params: z.ZodType;
-  run(params: unknown, context: RequestContext): Promise<unknown>;
-}
-
-/** Pairs a definition with its handler; the handler is checked against the definition's types. */
-export function route<M extends string, S extends z.ZodType, R>(
-  definition: RequestDefinition<M, S, R>,
-  handler: (params: z.infer<S>, context: RequestContext) => R | Promise<R>,
-): Route {
-  return {
-    method: definition.method,
-    params: definition.params,
-    run: async (params, context) => handler(params as z.infer<S>, context),
-  };
-}
-
-export interface Lifecycle {
-  shutdownRequested: boolean;
-}
+export { route, checkedRoute, type Lifecycle, type ParamsSchema, type RequestContext, type Route } from './route.ts';
 
 /** An AbortSignal that follows a vscode-jsonrpc CancellationToken. */
 export function signalOf(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
@@ -63,17 +35,7 @@ export function signalOf(token: CancellationToken): { signal: AbortSignal; dispo
 
 export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] {
   return [
-    route(InitializeRequest, (params) => {
-      if (params.clientInfo) log.info(`client: ${params.clientInfo.name} ${params.clientInfo.version ?? ''}`.trim());
-      return {
-        serverInfo: { name: 'mai' as const, version: maiVersion() },
-        capabilities: { methods: [...requestMethods], progress: true, cancellation: true, batch: true, framings: ['content-length' as const, 'ndjson' as const] },
-      };
-    }),
-    route(ShutdownRequest, () => {
-      lifecycle.shutdownRequested = true;
-      return null;
-    }),
+    ...lifecycleRoutes(lifecycle, log),
     route(ChatSendRequest, async (params, { token, connection }) => {
       const { progressToken, ...request } = params;
       const abort = signalOf(token);

@@ -2,7 +2,9 @@
  * Mai's JSON-RPC protocol: every method declared once, as a typed constant (the way
  * vscode-languageserver-protocol does it), with one object parameter per method.
  * The params are zod schemas — the single source of truth: the server validates with them and
- * the TypeScript types are inferred from them. Results are core's facade types.
+ * the TypeScript types are inferred from them — except the lifecycle's (initialize, shutdown),
+ * declared once without zod in lifecycle.ts and wrapped here. Method names: methods.ts.
+ * Results are core's facade types.
  * Clients import these from `rpc/index.ts`: `client.sendRequest(ChatSendRequest.type, {...})`.
  */
 import { NotificationType, ParameterStructures, ProgressType, RequestType } from 'vscode-jsonrpc/node';
@@ -11,6 +13,15 @@ import type { Conversation, ConversationSummary } from '../core/context/message.
 import type { ModelsReport, StatusReport } from '../core/mai.ts';
 import type { TurnEvent, TurnResult } from '../core/pipeline/turn.ts';
 import type { RpcErrorData } from './errors.ts';
+import {
+  initializeParamsCheck,
+  noParamsCheck,
+  type InitializeParams as LifecycleInitializeParams,
+  type InitializeResult,
+  type NoParams as LifecycleNoParams,
+} from './lifecycle.ts';
+import { Methods } from './methods.ts';
+import type { ParamsSchema } from './route.ts';
 
 /** One request of the protocol: its method name, its params schema, and the vscode-jsonrpc type. */
 export interface RequestDefinition<M extends string, S extends z.ZodType, R> {
@@ -28,38 +39,32 @@ export function defineRequest<R>() {
   });
 }
 
-/** Params of a method that takes none: an empty object (or nothing at all on the wire). */
-const NoParams = z.strictObject({});
-export type NoParams = z.infer<typeof NoParams>;
-
-// ---- lifecycle ---------------------------------------------------------------------------------
-
-/** Loose on purpose: LSP-style clients send more (processId, rootUri, locale…), which Mai ignores. */
-export const InitializeParams = z.looseObject({
-  clientInfo: z.looseObject({ name: z.string(), version: z.string().optional() }).optional(),
-  capabilities: z.record(z.string(), z.unknown()).optional(),
-});
-export type InitializeParams = z.infer<typeof InitializeParams>;
-
-export interface InitializeResult {
-  serverInfo: { name: 'mai'; version: string };
-  capabilities: {
-    /** Every request method the server answers. */
-    methods: string[];
-    /** chat/send streams `$/progress` when given a progressToken. */
-    progress: boolean;
-    /** `$/cancelRequest` aborts a turn. */
-    cancellation: boolean;
-    /** Arrays of requests are answered with an array. */
-    batch: boolean;
-    framings: Array<'content-length' | 'ndjson'>;
-  };
+/**
+ * A zod schema that checks with one of lifecycle.ts's hand-written checks (declared there, without
+ * zod, so `mai serve` answers `initialize` before loading zod), reporting its issues unchanged.
+ */
+function fromCheck<T>(check: ParamsSchema<T>): z.ZodType<T> {
+  return z.custom<T>().superRefine((value, context) => {
+    const result = check.safeParse(value);
+    if (!result.success) for (const issue of result.error.issues) context.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+  });
 }
 
-export const InitializeRequest = defineRequest<InitializeResult>()('initialize', InitializeParams);
+/** Params of a method that takes none: an empty object (or nothing at all on the wire). */
+const NoParams = fromCheck(noParamsCheck);
+export type NoParams = LifecycleNoParams;
+
+// ---- lifecycle (declared in lifecycle.ts) ------------------------------------------------------
+
+/** Loose on purpose: LSP-style clients send more (processId, rootUri, locale…), which Mai ignores. */
+export const InitializeParams = fromCheck(initializeParamsCheck);
+export type InitializeParams = LifecycleInitializeParams;
+export { CancelNotification, ExitNotification, type CancelConvention, type CancelParams, type InitializeResult } from './lifecycle.ts';
+export { Methods, requestMethods, type RequestMethod } from './methods.ts';
+
+export const InitializeRequest = defineRequest<InitializeResult>()(Methods.initialize, InitializeParams);
 /** After `shutdown` the server answers only `exit`; `exit` then ends it with code 0 (1 without shutdown). */
-export const ShutdownRequest = defineRequest<null>()('shutdown', NoParams);
-export const ExitNotification = { method: 'exit', type: new NotificationType<void>('exit') } as const;
+export const ShutdownRequest = defineRequest<null>()(Methods.shutdown, NoParams);
 
 // ---- chat ----------------------------------------------------------------------------------------
 
@@ -79,7 +84,7 @@ export const ChatSendParams = z.strictObject({
 });
 export type ChatSendParams = z.infer<typeof ChatSendParams>;
 export type ChatSendResult = TurnResult;
-export const ChatSendRequest = defineRequest<ChatSendResult>()('chat/send', ChatSendParams);
+export const ChatSendRequest = defineRequest<ChatSendResult>()(Methods.chatSend, ChatSendParams);
 
 /** What `$/progress` carries for chat/send: a piece of text, or `restart` (discard what came so far). */
 export type ChatProgress = TurnEvent;
@@ -87,28 +92,9 @@ export interface ProgressParams {
   token: ProgressToken;
   value: ChatProgress;
 }
-export const ProgressNotification = { method: '$/progress', type: new NotificationType<ProgressParams>('$/progress') } as const;
+export const ProgressNotification = { method: Methods.progress, type: new NotificationType<ProgressParams>(Methods.progress) } as const;
 /** For clients: `connection.onProgress(ChatProgressType, token, (value) => …)`. */
 export const ChatProgressType = new ProgressType<ChatProgress>();
-
-export interface CancelParams {
-  id: string | number;
-}
-/** vscode-jsonrpc sends it when a request's CancellationToken fires; the reply is then error -32800. */
-export const CancelNotification = { method: '$/cancelRequest', type: new NotificationType<CancelParams>('$/cancelRequest') } as const;
-
-/**
- * Another way to cancel a request (the conformance layer honours it besides `$/cancelRequest`),
- * e.g. MCP's `notifications/cancelled {requestId}`: the client forgets the request at once, so
- * the cancelled request gets no reply ("SHOULD NOT send a response for the cancelled request").
- */
-export interface CancelConvention {
-  method: string;
-  /** The param that names the request's id. */
-  idParam: string;
-  /** Whether the cancelled request is still answered (-32800). */
-  reply: boolean;
-}
 
 // ---- models and status ---------------------------------------------------------------------------
 
@@ -118,7 +104,7 @@ export const ModelsListParams = z.strictObject({
 });
 export type ModelsListParams = z.infer<typeof ModelsListParams>;
 export type ModelsListResult = ModelsReport;
-export const ModelsListRequest = defineRequest<ModelsListResult>()('models/list', ModelsListParams);
+export const ModelsListRequest = defineRequest<ModelsListResult>()(Methods.modelsList, ModelsListParams);
 
 export const ModelsSwitchParams = z.strictObject({
   /** A model id to pin; "auto" or null unpins. */
@@ -128,10 +114,10 @@ export type ModelsSwitchParams = z.infer<typeof ModelsSwitchParams>;
 export interface ModelsSwitchResult {
   pinned: string | null;
 }
-export const ModelsSwitchRequest = defineRequest<ModelsSwitchResult>()('models/switch', ModelsSwitchParams);
+export const ModelsSwitchRequest = defineRequest<ModelsSwitchResult>()(Methods.modelsSwitch, ModelsSwitchParams);
 
 export type StatusResult = StatusReport;
-export const StatusRequest = defineRequest<StatusResult>()('status', NoParams);
+export const StatusRequest = defineRequest<StatusResult>()(Methods.status, NoParams);
 
 // ---- conversations and config --------------------------------------------------------------------
 
@@ -141,13 +127,13 @@ export type ConversationIdParams = z.infer<typeof ConversationIdParams>;
 export interface ConversationsListResult {
   conversations: ConversationSummary[];
 }
-export const ConversationsListRequest = defineRequest<ConversationsListResult>()('conversations/list', NoParams);
+export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, NoParams);
 export type ConversationsGetResult = Conversation;
-export const ConversationsGetRequest = defineRequest<ConversationsGetResult>()('conversations/get', ConversationIdParams);
+export const ConversationsGetRequest = defineRequest<ConversationsGetResult>()(Methods.conversationsGet, ConversationIdParams);
 export interface ConversationsDeleteResult {
   deleted: boolean;
 }
-export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()('conversations/delete', ConversationIdParams);
+export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()(Methods.conversationsDelete, ConversationIdParams);
 
 export const ConfigReloadParams = z.strictObject({
   /** Another config file to load instead of the current one. */
@@ -157,19 +143,4 @@ export type ConfigReloadParams = z.infer<typeof ConfigReloadParams>;
 export interface ConfigReloadResult {
   file: string;
 }
-export const ConfigReloadRequest = defineRequest<ConfigReloadResult>()('config/reload', ConfigReloadParams);
-
-/** Every request method, in the order `initialize` lists them. */
-export const requestMethods = [
-  InitializeRequest.method,
-  ShutdownRequest.method,
-  ChatSendRequest.method,
-  ModelsListRequest.method,
-  ModelsSwitchRequest.method,
-  StatusRequest.method,
-  ConversationsListRequest.method,
-  ConversationsGetRequest.method,
-  ConversationsDeleteRequest.method,
-  ConfigReloadRequest.method,
-] as const;
-export type RequestMethod = (typeof requestMethods)[number];
+export const ConfigReloadRequest = defineRequest<ConfigReloadResult>()(Methods.configReload, ConfigReloadParams);

@@ -11,7 +11,7 @@ import type { Mai } from '../core/mai.ts';
 import { ConformanceLayer } from './conformance.ts';
 import { RpcCodes } from './errors.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
-import type { CancelConvention } from './protocol.ts';
+import type { CancelConvention } from './lifecycle.ts';
 import { attachMaiServer, type MaiServerOptions } from './server.ts';
 
 export interface ServeOptions {

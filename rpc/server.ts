@@ -1,6 +1,6 @@
 /**
  * Mai's JSON-RPC server on a vscode-jsonrpc MessageConnection: one dispatcher that checks the
- * lifecycle, finds the route, validates the params with the method's zod schema and turns every
+ * lifecycle, finds the route, validates the params with the method's schema and turns every
  * failure into a ResponseError (rpc/errors.ts). Nothing a client sends can take it down: a failed
  * handler is an error reply.
  */
@@ -10,23 +10,36 @@ import { ErrorCodes, MaiError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { invalidParams, protocolError, RpcCodes, toResponseError } from './errors.ts';
-import { maiRoutes, type Lifecycle, type Route } from './handlers.ts';
-import { ExitNotification, ShutdownRequest } from './protocol.ts';
+import { lifecycleRoutes } from './lifecycle.ts';
+import { Methods } from './methods.ts';
+import type { Lifecycle, Route } from './route.ts';
 
 export interface MaiServerOptions {
   /**
    * Mai, or its promise while it is being built (`mai serve` answers `initialize` before Mai is
-   * ready): the lifecycle methods (EARLY_METHODS) are answered at once, every other request awaits it.
+   * ready): the lifecycle methods are answered at once, every other request awaits it.
    */
   mai: Mai | Promise<Mai>;
   log: Logger;
   /** The `exit` notification arrived: code 0 after `shutdown`, else 1. */
   onExit(code: number): void;
-  /** The methods answered (default: Mai's JSON-RPC methods, maiRoutes; `mai serve --mcp` passes the MCP ones). */
+  /**
+   * The methods answered (`mai serve --mcp` passes the MCP ones). Default: Mai's JSON-RPC methods —
+   * the lifecycle's (rpc/lifecycle.ts) at once, the others (rpc/handlers.ts, which loads zod and
+   * the schemas) imported once Mai is there, so `initialize` is answered before zod is loaded.
+   */
   routes?: (mai: Mai, lifecycle: Lifecycle, log: Logger) => Route[];
 }
 
-/** Methods answered without Mai (their handlers never touch it): Mai's and MCP's lifecycle. */
+/** Mai's own routes, imported when first needed (see MaiServerOptions.routes). */
+async function importedMaiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Promise<Route[]> {
+  const { maiRoutes } = await import('./handlers.ts');
+  return maiRoutes(mai, lifecycle, log);
+}
+
+const byMethod = (routes: readonly Route[]) => new Map<string, Route>(routes.map((r) => [r.method, r]));
+
+/** Methods of given routes (MaiServerOptions.routes) answered without Mai (their handlers never touch it): MCP's lifecycle. */
 const EARLY_METHODS: ReadonlySet<string> = new Set(['initialize', 'shutdown', 'ping']);
 
 /** Stands in for Mai while it is built, for the routes of EARLY_METHODS only: any use of it is a bug, reported as such. */
@@ -52,23 +65,26 @@ function earlyRoutes(build: () => Map<string, Route>, log: Logger): Map<string, 
 export function attachMaiServer(connection: MessageConnection, options: MaiServerOptions): Disposable {
   const { log } = options;
   const lifecycle: Lifecycle = { shutdownRequested: false };
-  const routesFor = options.routes ?? maiRoutes;
-  const table = (mai: Mai) => new Map<string, Route>(routesFor(mai, lifecycle, log).map((r) => [r.method, r]));
+  const given = options.routes;
   let routes: Map<string, Route> | undefined;
   let early: Map<string, Route> | undefined;
   let ready: Promise<Map<string, Route>>;
-  if (options.mai instanceof Promise) {
-    ready = options.mai.then((mai) => (routes = table(mai)));
+  if (!given) {
+    early = byMethod(lifecycleRoutes(lifecycle, log));
+    ready = Promise.resolve(options.mai).then(async (mai) => (routes = byMethod(await importedMaiRoutes(mai, lifecycle, log))));
     ready.catch(() => {}); // the owner of the promise reports a failed build; requests get it as their error
-    early = earlyRoutes(() => table(maiNotReady), log);
+  } else if (options.mai instanceof Promise) {
+    ready = options.mai.then((mai) => (routes = byMethod(given(mai, lifecycle, log))));
+    ready.catch(() => {}); // as above
+    early = earlyRoutes(() => byMethod(given(maiNotReady, lifecycle, log)), log);
   } else {
-    routes = table(options.mai);
+    routes = byMethod(given(options.mai, lifecycle, log));
     ready = Promise.resolve(routes);
   }
   const known = () => [...(routes ?? early ?? []).keys()];
 
   const requests = connection.onRequest(async (method, params, token) => {
-    if (lifecycle.shutdownRequested && method !== ShutdownRequest.method) {
+    if (lifecycle.shutdownRequested && method !== Methods.shutdown) {
       throw protocolError(RpcCodes.invalidRequest, `Invalid Request: the server is shutting down (shutdown was received), so ${method} is refused; send the exit notification.`);
     }
     let route = routes?.get(method) ?? early?.get(method);
@@ -99,7 +115,7 @@ export function attachMaiServer(connection: MessageConnection, options: MaiServe
   });
 
   const notifications = connection.onNotification((method) => {
-    if (method === ExitNotification.method) options.onExit(lifecycle.shutdownRequested ? 0 : 1);
+    if (method === Methods.exit) options.onExit(lifecycle.shutdownRequested ? 0 : 1);
     else log.debug(`notification ${method} ignored`);
   });
 

@@ -10,7 +10,6 @@ import { createLogger, type Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
 import { configErrorCodes, type RpcErrorData } from '../errors.ts';
-import { linkInProcess } from '../in-process.ts';
 
 /** Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted. */
 export const ExitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -60,6 +59,9 @@ export async function openMai(config: string | undefined, log: Logger): Promise<
 export async function withClient<T>(config: string | undefined, body: (client: MaiClient) => Promise<T>): Promise<T> {
   const log = logger();
   const mai = await openMai(config, log);
+  // Imported here, not at the top: it loads the protocol's zod schemas, which `mai serve` (a user
+  // of this module) must not load before it answers `initialize`.
+  const { linkInProcess } = await import('../in-process.ts');
   const link = linkInProcess(mai, log);
   try {
     return await body(link.client);

@@ -1,16 +1,35 @@
 /** The `mai` command line: picks the subcommand, runs it, and turns any failure into an exit code. */
 import { maiVersion } from '../version.ts';
-import { batchCommand } from './batch.ts';
-import { chatCommand } from './chat.ts';
 import { reportFailure, UsageError, type Command } from './common.ts';
-import { modelsCommand } from './models.ts';
-import { serveCommand } from './serve.ts';
-import { statusCommand } from './status.ts';
-import { switchCommand } from './switch.ts';
 
-export const commands: readonly Command[] = [serveCommand, chatCommand, statusCommand, modelsCommand, switchCommand, batchCommand];
+/**
+ * Every command, loaded only when it runs: `mai serve` must not load what chat, batch… import
+ * (the protocol's schemas among them) before it answers `initialize`. The summaries stay in the
+ * command modules (one place), so `mai --help` loads them all.
+ */
+const commandLoaders: ReadonlyArray<readonly [name: string, load: () => Promise<Command>]> = [
+  ['serve', async () => (await import('./serve.ts')).serveCommand],
+  ['chat', async () => (await import('./chat.ts')).chatCommand],
+  ['status', async () => (await import('./status.ts')).statusCommand],
+  ['models', async () => (await import('./models.ts')).modelsCommand],
+  ['switch', async () => (await import('./switch.ts')).switchCommand],
+  ['batch', async () => (await import('./batch.ts')).batchCommand],
+];
 
-export function usage(): string {
+export const commandNames: readonly string[] = commandLoaders.map(([name]) => name);
+
+/** Loads a command by name (undefined for an unknown name). */
+export function loadCommand(name: string): Promise<Command> | undefined {
+  return commandLoaders.find(([known]) => known === name)?.[1]();
+}
+
+/** Every command, loaded (for `mai --help`). */
+export function loadCommands(): Promise<Command[]> {
+  return Promise.all(commandLoaders.map(([, load]) => load()));
+}
+
+export async function usage(): Promise<string> {
+  const commands = await loadCommands();
   const width = Math.max(...commands.map((c) => c.name.length));
   return `Usage: mai <command> [options]
 
@@ -25,18 +44,18 @@ Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interru
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  if (name === '--version' || name === '-V') {
-    process.stdout.write(`${maiVersion()}\n`);
-    return 0;
-  }
-  const command = commands.find((c) => c.name === name);
   try {
-    if (!command) throw new UsageError(`unknown command "${name}". Commands: ${commands.map((c) => c.name).join(', ')}. See \`mai --help\`.`);
-    return await command.run(args);
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(`${await usage()}\n`);
+      return name === undefined ? 2 : 0;
+    }
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(`${maiVersion()}\n`);
+      return 0;
+    }
+    const command = loadCommand(name);
+    if (!command) throw new UsageError(`unknown command "${name}". Commands: ${commandNames.join(', ')}. See \`mai --help\`.`);
+    return await (await command).run(args);
   } catch (error) {
     return reportFailure(error);
   }

@@ -34,9 +34,10 @@ Options:
       return 0;
     }
     const log = logger();
-    // Listen first, build Mai behind: `initialize` (and shutdown/exit) need no Mai, every other
-    // request waits for it. The build starts once the first input has been handled (so the first
-    // `initialize` is not slowed by loading Mai's modules) or after BUILD_DELAY_MS without input.
+    // Listen first, build Mai behind: `initialize` (and shutdown/exit) need no Mai nor zod (their
+    // routes are rpc/lifecycle.ts), every other request waits for Mai and its routes (rpc/handlers.ts,
+    // imported once Mai is built). The build starts once the first input has been handled (so the
+    // first `initialize` is not slowed by loading Mai's modules) or after BUILD_DELAY_MS without input.
     let start: () => void = () => {};
     const mai = new Promise<Mai>((resolve) => {
       start = () => {
@@ -49,8 +50,10 @@ Options:
     process.on('uncaughtException', (error) => log.error('uncaught exception (the server keeps running)', error.stack ?? error));
     process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the server keeps running)', reason));
     const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(face ? { face } : {}) });
-    // After serveStreams' own listener, so the build starts once the first chunk has been handled.
-    process.stdin.once('data', () => setTimeout(() => start(), 0));
+    // After serveStreams' own listener, so the build starts once the first chunk has been handled
+    // and the replies it needs no Mai for are written: vscode-jsonrpc dispatches it on one
+    // setImmediate, serveStreams writes the replies on the next, then (a turn later) Mai's modules load.
+    process.stdin.once('data', () => setImmediate(() => setImmediate(() => start())));
     const idle = setTimeout(() => start(), BUILD_DELAY_MS);
     const outcome = await served;
     clearTimeout(idle);
