@@ -40,7 +40,7 @@ async function importedMaiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): P
 const byMethod = (routes: readonly Route[]) => new Map<string, Route>(routes.map((r) => [r.method, r]));
 
 /** Methods of given routes (MaiServerOptions.routes) answered without Mai (their handlers never touch it): MCP's lifecycle. */
-const EARLY_METHODS: ReadonlySet<string> = new Set(['initialize', 'shutdown', 'ping']);
+const EARLY_METHODS: ReadonlySet<string> = new Set([Methods.initialize, Methods.shutdown, 'ping' /* MCP's (rpc/mcp/protocol.ts, not loaded here) */]);
 
 /** Stands in for Mai while it is built, for the routes of EARLY_METHODS only: any use of it is a bug, reported as such. */
 const maiNotReady = new Proxy(
