@@ -70,6 +70,23 @@ describe('when a turn is fsynced', () => {
     expect(await texts(store, id)).toEqual(['one', 'first answer', 'two', 'second answer']);
   });
 
+  for (const syncBeforeReturn of [true, false]) {
+    it(`new conversations created together share the folder's fsync (syncBeforeReturn: ${syncBeforeReturn})`, async () => {
+      const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { syncBeforeReturn });
+      await store.append(store.newId(), turn('first', 'makes the folder'));
+      await store.settled();
+      const before = store.folderSyncs;
+      const ids = Array.from({ length: 20 }, () => store.newId());
+      await Promise.all(ids.map((id, i) => store.append(id, turn(`q${i}`, `a${i}`))));
+      await store.settled();
+      // Each of the 20 names needs a folder fsync that started after it was created; one running and one queued cover all.
+      const shared = store.folderSyncs - before;
+      expect(shared).toBeGreaterThanOrEqual(1);
+      expect(shared).toBeLessThan(20);
+      for (const [i, id] of ids.entries()) expect(await texts(store, id)).toEqual([`q${i}`, `a${i}`]);
+    });
+  }
+
   describe('through Mai', () => {
     let server: FakeOpenAIServer;
     beforeEach(async () => {

@@ -39,6 +39,11 @@ export class ConversationStore {
     return this.writer.syncing;
   }
 
+  /** How many times the folder was fsynced for new conversations' names (they share one when created together). */
+  get folderSyncs(): number {
+    return this.writer.folderSyncs;
+  }
+
   /** Resolves once every turn appended so far is fsynced. */
   settled(): Promise<void> {
     return this.writer.settled();
