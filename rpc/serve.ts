@@ -38,9 +38,14 @@ export interface ServeOutcome {
   error?: unknown;
 }
 
-/** Replies held back at most (characters) and for at most this many turns of the event loop. */
+/**
+ * Replies held back at most (characters) and for at most this many turns of the event loop. Few
+ * turns: a client that keeps a window of requests in flight sends more as replies arrive, so
+ * holding a whole window back leaves it idle while the server works (pipelined `status`, 64 in
+ * flight, NDJSON: 0.74–0.84× the bare server at 64, 0.91–0.96× at 16, 0.74–0.76× at 0).
+ */
 const MAX_BUFFERED = 64 * 1024;
-const MAX_DEFERRALS = 64;
+const MAX_DEFERRALS = 16;
 
 function jsonRpcLogger(log: Logger): JsonRpcLogger {
   return { error: (m) => log.error(m), warn: (m) => log.warn(m), info: (m) => log.debug(m), log: (m) => log.debug(m) };
