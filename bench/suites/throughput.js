@@ -51,7 +51,7 @@ function pipelined(pipe, count) {
 export async function throughput({ smoke }) {
   const began = performance.now();
   const rounds = smoke ? 1 : 12;
-  const perRound = smoke ? 200 : 2_000;
+  const perRound = smoke ? 200 : 8_000;
   const warmup = smoke ? 100 : 3_000;
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 4 });
   const dir = await tempDir();
