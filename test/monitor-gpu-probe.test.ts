@@ -1,6 +1,7 @@
 import Tinypool from 'tinypool';
 import { afterEach, describe, expect, it } from 'vitest';
-import { busyShare, createCpuLoad, cpuTimes } from '../core/monitor/cpu-load.js';
+import { cpus } from 'node:os';
+import { busyShare, cpuBaseline, createCpuLoad, cpuTimes, MIN_INTERVAL_MS, PRIME_MS } from '../core/monitor/cpu-load.js';
 import { GPU_REPROBE_MS, GpuProbe } from '../core/monitor/gpu-probe.ts';
 import { SamplingMonitor } from '../core/monitor/sampling-monitor.ts';
 import type { RawGpu, RawSample } from '../core/monitor/smoothing.ts';
@@ -71,6 +72,38 @@ describe('CPU load from the OS counters (cpu-load.js)', () => {
       expect(share!).toBeLessThanOrEqual(1);
       await new Promise((r) => setTimeout(r, 30));
     }
+  });
+});
+
+describe('the first CPU reading from the counters read as the monitor started', () => {
+  it('waits only for what is left of MIN_INTERVAL_MS since the baseline, not the priming wait', async () => {
+    const waits: number[] = [];
+    const wait = async (ms: number) => {
+      waits.push(ms);
+    };
+    const base = cpuBaseline();
+    expect(base).not.toBeNull();
+    await createCpuLoad(PRIME_MS, wait)({ ...base!, at: Date.now() }); // fresh: waits the rest
+    expect(waits).toHaveLength(1);
+    expect(waits[0]!).toBeGreaterThan(0);
+    expect(waits[0]!).toBeLessThanOrEqual(MIN_INTERVAL_MS);
+    await createCpuLoad(PRIME_MS, wait)({ ...base!, at: Date.now() - 10 * MIN_INTERVAL_MS }); // old enough: no wait
+    expect(waits).toHaveLength(1);
+    await createCpuLoad(PRIME_MS, wait)(); // no baseline: primes
+    expect(waits).toEqual([waits[0], PRIME_MS]);
+  });
+
+  it("leaves out this process's own CPU time since the baseline (Mai's start-up is not the machine's load)", async () => {
+    const base = cpuBaseline()!;
+    const until = performance.now() + 200;
+    let spin = 0;
+    while (performance.now() < until) spin += Math.sqrt(spin + 1); // ~200 ms of this process's CPU
+    expect(spin).toBeGreaterThan(0);
+    const share = await createCpuLoad(PRIME_MS, async () => {})({ ...base, at: Date.now() - 10 * MIN_INTERVAL_MS });
+    const withOwn = busyShare(base, cpuTimes())!;
+    expect(share).not.toBeNull();
+    // The spin alone kept one core busy the whole interval: that share is in withOwn, not in share.
+    expect(withOwn - share!).toBeGreaterThan(0.5 / cpus().length);
   });
 });
 

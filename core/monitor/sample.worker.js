@@ -1,6 +1,7 @@
 /**
  * One resource sample, taken in a tinypool worker thread (never on the main thread): the CPU load
- * from the OS's counters (cpu-load.js; its first reading waits 250 ms to have an interval),
+ * from the OS's counters (cpu-load.js; its first reading measures from the counters the monitor read
+ * as it started, or else waits 250 ms to have an interval),
  * memory from systeminformation's mem() (a read of /proc/meminfo on Linux), and — only when the
  * task asks, see gpu-probe.ts — GPUs from graphics(), which starts processes (lspci, nvidia-smi…)
  * and blocks on `nvidia-smi` where a GPU exists. Plain JavaScript with JSDoc types, because
@@ -23,6 +24,7 @@ console.debug = console.error;
 /**
  * @typedef {object} SampleTask
  * @property {boolean} gpu Ask for GPUs (graphics(): starts lspci, nvidia-smi… — not every sample).
+ * @property {import('./cpu-load.js').CpuBaseline | null} [cpuBaseline] The CPU counters as the monitor started (first task only), so the first reading needs no 250 ms priming wait.
  */
 
 /**
@@ -83,7 +85,7 @@ export default async function sample(task) {
   /** @type {string[]} */
   const unavailable = [];
   const [load, mem, graphics] = await Promise.allSettled([
-    cpuDenied ? refuse(cpuDenied) : cpuLoadNow(),
+    cpuDenied ? refuse(cpuDenied) : cpuLoadNow(task.cpuBaseline),
     memDenied ? refuse(memDenied) : si.mem(),
     !task.gpu ? Promise.resolve(null) : gpuDenied ? refuse(gpuDenied) : si.graphics(),
   ]);

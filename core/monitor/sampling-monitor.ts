@@ -10,6 +10,7 @@ import Tinypool from 'tinypool';
 import type { MonitorConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { ResourceSnapshot } from '../types.ts';
+import { cpuBaseline, type CpuBaseline } from './cpu-load.js';
 import { GpuProbe } from './gpu-probe.ts';
 import { osSnapshot, type LoadedModelsSource, type ResourceMonitor } from './resource-monitor.ts';
 import { Smoother, type RawSample } from './smoothing.ts';
@@ -60,6 +61,8 @@ export class SamplingMonitor implements ResourceMonitor {
   private snapshot: ResourceSnapshot | null = null;
   private inFlight: { promise: Promise<RawSample | null>; controller: AbortController; startedAt: number } | null = null;
   private closed = false;
+  /** The CPU counters read as sampling started, sent with the first task only (a replacement worker primes its own). */
+  private firstCpuBaseline: CpuBaseline | null = null;
   /** Why sampling gave up, when its worker could not start. */
   private broken: string | null = null;
   private readonly counts: Omit<SamplingStats, 'workers' | 'gpuProbes'> = { samples: 0, failures: 0, lastTookMs: null, workerThreadId: null, running: false };
@@ -85,6 +88,8 @@ export class SamplingMonitor implements ResourceMonitor {
     // A worker that fails to start (or crashes between tasks) is reported here, never thrown.
     this.pool.on('error', (error: unknown) => this.onWorkerError(error));
     this.counts.running = true;
+    // Read now, so the first sample measures the CPU over the worker's start instead of waiting to prime.
+    this.firstCpuBaseline = cpuBaseline();
     void this.run();
     this.timer = setInterval(() => this.tick(), this.config.intervalMs);
     this.timer.unref?.();
@@ -129,7 +134,9 @@ export class SamplingMonitor implements ResourceMonitor {
     if (!pool || this.closed || this.broken) return Promise.resolve(null);
     const controller = new AbortController();
     const askGpu = this.config.gpu && (gpu || this.gpuProbe.due());
-    const promise = (pool.run({ gpu: askGpu }, { signal: controller.signal }) as Promise<RawSample>)
+    const cpu = this.firstCpuBaseline;
+    this.firstCpuBaseline = null;
+    const promise = (pool.run({ gpu: askGpu, ...(cpu ? { cpuBaseline: cpu } : {}) }, { signal: controller.signal }) as Promise<RawSample>)
       .then(
         (answer) => {
           if (this.closed) return null;
