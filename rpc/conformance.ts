@@ -4,23 +4,15 @@
  * invalid request objects (-32600), batches (split into single messages, their replies collected
  * back into one array; an empty batch is one -32600), while notifications are never answered.
  *
- * It hands the connection its own MessageReader/MessageWriter. Request ids are renumbered on the
+ * It hands the connection its own MessageReader/MessageWriter (layer-streams.ts). Request ids are renumbered on the
  * way in (so duplicate ids, "1" versus 1, and batch members never collide inside vscode-jsonrpc)
  * and restored on the way out; `$/cancelRequest` is renumbered the same way. A message strategy
  * counts what is still being handled, so the end of input can wait for every reply.
  */
-import {
-  AbstractMessageReader,
-  AbstractMessageWriter,
-  type DataCallback,
-  type Disposable,
-  type Message,
-  type MessageReader,
-  type MessageStrategy,
-  type MessageWriter,
-} from 'vscode-jsonrpc/node';
+import type { Message, MessageReader, MessageStrategy, MessageWriter } from 'vscode-jsonrpc/node';
 import type { Logger } from '../core/log.ts';
 import { RpcCodes } from './errors.ts';
+import { LayerReader, LayerWriter } from './layer-streams.ts';
 import { CancelNotification, type CancelConvention } from './lifecycle.ts';
 import { classify, type RequestId } from './validate.ts';
 
@@ -44,27 +36,6 @@ interface ResponseLike {
   id?: unknown;
   result?: unknown;
   error?: unknown;
-}
-
-class LayerReader extends AbstractMessageReader implements MessageReader {
-  callback: DataCallback | null = null;
-  listen(callback: DataCallback): Disposable {
-    this.callback = callback;
-    return { dispose: () => (this.callback = null) };
-  }
-  close(): void {
-    this.fireClose();
-  }
-}
-
-class LayerWriter extends AbstractMessageWriter implements MessageWriter {
-  constructor(private readonly onMessage: (message: Message) => void) {
-    super();
-  }
-  async write(message: Message): Promise<void> {
-    this.onMessage(message);
-  }
-  end(): void {}
 }
 
 export class ConformanceLayer {
