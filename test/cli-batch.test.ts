@@ -61,6 +61,21 @@ describe('mai batch', () => {
     expect(run.stderr).not.toMatch(/\[#/);
   }, 120_000);
 
+  it('-j beyond fallback.parallelPerModel says on stderr where to raise it; with it raised, one model answers several at once', async () => {
+    const lines = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `q${i}`, model: 'm0' }));
+    const queued = await runCli(['batch', '-j', '4', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(queued.stderr).toMatch(/4 prompts at once, but a model answers 1 turn at a time \(fallback\.parallelPerModel in .*mai\.config\.yaml\)/);
+    expect(server.concurrency.max).toBe(1);
+
+    const raised = await writeConfig(dir.path, loopbackConfig(server.baseURL).replace('fallback: { retries: 0, backoffMs: 0 }', 'fallback: { retries: 0, backoffMs: 0, parallelPerModel: 4 }'), 'raised.yaml');
+    const parallel = await runCli(['batch', '-j', '4', '--config', raised], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
+    expect(parallel.code, parallel.stderr).toBe(0);
+    expect(parallel.stderr).not.toMatch(/parallelPerModel/);
+    expect(parse(parallel.stdout).map((r) => r.text)).toEqual(lines.map((_, i) => `echo: q${i}`));
+    expect(server.concurrency.max).toBeGreaterThan(1);
+  });
+
   it('with --concurrency 1 runs one prompt at a time', async () => {
     const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i}`, model: `m${i % 4}` }));
     const run = await runCli(['batch', '-j', '1', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });

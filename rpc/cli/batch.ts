@@ -86,7 +86,8 @@ An id defaults to the line number. Blank lines are skipped. A progress bar goes 
 stderr is a terminal. Exit code 0 when every prompt was answered, 1 when any failed.
 
 Options:
-  -j, --concurrency N  prompts in flight at once (default 4)
+  -j, --concurrency N  prompts in flight at once (default 4); one model answers
+                       fallback.parallelPerModel of them at a time (default 1)
   -m, --model MODEL    answer with this model unless a line names one
       --config FILE    the config to use
   -h, --help           this help`,
@@ -108,6 +109,15 @@ Options:
       throw new UsageError(`cannot read ${file}: ${(error as Error).message}.`);
     }
     const items = parseBatch(text);
-    return withClient(values.config, (client) => runBatch(client, items, concurrency, values.model));
+    return withClient(values.config, (client, mai) => {
+      // -j N beyond what one model answers at once only queues in Mai: say so, and where to change it.
+      const perModel = mai.config.config.fallback.parallelPerModel;
+      if (concurrency > perModel && items.length > perModel) {
+        process.stderr.write(
+          `mai batch: ${concurrency} prompts at once, but a model answers ${perModel} turn${perModel === 1 ? '' : 's'} at a time (fallback.parallelPerModel in ${mai.config.file}); the others wait their turn. Raise it to what your model server serves at once.\n`,
+        );
+      }
+      return runBatch(client, items, concurrency, values.model);
+    });
   },
 };

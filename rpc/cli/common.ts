@@ -55,8 +55,8 @@ export async function openMai(config: string | undefined, log: Logger): Promise<
   return Mai.create({ find: { flag: config }, log });
 }
 
-/** Opens Mai, links a client to the in-process server, runs `body`, and closes everything. */
-export async function withClient<T>(config: string | undefined, body: (client: MaiClient) => Promise<T>): Promise<T> {
+/** Opens Mai, links a client to the in-process server, runs `body` (which may read Mai's config), and closes everything. */
+export async function withClient<T>(config: string | undefined, body: (client: MaiClient, mai: Mai) => Promise<T>): Promise<T> {
   const log = logger();
   const mai = await openMai(config, log);
   // Imported here, not at the top: it loads the protocol's zod schemas, which `mai serve` (a user
@@ -64,7 +64,7 @@ export async function withClient<T>(config: string | undefined, body: (client: M
   const { linkInProcess } = await import('../in-process.ts');
   const link = linkInProcess(mai, log);
   try {
-    return await body(link.client);
+    return await body(link.client, mai);
   } finally {
     await link.close();
     await mai.close().catch((error: unknown) => log.debug('closing Mai failed', error));
