@@ -77,6 +77,7 @@ async function main() {
     await turn('And now from another model?', first.conversationId);
   }
   await mai.request(P.ModelsSwitchRequest, { model: 'auto' });
+  if (other) out(`  (models/switch "auto" unpins ${other.id} again, so your own chats choose the model by themselves)`);
 
   step('status — the switch is recorded, the answers never mention it');
   const status = await mai.request(P.StatusRequest, {});
