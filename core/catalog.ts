@@ -6,9 +6,9 @@
 import type { ModelMeta } from './config/schema.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
 import type { Logger } from './log.ts';
+import { GiB } from './select/memory-estimate.ts';
 import type { Backend, BackendHealth, BackendModel, CatalogModel, Tier } from './types.ts';
 
-const GB = 1024 ** 3;
 const DEFAULT_CONTEXT = 4096;
 
 export interface CatalogOptions {
@@ -29,8 +29,8 @@ export interface BackendStatus extends BackendHealth {
 /** A model's tier from its size when neither the config nor the backend says. */
 function tierFromSize(sizeBytes: number | undefined): Tier {
   if (sizeBytes === undefined) return 'medium';
-  if (sizeBytes < 3 * GB) return 'small';
-  if (sizeBytes < 12 * GB) return 'medium';
+  if (sizeBytes < 3 * GiB) return 'small';
+  if (sizeBytes < 12 * GiB) return 'medium';
   return 'large';
 }
 
@@ -48,8 +48,8 @@ export function toCatalogModel(backend: string, model: BackendModel, meta: Model
     architecture: model.architecture,
     memoryBytes: model.memoryBytes,
     vramBytes: model.vramBytes,
-    minMemoryBytes: meta?.minMemoryGb === undefined ? undefined : meta.minMemoryGb * GB,
-    minVramBytes: meta?.minVramGb === undefined ? undefined : meta.minVramGb * GB,
+    minMemoryBytes: meta?.minMemoryGb === undefined ? undefined : meta.minMemoryGb * GiB,
+    minVramBytes: meta?.minVramGb === undefined ? undefined : meta.minVramGb * GiB,
     priority: meta?.priority ?? 0,
   };
 }

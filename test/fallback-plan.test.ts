@@ -3,8 +3,7 @@ import { ErrorCodes, MaiError } from '../core/errors.ts';
 import { createAttemptPlan, fallbackOrder, statedWindow } from '../core/fallback/attempt-plan.ts';
 import type { RankedModel } from '../core/pipeline/turn.ts';
 import type { CatalogModel, Tier } from '../core/types.ts';
-
-const GiB = 1024 ** 3;
+import { GiB } from '../core/select/memory-estimate.ts';
 const config = { chains: {} as Record<string, string[]>, auto: true, retries: 1, backoffMs: 100, retryAfterCapMs: 5_000 };
 
 function model(id: string, tier: Tier, over: Partial<CatalogModel> = {}): CatalogModel {

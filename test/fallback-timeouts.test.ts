@@ -5,10 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Mai } from '../core/mai.ts';
-import { createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
+import { GiB, createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
 import { startOllamaServer, type FakeOllamaModel, type FakeOllamaServer } from './support/ollama-server.ts';
 
-const GiB = 1024 ** 3;
 
 describe('first-token and total timeouts', () => {
   let server: FakeOllamaServer;

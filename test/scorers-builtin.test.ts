@@ -9,10 +9,9 @@ import contextFit from '../plugins/scorers/context-fit.ts';
 import latency from '../plugins/scorers/latency.ts';
 import reliability from '../plugins/scorers/reliability.ts';
 import resourceFit from '../plugins/scorers/resource-fit.ts';
-import { createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
+import { GiB, createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
 import { startOllamaServer, type FakeOllamaServer } from './support/ollama-server.ts';
 
-const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 function model(id: string, tier: Tier, over: Partial<CatalogModel> = {}): CatalogModel {

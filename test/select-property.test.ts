@@ -18,8 +18,7 @@ import contextFit from '../plugins/scorers/context-fit.ts';
 import latency from '../plugins/scorers/latency.ts';
 import reliability from '../plugins/scorers/reliability.ts';
 import resourceFit from '../plugins/scorers/resource-fit.ts';
-
-const GiB = 1024 ** 3;
+import { GiB } from '../core/select/memory-estimate.ts';
 const MiB = 1024 ** 2;
 const TIER: Record<Tier, number> = { small: 0, medium: 1, large: 2 };
 const CAPS: Capability[] = ['chat', 'code', 'reasoning', 'vision', 'tools'];

@@ -11,10 +11,9 @@ import { createLogger } from '../core/log.ts';
 import { Mai } from '../core/mai.ts';
 import type { ResourceMonitor } from '../core/monitor/resource-monitor.ts';
 import type { ResourceSnapshot } from '../core/types.ts';
-import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { GiB, tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOllamaServer, type FakeOllamaModel, type FakeOllamaServer } from './support/ollama-server.ts';
 
-const GiB = 1024 ** 3;
 
 /** Free memory = total − other programs − what the Ollama server has loaded (released `releaseDelayMs` after an unload). */
 class SimulatedMachine implements ResourceMonitor {

@@ -3,8 +3,7 @@ import type { RankedModel } from '../core/pipeline/turn.ts';
 import { Selector } from '../core/select/selector.ts';
 import { activeTriggers, pressureRelieved, ReplyTimes } from '../core/select/triggers.ts';
 import type { CatalogModel, ResourceSnapshot, Tier } from '../core/types.ts';
-
-const GiB = 1024 ** 3;
+import { GiB } from '../core/select/memory-estimate.ts';
 const config = { slowReplyMs: 1_000, memoryHighShare: 0.9, cpuHighShare: 0.95 };
 const switching = { ...config, margin: 0.1, minDwellMs: 30_000, preload: false, unloadWaitMs: 1_000 };
 const snap = (free: number | null, cpu: number | null): ResourceSnapshot => ({ cpuLoad: cpu, memFreeBytes: free, memTotalBytes: free === null ? null : 10 * GiB, gpus: [], sampledAt: 0 });

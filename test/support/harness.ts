@@ -6,9 +6,10 @@ import { loadConfig } from '../../core/config/load.ts';
 import { createLogger } from '../../core/log.ts';
 import { Mai } from '../../core/mai.ts';
 import { FixedMonitor } from '../../core/monitor/resource-monitor.ts';
+import { GiB } from '../../core/select/memory-estimate.ts';
 import type { ResourceSnapshot } from '../../core/types.ts';
 
-export const GiB = 1024 ** 3;
+export { GiB };
 
 export function snapshot(overrides: Partial<ResourceSnapshot> = {}): ResourceSnapshot {
   return { cpuLoad: 0.1, memFreeBytes: 16 * GiB, memTotalBytes: 24 * GiB, gpus: [], sampledAt: Date.now(), ...overrides };
