@@ -30,6 +30,11 @@ function saveFailed(file: string, error: unknown): MaiError {
     : new MaiError(ErrorCodes.internal, `Could not save the turn to ${file}: ${(error as Error).message}. The answer was not stored.`, { cause: error, data: { file } });
 }
 
+/** The first record of a new conversation's file. */
+function header(id: string, messages: ReadonlyArray<StoredMessage>): ConversationRecord {
+  return { type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() };
+}
+
 export class TurnWriter {
   private readonly syncs = new PendingSyncs();
   private dirReady: Promise<void> | null = null;
@@ -86,17 +91,14 @@ export class TurnWriter {
         ({ size } = await handle.stat());
       }
       created = size === 0;
-      const records: ConversationRecord[] = [];
       let prefix = '';
-      if (created) {
-        records.push({ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() });
-      } else {
+      if (!created) {
         const last = Buffer.alloc(1);
         await handle.read(last, 0, 1, size - 1);
         // A crash tore the last record: end that line and mark it, so it is skipped, not taken for corruption.
         if (last[0] !== 0x0a) prefix = `\n${JSON.stringify({ type: 'torn', at: new Date().toISOString() })}\n`;
       }
-      await writeAll(handle, encodeTurn(prefix, records, turn, messages));
+      await writeAll(handle, encodeTurn(prefix, created ? [header(id, messages)] : [], turn, messages));
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw saveFailed(file, error);
@@ -122,7 +124,7 @@ export class TurnWriter {
       throw saveFailed(file, error);
     }
     try {
-      await writeAll(handle, encodeTurn('', [{ type: 'meta', id, createdAt: messages[0]?.at ?? new Date().toISOString() }], turn, messages));
+      await writeAll(handle, encodeTurn('', [header(id, messages)], turn, messages));
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw saveFailed(file, error);
