@@ -1,15 +1,15 @@
 /**
  * What each method does: a thin layer over the Mai facade (core/mai.ts). Each route pairs a
  * protocol definition with its handler, so the params a handler gets are the schema's type and
- * what it returns is the declared result type. The lifecycle's routes (rpc/lifecycle.ts) come
- * first; this module (and zod with it) is loaded only once a method needs Mai (rpc/server.ts).
+ * what it returns is the declared result type. These are the methods that need Mai; the
+ * lifecycle's routes are rpc/lifecycle.ts, and this module (and zod with it) is loaded only once
+ * Mai is built (rpc/server.ts).
  */
 import type { CancellationToken } from 'vscode-jsonrpc/node';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import type { TurnEvent } from '../core/pipeline/turn.ts';
-import { lifecycleRoutes } from './lifecycle.ts';
 import {
   ChatSendRequest,
   ConfigReloadRequest,
@@ -23,8 +23,6 @@ import {
 } from './protocol.ts';
 import { route, type Lifecycle, type Route } from './route.ts';
 
-export { route, checkedRoute, type Lifecycle, type ParamsSchema, type RequestContext, type Route } from './route.ts';
-
 /** An AbortSignal that follows a vscode-jsonrpc CancellationToken. */
 export function signalOf(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
@@ -33,9 +31,9 @@ export function signalOf(token: CancellationToken): { signal: AbortSignal; dispo
   return { signal: controller.signal, dispose: () => subscription.dispose() };
 }
 
+/** Mai's methods besides the lifecycle's (the server answers those from rpc/lifecycle.ts). */
 export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] {
   return [
-    ...lifecycleRoutes(lifecycle, log),
     route(ChatSendRequest, async (params, { token, connection }) => {
       const { progressToken, ...request } = params;
       const abort = signalOf(token);

@@ -6,6 +6,8 @@
  */
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import type { z } from 'zod';
+import type { Logger } from '../core/log.ts';
+import type { Mai } from '../core/mai.ts';
 import type { ParamsIssues } from './errors.ts';
 import type { RequestDefinition } from './protocol.ts';
 
@@ -44,4 +46,13 @@ export function checkedRoute<P, R>(method: string, params: ParamsSchema<P>, hand
 /** The server's state the lifecycle methods change. */
 export interface Lifecycle {
   shutdownRequested: boolean;
+}
+
+/**
+ * The routes of one protocol (Mai's own, MCP's): its lifecycle, answered at once, before Mai is
+ * built (those handlers never touch Mai), and the methods that need Mai, made once it is built.
+ */
+export interface RouteSet {
+  lifecycle(lifecycle: Lifecycle, log: Logger): Route[];
+  withMai(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] | Promise<Route[]>;
 }

@@ -12,6 +12,7 @@ import { ConformanceLayer } from './conformance.ts';
 import { RpcCodes } from './errors.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 import type { CancelConvention } from './lifecycle.ts';
+import type { RouteSet } from './route.ts';
 import { attachMaiServer, type MaiServerOptions } from './server.ts';
 
 export interface ServeOptions {
@@ -26,7 +27,7 @@ export interface ServeOptions {
 
 /** What a protocol served over this stack changes: the methods it answers and how its clients cancel. */
 export interface ServerFace {
-  routes: NonNullable<MaiServerOptions['routes']>;
+  routes: RouteSet;
   cancel?: CancelConvention;
 }
 

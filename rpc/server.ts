@@ -12,7 +12,7 @@ import type { Mai } from '../core/mai.ts';
 import { invalidParams, protocolError, RpcCodes, toResponseError } from './errors.ts';
 import { lifecycleRoutes } from './lifecycle.ts';
 import { Methods } from './methods.ts';
-import type { Lifecycle, Route } from './route.ts';
+import type { Lifecycle, Route, RouteSet } from './route.ts';
 
 export interface MaiServerOptions {
   /**
@@ -23,71 +23,40 @@ export interface MaiServerOptions {
   log: Logger;
   /** The `exit` notification arrived: code 0 after `shutdown`, else 1. */
   onExit(code: number): void;
-  /**
-   * The methods answered (`mai serve --mcp` passes the MCP ones). Default: Mai's JSON-RPC methods —
-   * the lifecycle's (rpc/lifecycle.ts) at once, the others (rpc/handlers.ts, which loads zod and
-   * the schemas) imported once Mai is there, so `initialize` is answered before zod is loaded.
-   */
-  routes?: (mai: Mai, lifecycle: Lifecycle, log: Logger) => Route[];
+  /** The methods answered (`mai serve --mcp` passes the MCP ones); default: Mai's JSON-RPC methods (maiRouteSet). */
+  routes?: RouteSet;
 }
 
-/** Mai's own routes, imported when first needed (see MaiServerOptions.routes). */
-async function importedMaiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Promise<Route[]> {
-  const { maiRoutes } = await import('./handlers.ts');
-  return maiRoutes(mai, lifecycle, log);
-}
+/**
+ * Mai's JSON-RPC methods: the lifecycle's (rpc/lifecycle.ts) at once, the others (rpc/handlers.ts,
+ * which loads zod and the schemas) imported once Mai is there, so `initialize` is answered before
+ * zod is loaded.
+ */
+const maiRouteSet: RouteSet = {
+  lifecycle: lifecycleRoutes,
+  async withMai(mai, lifecycle, log) {
+    const { maiRoutes } = await import('./handlers.ts');
+    return maiRoutes(mai, lifecycle, log);
+  },
+};
 
 const byMethod = (routes: readonly Route[]) => new Map<string, Route>(routes.map((r) => [r.method, r]));
-
-/** Methods of given routes (MaiServerOptions.routes) answered without Mai (their handlers never touch it): MCP's lifecycle. */
-const EARLY_METHODS: ReadonlySet<string> = new Set([Methods.initialize, Methods.shutdown, 'ping' /* MCP's (rpc/mcp/protocol.ts, not loaded here) */]);
-
-/** Stands in for Mai while it is built, for the routes of EARLY_METHODS only: any use of it is a bug, reported as such. */
-const maiNotReady = new Proxy(
-  {},
-  {
-    get(_target, property) {
-      throw new MaiError(ErrorCodes.internal, `Mai is not built yet, but a lifecycle method used Mai.${String(property)}.`);
-    },
-  },
-) as Mai;
-
-/** The routes of EARLY_METHODS, built before Mai exists (none if the routes need Mai to be built). */
-function earlyRoutes(build: () => Map<string, Route>, log: Logger): Map<string, Route> {
-  try {
-    return new Map([...build()].filter(([method]) => EARLY_METHODS.has(method)));
-  } catch (error) {
-    log.debug('these routes need Mai to be built; every method waits for it', error);
-    return new Map();
-  }
-}
 
 export function attachMaiServer(connection: MessageConnection, options: MaiServerOptions): Disposable {
   const { log } = options;
   const lifecycle: Lifecycle = { shutdownRequested: false };
-  const given = options.routes;
+  const set = options.routes ?? maiRouteSet;
+  const early = byMethod(set.lifecycle(lifecycle, log));
   let routes: Map<string, Route> | undefined;
-  let early: Map<string, Route> | undefined;
-  let ready: Promise<Map<string, Route>>;
-  if (!given) {
-    early = byMethod(lifecycleRoutes(lifecycle, log));
-    ready = Promise.resolve(options.mai).then(async (mai) => (routes = byMethod(await importedMaiRoutes(mai, lifecycle, log))));
-    ready.catch(() => {}); // the owner of the promise reports a failed build; requests get it as their error
-  } else if (options.mai instanceof Promise) {
-    ready = options.mai.then((mai) => (routes = byMethod(given(mai, lifecycle, log))));
-    ready.catch(() => {}); // as above
-    early = earlyRoutes(() => byMethod(given(maiNotReady, lifecycle, log)), log);
-  } else {
-    routes = byMethod(given(options.mai, lifecycle, log));
-    ready = Promise.resolve(routes);
-  }
-  const known = () => [...(routes ?? early ?? []).keys()];
+  const ready = Promise.resolve(options.mai).then(async (mai) => (routes = byMethod(await set.withMai(mai, lifecycle, log))));
+  ready.catch(() => {}); // the owner of a promised Mai reports a failed build; requests get it as their error
+  const known = () => [...early.keys(), ...(routes?.keys() ?? [])];
 
   const requests = connection.onRequest(async (method, params, token) => {
     if (lifecycle.shutdownRequested && method !== Methods.shutdown) {
       throw protocolError(RpcCodes.invalidRequest, `Invalid Request: the server is shutting down (shutdown was received), so ${method} is refused; send the exit notification.`);
     }
-    let route = routes?.get(method) ?? early?.get(method);
+    let route = early.get(method) ?? routes?.get(method);
     if (!route && !routes) {
       try {
         route = (await ready).get(method);

@@ -10,7 +10,7 @@ import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import { describeErrorData } from '../cli/common.ts';
 import { invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
-import { route, type Route } from '../handlers.ts';
+import { route, type Lifecycle, type Route, type RouteSet } from '../route.ts';
 import type { ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
 import {
@@ -61,9 +61,8 @@ async function callTool(tools: ReadonlyMap<string, MaiTool>, params: ToolsCallPa
   }
 }
 
-/** The MCP methods, for rpc/server.ts (its dispatcher validates params and turns throws into errors). */
-export function mcpRoutes(mai: Mai, _lifecycle: unknown, log: Logger): Route[] {
-  const tools = new Map(maiTools(mai, log).map((tool) => [tool.descriptor.name, tool]));
+/** MCP's lifecycle (initialize with version negotiation, ping): answered before Mai is built. */
+function mcpLifecycleRoutes(_lifecycle: Lifecycle, log: Logger): Route[] {
   return [
     route(McpInitializeRequest, (params) => {
       const protocolVersion = negotiateProtocolVersion(params.protocolVersion);
@@ -77,10 +76,20 @@ export function mcpRoutes(mai: Mai, _lifecycle: unknown, log: Logger): Route[] {
       };
     }),
     route(PingRequest, () => ({})),
+  ];
+}
+
+/** MCP's tool methods, once Mai is built. */
+function mcpToolRoutes(mai: Mai, _lifecycle: Lifecycle, log: Logger): Route[] {
+  const tools = new Map(maiTools(mai, log).map((tool) => [tool.descriptor.name, tool]));
+  return [
     route(ToolsListRequest, () => ({ tools: [...tools.values()].map((tool) => tool.descriptor) })),
     route(ToolsCallRequest, (params, context) => callTool(tools, params, context, log)),
   ];
 }
+
+/** The MCP methods, for rpc/server.ts (its dispatcher validates params and turns throws into errors). */
+export const mcpRoutes: RouteSet = { lifecycle: mcpLifecycleRoutes, withMai: mcpToolRoutes };
 
 /** What `mai serve --mcp` hands serveStreams: the MCP routes and MCP's way to cancel. */
 export const mcpFace: ServerFace = { routes: mcpRoutes, cancel: mcpCancelConvention };
