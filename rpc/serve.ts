@@ -13,7 +13,7 @@ import { RpcCodes } from './errors.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 import type { CancelConvention } from './lifecycle.ts';
 import type { RouteSet } from './route.ts';
-import { attachMaiServer, type MaiServerOptions } from './server.ts';
+import { attachMaiServer } from './server.ts';
 
 export interface ServeOptions {
   input: Readable;
