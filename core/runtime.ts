@@ -84,9 +84,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     : config.monitor.enabled
       ? new SamplingMonitor({ config: config.monitor, log: log.child('monitor'), loaded: loadedModels })
       : new OsMonitor(loadedModels);
-  const store = new ConversationStore(join(stateDir, 'conversations'), log.child('conversations'), {
-    syncBeforeReturn: config.context.fsync === 'before-reply',
-  });
+  const store = new ConversationStore(join(stateDir, 'conversations'), log.child('conversations'), { fsync: config.context.fsync });
   const state = options.state ?? new MaiState(stateDir, log);
   const backendOf = catalog.backendOf.bind(catalog);
   const coolingDown = (m: string) => cooldowns.coolingDown(m);

@@ -1,6 +1,6 @@
 /**
  * When a turn's fsync happens (`context.fsync`), on real files: the turn is in its file as soon as
- * `append` returns either way; with `syncBeforeReturn: false` (Mai's after-reply default) its file
+ * `append` returns either way; with `fsync: 'after-reply'` (Mai's default) its file
  * is still open for the fsync when `append` returns and `settled()` waits for it; with before-reply
  * every file is fsynced and closed before its reply. The open handles are read from /proc/self/fd, so a handle left open (an
  * fsync not waited for) shows.
@@ -43,7 +43,7 @@ describe('when a turn is fsynced', () => {
   afterEach(() => dir.cleanup());
 
   it('after returning: the turn is written when append returns, its fsync is pending, and settled() waits for it', async () => {
-    const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { syncBeforeReturn: false });
+    const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { fsync: 'after-reply' });
     const id = store.newId();
     await store.append(id, turn('one', 'first answer')); // the lock-free path of a new file
     expect(store.syncing).toBe(1);
@@ -58,8 +58,8 @@ describe('when a turn is fsynced', () => {
     expect(openHandles(store.file(id))).toBe(0);
   });
 
-  it('before returning (the store default): nothing is left pending when append returns', async () => {
-    const store = new ConversationStore(join(dir.path, 'conversations'));
+  it('before-reply: nothing is left pending when append returns', async () => {
+    const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { fsync: 'before-reply' });
     const id = store.newId();
     await store.append(id, turn('one', 'first answer'));
     expect(store.syncing).toBe(0);
@@ -70,9 +70,9 @@ describe('when a turn is fsynced', () => {
     expect(await texts(store, id)).toEqual(['one', 'first answer', 'two', 'second answer']);
   });
 
-  for (const syncBeforeReturn of [true, false]) {
-    it(`new conversations created together share the folder's fsync (syncBeforeReturn: ${syncBeforeReturn})`, async () => {
-      const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { syncBeforeReturn });
+  for (const fsync of ['before-reply', 'after-reply'] as const) {
+    it(`new conversations created together share the folder's fsync (fsync: ${fsync})`, async () => {
+      const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { fsync });
       await store.append(store.newId(), turn('first', 'makes the folder'));
       await store.settled();
       const before = store.folderSyncs;

@@ -75,6 +75,11 @@ export const MonitorConfig = z
   })
   .strict();
 
+/** When a written turn is fsynced: right behind its reply, or before it. The default is stated here only. */
+export const FsyncMode = z.enum(['after-reply', 'before-reply']);
+export type FsyncMode = z.infer<typeof FsyncMode>;
+export const DEFAULT_FSYNC: FsyncMode = 'after-reply';
+
 export const ContextConfig = z
   .object({
     stateDir: z.string().min(1).optional().describe('defaults to $XDG_STATE_HOME/mai'),
@@ -85,9 +90,7 @@ export const ContextConfig = z
     summary: z.enum(['auto', 'model', 'digest']).default('auto'),
     summaryTokens: positiveInt.default(400).describe('the most a summary of older turns may take'),
     summaryTimeoutMs: positiveInt.default(20_000).describe('how long a model may take to write a summary before the digest is used'),
-    fsync: z
-      .enum(['after-reply', 'before-reply'])
-      .default('after-reply')
+    fsync: FsyncMode.default(DEFAULT_FSYNC)
       .describe('a turn is always written to its file before its reply; after-reply fsyncs it right behind the reply, before-reply holds the reply for the fsync'),
   })
   .strict();

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_FSYNC, type FsyncMode } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
@@ -25,16 +26,16 @@ export class ConversationStore {
   private readonly unborn = new Set<string>();
   private readonly writer: TurnWriter;
 
-  /** `syncBeforeReturn` (default true): `append` returns only once the turn is fsynced (turn-writer.ts). */
+  /** `fsync` (default: the config's, context.fsync): before-reply makes `append` return only once the turn is fsynced (turn-writer.ts). */
   constructor(
     readonly dir: string,
     private readonly log?: Logger,
-    options: { syncBeforeReturn?: boolean } = {},
+    options: { fsync?: FsyncMode } = {},
   ) {
-    this.writer = new TurnWriter(dir, log, options.syncBeforeReturn ?? true);
+    this.writer = new TurnWriter(dir, log, options.fsync ?? DEFAULT_FSYNC);
   }
 
-  /** How many appended turns are written but not yet fsynced (only without `syncBeforeReturn`). */
+  /** How many appended turns are written but not yet fsynced (only with after-reply). */
   get syncing(): number {
     return this.writer.syncing;
   }

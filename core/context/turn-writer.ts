@@ -4,9 +4,9 @@
  * Mai processes never interleave records and a crash at any instant loses at most the turn in flight.
  *
  * `append` returns once the turn is written: a crash of the process can no longer lose it (the
- * kernel holds it). With `syncBeforeReturn` (the default) it also waits for the fsync, so a crash of
- * the machine cannot either; without it the fsync runs right behind the caller and `settled()` waits
- * for it — what `context.fsync: after-reply` chooses, so a turn's reply does not wait for the disk.
+ * kernel holds it). With `context.fsync: before-reply` it also waits for the fsync, so a crash of
+ * the machine cannot either; with after-reply the fsync runs right behind the caller and `settled()`
+ * waits for it, so a turn's reply does not wait for the disk.
  *
  * The first turn of a conversation known not to exist yet skips the lock: it creates the file with
  * O_CREAT|O_EXCL|O_APPEND ('ax'), which only one process can win, and writes header and turn in one
@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { FsyncMode } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { StoredMessage } from './message.ts';
@@ -46,10 +47,10 @@ export class TurnWriter {
   constructor(
     readonly dir: string,
     private readonly log: Logger | undefined,
-    private readonly syncBeforeReturn: boolean,
+    private readonly fsync: FsyncMode,
   ) {}
 
-  /** How many written turns are not yet fsynced (only without `syncBeforeReturn`). */
+  /** How many written turns are not yet fsynced (only with after-reply). */
   get syncing(): number {
     return this.syncs.size;
   }
@@ -148,7 +149,7 @@ export class TurnWriter {
       }
       if (newName) await this.syncFolder();
     };
-    if (this.syncBeforeReturn) {
+    if (this.fsync === 'before-reply') {
       await sync().catch((error: unknown) => {
         throw saveFailed(file, error);
       });
