@@ -9,12 +9,11 @@ import fc from 'fast-check';
 import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { describe, expect, it } from 'vitest';
 import { toCatalogModel } from '../core/catalog.ts';
-import { budgetFor, buildPrompt, type SpanSummariser } from '../core/context/budget.ts';
+import { budgetFor, buildPrompt, type SpanRequest, type SpanSummariser } from '../core/context/budget.ts';
 import { digest } from '../core/context/digest.ts';
 import { permanentText } from '../core/context/instructions.ts';
 import type { StoredMessage } from '../core/context/message.ts';
 import { SummaryCache } from '../core/context/summary-cache.ts';
-import type { SpanRequest } from '../core/context/summariser.ts';
 import { estimateTokens, PER_MESSAGE_OVERHEAD } from '../core/context/tokens.ts';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
 

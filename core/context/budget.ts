@@ -14,9 +14,31 @@ import type { CatalogModel, ChatMessage } from '../types.ts';
 import { permanentText } from './instructions.ts';
 import type { StoredMessage } from './message.ts';
 import type { CachedSummary } from './summary-cache.ts';
-import type { SpanRequest, SpanSummary } from './summariser.ts';
 import { fitTokens, PER_MESSAGE_OVERHEAD } from './tokens.ts';
-import { spanKeys, splitTurns } from './turns.ts';
+import { spanKeys, splitTurns, type TurnRange } from './turns.ts';
+
+/** What the prompt builder asks a summariser for (summariser.ts answers it). */
+export interface SpanRequest {
+  conversationId: string;
+  /** The conversation's messages (no system messages), its turns and span keys (see turns.ts). */
+  messages: ReadonlyArray<StoredMessage>;
+  turns: ReadonlyArray<TurnRange>;
+  keys: ReadonlyArray<string>;
+  /** Summarise the first k turns. */
+  k: number;
+  /** At most this many tokens, by the estimate. */
+  maxTokens: number;
+  /** The model the prompt is for (the last resort of the `model` strategy). */
+  answering: CatalogModel;
+  signal: AbortSignal;
+}
+
+export interface SpanSummary {
+  text: string;
+  /** The model that wrote it, or "digest". */
+  by: string;
+  cached: boolean;
+}
 
 /** What the prompt builder needs of a summariser (see summariser.ts). */
 export interface SpanSummariser {

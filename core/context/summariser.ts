@@ -8,7 +8,7 @@
  * summary of the longest span already summarised, and input too large for the summarising model's
  * window is fed to it in pieces.
  */
-import { budgetFor } from './budget.ts';
+import { budgetFor, type SpanRequest, type SpanSummary } from './budget.ts';
 import type { ContextConfig } from '../config/schema.ts';
 import { digest } from './digest.ts';
 import { MaiError, ErrorCodes } from '../errors.ts';
@@ -17,30 +17,7 @@ import type { StoredMessage } from './message.ts';
 import type { SummaryCache, CachedSummary } from './summary-cache.ts';
 import type { TokenCounter } from './token-counter.ts';
 import { estimateTokens, fitTokens, PER_MESSAGE_OVERHEAD } from './tokens.ts';
-import type { TurnRange } from './turns.ts';
 import type { Backend, CatalogModel, ChatMessage } from '../types.ts';
-
-export interface SpanRequest {
-  conversationId: string;
-  /** The conversation's messages (no system messages), its turns and span keys (see turns.ts). */
-  messages: ReadonlyArray<StoredMessage>;
-  turns: ReadonlyArray<TurnRange>;
-  keys: ReadonlyArray<string>;
-  /** Summarise the first k turns. */
-  k: number;
-  /** At most this many tokens, by the estimate. */
-  maxTokens: number;
-  /** The model the prompt is for (the last resort of the `model` strategy). */
-  answering: CatalogModel;
-  signal: AbortSignal;
-}
-
-export interface SpanSummary {
-  text: string;
-  /** The model that wrote it, or "digest". */
-  by: string;
-  cached: boolean;
-}
 
 export interface SummariserOptions {
   strategy: ContextConfig['summary'];
