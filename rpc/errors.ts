@@ -139,3 +139,14 @@ export function toResponseError(error: unknown): ResponseError<RpcErrorData> {
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
+
+/** The why of an error reply, one line per attempt or veto, for people. */
+export function describeErrorData(data: RpcErrorData | undefined): string {
+  if (!data) return '';
+  const lines: string[] = [];
+  const attempts = Array.isArray(data.attempts) ? (data.attempts as Array<{ model: string; error?: { message: string } }>) : [];
+  for (const a of attempts) lines.push(`  ${a.model}: ${a.error?.message ?? 'answered'}`);
+  const models = Array.isArray(data.models) ? (data.models as Array<{ id?: string; reason?: string }>) : [];
+  for (const m of models) if (m.id) lines.push(`  ${m.id}: ${m.reason ?? 'fits'}`);
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+}

@@ -9,7 +9,7 @@ import { MaiError } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
-import { configErrorCodes, type RpcErrorData } from '../errors.ts';
+import { configErrorCodes, describeErrorData, type RpcErrorData } from '../errors.ts';
 
 /** Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted. */
 export const ExitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -88,17 +88,6 @@ export function reportFailure(error: unknown): number {
   const message = error instanceof Error ? (process.env.MAI_LOG === 'debug' ? (error.stack ?? error.message) : error.message) : String(error);
   process.stderr.write(`mai: ${message}\n`);
   return ExitCodes.failed;
-}
-
-/** The why of an error reply, one line per attempt or veto, for people. */
-export function describeErrorData(data: RpcErrorData | undefined): string {
-  if (!data) return '';
-  const lines: string[] = [];
-  const attempts = Array.isArray(data.attempts) ? (data.attempts as Array<{ model: string; error?: { message: string } }>) : [];
-  for (const a of attempts) lines.push(`  ${a.model}: ${a.error?.message ?? 'answered'}`);
-  const models = Array.isArray(data.models) ? (data.models as Array<{ id?: string; reason?: string }>) : [];
-  for (const m of models) if (m.id) lines.push(`  ${m.id}: ${m.reason ?? 'fits'}`);
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
 }
 
 /** Reads all of a stream (piped stdin) as text. */

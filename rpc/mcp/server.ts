@@ -8,8 +8,7 @@
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
-import { describeErrorData } from '../cli/common.ts';
-import { invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
+import { describeErrorData, invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
 import { route, type Lifecycle, type Route, type RouteSet } from '../route.ts';
 import type { ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
