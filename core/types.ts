@@ -70,7 +70,9 @@ export interface Usage {
   completionTokens: number;
 }
 
-export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+/** Why an answer ended; the protocol's and MCP's schemas list these values from here. */
+export const FINISH_REASONS = ['stop', 'length', 'cancelled', 'error'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
 
 /** One piece of a streamed answer. */
 export type ChatChunk =

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { TurnResult } from '../../core/pipeline/turn.ts';
+import { FINISH_REASONS } from '../../core/types.ts';
 import { ChatSendParams, ModelsListParams } from '../protocol.ts';
 import type { ObjectJsonSchema } from './protocol.ts';
 
@@ -27,13 +28,13 @@ export const ChatToolOutput = z.object({
   text: z.string().describe('The answer.'),
   model: z.string().describe('The model that answered.'),
   conversationId: z.string().describe('Pass it back as conversationId to continue this conversation.'),
-  finishReason: z.enum(['stop', 'length', 'cancelled', 'error']).describe('"length": the answer hit maxTokens or the window.'),
+  finishReason: z.enum(FINISH_REASONS).describe('"length": the answer hit maxTokens or the window.'),
   usage: z.object({ promptTokens: z.number().int().nonnegative(), completionTokens: z.number().int().nonnegative() }),
   attempts: z
     .array(z.object({ model: z.string(), error: z.object({ code: z.string(), message: z.string() }).optional() }))
     .describe('Every model tried, in order; the ones that failed say why (Mai fell back to the next).'),
   latencyMs: z.number(),
-});
+}) satisfies z.ZodType<TurnResult>;
 export type ChatToolOutput = z.infer<typeof ChatToolOutput>;
 
 /** chat's structured result: exactly the fields of the outputSchema (the compiler checks them against core's TurnResult). */
