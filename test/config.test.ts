@@ -121,13 +121,17 @@ describe('plugin loading from the config', () => {
     );
   });
 
-  it('loads a plugin from a relative path', async () => {
+  it('loads a plugin from a relative path and creates it with its options from the config', async () => {
+    // The module records what create() was given, so the test sees that it was imported and built.
     await writeFile(
       join(dir.path, 'always-one.js'),
-      `export default { kind: 'scorer', name: 'always-one', create: () => ({ name: 'always-one', score: () => ({ score: 1 }) }) };\n`,
+      `export default { kind: 'scorer', name: 'always-one', create: (options) => { globalThis.maiTestCreated = options; return { name: 'always-one', score: () => ({ score: 1 }) }; } };\n`,
     );
-    const mai = await create('scorers:\n  - use: ./always-one.js\n');
+    const created = globalThis as { maiTestCreated?: unknown };
+    delete created.maiTestCreated;
+    const mai = await create('scorers:\n  - use: ./always-one.js\n    options: { marker: loaded }\n');
     await mai.close();
+    expect(created.maiTestCreated).toEqual({ marker: 'loaded' });
   });
 
   it('refuses a module that does not export a plugin, saying what it must export', async () => {
