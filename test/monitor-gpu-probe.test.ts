@@ -1,6 +1,5 @@
 import Tinypool from 'tinypool';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cpus } from 'node:os';
 import { busyShare, cpuBaseline, createCpuLoad, cpuTimes, MIN_INTERVAL_MS, PRIME_MS } from '../core/monitor/cpu-load.js';
 import { GPU_REPROBE_MS, GpuProbe } from '../core/monitor/gpu-probe.ts';
 import { SamplingMonitor } from '../core/monitor/sampling-monitor.ts';
@@ -102,8 +101,10 @@ describe('the first CPU reading from the counters read as the monitor started', 
     const share = await createCpuLoad(PRIME_MS, async () => {})({ ...base, at: Date.now() - 10 * MIN_INTERVAL_MS });
     const withOwn = busyShare(base, cpuTimes())!;
     expect(share).not.toBeNull();
-    // The spin alone kept one core busy the whole interval: that share is in withOwn, not in share.
-    expect(withOwn - share!).toBeGreaterThan(0.5 / cpus().length);
+    // The spin's CPU time is in withOwn and taken out of share. How large a share it is depends on
+    // how much of a core the spin got (a timing, which belongs in the bench), so only the direction is checked.
+    expect(share!).toBeLessThan(withOwn);
+    expect(share!).toBeGreaterThanOrEqual(0);
   });
 });
 
