@@ -4,27 +4,11 @@ import { createAttemptPlan, fallbackOrder, statedWindow } from '../core/fallback
 import type { RankedModel } from '../core/pipeline/turn.ts';
 import type { CatalogModel, Tier } from '../core/types.ts';
 import { GiB } from '../core/select/memory-estimate.ts';
+import { catalogModel } from './support/catalog-model.ts';
 const config = { chains: {} as Record<string, string[]>, auto: true, retries: 1, backoffMs: 100, retryAfterCapMs: 5_000 };
 
 function model(id: string, tier: Tier, over: Partial<CatalogModel> = {}): CatalogModel {
-  return {
-    id,
-    backendModelId: id,
-    backend: 'b',
-    loaded: false,
-    contextLength: 4096,
-    sizeBytes: { small: 1, medium: 5, large: 20 }[tier] * GiB,
-    quantization: undefined,
-    tier,
-    capabilities: ['chat'],
-    architecture: undefined,
-    memoryBytes: undefined,
-    vramBytes: undefined,
-    minMemoryBytes: undefined,
-    minVramBytes: undefined,
-    priority: 0,
-    ...over,
-  };
+  return catalogModel(id, { tier, sizeBytes: { small: 1, medium: 5, large: 20 }[tier] * GiB, ...over });
 }
 const ranked = (m: CatalogModel, fits = true, score = 0.5): RankedModel => ({ model: m, fits, score, vetoes: fits ? [] : ['resource-fit: too big'], reasons: [], scores: {} });
 const err = (code: (typeof ErrorCodes)[keyof typeof ErrorCodes], data?: Record<string, unknown>) => new MaiError(code, code, data ? { data } : {});

@@ -11,28 +11,12 @@ import reliability from '../plugins/scorers/reliability.ts';
 import resourceFit from '../plugins/scorers/resource-fit.ts';
 import { GiB, createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
 import { startOllamaServer, type FakeOllamaServer } from './support/ollama-server.ts';
+import { catalogModel } from './support/catalog-model.ts';
 
 const MiB = 1024 ** 2;
 
 function model(id: string, tier: Tier, over: Partial<CatalogModel> = {}): CatalogModel {
-  return {
-    id,
-    backendModelId: id,
-    backend: 'b',
-    loaded: false,
-    contextLength: 8192,
-    sizeBytes: 4 * GiB,
-    quantization: undefined,
-    tier,
-    capabilities: ['chat'],
-    architecture: undefined,
-    memoryBytes: undefined,
-    vramBytes: undefined,
-    minMemoryBytes: undefined,
-    minVramBytes: undefined,
-    priority: 0,
-    ...over,
-  };
+  return catalogModel(id, { tier, contextLength: 8192, sizeBytes: 4 * GiB, ...over });
 }
 
 const needs: TurnNeeds = { capabilities: ['chat'], minPromptTokens: 100, fullPromptTokens: 400, replyTokens: 512 };

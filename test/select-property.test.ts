@@ -19,6 +19,7 @@ import latency from '../plugins/scorers/latency.ts';
 import reliability from '../plugins/scorers/reliability.ts';
 import resourceFit from '../plugins/scorers/resource-fit.ts';
 import { GiB } from '../core/select/memory-estimate.ts';
+import { catalogModel } from './support/catalog-model.ts';
 const MiB = 1024 ** 2;
 const TIER: Record<Tier, number> = { small: 0, medium: 1, large: 2 };
 const CAPS: Capability[] = ['chat', 'code', 'reasoning', 'vision', 'tools'];
@@ -53,23 +54,18 @@ type ModelInput = typeof modelArb extends fc.Arbitrary<infer T> ? T : never;
 
 function toModel(m: ModelInput, i: number): CatalogModel {
   const a = m.architecture;
-  return {
-    id: `m${i}`,
-    backendModelId: `m${i}`,
-    backend: 'b',
+  return catalogModel(`m${i}`, {
     loaded: m.loaded,
     contextLength: m.contextLength,
     sizeBytes: m.sizeGiB === undefined ? undefined : Math.round(m.sizeGiB * GiB),
-    quantization: undefined,
     tier: m.tier,
     capabilities: m.capabilities,
     architecture: a ? { layers: a.layers, heads: a.heads, kvHeads: a.heads / a.kvDivisor, embeddingSize: a.heads * a.headSize, kvBytesPerElement: a.kvBytesPerElement } : undefined,
     memoryBytes: m.loaded && m.sizeGiB !== undefined ? Math.round(m.sizeGiB * 1.1 * GiB) : undefined,
-    vramBytes: undefined,
     minMemoryBytes: m.minMemoryGb === undefined ? undefined : m.minMemoryGb * GiB,
     minVramBytes: m.minVramGb === undefined ? undefined : m.minVramGb * GiB,
     priority: m.priority,
-  };
+  });
 }
 
 const catalogArb = fc.array(modelArb, { minLength: 1, maxLength: 7 }).map((ms) => ms.map(toModel));

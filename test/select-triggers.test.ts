@@ -4,13 +4,11 @@ import { Selector } from '../core/select/selector.ts';
 import { activeTriggers, pressureRelieved, ReplyTimes } from '../core/select/triggers.ts';
 import type { CatalogModel, ResourceSnapshot, Tier } from '../core/types.ts';
 import { GiB } from '../core/select/memory-estimate.ts';
+import { catalogModel } from './support/catalog-model.ts';
 const config = { slowReplyMs: 1_000, memoryHighShare: 0.9, cpuHighShare: 0.95 };
 const switching = { ...config, margin: 0.1, minDwellMs: 30_000, preload: false, unloadWaitMs: 1_000 };
 const snap = (free: number | null, cpu: number | null): ResourceSnapshot => ({ cpuLoad: cpu, memFreeBytes: free, memTotalBytes: free === null ? null : 10 * GiB, gpus: [], sampledAt: 0 });
-const model = (id: string, tier: Tier, sizeGiB: number): CatalogModel => ({
-  id, backendModelId: id, backend: 'b', loaded: true, contextLength: 4096, sizeBytes: sizeGiB * GiB, quantization: undefined, tier,
-  capabilities: ['chat'], architecture: undefined, memoryBytes: undefined, vramBytes: undefined, minMemoryBytes: undefined, minVramBytes: undefined, priority: 0,
-});
+const model = (id: string, tier: Tier, sizeGiB: number): CatalogModel => catalogModel(id, { loaded: true, sizeBytes: sizeGiB * GiB, tier });
 const ranked = (m: CatalogModel, score: number): RankedModel => ({ model: m, score, fits: true, vetoes: [], reasons: [], scores: {} });
 
 describe('proactive triggers', () => {
