@@ -18,7 +18,8 @@ import type { Capability, ResourceSnapshot, Tier } from './types.ts';
 export interface MaiOptions {
   loaded?: LoadedConfig;
   find?: FindConfigOptions;
-  plugins?: readonly MaiPlugin[];
+  /** The plugins a config's `use:` may name: the caller hands in the built-ins (plugins/index.ts), since core imports no plugin. */
+  plugins: readonly MaiPlugin[];
   log?: Logger;
   env?: Readonly<Record<string, string | undefined>>;
   createMonitor?: (loaded: LoadedConfig, log: Logger) => ResourceMonitor;
@@ -64,11 +65,6 @@ export interface StatusReport {
   config: { file: string; source: string };
 }
 
-async function builtinPlugins(): Promise<readonly MaiPlugin[]> {
-  const { builtinPlugins } = await import('../plugins/index.ts');
-  return builtinPlugins;
-}
-
 export class Mai {
   private runtime: Runtime;
   private readonly options: MaiOptions;
@@ -80,12 +76,12 @@ export class Mai {
     this.log = log;
   }
 
-  static async create(options: MaiOptions = {}): Promise<Mai> {
+  static async create(options: MaiOptions): Promise<Mai> {
     const log = options.log ?? createLogger();
     const loaded = options.loaded ?? loadConfig(options.find);
     const runtime = await createRuntime({
       loaded,
-      plugins: options.plugins ?? (await builtinPlugins()),
+      plugins: options.plugins,
       log,
       ...(options.env ? { env: options.env } : {}),
       ...(options.createMonitor ? { createMonitor: options.createMonitor } : {}),
@@ -215,7 +211,7 @@ export class Mai {
     const loaded = loadConfig(find ?? { flag: this.runtime.loaded.file });
     const next = await createRuntime({
       loaded,
-      plugins: this.options.plugins ?? (await builtinPlugins()),
+      plugins: this.options.plugins,
       log: this.log,
       state: this.runtime.state,
       ...(this.options.env ? { env: this.options.env } : {}),

@@ -12,6 +12,7 @@ import { OpenAIBackend, OpenAIBackendOptions } from '../plugins/backends/openai.
 import { drain, failure, until } from './support/backend-helpers.ts';
 import { snapshot, tempDir, writeConfig } from './support/harness.ts';
 import { closedPort, startOpenAIServer, type FakeModel, type FakeOpenAIServer, type OpenAIServerOptions } from './support/openai-server.ts';
+import { builtinPlugins } from '../plugins/index.ts';
 
 const servers: FakeOpenAIServer[] = [];
 afterEach(async () => {
@@ -147,6 +148,7 @@ scorers: [{ use: context-fit }]
 models: [{ id: alpha, contextLength: 4096 }]
 `);
       const mai = await Mai.create({
+        plugins: builtinPlugins,
         loaded: loadConfig({ flag: file }),
         log: createLogger('test', 'debug'),
         env: { TEST_LLM_KEY: KEY },

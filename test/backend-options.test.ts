@@ -12,6 +12,7 @@ import { FixedMonitor } from '../core/monitor/resource-monitor.ts';
 import { lmstudio, ollama, openai } from '../plugins/backends/index.ts';
 import { failure } from './support/backend-helpers.ts';
 import { snapshot, tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { builtinPlugins } from '../plugins/index.ts';
 
 const shipped = fileURLToPath(new URL('../mai.config.yaml', import.meta.url));
 
@@ -40,7 +41,7 @@ describe('backend options', () => {
 
   const create = async (yaml: string) => {
     const file = await writeConfig(dir.path, yaml);
-    return Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => new FixedMonitor(snapshot()) });
+    return Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => new FixedMonitor(snapshot()) });
   };
 
   it('a wrong type is refused with the option path, its line and what is allowed', async () => {

@@ -6,6 +6,7 @@ import { isMaiError, type MaiError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { Mai } from '../core/mai.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
+import { builtinPlugins } from '../plugins/index.ts';
 
 function configError(text: string): MaiError {
   try {
@@ -112,7 +113,7 @@ describe('plugin loading from the config', () => {
   const create = async (yaml: string) => {
     const file = join(dir.path, 'mai.config.yaml');
     await writeFile(file, `${yaml}\ncontext:\n  stateDir: ./state\n`);
-    return Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent') });
+    return Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent') });
   };
 
   it('lists the known plugins when one is unknown, with the config line', async () => {

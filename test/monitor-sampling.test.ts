@@ -9,6 +9,7 @@ import { loadConfig } from '../core/config/load.ts';
 import { createLogger } from '../core/log.ts';
 import { Mai } from '../core/mai.ts';
 import { SamplingMonitor } from '../core/monitor/sampling-monitor.ts';
+import { builtinPlugins } from '../plugins/index.ts';
 import { ewma, slopePerSecond, Smoother, type RawSample } from '../core/monitor/smoothing.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOllamaServer, type FakeOllamaServer } from './support/ollama-server.ts';
@@ -226,7 +227,7 @@ backends: [{ use: ollama, name: local, options: { baseURL: ${server.url} } }]
 scorers: [{ use: resource-fit }]
 monitor: { intervalMs: 250, gpu: false }
 `);
-    const mai = await Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent') });
+    const mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent') });
     await mai.models();
     await new Promise((r) => setTimeout(r, 1_500));
     const { resources } = mai.status();

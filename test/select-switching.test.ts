@@ -13,6 +13,7 @@ import type { ResourceMonitor } from '../core/monitor/resource-monitor.ts';
 import type { ResourceSnapshot } from '../core/types.ts';
 import { GiB, tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOllamaServer, type FakeOllamaModel, type FakeOllamaServer } from './support/ollama-server.ts';
+import { builtinPlugins } from '../plugins/index.ts';
 
 
 /** Free memory = total − other programs − what the Ollama server has loaded (released `releaseDelayMs` after an unload). */
@@ -113,7 +114,7 @@ ${extra}
 `,
     );
     const m = machine(server);
-    mai = await Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => m });
+    mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => m });
     return { mai, machine: m, events: timeline(server) };
   }
 
@@ -249,7 +250,7 @@ switching: { slowReplyMs: 300, minDwellMs: ${minDwellMs}, preload: false }
 `,
     );
     const machine = new SimulatedMachine(server, 32 * GiB, 2 * GiB, 0);
-    return Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => machine });
+    return Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => machine });
   };
 
   it('replies slower than switching.slowReplyMs move the next turn to a lighter model', async () => {
@@ -288,7 +289,7 @@ scorers: [{ use: resource-fit }]
 fallback: { queueLimit: 1 }
 `);
     const machine = new SimulatedMachine(server, 32 * GiB, 2 * GiB, 0);
-    mai = await Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => machine });
+    mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => machine });
     await mai.models();
     const settled = await Promise.allSettled([1, 2, 3].map((i) => mai!.chat({ message: `turn ${i}` })));
     const rejected = settled.filter((s) => s.status === 'rejected');

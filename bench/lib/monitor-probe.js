@@ -17,6 +17,7 @@ import { loadConfig } from '../../dist/core/config/load.js';
 import { createLogger } from '../../dist/core/log.js';
 import { Mai } from '../../dist/core/mai.js';
 import { GPU_REPROBE_MS } from '../../dist/core/monitor/gpu-probe.js';
+import { builtinPlugins } from '../../dist/plugins/index.js';
 
 const RESOLUTION_MS = 10;
 
@@ -38,7 +39,7 @@ const selfCpuMs = () => {
 
 const [config, windowArg] = process.argv.slice(2);
 const windowMs = Number(windowArg ?? 10_000);
-const mai = await Mai.create({ loaded: loadConfig({ flag: config }), log: createLogger('probe', 'silent') });
+const mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: config }), log: createLogger('probe', 'silent') });
 const sampling = mai.config.config.monitor.enabled;
 const settleUntil = Date.now() + 10_000;
 // Settled: the catalogue listed, and (sampling on) the first sample in.

@@ -51,8 +51,8 @@ export function logger(): Logger {
  * `mai serve` answers `initialize` without loading it.
  */
 export async function openMai(config: string | undefined, log: Logger): Promise<Mai> {
-  const { Mai } = await import('../../core/mai.ts');
-  return Mai.create({ find: { flag: config }, log });
+  const [{ Mai }, { builtinPlugins }] = await Promise.all([import('../../core/mai.ts'), import('../../plugins/index.ts')]);
+  return Mai.create({ find: { flag: config }, log, plugins: builtinPlugins });
 }
 
 /** Opens Mai, links a client to the in-process server, runs `body` (which may read Mai's config), and closes everything. */

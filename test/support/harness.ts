@@ -8,6 +8,7 @@ import { Mai } from '../../core/mai.ts';
 import { FixedMonitor } from '../../core/monitor/resource-monitor.ts';
 import { GiB } from '../../core/select/memory-estimate.ts';
 import type { ResourceSnapshot } from '../../core/types.ts';
+import { builtinPlugins } from '../../plugins/index.ts';
 
 export { GiB };
 
@@ -37,6 +38,6 @@ export async function writeConfig(dir: string, yaml: string, name = 'mai.config.
 export async function createTestMai(dir: string, yaml: string, resources: ResourceSnapshot = snapshot()): Promise<{ mai: Mai; monitor: FixedMonitor; file: string }> {
   const file = await writeConfig(dir, yaml);
   const monitor = new FixedMonitor(resources);
-  const mai = await Mai.create({ loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => monitor });
+  const mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => monitor });
   return { mai, monitor, file };
 }
