@@ -1,19 +1,21 @@
 /**
- * The real `mai serve` process over real pipes, in both framings: the lifecycle and every method,
- * against a real OpenAI-compatible SSE server on 127.0.0.1.
+ * `mai serve`'s server stack linked in process (test/support/rpc-link.ts), in both framings: the
+ * lifecycle and every method, against a real OpenAI-compatible SSE server on 127.0.0.1. The real
+ * process's exit codes over real pipes are covered by rpc-lifecycle.test.ts.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { loopbackConfig, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
+import { loopbackConfig, type Reply, type WireFraming } from './support/rpc-client.ts';
+import { linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s framing)', (framing) => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
   let config: string;
-  let mai: ServeProcess;
+  let mai: LinkedServe;
   beforeEach(async () => {
     server = await startOpenAIServer([
       { id: 'alpha', reply: 'Alpha answers.' },
@@ -21,11 +23,10 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
     ]);
     dir = await tempDir('mai-rpc-');
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
-    mai = spawnServe({ config, framing, stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing });
   });
   afterEach(async () => {
-    mai.child.kill();
-    await mai.exited;
+    await mai.stop();
     await server.close();
     await dir.cleanup();
   });

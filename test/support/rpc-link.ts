@@ -1,0 +1,56 @@
+/**
+ * `mai serve`'s server stack (rpc/serve.ts: framing, conformance, vscode-jsonrpc, Mai's routes) linked
+ * to the test in this process over an in-memory stream pair, as the CLI links to it. The protocol
+ * suites use it: the same bytes in and out as over a pipe, without starting a process per test. A few
+ * spawned smoke tests (rpc-client.ts) keep the real process, its stdio and exit codes covered.
+ */
+import { PassThrough } from 'node:stream';
+import type { Logger } from '../../core/log.ts';
+import type { Mai } from '../../core/mai.ts';
+import { openMai } from '../../rpc/cli/common.ts';
+import { serveStreams } from '../../rpc/serve.ts';
+import type { ServeEnd } from './rpc-client.ts';
+import { wireSession, type WireFraming } from './wire-session.ts';
+
+/** A logger that keeps what `mai serve` would write to stderr, for the test to read. */
+function capturingLogger(lines: string[], scope = 'mai'): Logger {
+  const write = (level: string) => (message: string, extra?: unknown) =>
+    void lines.push(`[${scope}] ${level}: ${message}${extra === undefined ? '' : ` ${extra instanceof Error ? extra.message : String(extra)}`}`);
+  return { error: write('error'), warn: write('warn'), info: () => {}, debug: () => {}, child: (name) => capturingLogger(lines, `${scope}:${name}`) };
+}
+
+export interface LinkedServe extends ServeEnd {
+  /** Ends the session as a test's afterEach must: `exit` (in-flight turns are cancelled), then end of input; Mai is closed. */
+  stop(): Promise<void>;
+}
+
+export function linkServe(options: { config: string; framing: WireFraming }): LinkedServe {
+  const lines: string[] = [];
+  const log = capturingLogger(lines);
+  const toServer = new PassThrough();
+  const toClient = new PassThrough();
+  const mai: Promise<Mai> = openMai(options.config, log);
+  mai.catch(() => {}); // a config that fails is the outcome 'mai-failed', read below
+  const served = serveStreams({ input: toServer, output: toClient, mai, log });
+  const session = wireSession(options.framing, toClient, toServer, () => `stderr: ${lines.join('\n')}`);
+  const exited = served.then(async (outcome) => {
+    toClient.end();
+    toClient.destroy();
+    await mai.then((m) => m.close(), () => {});
+    // `mai serve` exits with the outcome's code, or 2 when its config could not be loaded.
+    return outcome.reason === 'mai-failed' ? 2 : outcome.code;
+  });
+  return {
+    ...session,
+    stderr: () => lines.join('\n'),
+    end: () => toServer.end(),
+    exited,
+    async stop() {
+      if (!toServer.writableEnded) {
+        session.send({ jsonrpc: '2.0', method: 'exit' });
+        toServer.end();
+      }
+      await exited;
+    },
+  };
+}
