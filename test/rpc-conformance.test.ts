@@ -1,27 +1,26 @@
 /**
- * JSON-RPC 2.0 conformance of the real `mai serve`, in both framings: every malformed input class
+ * JSON-RPC 2.0 conformance of `mai serve`'s server stack (linked in process, test/support/rpc-link.ts), in both framings: every malformed input class
  * gets the answer the spec requires (vscode-jsonrpc alone answers none of them), batches are
  * answered with one array, notifications never, and the server keeps serving afterwards.
  */
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { loopbackConfig, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
+import { loopbackConfig, type Reply, type WireFraming } from './support/rpc-client.ts';
+import { linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 describe.each<WireFraming>(['ndjson', 'content-length'])('conformance (%s framing)', (framing) => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
-  let mai: ServeProcess;
+  let mai: LinkedServe;
   beforeEach(async () => {
     server = await startOpenAIServer([{ id: 'alpha', reply: 'Alpha answers.', chunks: 3, chunkDelayMs: 20 }]);
     dir = await tempDir('mai-conf-');
     const config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
-    mai = spawnServe({ config, framing, stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing });
   });
   afterEach(async () => {
-    mai.child.kill();
-    await mai.exited;
+    await mai.stop();
     await server.close();
     await dir.cleanup();
   });
@@ -108,7 +107,7 @@ describe('framing errors', () => {
     const dir = await tempDir('mai-frame-');
     const server = await startOpenAIServer([{ id: 'alpha' }]);
     const config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
-    const mai = spawnServe({ config, framing: 'content-length', stateDir: join(dir.path, 'state') });
+    const mai = linkServe({ config, framing: 'content-length' });
     try {
       const bad = mai.waitFor(() => mai.messages.length > 0);
       mai.writeRaw('Content-Type: application/json\r\n\r\n');
@@ -121,7 +120,7 @@ describe('framing errors', () => {
       expect(mai.messages.at(-1)).toMatchObject({ id: null, error: { code: -32700 } });
       expect(mai.garbage).toEqual([]);
     } finally {
-      mai.child.kill();
+      await mai.stop();
       await server.close();
       await dir.cleanup();
     }

@@ -10,7 +10,8 @@ import { MaiClient } from '../rpc/client.ts';
 import { ConversationsListRequest, InitializeRequest, type ChatProgress } from '../rpc/index.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { connectServe, loopbackConfig, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
+import { connectServe, loopbackConfig, type Reply, type WireFraming } from './support/rpc-client.ts';
+import { linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 const until = async (check: () => boolean, what: string) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -21,7 +22,7 @@ describe('streaming and cancellation over the real process', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
   let config: string;
-  let mai: ServeProcess | undefined;
+  let mai: LinkedServe | undefined;
   beforeEach(async () => {
     server = await startOpenAIServer([
       { id: 'flaky', reply: 'This answer will be cut off part way.', chunks: 6, behaviour: { kind: 'ok' } },
@@ -32,15 +33,14 @@ describe('streaming and cancellation over the real process', () => {
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: flaky\n  - id: steady\n  - id: slow\n'));
   });
   afterEach(async () => {
-    mai?.child.kill();
-    await mai?.exited;
+    await mai?.stop();
     mai = undefined;
     await server.close();
     await dir.cleanup();
   });
 
   it.each<WireFraming>(['ndjson', 'content-length'])('streams deltas as $/progress before the reply (%s)', async (framing) => {
-    mai = spawnServe({ config, framing, stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing });
     const reply = await mai.request('chat/send', { message: 'Stream it.', model: 'steady', progressToken: 'tok-1' });
     const result = reply.result as { text: string };
     expect(result.text).toBe('A steady answer in five parts.');
@@ -58,7 +58,7 @@ describe('streaming and cancellation over the real process', () => {
 
   it('says restart when a fallback happens after text was streamed, and the text never mentions it', async () => {
     server.models.get('flaky')!.behaviour = { kind: 'cut', afterChunks: 2 };
-    mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing: 'ndjson' });
     const reply = await mai.request('chat/send', { message: 'Go.', progressToken: 7 });
     const values = mai.messages
       .filter((m): m is Reply => !Array.isArray(m) && m.method === '$/progress')
@@ -76,7 +76,7 @@ describe('streaming and cancellation over the real process', () => {
   });
 
   it('$/cancelRequest mid-stream aborts the backend request, replies -32800 and stores nothing (ndjson)', async () => {
-    mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing: 'ndjson' });
     const reply = mai.waitFor((m) => !Array.isArray(m) && m.id === 'chat-1' && m.method === undefined);
     mai.send({ jsonrpc: '2.0', id: 'chat-1', method: 'chat/send', params: { message: 'Take your time.', model: 'slow', progressToken: 'p' } });
     await mai.waitFor((m) => !Array.isArray(m) && m.method === '$/progress');
@@ -90,7 +90,7 @@ describe('streaming and cancellation over the real process', () => {
   });
 
   it('exit with a turn in flight answers it -32800 (backend aborted) before the process ends', async () => {
-    mai = spawnServe({ config, framing: 'content-length', stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing: 'content-length' });
     mai.send({ jsonrpc: '2.0', id: 1, method: 'chat/send', params: { message: 'Take your time.', model: 'slow', progressToken: 'p' } });
     await mai.waitFor((m) => !Array.isArray(m) && m.method === '$/progress');
     expect((await mai.request('shutdown')).result).toBeNull();
