@@ -99,6 +99,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     preloadTimeoutMs: config.fallback.loadingFirstTokenTimeoutMs,
   });
 
+  // The onion, outer to inner. What each stage does before and after next():
+  //
+  //   monitor   before: puts the latest resource snapshot on the turn
+  //   select    before: ranks every candidate and picks the model (hysteresis, pin)
+  //             after:  records the model that answered as the current one (a switch when it changed)
+  //   infer     after:  follows the plan (core/infer/attempt-runner.ts) until a model answers, streaming
+  //                     deltas to the client; commits the answer through the transcript; sets the result
+  //   fallback  before: hands infer the plan — the chain of models to try, retries, backoff, cooldowns
+  //   context   before: hands infer the transcript — the history budgeted to each model tried, and commit
+  //
+  // infer sits outside fallback and context so that it runs once both have prepared the turn.
   const run = compose<TurnContext>([
     monitorStage({ monitor }),
     selectStage({
