@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Conversation, ConversationSummary } from '../core/context/message.ts';
 import type { ModelsReport, StatusReport } from '../core/mai.ts';
 import type { TurnEvent, TurnResult } from '../core/pipeline/turn.ts';
+import { TurnRequest } from '../core/turn-request.ts';
 import type { RpcErrorData } from './errors.ts';
 import {
   initializeParamsCheck,
@@ -71,14 +72,8 @@ export const ShutdownRequest = defineRequest<null>()(Methods.shutdown, NoParams)
 export const ProgressToken = z.union([z.string(), z.number()]);
 export type ProgressToken = z.infer<typeof ProgressToken>;
 
-export const ChatSendParams = z.strictObject({
-  message: z.string().min(1, 'the message is empty: send the text to answer in "message"'),
-  conversationId: z.string().min(1).optional(),
-  system: z.string().optional(),
-  /** Answer this turn with this model (like a pin, for one turn). */
-  model: z.string().min(1).optional(),
-  maxTokens: z.number().int().positive().optional(),
-  temperature: z.number().min(0).max(2).optional(),
+/** A turn's request (core/turn-request.ts, the one schema) and what only the wire adds. */
+export const ChatSendParams = TurnRequest.extend({
   /** With a token, the answer streams as `$/progress` notifications carrying it. */
   progressToken: ProgressToken.optional(),
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
 import { createAttemptPlan, fallbackOrder, statedWindow } from '../core/fallback/attempt-plan.ts';
-import type { RankedModel } from '../core/pipeline/turn.ts';
+import type { RankedModel } from '../core/select/ranking.ts';
 import type { CatalogModel, Tier } from '../core/types.ts';
 import { GiB } from '../core/select/memory-estimate.ts';
 import { catalogModel } from './support/catalog-model.ts';

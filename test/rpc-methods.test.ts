@@ -127,6 +127,16 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
     expect(missing.error).toMatchObject({ code: -32010, data: { code: 'config-not-found' } });
   });
 
+  it('chat/send takes the capabilities a turn needs (one schema with Mai.chat), and names the allowed ones', async () => {
+    const ok = await mai.request('chat/send', { message: 'Code, please.', capabilities: ['chat', 'code'] });
+    expect(ok.error).toBeUndefined();
+    expect(ok.result).toMatchObject({ model: expect.any(String), text: expect.any(String) });
+    const bad = await mai.request('chat/send', { message: 'Teleport me.', capabilities: ['teleport'] });
+    expect(bad.error).toMatchObject({ code: -32602, data: { code: 'invalid-params' } });
+    expect(bad.error?.message).toMatch(/capabilities/);
+    expect(bad.error?.message).toMatch(/vision/);
+  });
+
   it('answers invalid params and unknown methods with an error, not a dead process', async () => {
     const typo = await mai.request('chat/send', { mesage: 'hi' });
     expect(typo.error).toMatchObject({ code: -32602, data: { code: 'invalid-params' } });

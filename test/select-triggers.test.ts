@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RankedModel } from '../core/pipeline/turn.ts';
+import type { RankedModel } from '../core/select/ranking.ts';
 import { Selector } from '../core/select/selector.ts';
 import { activeTriggers, pressureRelieved, ReplyTimes } from '../core/select/triggers.ts';
 import type { CatalogModel, ResourceSnapshot, Tier } from '../core/types.ts';

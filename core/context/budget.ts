@@ -9,7 +9,7 @@
  * context-overflow error (retryable: a model with a larger window can take the turn).
  */
 import { ErrorCodes, MaiError } from '../errors.ts';
-import type { BuiltPrompt, PromptCompression } from '../pipeline/turn.ts';
+import type { BuiltPrompt, PromptCompression } from './transcript.ts';
 import type { CatalogModel, ChatMessage } from '../types.ts';
 import { permanentText } from './instructions.ts';
 import type { StoredMessage } from './message.ts';

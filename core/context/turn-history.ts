@@ -4,7 +4,7 @@
  * marked when it holds a standing instruction — and what the turn needs of a model's window.
  */
 import type { ContextConfig } from '../config/schema.ts';
-import type { TurnRequest } from '../pipeline/turn.ts';
+import type { TurnRequest } from '../turn-request.ts';
 import type { TurnNeeds } from '../types.ts';
 import type { ConversationStore } from './conversation-store.ts';
 import { markInstructions, permanentText } from './instructions.ts';

@@ -10,9 +10,23 @@
  */
 import type { FallbackConfig } from '../config/schema.ts';
 import { ErrorCodes, type MaiError } from '../errors.ts';
-import type { AttemptPlan, AttemptStep, RankedModel } from '../pipeline/turn.ts';
+import type { RankedModel } from '../select/ranking.ts';
 import { estimateMemory, tierOf } from '../select/memory-estimate.ts';
 import type { CatalogModel } from '../types.ts';
+
+/** One step of the attempt plan: which model, after how long a wait. */
+export interface AttemptStep {
+  model: CatalogModel;
+  delayMs: number;
+  /** Same model again after a transient error. */
+  retry: boolean;
+}
+
+/** The fallback stage's policy, handed to infer: the first step, then the next one after each failure. */
+export interface AttemptPlan {
+  first(): AttemptStep | null;
+  next(failed: CatalogModel, error: MaiError): AttemptStep | null;
+}
 
 export interface PlanInput {
   chosen: CatalogModel;

@@ -7,7 +7,8 @@
  */
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { ModelQueue } from '../fallback/model-queue.ts';
-import type { AttemptStep, TurnContext } from '../pipeline/turn.ts';
+import type { TurnContext } from '../pipeline/turn.ts';
+import type { AttemptStep } from '../fallback/attempt-plan.ts';
 import type { Switcher } from '../select/switcher.ts';
 import type { AttemptEvent, Backend, CatalogModel } from '../types.ts';
 import { streamAttempt, type AttemptOutcome, type AttemptTimeouts } from './stream-attempt.ts';

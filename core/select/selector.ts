@@ -9,7 +9,7 @@
  */
 import type { SwitchingConfig } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
-import type { RankedModel } from '../pipeline/turn.ts';
+import type { RankedModel } from './ranking.ts';
 import type { CatalogModel, ResourceSnapshot, Scorer, TurnNeeds } from '../types.ts';
 import { estimateMemory, lighter, tierOf } from './memory-estimate.ts';
 import { activeTriggers, pressureRelieved, type Trigger, type TriggerConfig } from './triggers.ts';

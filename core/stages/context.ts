@@ -15,7 +15,8 @@ import { ESTIMATE, TokenCounter } from '../context/token-counter.ts';
 import { estimateTokens } from '../context/tokens.ts';
 import type { Logger } from '../log.ts';
 import type { Middleware } from '../pipeline/compose.ts';
-import type { BuiltPrompt, TurnContext } from '../pipeline/turn.ts';
+import type { TurnContext } from '../pipeline/turn.ts';
+import type { BuiltPrompt } from '../context/transcript.ts';
 import type { Backend, CatalogModel } from '../types.ts';
 
 export interface ContextStageOptions {

@@ -1,0 +1,20 @@
+/**
+ * What a client asks of one turn: the one schema for it. `Mai.chat` takes it; the protocol's
+ * `chat/send` params are this schema plus what only the wire needs (rpc/protocol.ts: progressToken),
+ * and the MCP chat tool's arguments are picked from it.
+ */
+import { z } from 'zod';
+import { Capability } from './config/schema.ts';
+
+export const TurnRequest = z.strictObject({
+  message: z.string().min(1, 'the message is empty: send the text to answer in "message"'),
+  conversationId: z.string().min(1).optional(),
+  system: z.string().optional(),
+  /** Answer this turn with this model (like a pin, for one turn). */
+  model: z.string().min(1).optional(),
+  maxTokens: z.number().int().positive().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  /** What the answering model must be able to do (default: chat). */
+  capabilities: z.array(Capability).min(1).optional(),
+});
+export type TurnRequest = z.infer<typeof TurnRequest>;
