@@ -6,8 +6,7 @@ import { threadId } from 'node:worker_threads';
 
 let calls = 0;
 
-/** @param {{ gpu: boolean }} _task */
-export default async function sample(_task) {
+export default async function sample() {
   calls++;
   return {
     cpuLoad: 0.25,

@@ -70,7 +70,7 @@ export async function startPortkey() {
     await waitForPort(port, 20_000);
   } catch (error) {
     child.kill();
-    throw new Error(`Portkey's gateway did not start: ${/** @type {Error} */ (error).message}\n${stderr}`);
+    throw new Error(`Portkey's gateway did not start: ${/** @type {Error} */ (error).message}\n${stderr}`, { cause: error });
   }
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,

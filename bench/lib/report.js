@@ -90,7 +90,7 @@ export function resultsMarkdown(run) {
   const m = machine();
   const checks = run.suites.flatMap((s) => s.checks);
   const summary = checksTable(checks);
-  let analysis = '';
+  let analysis;
   try {
     analysis = readFileSync(run.analysisFile, 'utf8').trim();
   } catch {

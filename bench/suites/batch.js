@@ -76,7 +76,8 @@ export async function batch({ smoke }) {
   const rows = [];
   /** @type {import('../lib/report.js').Check[]} */
   const checks = [];
-  let vsDirect = Number.NaN;
+  /** @type {number} */
+  let vsDirect;
   try {
     const backends = [{ name: 'loop', baseURL: server.baseURL }];
     // Configured for this server (it serves 8 at once), and Mai's default (one turn per model at once).

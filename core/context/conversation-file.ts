@@ -64,7 +64,7 @@ export function parseConversation(id: string, file: string, text: string): Conve
       record = JSON.parse(line) as ConversationRecord;
     } catch {
       const next = nextRecord(index + 1);
-      let marked = false;
+      let marked: boolean;
       try {
         marked = next !== undefined && (JSON.parse(next) as { type?: unknown }).type === 'torn';
       } catch {

@@ -80,7 +80,7 @@ export class TurnWriter {
       await handle.close();
       throw error;
     });
-    let created = false;
+    let created: boolean;
     try {
       const stats = await handle.stat();
       let size = stats.size;

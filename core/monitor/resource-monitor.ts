@@ -21,7 +21,7 @@ export interface ResourceMonitor {
 export type LoadedModelsSource = () => LoadedModelMemory[];
 
 export function osSnapshot(): ResourceSnapshot {
-  let cpuLoad: number | null = null;
+  let cpuLoad: number | null;
   try {
     cpuLoad = Math.min(1, (loadavg()[0] ?? 0) / Math.max(1, cpus().length));
   } catch {

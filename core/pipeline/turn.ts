@@ -4,7 +4,6 @@
  * infer → `result`. See the README's Architecture section for the path the data takes.
  */
 import type { StoredMessage } from '../context/message.ts';
-import type { MaiError } from '../errors.ts';
 import type { Transcript } from '../context/transcript.ts';
 import type { AttemptPlan } from '../fallback/attempt-plan.ts';
 import type { RankedModel } from '../select/ranking.ts';

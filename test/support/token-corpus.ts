@@ -70,7 +70,7 @@ function prose(): CorpusSample[] {
   for (const { text } of readmes()) {
     for (const p of text.split(/\n\s*\n/)) {
       const flat = p.replace(/\s*\n\s*/g, ' ').trim();
-      if (flat.length < 200 || /[`|<>#\[\]{}*_]|https?:/.test(flat)) continue;
+      if (flat.length < 200 || /[`|<>#[\]{}*_]|https?:/.test(flat)) continue;
       paragraphs.push(flat);
     }
   }
