@@ -17,7 +17,8 @@ export type TurnEvent = { kind: 'delta'; text: string } | { kind: 'restart'; mod
 
 export interface AttemptRecord {
   model: string;
-  error?: { code: string; message: string };
+  /** Why it failed; absent (or undefined, as zod's schemas of it say) when it answered. */
+  error?: { code: string; message: string } | undefined;
 }
 
 export interface TurnResult {

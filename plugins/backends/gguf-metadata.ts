@@ -225,7 +225,8 @@ export function describeGgufModel(header: GgufHeader): GgufModelInfo {
   };
   const tier = m.get('mai.tier');
   if (tier === 'small' || tier === 'medium' || tier === 'large') info.tier = tier;
-  const optional: Partial<GgufModelInfo> = {
+  // Keys the file may not have: copied onto info only when present.
+  const optional: { [K in keyof GgufModelInfo]?: GgufModelInfo[K] | undefined } = {
     name: typeof name === 'string' ? name : undefined,
     contextLength: key('context_length'),
     layers: key('block_count'),

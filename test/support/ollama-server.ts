@@ -113,7 +113,7 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
     const record: OllamaChatRecord = {
       model: name,
       messages,
-      ...(body.options ? { options: body.options as OllamaChatRecord['options'] } : {}),
+      ...(body.options ? { options: body.options as NonNullable<OllamaChatRecord['options']> } : {}),
       ...(body.keep_alive !== undefined ? { keep_alive: body.keep_alive as string | number } : {}),
       ...(typeof body.stream === 'boolean' ? { stream: body.stream } : {}),
     };
