@@ -3,10 +3,12 @@
  * The RPC server is a thin layer over this class.
  */
 import { randomUUID } from 'node:crypto';
+import { ClientRegistry, type ClientHandle, type ClientInfo, type ClientStatus } from './clients.ts';
 import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
 import type { Conversation, ConversationSummary } from './context/message.ts';
 import { prepareTurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
+import type { ModelQueueStatus } from './fallback/model-queue.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { ResourceMonitor } from './monitor/resource-monitor.ts';
 import type { TurnContext, TurnEvent, TurnRequest, TurnResult } from './pipeline/turn.ts';
@@ -64,12 +66,20 @@ export interface StatusReport {
   lastSwitch?: SwitchRecord;
   uptimeMs: number;
   config: { file: string; source: string };
+  /** Models the backends say are loaded now (from the catalogue's latest listing). */
+  loaded: Array<{ model: string; backend: string; memoryBytes: number | null }>;
+  /** Every attached client (and the local one once it sent a turn), with its turns. */
+  clients: ClientStatus[];
+  /** Every model with turns running or waiting. */
+  queues: ModelQueueStatus[];
 }
 
 export class Mai {
   private runtime: Runtime;
   private readonly options: MaiOptions;
   private readonly log: Logger;
+  /** Outlive config reloads: a client stays attached across them. */
+  private readonly clients = new ClientRegistry();
 
   private constructor(runtime: Runtime, options: MaiOptions, log: Logger) {
     this.runtime = runtime;
@@ -99,28 +109,41 @@ export class Mai {
     return this.runtime.stateDir;
   }
 
+  /**
+   * A client of this Mai (the host attaches one per connection): its turns (`client: handle.id`)
+   * are counted under it and served fairly beside other clients'; `detach()` cancels them.
+   */
+  attachClient(info: ClientInfo = {}): ClientHandle {
+    return this.clients.attach(info);
+  }
+
   /** Answers one turn with the best model that fits now. */
   async chat(request: TurnRequest, options: ChatOptions = {}): Promise<TurnResult> {
     const runtime = this.runtime;
-    const { conversationId, history, added, needs, warnings } = await prepareTurnHistory(runtime.store, request, runtime.loaded.config.context);
-    for (const warning of warnings) this.log.warn(warning);
-    const turn: TurnContext = {
-      id: randomUUID(),
-      request,
-      signal: options.signal ?? new AbortController().signal,
-      startedAt: Date.now(),
-      emit: options.onEvent ?? (() => {}),
-      conversationId,
-      history,
-      added,
-      needs,
-      attempts: [],
-      streamed: false,
-    };
-    runtime.state.counters.turns++;
-    await runtime.run(turn);
-    if (!turn.result) throw new MaiError(ErrorCodes.internal, 'The pipeline finished without an answer.');
-    return turn.result;
+    const clientTurn = this.clients.beginTurn(request.client, options.signal);
+    try {
+      const { conversationId, history, added, needs, warnings } = await prepareTurnHistory(runtime.store, request, runtime.loaded.config.context);
+      for (const warning of warnings) this.log.warn(warning);
+      const turn: TurnContext = {
+        id: randomUUID(),
+        request: { ...request, client: clientTurn.client },
+        signal: clientTurn.signal,
+        startedAt: Date.now(),
+        emit: options.onEvent ?? (() => {}),
+        conversationId,
+        history,
+        added,
+        needs,
+        attempts: [],
+        streamed: false,
+      };
+      runtime.state.counters.turns++;
+      await runtime.run(turn);
+      if (!turn.result) throw new MaiError(ErrorCodes.internal, 'The pipeline finished without an answer.');
+      return turn.result;
+    } finally {
+      clientTurn.end();
+    }
   }
 
   async models(options: { refresh?: boolean } = {}): Promise<ModelsReport> {
@@ -163,7 +186,7 @@ export class Mai {
   }
 
   status(): StatusReport {
-    const { state, monitor, catalog, loaded } = this.runtime;
+    const { state, monitor, catalog, loaded, queue } = this.runtime;
     return {
       model: state.current,
       pinned: state.pinned,
@@ -173,10 +196,19 @@ export class Mai {
       ...(state.lastSwitch ? { lastSwitch: state.lastSwitch } : {}),
       uptimeMs: Date.now() - state.startedAt,
       config: { file: loaded.file, source: loaded.source },
+      loaded: catalog
+        .list()
+        .filter((m) => m.loaded)
+        .map((m) => ({ model: m.id, backend: m.backend, memoryBytes: m.memoryBytes ?? null })),
+      clients: this.clients.list((client) => queue.waitingOf(client)),
+      queues: queue.status(),
     };
   }
 
-  /** Pins a model (null or "auto" unpins). An unknown id is an error listing the known ones. */
+  /**
+   * Pins a model (null or "auto" unpins) for every client of this Mai: the pin is the machine's
+   * (saved in the state directory), not one connection's. An unknown id is an error listing the known ones.
+   */
   async switch(model: string | null): Promise<{ pinned: string | null }> {
     const { catalog, state } = this.runtime;
     if (model === null || model === 'auto') {

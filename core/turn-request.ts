@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { Capability } from './config/schema.ts';
 
+/** How urgent a turn is: someone waits for it (an editor, `mai chat`, MCP), or it is one of many (`mai batch`). */
+export const Priority = z.enum(['interactive', 'batch']);
+export type Priority = z.infer<typeof Priority>;
+
 export const TurnRequest = z.strictObject({
   message: z.string().min(1, 'the message is empty: send the text to answer in "message"'),
   conversationId: z.string().min(1).optional(),
@@ -16,5 +20,9 @@ export const TurnRequest = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   /** What the answering model must be able to do (default: chat). */
   capabilities: z.array(Capability).min(1).optional(),
+  /** Interactive (the default) turns go before batch ones in each model's queue. */
+  priority: Priority.optional(),
+  /** The client that sent the turn (a `ClientHandle`'s id; the implicit local client when none). Set by the host per connection, never taken from the wire. */
+  client: z.string().min(1).optional(),
 });
 export type TurnRequest = z.infer<typeof TurnRequest>;

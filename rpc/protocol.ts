@@ -73,7 +73,7 @@ export const ProgressToken = z.union([z.string(), z.number()]);
 export type ProgressToken = z.infer<typeof ProgressToken>;
 
 /** A turn's request (core/turn-request.ts, the one schema) and what only the wire adds. */
-export const ChatSendParams = TurnRequest.extend({
+export const ChatSendParams = TurnRequest.omit({ client: true }).extend({
   /** With a token, the answer streams as `$/progress` notifications carrying it. */
   progressToken: ProgressToken.optional(),
 });
@@ -111,7 +111,10 @@ export interface ModelsSwitchResult {
 }
 export const ModelsSwitchRequest = defineRequest<ModelsSwitchResult>()(Methods.modelsSwitch, ModelsSwitchParams);
 
+/** The machine's picture: models, pin, resources, backends, counters, loaded models, clients and queues. */
 export type StatusResult = StatusReport;
+export type { ClientStatus } from '../core/clients.ts';
+export type { ModelQueueStatus } from '../core/fallback/model-queue.ts';
 export const StatusRequest = defineRequest<StatusResult>()(Methods.status, NoParams);
 
 // ---- conversations and config --------------------------------------------------------------------

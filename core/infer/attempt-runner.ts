@@ -67,7 +67,12 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
   /** One step: the queue's lease, the load, the stream; the lease is released however it ends. */
   async function run(turn: TurnContext, model: CatalogModel): Promise<AttemptOutcome> {
     // Queue-full and cancellation while queued are not retryable: the turn ends with them.
-    const lease = await options.queue?.acquire(model.id, { exclusive: !model.loaded, signal: turn.signal });
+    const lease = await options.queue?.acquire(model.id, {
+      exclusive: !model.loaded,
+      signal: turn.signal,
+      ...(turn.request.client ? { client: turn.request.client } : {}),
+      ...(turn.request.priority ? { priority: turn.request.priority } : {}),
+    });
     try {
       const loaded = await load(turn, model);
       return await streamAttempt(turn, model, options.backendOf(model), timeouts, !model.loaded && !loaded);

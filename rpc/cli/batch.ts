@@ -21,6 +21,8 @@ async function answer(client: MaiClient, item: BatchItem, model: string | undefi
   const { line } = item;
   const params = {
     message: line.prompt,
+    // Editors and `mai chat` sharing the host go first; the batch takes the turns between theirs.
+    priority: 'batch' as const,
     ...(line.conversationId ? { conversationId: line.conversationId } : {}),
     ...(line.model ?? model ? { model: line.model ?? model } : {}),
   };

@@ -1,7 +1,7 @@
-/** `mai status`: the current model, the pin, resources, backends and counters. */
+/** `mai status`: the current model, the pin, resources, backends, counters, loaded models, clients and queues. */
 import { ModelsListRequest, StatusRequest, type ModelsListResult, type StatusResult } from '../protocol.ts';
 import { configOption, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
-import { bytes, duration, percent } from './format.ts';
+import { bytes, duration, percent, table } from './format.ts';
 import { formatModels } from './models.ts';
 
 const options = { ...configOption, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
@@ -19,6 +19,19 @@ function formatStatus(status: StatusResult, verbose: boolean): string {
     const s = status.lastSwitch;
     lines.push(`last switch ${s.from ?? '(none)'} → ${s.to} (${s.reason}) at ${s.at}`);
   }
+  lines.push(`loaded     ${status.loaded.length === 0 ? 'none' : status.loaded.map((m) => `${m.model} (${m.backend}${m.memoryBytes === null ? '' : `, ${bytes(m.memoryBytes)}`})`).join(' · ')}`);
+  lines.push(...section('queues', table(['MODEL', 'RUNNING', 'WAITING'], status.queues.map((q) => [q.model, String(q.running), String(q.waiting)])), status.queues.length));
+  const now = Date.now();
+  const clientRows = status.clients.map((c) => [
+    c.id,
+    [c.name, c.version].filter(Boolean).join(' '),
+    c.kind ?? '',
+    String(c.inFlight),
+    String(c.queued),
+    String(c.turns),
+    `${duration(Math.max(0, now - Date.parse(c.connectedAt)))} ago`,
+  ]);
+  lines.push(...section('clients', table(['ID', 'NAME', 'KIND', 'IN FLIGHT', 'QUEUED', 'TURNS', 'CONNECTED'], clientRows), status.clients.length));
   if (verbose) {
     lines.push(`config     ${status.config.file} (from ${status.config.source})`, `uptime     ${duration(status.uptimeMs)}`);
     for (const g of r.gpus) lines.push(`gpu        ${g.name}: ${bytes(g.vramFreeBytes)} free of ${bytes(g.vramTotalBytes)}`);
@@ -26,9 +39,15 @@ function formatStatus(status: StatusResult, verbose: boolean): string {
   return lines.join('\n');
 }
 
+/** A titled table (indented under the title's column), or `none` when it has no rows. */
+function section(title: string, text: string, rows: number): string[] {
+  if (rows === 0) return [`${title.padEnd(11)}none`];
+  return text.split('\n').map((line, i) => `${(i === 0 ? title : '').padEnd(11)}${line}`);
+}
+
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show the current model, resources, backends and counters',
+  summary: 'show the current model, resources, backends, counters, loaded models, queues and clients',
   help: `Usage: mai status [-v] [--json] [--config FILE]
 
 Options:
