@@ -29,6 +29,8 @@ export interface FakeModel {
   behaviour?: Behaviour;
   /** Behaviours for the next requests, used up one each, before `behaviour` applies. */
   queue?: Behaviour[];
+  /** Awaited before answering each request (a test holds a turn at the server until it has seen what it needs). */
+  hold?: (entry: ChatLogEntry) => Promise<void>;
 }
 
 export interface ChatLogEntry {
@@ -186,6 +188,10 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
       return json(res, behaviour.status, behaviour.body ?? { error: { message: `status ${behaviour.status}`, type: 'server_error' } }, behaviour.retryAfter ? { 'retry-after': behaviour.retryAfter } : {});
     }
     if (behaviour.kind === 'hang') return; // never answers; the client must time out or abort
+    if (model.hold) {
+      await model.hold(entry);
+      if (res.destroyed) return;
+    }
     const text = behaviour.kind === 'empty' ? '' : typeof model.reply === 'function' ? model.reply(messages) : (model.reply ?? `Answer from ${model.id}.`);
     const id = `chatcmpl-${requests.length}`;
     const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
