@@ -66,6 +66,8 @@ describe('the mai CLI', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ pinned: null, backends: [{ name: 'loop', reachable: true }] });
     const human = await mai(['status']);
     expect(human.stdout).toMatch(/loop: reachable/);
+    expect(human.stdout).toMatch(/^queues +none$/m);
+    expect(human.stdout).toMatch(/^clients +none$/m);
     const verbose = await mai(['status', '-v']);
     expect(verbose.stdout).toContain(config);
     expect(verbose.stdout).toMatch(/alpha/);

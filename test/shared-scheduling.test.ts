@@ -11,6 +11,7 @@ import { isMaiError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { runBatch } from '../rpc/cli/batch.ts';
+import { formatStatus } from '../rpc/cli/status.ts';
 import { linkInProcess } from '../rpc/in-process.ts';
 import { ChatSendRequest, StatusRequest, type RpcErrorData } from '../rpc/index.ts';
 import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
@@ -87,6 +88,12 @@ describe('shared scheduling', () => {
       expect.objectContaining({ id: editor.id, name: 'editor', version: '1.2', kind: 'editor', inFlight: 0, queued: 1, turns: 1 }),
     ]);
     expect(Date.parse(status.clients[0]!.connectedAt)).not.toBeNaN();
+    // `mai status` shows the same, as tables like `ollama ps`.
+    const shown = formatStatus(status, false);
+    expect(shown).toMatch(/^queues +MODEL +RUNNING +WAITING\n +m +1 +50$/m);
+    expect(shown).toMatch(/^clients +ID +NAME +KIND +IN FLIGHT +QUEUED +TURNS +CONNECTED$/m);
+    expect(shown).toMatch(new RegExp(`^ +${batch.id} +mai batch +batch +1 +49 +50 +\\d+s ago$`, 'm'));
+    expect(shown).toMatch(new RegExp(`^ +${editor.id} +editor 1\\.2 +editor +0 +1 +1 +\\d+s ago$`, 'm'));
 
     doors.open();
     expect((await interactive).text).toBe('answer to interactive');

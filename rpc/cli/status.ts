@@ -6,7 +6,7 @@ import { formatModels } from './models.ts';
 
 const options = { ...configOption, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
 
-function formatStatus(status: StatusResult, verbose: boolean): string {
+export function formatStatus(status: StatusResult, verbose: boolean): string {
   const r = status.resources;
   const lines = [
     `model      ${status.model ?? '(none yet: chosen at the first turn)'}`,
