@@ -160,6 +160,9 @@ describe('shared scheduling', () => {
       const wrong = await link.client.request(ChatSendRequest, { message: 'hi', priority: 'urgent' as 'batch' }).catch((e: unknown) => e as { code: number; message: string; data?: RpcErrorData });
       expect(wrong).toMatchObject({ code: -32602 });
       expect((wrong as { message: string }).message).toMatch(/priority/);
+      // Whose turn it is comes from the connection (the host's), never from the params.
+      const spoofed = await link.client.request(ChatSendRequest, { message: 'hi', client: 'c1' } as { message: string }).catch((e: unknown) => e);
+      expect(spoofed).toMatchObject({ code: -32602 });
 
       // Three batch prompts over the link, the first held at the server; then a local interactive turn.
       const written: string[] = [];
