@@ -31,7 +31,7 @@ function gate() {
   const held: Array<() => void> = [];
   let opened = false;
   return {
-    hold: (_entry: ChatLogEntry) => (opened ? Promise.resolve() : new Promise<void>((resolve) => held.push(resolve))),
+    hold: () => (opened ? Promise.resolve() : new Promise<void>((resolve) => held.push(resolve))),
     open() {
       opened = true;
       for (const release of held.splice(0)) release();
@@ -39,6 +39,8 @@ function gate() {
   };
 }
 
+/** Waits for what the test expects to be true (not a timing: the bound only keeps a broken run from hanging). */
+const until = (check: () => void) => vi.waitFor(check, { timeout: 30_000, interval: 10 });
 const lastMessage = (entry: ChatLogEntry) => entry.messages.at(-1)?.content ?? '';
 const settle = <T>(promise: Promise<T>) =>
   promise.then(
@@ -54,7 +56,7 @@ describe('shared scheduling', () => {
 
   async function start() {
     doors = gate();
-    server = await startOpenAIServer([{ id: 'm', reply: (messages) => `answer to ${messages.at(-1)?.content}`, chunks: 2, hold: (entry) => doors.hold(entry) }]);
+    server = await startOpenAIServer([{ id: 'm', reply: (messages) => `answer to ${messages.at(-1)?.content}`, chunks: 2, hold: () => doors.hold() }]);
     dir = await tempDir('mai-sched-');
     ({ mai } = await createTestMai(dir.path, config(server.baseURL)));
   }
@@ -73,12 +75,12 @@ describe('shared scheduling', () => {
     const batch = mai.attachClient({ name: 'mai batch', kind: 'batch' });
     const editor = mai.attachClient({ name: 'editor', version: '1.2', kind: 'editor' });
     const batchTurns = Array.from({ length: 50 }, (_, i) => settle(send(batch, `batch ${i + 1}`, 'batch')));
-    await vi.waitFor(() => {
+    await until(() => {
       expect(clientOf(batch.id)).toMatchObject({ inFlight: 1, queued: 49 });
       expect(server.requests).toHaveLength(1);
     });
     const interactive = send(editor, 'interactive');
-    await vi.waitFor(() => expect(clientOf(editor.id)?.queued).toBe(1));
+    await until(() => expect(clientOf(editor.id)?.queued).toBe(1));
 
     // While the first batch turn is held at the server: the whole picture.
     const status = mai.status();
@@ -108,14 +110,14 @@ describe('shared scheduling', () => {
       [0, 0],
       [0, 0],
     ]);
-  });
+   }, 90_000);
 
   it('two busy clients take turns at the model', async () => {
     await start();
     const a = mai.attachClient({ name: 'a' });
     const b = mai.attachClient({ name: 'b' });
     const turns = [...[1, 2, 3, 4, 5, 6].map((i) => settle(send(a, `a${i}`))), ...[1, 2, 3, 4, 5, 6].map((i) => settle(send(b, `b${i}`)))];
-    await vi.waitFor(() => expect(mai.status().queues).toEqual([{ model: 'm', running: 1, waiting: 11 }]));
+    await until(() => expect(mai.status().queues).toEqual([{ model: 'm', running: 1, waiting: 11 }]));
     doors.open();
     expect((await Promise.all(turns)).every((r) => r.ok)).toBe(true);
     const clients = server.requests.map((entry) => lastMessage(entry)[0]).join('');
@@ -128,19 +130,19 @@ describe('shared scheduling', () => {
     const leaving = mai.attachClient({ name: 'leaving' });
     const staying = mai.attachClient({ name: 'staying' });
     const left = [1, 2, 3].map((i) => settle(send(leaving, `leaving ${i}`)));
-    await vi.waitFor(() => {
+    await until(() => {
       expect(clientOf(leaving.id)).toMatchObject({ inFlight: 1, queued: 2 });
       expect(server.requests).toHaveLength(1);
     });
     const stayed = [1, 2].map((i) => settle(send(staying, `staying ${i}`)));
-    await vi.waitFor(() => expect(clientOf(staying.id)).toMatchObject({ queued: 2 }));
+    await until(() => expect(clientOf(staying.id)).toMatchObject({ queued: 2 }));
 
     leaving.detach();
     for (const outcome of await Promise.all(left)) {
       expect(outcome.ok).toBe(false);
       expect(isMaiError(outcome.ok ? null : outcome.error, 'cancelled')).toBe(true);
     }
-    await vi.waitFor(() => expect(server.requests[0]!.clientClosed).toBe(true));
+    await until(() => expect(server.requests[0]!.clientClosed).toBe(true));
     expect(mai.status().clients.map((c) => c.id)).toEqual([staying.id]);
     await expect(send(leaving, 'after leaving')).rejects.toMatchObject({ code: 'cancelled' });
 
@@ -178,9 +180,9 @@ describe('shared scheduling', () => {
           [1, 2, 3].map((i) => ({ ok: true as const, id: i, line: { prompt: `batch ${i}` } })),
           3,
         );
-        await vi.waitFor(() => expect(mai.status().queues).toEqual([{ model: 'm', running: 1, waiting: 2 }]));
+        await until(() => expect(mai.status().queues).toEqual([{ model: 'm', running: 1, waiting: 2 }]));
         const interactive = mai.chat({ message: 'interactive' });
-        await vi.waitFor(() => expect(mai.status().queues).toEqual([{ model: 'm', running: 1, waiting: 3 }]));
+        await until(() => expect(mai.status().queues).toEqual([{ model: 'm', running: 1, waiting: 3 }]));
         const status = await link.client.request(StatusRequest, {});
         expect(status.clients).toEqual([expect.objectContaining({ id: 'local', inFlight: 1, queued: 3, turns: 4 })]);
         expect(status.queues).toEqual([{ model: 'm', running: 1, waiting: 3 }]);
