@@ -68,6 +68,26 @@ describe('mai batch', () => {
     expect(queued.stderr).toMatch(/4 prompts at once, but a model answers 1 turn at a time \(fallback\.parallelPerModel in .*mai\.config\.yaml\)/);
     expect(server.concurrency.max).toBe(1);
 
+    // Each answer waits at the server until a second one has arrived (or 5 s, so a broken limit fails rather than
+    // hangs): whether turns overlap is then decided by Mai's limit, not by how fast the machine is (a 10 ms answer
+    // often ended before the next turn was sent, at load 20).
+    const before = server.requests.length;
+    const held: Array<() => void> = [];
+    for (const model of server.models.values()) {
+      model.hold = () => {
+        if (server.requests.length - before >= 2) {
+          for (const release of held.splice(0)) release();
+          return Promise.resolve();
+        }
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5_000);
+          held.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      };
+    }
     const raised = await writeConfig(dir.path, loopbackConfig(server.baseURL).replace('fallback: { retries: 0, backoffMs: 0 }', 'fallback: { retries: 0, backoffMs: 0, parallelPerModel: 4 }'), 'raised.yaml');
     const parallel = await runCli(['batch', '-j', '4', '--config', raised], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
     expect(parallel.code, parallel.stderr).toBe(0);
