@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
+import { reloadTarget } from './config/reload-target.ts';
 import type { Conversation, ConversationSummary } from './context/message.ts';
 import { prepareTurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
@@ -70,9 +71,12 @@ export class Mai {
   private runtime: Runtime;
   private readonly options: MaiOptions;
   private readonly log: Logger;
+  /** The config file Mai was started with: a reload may always re-read it. */
+  private readonly startedWith: string;
 
   private constructor(runtime: Runtime, options: MaiOptions, log: Logger) {
     this.runtime = runtime;
+    this.startedWith = runtime.loaded.file;
     this.options = options;
     this.log = log;
   }
@@ -207,9 +211,12 @@ export class Mai {
     return { deleted: await this.runtime.store.delete(id) };
   }
 
-  /** Loads the config again; a broken one is refused and the running one stays. */
-  async reload(find?: FindConfigOptions): Promise<{ file: string }> {
-    const loaded = loadConfig(find ?? { flag: this.runtime.loaded.file });
+  /**
+   * Loads the config again (or `config`, when it is Mai's own or listed under `reload.allow`);
+   * a broken one is refused and the running one stays.
+   */
+  async reload(request: { config?: string | undefined } = {}): Promise<{ file: string }> {
+    const loaded = loadConfig({ flag: reloadTarget(this.runtime.loaded, this.startedWith, request.config) });
     const next = await createRuntime({
       loaded,
       plugins: this.options.plugins,

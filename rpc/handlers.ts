@@ -71,6 +71,6 @@ export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] 
     route(ConversationsListRequest, async () => ({ conversations: await mai.listConversations() })),
     route(ConversationsGetRequest, (params) => mai.getConversation(params.id)),
     route(ConversationsDeleteRequest, (params) => mai.deleteConversation(params.id)),
-    route(ConfigReloadRequest, (params) => mai.reload(params.config ? { flag: params.config } : undefined)),
+    route(ConfigReloadRequest, (params) => mai.reload({ config: params.config })),
   ];
 }

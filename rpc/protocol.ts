@@ -131,7 +131,7 @@ export interface ConversationsDeleteResult {
 export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()(Methods.conversationsDelete, ConversationIdParams);
 
 export const ConfigReloadParams = z.strictObject({
-  /** Another config file to load instead of the current one. */
+  /** Another config file to load instead: only Mai's own or one its `reload.allow` lists (else -32014). */
   config: z.string().min(1).optional(),
 });
 export type ConfigReloadParams = z.infer<typeof ConfigReloadParams>;

@@ -22,7 +22,8 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
       { id: 'beta', reply: 'Beta answers.' },
     ]);
     dir = await tempDir('mai-rpc-');
-    config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
+    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'reload: { allow: [./other.yaml, ./nope.yaml] }
+'));
     mai = linkServe({ config, framing });
   });
   afterEach(async () => {
@@ -112,7 +113,7 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
 
   it('config/reload refuses a broken config and keeps the running one, then takes a good one', async () => {
     expect((await mai.request('status')).error).toBeUndefined(); // the server has read its config
-    await writeFile(config, loopbackConfig(server.baseURL).replace('- use: context-fit', '- use: context-fit\n    weight: high'));
+    await writeFile(config, loopbackConfig(server.baseURL, 'reload: { allow: [./other.yaml, ./nope.yaml] }\n').replace('- use: context-fit', '- use: context-fit\n    weight: high'));
     const broken = await mai.request('config/reload');
     expect(broken.error).toMatchObject({ code: -32011, data: { code: 'config-invalid' } });
     expect(broken.error?.message).toMatch(/mai\.config\.yaml/);

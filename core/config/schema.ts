@@ -107,6 +107,15 @@ export const SwitchingConfig = z
   })
   .strict();
 
+export const ReloadConfig = z
+  .object({
+    allow: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('config files a client may name in config/reload besides this one (relative to this file); none by default'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(PluginRef).default([]),
@@ -116,6 +125,7 @@ export const MaiConfig = z
     monitor: MonitorConfig.default(MonitorConfig.parse({})),
     context: ContextConfig.default(ContextConfig.parse({})),
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
+    reload: ReloadConfig.default(ReloadConfig.parse({})),
   })
   .strict();
 
@@ -126,6 +136,7 @@ export type FallbackConfig = z.infer<typeof FallbackConfig>;
 export type MonitorConfig = z.infer<typeof MonitorConfig>;
 export type ContextConfig = z.infer<typeof ContextConfig>;
 export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
+export type ReloadConfig = z.infer<typeof ReloadConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;
