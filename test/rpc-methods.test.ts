@@ -120,7 +120,7 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
     // The old config still answers.
     expect(((await mai.request('chat/send', { message: 'still there?' })).result as Reply & { text: string }).text).toBe('Alpha answers.');
 
-    const other = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: beta\n    priority: 5\n'), 'other.yaml');
+    const other = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: beta\n    priority: 5\nreload: { allow: [./nope.yaml] }\n'), 'other.yaml');
     const good = await mai.request('config/reload', { config: other });
     expect(good.result).toEqual({ file: other });
     expect(((await mai.request('status')).result as { config: { file: string } }).config.file).toBe(other);

@@ -57,6 +57,9 @@ export const FallbackConfig = z
     firstTokenTimeoutMs: positiveInt.default(30_000),
     loadingFirstTokenTimeoutMs: positiveInt.default(120_000),
     totalTimeoutMs: positiveInt.default(600_000),
+    stallTimeoutMs: positiveInt
+      .default(30_000)
+      .describe('once a reply streams, the longest wait for its next token before the turn moves to the next model (restart)'),
     queueLimit: positiveInt.default(16),
     parallelPerModel: positiveInt
       .default(1)
