@@ -123,6 +123,11 @@ export interface ConversationsListResult {
   conversations: ConversationSummary[];
 }
 export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, NoParams);
+/**
+ * The conversation as read back. `warnings` says what could not be read as written, one sentence
+ * each: a zero-length file, bytes that are not UTF-8 (read as U+FFFD), a record or a turn torn by a
+ * crash and skipped. Empty when the file read back whole.
+ */
 export type ConversationsGetResult = Conversation;
 export const ConversationsGetRequest = defineRequest<ConversationsGetResult>()(Methods.conversationsGet, ConversationIdParams);
 export interface ConversationsDeleteResult {

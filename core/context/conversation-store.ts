@@ -14,6 +14,7 @@ import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
 import { parseConversation } from './conversation-file.ts';
+import { decodeConversation } from './decode-file.ts';
 import { errno, lockForWriting, syncDir } from './durable-file.ts';
 import { TurnWriter } from './turn-writer.ts';
 
@@ -78,9 +79,9 @@ export class ConversationStore {
   /** Reads a conversation; null when it does not exist. */
   async load(id: string): Promise<Conversation | null> {
     const file = this.file(id);
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch (error) {
       if (errno(error) === 'ENOENT') {
         this.rememberUnborn(id);
@@ -89,7 +90,9 @@ export class ConversationStore {
       throw new MaiError(ErrorCodes.conversationCorrupt, `Cannot read ${file}: ${(error as Error).message}`, { cause: error, data: { file } });
     }
     this.unborn.delete(id);
-    return parseConversation(id, file, text);
+    const { text, warnings } = decodeConversation(file, bytes);
+    const conversation = parseConversation(id, file, text);
+    return warnings.length === 0 ? conversation : { ...conversation, warnings: [...warnings, ...conversation.warnings] };
   }
 
   /** Appends one finished turn's messages (creating the file with its header when new); see turn-writer.ts. */
