@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
 import { reloadTarget } from './config/reload-target.ts';
-import type { Conversation, ConversationSummary } from './context/message.ts';
+import type { ConversationPage } from './context/conversation-index.ts';
+import type { Conversation } from './context/message.ts';
 import { prepareTurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -193,8 +194,9 @@ export class Mai {
     return { pinned: found.id };
   }
 
-  listConversations(): Promise<ConversationSummary[]> {
-    return this.runtime.store.list();
+  /** One page of the conversations, newest first (`nextCursor` asks for the next one). */
+  listConversations(options: { cursor?: string | undefined; limit?: number | undefined } = {}): Promise<ConversationPage> {
+    return this.runtime.store.list(options);
   }
 
   async getConversation(id: string): Promise<Conversation> {

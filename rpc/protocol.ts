@@ -119,10 +119,18 @@ export const StatusRequest = defineRequest<StatusResult>()(Methods.status, NoPar
 export const ConversationIdParams = z.strictObject({ id: z.string().min(1) });
 export type ConversationIdParams = z.infer<typeof ConversationIdParams>;
 
+/** A page of conversations, newest first: `limit` (default 100, at most 1000) after `cursor` (a previous page's `nextCursor`). */
+export const ConversationsListParams = z.strictObject({
+  cursor: z.string().min(1).optional(),
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+export type ConversationsListParams = z.infer<typeof ConversationsListParams>;
 export interface ConversationsListResult {
   conversations: ConversationSummary[];
+  /** Present when more conversations follow: pass it as `cursor`. */
+  nextCursor?: string;
 }
-export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, NoParams);
+export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, ConversationsListParams);
 /**
  * The conversation as read back. `warnings` says what could not be read as written, one sentence
  * each: a zero-length file, bytes that are not UTF-8 (read as U+FFFD), a record or a turn torn by a
