@@ -22,8 +22,7 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
       { id: 'beta', reply: 'Beta answers.' },
     ]);
     dir = await tempDir('mai-rpc-');
-    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'reload: { allow: [./other.yaml, ./nope.yaml] }
-'));
+    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'reload: { allow: [./other.yaml, ./nope.yaml] }\n'));
     mai = linkServe({ config, framing });
   });
   afterEach(async () => {

@@ -25,7 +25,7 @@ export function describeValue(value: unknown, path: ReadonlyArray<PropertyKey> =
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (typeof value === 'string') {
-    const quotable = path.length > 0 && value.length <= quotableLength && !/[\u0000-\u001f\u007f]/.test(value);
+    const quotable = path.length > 0 && value.length <= quotableLength && ![...value].some((c) => c < ' ' || c === '\u007f');
     return quotable ? JSON.stringify(value) : `a string of ${value.length} character(s)`;
   }
   if (Array.isArray(value)) return 'a list';

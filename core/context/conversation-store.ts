@@ -7,7 +7,7 @@
  * rewritten; only `delete` removes one.
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_FSYNC, type FsyncMode } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';

@@ -45,10 +45,14 @@ describe('load on one connection', () => {
     let failed = 0;
     for (let round = 0; round < rounds; round++) {
       const burst = await Promise.all(Array.from({ length: concurrent }, (_, i) => mai.request('chat/send', { message: `burst ${round}.${i}` })));
-      for (const reply of burst) reply.error ? failed++ : answered++;
+      for (const reply of burst) {
+        if (reply.error) failed++;
+        else answered++;
+      }
       for (let i = 0; i < sequential; i++) {
         const reply = await mai.request('chat/send', { message: `one by one ${round}.${i}` });
-        reply.error ? failed++ : answered++;
+        if (reply.error) failed++;
+        else answered++;
       }
       mai.messages.length = 0; // the test client's own log, not the server's memory
       rss.push(rssMiB(mai.child.pid!));
