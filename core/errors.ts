@@ -10,6 +10,9 @@ export const ErrorCodes = {
   configInvalid: 'config-invalid',
   pluginUnknown: 'plugin-unknown',
   pluginLoad: 'plugin-load',
+  configNotAllowed: 'config-not-allowed',
+  // storage
+  stateDirUnusable: 'state-dir-unusable',
   // what a backend can do wrong (the fallback stage acts on these kinds)
   unreachable: 'unreachable',
   timeout: 'timeout',

@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { ClientRegistry, type ClientHandle, type ClientInfo, type ClientStatus } from './clients.ts';
 import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
-import type { Conversation, ConversationSummary } from './context/message.ts';
+import { reloadTarget } from './config/reload-target.ts';
+import type { ConversationPage } from './context/conversation-index.ts';
+import type { Conversation } from './context/message.ts';
 import { prepareTurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
 import type { ModelQueueStatus } from './fallback/model-queue.ts';
@@ -80,9 +82,12 @@ export class Mai {
   private readonly log: Logger;
   /** Outlive config reloads: a client stays attached across them. */
   private readonly clients = new ClientRegistry();
+  /** The config file Mai was started with: a reload may always re-read it. */
+  private readonly startedWith: string;
 
   private constructor(runtime: Runtime, options: MaiOptions, log: Logger) {
     this.runtime = runtime;
+    this.startedWith = runtime.loaded.file;
     this.options = options;
     this.log = log;
   }
@@ -221,8 +226,9 @@ export class Mai {
     return { pinned: found.id };
   }
 
-  listConversations(): Promise<ConversationSummary[]> {
-    return this.runtime.store.list();
+  /** One page of the conversations, newest first (`nextCursor` asks for the next one). */
+  listConversations(options: { cursor?: string | undefined; limit?: number | undefined } = {}): Promise<ConversationPage> {
+    return this.runtime.store.list(options);
   }
 
   async getConversation(id: string): Promise<Conversation> {
@@ -239,9 +245,12 @@ export class Mai {
     return { deleted: await this.runtime.store.delete(id) };
   }
 
-  /** Loads the config again; a broken one is refused and the running one stays. */
-  async reload(find?: FindConfigOptions): Promise<{ file: string }> {
-    const loaded = loadConfig(find ?? { flag: this.runtime.loaded.file });
+  /**
+   * Loads the config again (or `config`, when it is Mai's own or listed under `reload.allow`);
+   * a broken one is refused and the running one stays.
+   */
+  async reload(request: { config?: string | undefined } = {}): Promise<{ file: string }> {
+    const loaded = loadConfig({ flag: reloadTarget(this.runtime.loaded, this.startedWith, request.config) });
     const next = await createRuntime({
       loaded,
       plugins: this.options.plugins,

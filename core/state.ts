@@ -2,7 +2,8 @@
  * What Mai remembers between turns: the pin (persisted in the state directory so `mai switch`
  * outlives the process), the current model, the last switch and the counters `status` shows.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDirSync } from './context/make-dir.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from './log.ts';
@@ -55,7 +56,7 @@ export class MaiState {
   pin(model: string | null): void {
     this.pinned = model;
     try {
-      mkdirSync(this.stateDir, { recursive: true });
+      makeDirSync(this.stateDir);
       const tmp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(tmp, `${JSON.stringify({ pinned: model }, null, 2)}\n`);
       renameSync(tmp, this.file);

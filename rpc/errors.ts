@@ -17,6 +17,10 @@
  *   -32011         config-invalid                       config/reload: the config is broken (data.issues)
  *   -32012         plugin-unknown                       config/reload: a `use:` names no plugin
  *   -32013         plugin-load                          config/reload: a plugin module failed to load
+ *   -32014         config-not-allowed                   config/reload: the path is neither the host's config
+ *                                                        nor in its `reload.allow` list (nothing was read)
+ *   -32015         state-dir-unusable                   the state dir cannot be created, written or locked
+ *                                                        (data.stateDir names it)
  *   -32020         no-model-fits                        no model can answer now (data.models)
  *   -32021         pinned-model-unfit                   the pinned model does not fit now (data.vetoes)
  *   -32022         all-attempts-failed                  every model tried failed (data.attempts)
@@ -77,6 +81,8 @@ const rpcCodeOf: Record<ErrorCode, number> = {
   [ErrorCodes.configInvalid]: -32011,
   [ErrorCodes.pluginUnknown]: -32012,
   [ErrorCodes.pluginLoad]: -32013,
+  [ErrorCodes.configNotAllowed]: -32014,
+  [ErrorCodes.stateDirUnusable]: -32015,
   [ErrorCodes.noModelFits]: -32020,
   [ErrorCodes.pinnedModelUnfit]: -32021,
   [ErrorCodes.allAttemptsFailed]: -32022,
@@ -105,6 +111,8 @@ export const configErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.configInvalid,
   ErrorCodes.pluginUnknown,
   ErrorCodes.pluginLoad,
+  ErrorCodes.configNotAllowed,
+  ErrorCodes.stateDirUnusable,
 ]);
 
 /** An error made by the protocol layer itself (not by Mai's core). */

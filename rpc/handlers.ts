@@ -68,9 +68,9 @@ export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] 
       await mai.ensureCatalog();
       return mai.status();
     }),
-    route(ConversationsListRequest, async () => ({ conversations: await mai.listConversations() })),
+    route(ConversationsListRequest, (params) => mai.listConversations({ cursor: params.cursor, limit: params.limit })),
     route(ConversationsGetRequest, (params) => mai.getConversation(params.id)),
     route(ConversationsDeleteRequest, (params) => mai.deleteConversation(params.id)),
-    route(ConfigReloadRequest, (params) => mai.reload(params.config ? { flag: params.config } : undefined)),
+    route(ConfigReloadRequest, (params) => mai.reload({ config: params.config })),
   ];
 }

@@ -122,10 +122,23 @@ export const StatusRequest = defineRequest<StatusResult>()(Methods.status, NoPar
 export const ConversationIdParams = z.strictObject({ id: z.string().min(1) });
 export type ConversationIdParams = z.infer<typeof ConversationIdParams>;
 
+/** A page of conversations, newest first: `limit` (default 100, at most 1000) after `cursor` (a previous page's `nextCursor`). */
+export const ConversationsListParams = z.strictObject({
+  cursor: z.string().min(1).optional(),
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+export type ConversationsListParams = z.infer<typeof ConversationsListParams>;
 export interface ConversationsListResult {
   conversations: ConversationSummary[];
+  /** Present when more conversations follow: pass it as `cursor`. */
+  nextCursor?: string;
 }
-export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, NoParams);
+export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, ConversationsListParams);
+/**
+ * The conversation as read back. `warnings` says what could not be read as written, one sentence
+ * each: a zero-length file, bytes that are not UTF-8 (read as U+FFFD), a record or a turn torn by a
+ * crash and skipped. Empty when the file read back whole.
+ */
 export type ConversationsGetResult = Conversation;
 export const ConversationsGetRequest = defineRequest<ConversationsGetResult>()(Methods.conversationsGet, ConversationIdParams);
 export interface ConversationsDeleteResult {
@@ -134,7 +147,7 @@ export interface ConversationsDeleteResult {
 export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()(Methods.conversationsDelete, ConversationIdParams);
 
 export const ConfigReloadParams = z.strictObject({
-  /** Another config file to load instead of the current one. */
+  /** Another config file to load instead: only Mai's own or one its `reload.allow` lists (else -32014). */
   config: z.string().min(1).optional(),
 });
 export type ConfigReloadParams = z.infer<typeof ConfigReloadParams>;

@@ -61,8 +61,8 @@ describe('config validation', () => {
     expect(error.message).toContain('Fix the YAML syntax');
   });
 
-  it('fills in defaults for an empty file', () => {
-    const loaded = parseConfig('', '/tmp/empty.yaml');
+  it('fills in defaults for an empty map', () => {
+    const loaded = parseConfig('{}', '/tmp/empty.yaml');
     expect(loaded.config.fallback.retries).toBe(1);
     expect(loaded.config.monitor.intervalMs).toBe(2000);
   });

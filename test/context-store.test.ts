@@ -88,7 +88,7 @@ describe('the conversation store', () => {
     expect((error as MaiError).data).toEqual({ file, line: 3 });
     expect(await readFile(file, 'utf8')).toBe(before);
     // Listing shows it with the error rather than hiding it.
-    const listed = await store.list();
+    const listed = (await store.list()).conversations;
     expect(listed.find((c) => c.id === 'c4')?.error).toContain(':3:');
   });
 
@@ -109,14 +109,14 @@ describe('the conversation store', () => {
     await store.append('new', [{ ...turn('second question', 'a')[0]!, at: '2025-02-01T00:00:00.000Z' }, { ...turn('q', 'a')[1]!, at: '2025-02-01T00:00:01.000Z' }]);
     await mkdir(join(store.dir, '.summaries'), { recursive: true });
     await writeFile(store.summaryFile('old'), '{}\n');
-    expect((await store.list()).map((c) => [c.id, c.title, c.messages])).toEqual([
+    expect((await store.list()).conversations.map((c) => [c.id, c.title, c.messages])).toEqual([
       ['new', 'second question', 2],
       ['old', 'first question', 2],
     ]);
     expect(await store.delete('old')).toBe(true);
     expect(await store.delete('old')).toBe(false);
     expect(await readdir(join(store.dir, '.summaries'))).toEqual([]);
-    expect((await store.list()).map((c) => c.id)).toEqual(['new']);
+    expect((await store.list()).conversations.map((c) => c.id)).toEqual(['new']);
   });
 
   it('never interleaves records when several processes append to one conversation at once', async () => {

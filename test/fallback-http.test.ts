@@ -203,7 +203,7 @@ describe('cooldown after repeated failures (default: 3 within a minute)', () => 
     await dir.cleanup();
   });
 
-  it('the primary cools down only at its third failure; then a turn asking for it is told why it is not used', async () => {
+  it('the primary cools down only at its third failure; then a turn asking for it still tries it first (issue 16) and falls back, the attempt visible', async () => {
     ({ mai } = await createTestMai(
       dir.path,
       `
@@ -226,13 +226,11 @@ fallback: { retries: 0, backoffMs: 10 }
     const until = await cooling();
     expect(until).toBeDefined();
     expect(Date.parse(until!) - Date.now()).toBeGreaterThan(50_000); // the default 60 s cooldown
-    const error = await mai.chat({ message: 'turn 4', model: 'primary' }).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(isMaiError(error, 'pinned-model-unfit')).toBe(true);
-    expect((error as Error).message).toMatch(/primary does not fit now: reliability: cooling down/);
-    expect(primary.requests).toHaveLength(3);
+    // A cooldown orders fallbacks; it does not override the client's choice (it was -32021 before).
+    const fourth = await mai.chat({ message: 'turn 4', model: 'primary' });
+    expect(fourth.model).toBe('backup');
+    expect(fourth.attempts.map((a) => a.model)).toEqual(['primary', 'backup']);
+    expect(primary.requests).toHaveLength(4);
   });
 });
 

@@ -22,7 +22,7 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
       { id: 'beta', reply: 'Beta answers.' },
     ]);
     dir = await tempDir('mai-rpc-');
-    config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
+    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'reload: { allow: [./other.yaml, ./nope.yaml] }\n'));
     mai = linkServe({ config, framing });
   });
   afterEach(async () => {
@@ -112,14 +112,14 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
 
   it('config/reload refuses a broken config and keeps the running one, then takes a good one', async () => {
     expect((await mai.request('status')).error).toBeUndefined(); // the server has read its config
-    await writeFile(config, loopbackConfig(server.baseURL).replace('- use: context-fit', '- use: context-fit\n    weight: high'));
+    await writeFile(config, loopbackConfig(server.baseURL, 'reload: { allow: [./other.yaml, ./nope.yaml] }\n').replace('- use: context-fit', '- use: context-fit\n    weight: high'));
     const broken = await mai.request('config/reload');
     expect(broken.error).toMatchObject({ code: -32011, data: { code: 'config-invalid' } });
     expect(broken.error?.message).toMatch(/mai\.config\.yaml/);
     // The old config still answers.
     expect(((await mai.request('chat/send', { message: 'still there?' })).result as Reply & { text: string }).text).toBe('Alpha answers.');
 
-    const other = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: beta\n    priority: 5\n'), 'other.yaml');
+    const other = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: beta\n    priority: 5\nreload: { allow: [./nope.yaml] }\n'), 'other.yaml');
     const good = await mai.request('config/reload', { config: other });
     expect(good.result).toEqual({ file: other });
     expect(((await mai.request('status')).result as { config: { file: string } }).config.file).toBe(other);

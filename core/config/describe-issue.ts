@@ -12,10 +12,22 @@ export function valueAt(data: unknown, path: ReadonlyArray<PropertyKey>): unknow
   return value;
 }
 
-export function describeValue(value: unknown): string {
+/** A string value is quoted only when it is short, on one line, and not the whole file. */
+const quotableLength = 64;
+
+/**
+ * What a value is, for an error message. A config error goes back to the client that asked for the
+ * reload, so content is quoted only where Mai understood the YAML: a short one-line value under a
+ * key the schema knows. A whole file that parsed as one string (/proc/self/environ, a .env, a key)
+ * is described by its kind and length, never quoted.
+ */
+export function describeValue(value: unknown, path: ReadonlyArray<PropertyKey> = []): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    const quotable = path.length > 0 && value.length <= quotableLength && ![...value].some((c) => c < ' ' || c === '\u007f');
+    return quotable ? JSON.stringify(value) : `a string of ${value.length} character(s)`;
+  }
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
   return String(value);
@@ -56,9 +68,14 @@ export function allowedKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey
   return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
 }
 
+/** An unknown key is named when it looks like a key (a typo of a real one); anything else is not quoted. */
+function describeKey(key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]{0,39}$/.test(key) ? `"${key}"` : `(a key of ${key.length} character(s) that is not a name)`;
+}
+
 /** One sentence: what was expected and what was found. */
 export function describeIssue(issue: Issue, data: unknown, schema: z.ZodType): string {
-  const got = describeValue(valueAt(data, issue.path));
+  const got = describeValue(valueAt(data, issue.path), issue.path);
   switch (issue.code) {
     case 'invalid_type':
       return `expected ${article(issue.expected)}, got ${got}`;
@@ -77,7 +94,7 @@ export function describeIssue(issue: Issue, data: unknown, schema: z.ZodType): s
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
     case 'unrecognized_keys': {
       const allowed = allowedKeysAt(schema, issue.path);
-      const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+      const keys = issue.keys.map(describeKey).join(', ');
       return `unknown key ${keys}; allowed keys: ${allowed.join(', ') || '(none)'}`;
     }
     case 'not_multiple_of':

@@ -80,7 +80,15 @@ export function parseConfig(text: string, file: string, source: ConfigSource = '
       { data: { file, issues: yaml.errors.map((e) => ({ path: '', line: e.line, message: e.message })) } },
     );
   }
-  const raw = yaml.data ?? {};
+  if (yaml.data === null || yaml.data === undefined) {
+    throw new MaiError(
+      ErrorCodes.configInvalid,
+      `${file} is empty (or holds only comments): a config that names no backend would leave Mai with no model, so nothing of it was applied. ` +
+        `Write at least a backends: list (the annotated default config in Mai's README shows every key), or remove the file to use the built-in default.`,
+      { data: { file, issues: [{ path: '(top level)', line: 1, message: 'the file is empty' }] } },
+    );
+  }
+  const raw = yaml.data;
   const result = MaiConfig.safeParse(raw);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => {

@@ -57,6 +57,9 @@ export const FallbackConfig = z
     firstTokenTimeoutMs: positiveInt.default(30_000),
     loadingFirstTokenTimeoutMs: positiveInt.default(120_000),
     totalTimeoutMs: positiveInt.default(600_000),
+    stallTimeoutMs: positiveInt
+      .default(30_000)
+      .describe('once a reply streams, the longest wait for its next token before the turn moves to the next model (restart)'),
     queueLimit: positiveInt.default(16),
     parallelPerModel: positiveInt
       .default(1)
@@ -107,6 +110,15 @@ export const SwitchingConfig = z
   })
   .strict();
 
+export const ReloadConfig = z
+  .object({
+    allow: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('config files a client may name in config/reload besides this one (relative to this file); none by default'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(PluginRef).default([]),
@@ -116,6 +128,7 @@ export const MaiConfig = z
     monitor: MonitorConfig.default(MonitorConfig.parse({})),
     context: ContextConfig.default(ContextConfig.parse({})),
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
+    reload: ReloadConfig.default(ReloadConfig.parse({})),
   })
   .strict();
 
@@ -126,6 +139,7 @@ export type FallbackConfig = z.infer<typeof FallbackConfig>;
 export type MonitorConfig = z.infer<typeof MonitorConfig>;
 export type ContextConfig = z.infer<typeof ContextConfig>;
 export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
+export type ReloadConfig = z.infer<typeof ReloadConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;

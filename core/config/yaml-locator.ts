@@ -1,5 +1,6 @@
 /** Finds the line of a value in a parsed YAML document, so that config errors can name it. */
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { yamlErrorSentence } from './yaml-errors.ts';
 
 export type ConfigPath = ReadonlyArray<PropertyKey>;
 
@@ -30,7 +31,8 @@ export function parseYaml(text: string): ParsedYaml {
     data: doc.errors.length > 0 ? undefined : doc.toJS(),
     errors: doc.errors.map((error) => {
       const at = lineCounter.linePos(error.pos[0]);
-      return { message: error.message.split('\n')[0] ?? error.message, line: at.line, column: at.col };
+      // Never error.message: it can quote the file (see yaml-errors.ts).
+      return { message: yamlErrorSentence(error.code), line: at.line, column: at.col };
     }),
     lineOf(path) {
       const node = nodeAt(path) as { range?: [number, number, number] } | undefined;

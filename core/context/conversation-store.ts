@@ -7,13 +7,18 @@
  * rewritten; only `delete` removes one.
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_FSYNC, type FsyncMode } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
 import { parseConversation } from './conversation-file.ts';
+import { decodeConversation } from './decode-file.ts';
+import { ConversationIndex, type ConversationPage } from './conversation-index.ts';
+
+/** conversations/list's page size when the client names none. */
+export const DEFAULT_PAGE = 100;
 import { errno, lockForWriting, syncDir } from './durable-file.ts';
 import { TurnWriter } from './turn-writer.ts';
 
@@ -25,6 +30,7 @@ export class ConversationStore {
   /** Ids with no file yet, as far as this process knows: minted here, or found missing by `load`. */
   private readonly unborn = new Set<string>();
   private readonly writer: TurnWriter;
+  private readonly index: ConversationIndex;
 
   /** `fsync` (default: the config's, context.fsync): before-reply makes `append` return only once the turn is fsynced (turn-writer.ts). */
   constructor(
@@ -33,6 +39,7 @@ export class ConversationStore {
     options: { fsync?: FsyncMode } = {},
   ) {
     this.writer = new TurnWriter(dir, log, options.fsync ?? DEFAULT_FSYNC);
+    this.index = new ConversationIndex(dir, (id) => this.summary(id), log);
   }
 
   /** How many appended turns are written but not yet fsynced (only with after-reply). */
@@ -78,9 +85,9 @@ export class ConversationStore {
   /** Reads a conversation; null when it does not exist. */
   async load(id: string): Promise<Conversation | null> {
     const file = this.file(id);
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch (error) {
       if (errno(error) === 'ENOENT') {
         this.rememberUnborn(id);
@@ -89,7 +96,9 @@ export class ConversationStore {
       throw new MaiError(ErrorCodes.conversationCorrupt, `Cannot read ${file}: ${(error as Error).message}`, { cause: error, data: { file } });
     }
     this.unborn.delete(id);
-    return parseConversation(id, file, text);
+    const { text, warnings } = decodeConversation(file, bytes);
+    const conversation = parseConversation(id, file, text);
+    return warnings.length === 0 ? conversation : { ...conversation, warnings: [...warnings, ...conversation.warnings] };
   }
 
   /** Appends one finished turn's messages (creating the file with its header when new); see turn-writer.ts. */
@@ -107,32 +116,27 @@ export class ConversationStore {
     }
   }
 
-  async list(): Promise<ConversationSummary[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch {
-      return [];
+  /** One page of the conversations, newest first, from the index (conversation-index.ts). */
+  async list(options: { cursor?: string | undefined; limit?: number | undefined } = {}): Promise<ConversationPage> {
+    const page = await this.index.page({ cursor: options.cursor, limit: options.limit ?? DEFAULT_PAGE });
+    if (page === 'bad-cursor') {
+      throw new MaiError(ErrorCodes.invalidParams, 'The cursor is not one conversations/list gave: start again without "cursor".', { retryable: false });
     }
-    const out: ConversationSummary[] = [];
-    for (const name of names.filter((n) => n.endsWith('.jsonl') && !n.startsWith('.')).sort()) {
-      const id = name.slice(0, -'.jsonl'.length);
-      try {
-        const conversation = await this.load(id);
-        if (!conversation) continue;
-        const firstUser = conversation.messages.find((m) => m.role === 'user');
-        out.push({
-          id,
-          messages: conversation.messages.length,
-          createdAt: conversation.createdAt,
-          updatedAt: conversation.updatedAt,
-          title: (firstUser?.text ?? '').slice(0, 80),
-        });
-      } catch (error) {
-        out.push({ id, messages: 0, createdAt: '', updatedAt: '', title: '', error: (error as Error).message });
-      }
-    }
-    return out.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    return page;
+  }
+
+  /** One conversation's summary (what list shows); null when it does not exist. */
+  private async summary(id: string): Promise<ConversationSummary | null> {
+    const conversation = await this.load(id);
+    if (!conversation) return null;
+    const firstUser = conversation.messages.find((m) => m.role === 'user');
+    return {
+      id,
+      messages: conversation.messages.length,
+      createdAt: conversation.createdAt,
+      updatedAt: conversation.updatedAt,
+      title: (firstUser?.text ?? '').slice(0, 80),
+    };
   }
 
   /** Deletes a conversation and its cached summaries; false when there was none. */

@@ -3,7 +3,8 @@
  * (bounded), and on disk beside the conversation (one JSON line per summary, so they outlive a
  * restart). The file is a cache: a bad line is ignored, and it goes with the conversation on delete.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
+import { makeDir } from './make-dir.ts';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.ts';
 
@@ -75,7 +76,7 @@ export class SummaryCache {
     if (!fileOf) return;
     const file = fileOf(conversationId);
     try {
-      await mkdir(dirname(file), { recursive: true });
+      await makeDir(dirname(file));
       await appendFile(file, `${JSON.stringify(summary)}\n`);
     } catch (error) {
       this.options.log?.warn(`could not save a summary to ${file}; it is kept in memory`, error);

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FsyncMode } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
@@ -24,10 +24,14 @@ import type { Logger } from '../log.ts';
 import type { StoredMessage } from './message.ts';
 import { encodeTurn, type ConversationRecord } from './conversation-file.ts';
 import { errno, lockForWriting, PendingSyncs, syncDir, writeAll } from './durable-file.ts';
+import { makeDir, stateDirError } from './make-dir.ts';
 
 function saveFailed(file: string, error: unknown): MaiError {
-  return error instanceof MaiError
-    ? error
+  if (error instanceof MaiError) return error;
+  // The folder cannot be made or written (permissions, read-only, /proc, not a folder): say which and how to fix it.
+  const unusable = stateDirError(dirname(dirname(file)), 'save the turn', error);
+  return unusable
+    ? unusable
     : new MaiError(ErrorCodes.internal, `Could not save the turn to ${file}: ${(error as Error).message}. The answer was not stored.`, { cause: error, data: { file } });
 }
 
@@ -201,7 +205,7 @@ export class TurnWriter {
   /** mkdir -p once (and again when `again`: the folder was removed meanwhile). */
   private ensureDir(again = false): Promise<void> {
     if (again || !this.dirReady) {
-      const making = mkdir(this.dir, { recursive: true }).then(async (created) => {
+      const making = makeDir(this.dir).then(async (created) => {
         if (created) await syncDir(dirname(created));
       });
       this.dirReady = making;

@@ -9,7 +9,7 @@ import { ErrorCodes, isAbortError, MaiError } from '../errors.ts';
 import type { TurnContext } from '../pipeline/turn.ts';
 import type { Backend, CatalogModel, FinishReason, Usage } from '../types.ts';
 
-export type AttemptTimeouts = Pick<FallbackConfig, 'firstTokenTimeoutMs' | 'loadingFirstTokenTimeoutMs' | 'totalTimeoutMs'>;
+export type AttemptTimeouts = Pick<FallbackConfig, 'firstTokenTimeoutMs' | 'loadingFirstTokenTimeoutMs' | 'totalTimeoutMs'> & Partial<Pick<FallbackConfig, 'stallTimeoutMs'>>;
 
 /** What an attempt that answered produced, and how fast. */
 export interface AttemptOutcome {
@@ -35,6 +35,9 @@ export async function streamAttempt(turn: TurnContext, model: CatalogModel, back
   };
   let firstTokenTimer: ReturnType<typeof setTimeout> | undefined = setTimeout(expire('sent no token', firstTokenMs), firstTokenMs);
   const totalTimer = setTimeout(expire('did not finish', timeouts.totalTimeoutMs), timeouts.totalTimeoutMs);
+  // Once tokens flow, a stream that stops sending (a stalled server) is cut like any other failure.
+  const stallMs = timeouts.stallTimeoutMs;
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
   const started = performance.now();
   let firstTokenAt = 0;
   let text = '';
@@ -58,6 +61,10 @@ export async function streamAttempt(turn: TurnContext, model: CatalogModel, back
           clearTimeout(firstTokenTimer);
           firstTokenTimer = undefined;
           firstTokenAt = performance.now();
+        }
+        if (stallMs !== undefined) {
+          clearTimeout(stallTimer);
+          stallTimer = setTimeout(expire('stalled: it sent no further token', stallMs), stallMs);
         }
         chunks++;
         text += chunk.text;
@@ -90,6 +97,7 @@ export async function streamAttempt(turn: TurnContext, model: CatalogModel, back
     throw MaiError.from(error, ErrorCodes.serverError);
   } finally {
     if (firstTokenTimer) clearTimeout(firstTokenTimer);
+    clearTimeout(stallTimer);
     clearTimeout(totalTimer);
     turn.signal.removeEventListener('abort', onTurnAbort);
   }

@@ -40,6 +40,8 @@ export interface ChooseInput {
   replyMs?: number | null;
   /** The current model's failures within the failure window. */
   recentFailures?: number;
+  /** True while a model cools down after repeated failures: a pinned one is still tried first. */
+  coolingDown?: (model: string) => boolean;
 }
 
 export interface Choice {
@@ -100,7 +102,7 @@ export class Selector {
         data: { models: [] },
       });
     }
-    if (input.pinned) return this.pinned(ranking, input.pinned);
+    if (input.pinned) return this.pinned(ranking, input.pinned, input.coolingDown);
     const best = ranking.find((r) => r.fits);
     if (!best) {
       const smallest = minimalResource(ranking, input.current);
@@ -139,7 +141,13 @@ export class Selector {
     };
   }
 
-  private pinned(ranking: readonly RankedModel[], id: string): Choice {
+  /**
+   * A model the client named (pinned, or the turn's `model`) is honoured while it fits. A cooldown
+   * alone does not refuse it: it is tried first, and when it fails again the turn falls back as any
+   * turn does, the failed attempt visible in `attempts` (cooldowns order fallbacks; they do not
+   * override the client). Resource vetoes still refuse it (-32021).
+   */
+  private pinned(ranking: readonly RankedModel[], id: string, coolingDown?: (model: string) => boolean): Choice {
     const pinned = ranking.find((r) => r.model.id === id || `${r.model.backend}/${r.model.backendModelId}` === id);
     if (!pinned) {
       const known = ranking.map((r) => r.model.id);
@@ -147,7 +155,8 @@ export class Selector {
         data: { model: id, known },
       });
     }
-    if (!pinned.fits) {
+    const onlyCooling = coolingDown?.(pinned.model.id) === true && pinned.vetoes.every((v) => / cooling down /.test(v));
+    if (!pinned.fits && !onlyCooling) {
       throw new MaiError(
         ErrorCodes.pinnedModelUnfit,
         `The pinned model ${pinned.model.id} does not fit now: ${pinned.vetoes.join('; ')}. Unpin it with \`mai switch auto\` or free resources.`,

@@ -47,6 +47,7 @@ export function selectStage(options: SelectStageOptions): Middleware<TurnContext
       resources,
       ...(current && options.replyTimes ? { replyMs: options.replyTimes.of(current) } : {}),
       ...(current && options.recentFailures ? { recentFailures: options.recentFailures(current) } : {}),
+      ...(options.preload?.coolingDown ? { coolingDown: options.preload.coolingDown } : {}),
     });
     turn.model = choice.model;
     if (choice.model.id !== current) options.log?.debug(`turn ${turn.id}: ${choice.model.id} (${choice.reason}: ${choice.detail})`);

@@ -15,6 +15,10 @@ export type Behaviour =
   | { kind: 'status'; status: number; body?: unknown; retryAfter?: string }
   | { kind: 'hang' }
   | { kind: 'cut'; afterChunks: number }
+  /** Sends `afterChunks` pieces, then nothing more while keeping the connection open (a stalled server). */
+  | { kind: 'stall'; afterChunks: number }
+  /** Sends the whole SSE answer one byte every `byteDelayMs` (a crawling link or server). */
+  | { kind: 'trickle'; byteDelayMs: number }
   | { kind: 'stream-error'; afterChunks: number; message: string }
   | { kind: 'empty' };
 
@@ -202,6 +206,17 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
       choices: [{ index: 0, delta, finish_reason: finish }],
     });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    if (behaviour.kind === 'trickle') {
+      const events = [chunk({ role: 'assistant', content: '' }, null), ...splitReply(text, model.chunks ?? 4).map((part) => chunk({ content: part }, null)), chunk({}, 'stop')];
+      const whole = Buffer.from(`${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('')}data: [DONE]\n\n`);
+      for (const byte of whole) {
+        if (res.destroyed) return;
+        res.write(Buffer.of(byte));
+        await sleep(behaviour.byteDelayMs);
+      }
+      res.end();
+      return;
+    }
     if (model.firstTokenDelayMs) await sleep(model.firstTokenDelayMs);
     const parts = splitReply(text, model.chunks ?? 4);
     res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: '' }, null))}\n\n`);
@@ -212,6 +227,7 @@ export async function startOpenAIServer(models: FakeModel[], options: OpenAIServ
         res.socket?.destroy();
         return;
       }
+      if (behaviour.kind === 'stall' && i >= behaviour.afterChunks) return; // the connection stays open, silent
       if (behaviour.kind === 'stream-error' && i >= behaviour.afterChunks) {
         res.end(`data: ${JSON.stringify({ error: { message: behaviour.message, type: 'server_error' } })}\n\n`);
         return;
