@@ -14,7 +14,9 @@ import type { RankedModel } from './select/ranking.ts';
 import type { MaiPlugin } from './plugin.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { SwitchRecord } from './state.ts';
-import type { Capability, ResourceSnapshot, Tier } from './types.ts';
+import type { LoadReport } from './load/load-board.ts';
+import type { ReplicaRouter } from './load/replica-router.ts';
+import type { Capability, CatalogModel, ResourceSnapshot, Tier } from './types.ts';
 
 export interface MaiOptions {
   loaded?: LoadedConfig;
@@ -47,6 +49,24 @@ export interface ModelReport {
   vetoes: string[];
   reasons: string[];
   coolingDownUntil?: string;
+  /** Where it runs: 'local' or the host's name (the first replica's). */
+  host: string;
+  /** Each server that answers for it, with its load now. */
+  servers: ModelServer[];
+}
+
+/** One server (replica) of a model as `mai models` shows it. */
+export interface ModelServer {
+  backend: string;
+  host: string;
+  slots: number;
+  /** 'server' when its server reported its slots, 'config' when fallback.parallelPerModel stands in. */
+  slotsFrom: 'server' | 'config';
+  busy: number;
+  waiting: number | null;
+  kvUsage: number | null;
+  saturated: boolean;
+  coolingDownUntil?: string;
 }
 
 export interface ModelsReport {
@@ -59,11 +79,26 @@ export interface StatusReport {
   model: string | null;
   pinned: string | null;
   resources: ResourceSnapshot;
-  backends: Array<{ name: string; reachable: boolean; error?: string }>;
+  backends: Array<{ name: string; reachable: boolean; error?: string; host: string; local: boolean; load?: LoadReport }>;
   counters: { turns: number; fallbacks: number; switches: number };
   lastSwitch?: SwitchRecord;
   uptimeMs: number;
   config: { file: string; source: string };
+}
+
+function modelServers(router: ReplicaRouter, model: CatalogModel): ModelServer[] {
+  const cooling = router.cooling(model);
+  return router.loads(model).map((r) => ({
+    backend: r.backend,
+    host: r.host,
+    slots: r.slots,
+    slotsFrom: r.slotsReported ? 'server' : 'config',
+    busy: r.busy,
+    waiting: r.waiting,
+    kvUsage: r.kvUsage,
+    saturated: r.saturated,
+    ...(cooling[r.backend] ? { coolingDownUntil: cooling[r.backend] } : {}),
+  }));
 }
 
 export class Mai {
@@ -88,6 +123,7 @@ export class Mai {
       ...(options.createMonitor ? { createMonitor: options.createMonitor } : {}),
     });
     runtime.monitor.start();
+    runtime.load.start();
     return new Mai(runtime, options, log);
   }
 
@@ -124,7 +160,7 @@ export class Mai {
   }
 
   async models(options: { refresh?: boolean } = {}): Promise<ModelsReport> {
-    const { catalog, selector, state, monitor, cooldowns, loaded } = this.runtime;
+    const { catalog, selector, state, monitor, cooldowns, loaded, router } = this.runtime;
     if (options.refresh ?? true) await catalog.refresh();
     else await catalog.ensure();
     const ranking: RankedModel[] = selector.rank({
@@ -151,6 +187,8 @@ export class Mai {
         vetoes: r.vetoes,
         reasons: r.reasons,
         ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id] } : {}),
+        host: r.model.host ?? 'local',
+        servers: modelServers(router, r.model),
       })),
       current: state.current,
       pinned: state.pinned,
@@ -163,12 +201,16 @@ export class Mai {
   }
 
   status(): StatusReport {
-    const { state, monitor, catalog, loaded } = this.runtime;
+    const { state, monitor, catalog, loaded, locations, load } = this.runtime;
     return {
       model: state.current,
       pinned: state.pinned,
       resources: monitor.latest(),
-      backends: catalog.status().map((b) => ({ name: b.name, reachable: b.reachable, ...(b.error ? { error: b.error } : {}) })),
+      backends: catalog.status().map((b) => {
+        const where = locations.get(b.name) ?? { host: 'local', local: true };
+        const figures = load.report(b.name);
+        return { name: b.name, reachable: b.reachable, ...(b.error ? { error: b.error } : {}), ...where, ...(figures ? { load: figures } : {}) };
+      }),
       counters: { ...state.counters },
       ...(state.lastSwitch ? { lastSwitch: state.lastSwitch } : {}),
       uptimeMs: Date.now() - state.startedAt,
@@ -219,6 +261,7 @@ export class Mai {
       ...(this.options.createMonitor ? { createMonitor: this.options.createMonitor } : {}),
     });
     next.monitor.start();
+    next.load.start();
     const previous = this.runtime;
     this.runtime = next;
     await previous.close();

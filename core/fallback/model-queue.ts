@@ -1,6 +1,7 @@
 /**
  * Who may use which model now. Concurrent turns for one model queue (at most `queueLimit` waiting
- * per model; beyond it, a clear queue-full error), at most `perModel` run at once, and a turn that
+ * per model; beyond it, a clear queue-full error), at most `limitOf(model)` (its server's slots,
+ * else `perModel`) run at once, and a turn that
  * must load its model first (`exclusive`: loading may unload others) runs only when no other
  * model's turn does. Queued turns are grouped by model: when a turn ends, the waiters for the
  * model that just ran go first, so models are not swapped back and forth — until the oldest waiter
@@ -11,6 +12,8 @@ import { ErrorCodes, MaiError } from '../errors.ts';
 export interface ModelQueueOptions {
   queueLimit: number;
   perModel?: number;
+  /** The parallel limit of one model (its server's slots), asked each time; undefined: `perModel`. */
+  limitOf?: (model: string) => number | undefined;
 }
 
 export interface Lease {
@@ -89,10 +92,15 @@ export class ModelQueue {
   }
 
   private canRun(w: Waiter): boolean {
-    if ((this.running.get(w.model) ?? 0) >= this.perModel) return false;
+    if ((this.running.get(w.model) ?? 0) >= (this.options.limitOf?.(w.model) ?? this.perModel)) return false;
     for (const [model] of this.exclusiveRunning) if (model !== w.model) return false;
     if (w.exclusive) for (const [model] of this.running) if (model !== w.model) return false;
     return true;
+  }
+
+  /** Starts what may run now (after a model's limit changed). */
+  recheck(): void {
+    this.pump();
   }
 
   private pump(): void {
