@@ -34,6 +34,8 @@ export interface LoadReport {
 
 interface Entry {
   load: ServerLoad | null;
+  /** Mai's own turns at that server when the figures were asked for (part of what it reported). */
+  own: number;
   at: number;
   error: string | null;
   inFlight: boolean;
@@ -68,6 +70,8 @@ export function sanitizeLoad(raw: ServerLoad, maxSlots: number): ServerLoad {
 export class LoadBoard {
   private readonly entries = new Map<string, Entry>();
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Mai's own turns at a backend now (set by the router), so what others send can be told apart. */
+  ownLoad: (backend: string) => number = () => 0;
   private readonly listeners = new Set<() => void>();
   private closed = false;
 
@@ -76,7 +80,7 @@ export class LoadBoard {
     private readonly config: LoadConfig,
     private readonly log: Logger,
   ) {
-    for (const p of probes) this.entries.set(p.backend, { load: null, at: 0, error: null, inFlight: false });
+    for (const p of probes) this.entries.set(p.backend, { load: null, own: 0, at: 0, error: null, inFlight: false });
   }
 
   /** Samples now and then every interval (the timer never keeps the process alive). */
@@ -114,9 +118,11 @@ export class LoadBoard {
         reject(error);
       }, ms);
     });
+    const own = this.ownLoad(p.backend);
     try {
       const raw = await Promise.race([p.probe({ signal: controller.signal, maxBytes: this.config.maxBytes }), deadline]);
       entry.load = sanitizeLoad(raw, this.config.maxSlots);
+      entry.own = own;
       entry.at = Date.now();
       entry.error = null;
     } catch (error) {
@@ -133,6 +139,14 @@ export class LoadBoard {
     const entry = this.entries.get(backend);
     if (!entry?.load || now - entry.at > this.config.staleMs) return undefined;
     return entry.load;
+  }
+
+  /** What others (not this Mai) had running or waiting at the backend at the last fresh sample. */
+  foreign(backend: string, now = Date.now()): number {
+    const entry = this.entries.get(backend);
+    const load = this.of(backend, now);
+    if (!entry || !load) return 0;
+    return Math.max(0, (load.running ?? 0) + (load.waiting ?? 0) - entry.own);
   }
 
   report(backend: string, now = Date.now()): LoadReport | undefined {

@@ -26,7 +26,7 @@ export interface ReplicaLoad extends Replica {
   slots: number;
   /** True when `slots` came from the server, false when from the config. */
   slotsReported: boolean;
-  /** Mai's turns routed there and not finished, or what the server reports running + waiting, whichever is more. */
+  /** Mai's turns routed there and not finished, plus what others had running or waiting there at the last sample. */
   busy: number;
   /** What the server says waits for a slot (null: it does not say or the figure is stale). */
   waiting: number | null;
@@ -57,13 +57,17 @@ export function replicasOf(model: CatalogModel): Replica[] {
 }
 
 export class ReplicaRouter implements LoadView {
-  private readonly assigned = new Map<string, number>();
   private readonly coolUntil = new Map<string, number>();
   private readonly affinity = new Map<string, string>();
   private readonly keyBackend = new Map<string, string>();
   private readonly tried = new WeakMap<TurnContext, Set<string>>();
 
-  constructor(private readonly options: RouterOptions) {}
+  /** Mai's turns routed to each backend and not finished (all models). */
+  private readonly perBackend = new Map<string, number>();
+
+  constructor(private readonly options: RouterOptions) {
+    options.board.ownLoad = (backend) => this.perBackend.get(backend) ?? 0;
+  }
 
   private replicaKey(model: CatalogModel, backend: string): string {
     return `${model.id}@${backend}`;
@@ -81,9 +85,8 @@ export class ReplicaRouter implements LoadView {
     return replicasOf(model).map((r) => {
       const figures = this.options.board.of(r.backend, now);
       const slots = figures?.slots ?? this.options.parallelPerModel;
-      const mine = this.assigned.get(this.replicaKey(model, r.backend)) ?? 0;
-      const reported = (figures?.running ?? 0) + (figures?.waiting ?? 0);
-      const busy = Math.max(mine, reported);
+      // Mai's own turns there now, plus what others had there at the last sample.
+      const busy = (this.perBackend.get(r.backend) ?? 0) + this.options.board.foreign(r.backend, now);
       return {
         ...r,
         slots,
@@ -123,7 +126,7 @@ export class ReplicaRouter implements LoadView {
     const key = several ? this.replicaKey(model, chosen.backend) : model.id;
     const counter = this.replicaKey(model, chosen.backend);
     this.keyBackend.set(key, chosen.backend);
-    this.assigned.set(counter, (this.assigned.get(counter) ?? 0) + 1);
+    this.perBackend.set(chosen.backend, (this.perBackend.get(chosen.backend) ?? 0) + 1);
     let finished = false;
     return {
       model: several
@@ -133,9 +136,9 @@ export class ReplicaRouter implements LoadView {
       done: (error) => {
         if (finished) return;
         finished = true;
-        const left = (this.assigned.get(counter) ?? 1) - 1;
-        if (left <= 0) this.assigned.delete(counter);
-        else this.assigned.set(counter, left);
+        const atBackend = (this.perBackend.get(chosen.backend) ?? 1) - 1;
+        if (atBackend <= 0) this.perBackend.delete(chosen.backend);
+        else this.perBackend.set(chosen.backend, atBackend);
         if (!error) {
           this.coolUntil.delete(counter);
           this.remember(turn.conversationId, chosen.backend);

@@ -37,7 +37,7 @@ export function openAICompatibleProbe(options: OpenAICompatibleProbeOptions): (r
       return parseMetrics(await get('/metrics', signal));
     } catch (error) {
       if (signal.aborted) throw error;
-      notes.push(missing(error) ? 'no /metrics (llama.cpp: start it with --metrics)' : (error as Error).message);
+      notes.push(missing(error) ? 'no /metrics (llama.cpp needs --metrics, SGLang --enable-metrics)' : (error as Error).message);
       return null;
     }
   }
