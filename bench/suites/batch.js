@@ -18,6 +18,9 @@ import { percent, perSecond, times } from '../lib/stats.js';
 
 const SLOTS = 8;
 const REPLY_MS = 40;
+/** The replicas are smaller and slower, so that the servers, not this machine's CPU, bound throughput. */
+const REPLICA_SLOTS = 2;
+const REPLICA_REPLY_MS = 400;
 
 /**
  * Runs a batch process to completion; resolves with its stdout and the wall time.
@@ -71,8 +74,10 @@ export async function batch({ smoke }) {
   const defaultCount = count;
   // llama.cpp-like: /props says its slots (Mai's default config reads them), /metrics its load.
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS, llamaCpp: true });
-  const r1 = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS, llamaCpp: true });
-  const r2 = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS, llamaCpp: true });
+  const replicaCount = smoke ? 8 : 100;
+  const replicaServer = () => startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLICA_REPLY_MS, chunks: 4, capacity: REPLICA_SLOTS, llamaCpp: true });
+  const r1 = await replicaServer();
+  const r2 = await replicaServer();
   const replicas = [r1, r2];
   const capacity = (SLOTS / REPLY_MS) * 1000;
   const dir = await tempDir();
@@ -105,8 +110,8 @@ export async function batch({ smoke }) {
       { concurrency: 8, args: mai(8, tuned), label: 'mai batch -j 8', prompts: count, kind: 'tuned' },
       { concurrency: 8, args: mai(8, defaults), label: 'mai batch -j 8, default config (slots read from /props)', prompts: defaultCount, kind: 'default' },
       { concurrency: 8, args: direct, label: 'openai package, 8 at a time (no Mai)', prompts: count, kind: 'direct' },
-      { concurrency: 16, args: mai(16, oneReplica), label: 'mai batch -j 16, default config, one replica', prompts: count, kind: 'one-replica', servers: [r1] },
-      { concurrency: 16, args: mai(16, twoReplicas), label: 'mai batch -j 16, default config, two replicas', prompts: count, kind: 'two-replicas', servers: replicas },
+      { concurrency: 8, args: mai(8, oneReplica), label: `mai batch -j 8, default config, one replica (${REPLICA_SLOTS} slots × ${REPLICA_REPLY_MS} ms)`, prompts: replicaCount, kind: 'one-replica', servers: [r1] },
+      { concurrency: 8, args: mai(8, twoReplicas), label: 'mai batch -j 8, default config, two such replicas', prompts: replicaCount, kind: 'two-replicas', servers: replicas },
     ];
     /** @type {Record<string, number>} */
     const rates = {};
@@ -122,8 +127,9 @@ export async function batch({ smoke }) {
       if (served !== prompts) throw new Error(`the servers answered ${served} requests for ${prompts} prompts`);
       const rate = (prompts / (lastEndAt - firstStartAt)) * 1000;
       rates[kind] = rate;
-      const own = capacity * servers.length;
-      const reachable = Math.min(concurrency, SLOTS * servers.length) / (SLOTS * servers.length);
+      const slots = servers === replicas || servers[0] === r1 ? REPLICA_SLOTS : SLOTS;
+      const own = servers === replicas || servers[0] === r1 ? (REPLICA_SLOTS / REPLICA_REPLY_MS) * 1000 * servers.length : capacity;
+      const reachable = Math.min(concurrency, slots * servers.length) / (slots * servers.length);
       rows.push([
         label,
         prompts.toLocaleString('en-US'),
@@ -156,7 +162,7 @@ export async function batch({ smoke }) {
     notes: [
       `The server (in the benchmark's process) answers each request in ${REPLY_MS} ms, 4 chunks, at most ${SLOTS} at once, more waiting their turn: capacity ${perSecond(capacity)}. Throughput counts from the server's first request to its last answer; "incl. start-up" is prompts over the whole \`mai batch\` run, spawn to exit.`,
       `The tuned rows set fallback.parallelPerModel: ${SLOTS}, what this server serves at once. The default-config rows set nothing: the server says its ${SLOTS} slots in llama.cpp's GET /props (total_slots), and Mai's load probe reads them (and /metrics) off the turn path; the load scorer is on, as in Mai's default config.`,
-      `Replicas: two such servers (${SLOTS} slots × ${REPLY_MS} ms each) list the same model; Mai routes each turn to the least-loaded one. One replica at -j 16 is capped by its ${SLOTS} slots; two share the batch. The most-at-once column shows each server.`,
+      `Replicas: two servers of ${REPLICA_SLOTS} slots × ${REPLICA_REPLY_MS} ms (${perSecond((REPLICA_SLOTS / REPLICA_REPLY_MS) * 1000)} each; small, so that the servers and not this machine's CPU bound the run) list the same model; Mai routes each turn to the least-loaded one. ${replicaCount} prompts at -j 8: one replica is capped by its ${REPLICA_SLOTS} slots, two share the batch. Their share of capacity counts both servers; the most-at-once column shows each server.`,
       `The last row is the limit of a plain Node client on this machine: bench/lib/direct-batch.js streams the same prompts with the openai package, 8 at a time. Mai at concurrency 8 reached ${times(vsDirect)} of it.`,
       'Each output line is checked: one per prompt, in input order, the answer to its own prompt.',
     ],
