@@ -6,9 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Mai, StatusReport } from '../core/mai.ts';
-import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
+import { LoadScene, until } from './support/load-scene.ts';
 import { startOllamaServer } from './support/ollama-server.ts';
-import { startSlotServer, type SlotServer, type SlotServerOptions } from './support/slot-server.ts';
+import type { SlotServerOptions } from './support/slot-server.ts';
 
 const base = (load: string) => `
 scorers: [{ use: context-fit }, { use: reliability, weight: 2 }, { use: load }]
@@ -17,36 +17,12 @@ context: { stateDir: ./state, summary: digest }
 `;
 const openai = (name: string, url: string) => `  - { use: openai, name: ${name}, options: { baseURL: "${url}/v1" } }`;
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('bad load figures never stall a turn and show in status', () => {
-  const servers: SlotServer[] = [];
-  const closers: Array<() => Promise<void>> = [];
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  afterEach(async () => {
-    await mai?.close();
-    mai = undefined;
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-    await Promise.all(closers.splice(0).map((close) => close()));
-    await dir?.cleanup();
-  });
-  const serve = async (options: SlotServerOptions) => {
-    const server = await startSlotServer(options);
-    servers.push(server);
-    return server;
-  };
-  const start = async (backends: string[], load = '') => {
-    dir = await tempDir();
-    ({ mai } = await createTestMai(dir.path, `backends:\n${backends.join('\n')}\n${base(load)}`));
-    return mai!;
-  };
+  const scene = new LoadScene();
+  afterEach(() => scene.cleanup());
+  const serve = (options: SlotServerOptions) => scene.serve(options);
+  const start = (backends: string[], load = '') => scene.start(`backends:\n${backends.join('\n')}\n${base(load)}`);
   const loadOf = (m: Mai, name = 'box'): NonNullable<StatusReport['backends'][number]['load']> | undefined => m.status().backends.find((b) => b.name === name)?.load;
 
   it.each([
@@ -87,9 +63,6 @@ describe('bad load figures never stall a turn and show in status', () => {
     const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => m.chat({ message: `p${i}` })));
     await watching;
     expect(answers.every((a, i) => a.text === `Answer to: p${i}.`)).toBe(true);
-    await m.close();
-    mai = undefined;
-    await dir.cleanup();
     const boaster = await serve({ flavour: 'llamacpp', models: ['m'], slots: 2, reportedSlots: 100_000 });
     const n = await start([openai('box', boaster.url)]);
     await until('a first sample', () => loadOf(n)?.slots !== null && loadOf(n)?.slots !== undefined);
@@ -112,7 +85,7 @@ describe('bad load figures never stall a turn and show in status', () => {
 
   it("an Ollama whose clock differs (expires_at in the past): the model stays loaded, status notes the skew", async () => {
     const ollama = await startOllamaServer([{ name: 'qwen2.5:0.5b', loaded: true }], { expiresAt: '2001-01-01T00:00:00Z' });
-    closers.push(() => ollama.close());
+    scene.own(() => ollama.close());
     const m = await start([`  - { use: ollama, name: box, options: { baseURL: "${ollama.url}" } }`]);
     await until('a first sample', () => loadOf(m)?.source === 'Ollama /api/ps');
     expect(loadOf(m)!.notes.join(' ')).toMatch(/qwen2\.5:0\.5b expires_at 2001-01-01T00:00:00Z is \d+ s in the past: the server's clock differs; taken as loaded/);

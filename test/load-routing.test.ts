@@ -6,9 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Mai } from '../core/mai.ts';
-import { createTestMai, GiB, snapshot, tempDir, type TempDir } from './support/harness.ts';
+import { GiB } from './support/harness.ts';
+import { LoadScene, until } from './support/load-scene.ts';
 import { startOllamaServer } from './support/ollama-server.ts';
-import { startSlotServer, type SlotServer, type SlotServerOptions } from './support/slot-server.ts';
+import type { SlotServerOptions } from './support/slot-server.ts';
 
 /** The default config's scorers, with short load sampling so tests need not wait long. */
 const SCORERS = `
@@ -25,13 +26,6 @@ context: { stateDir: ./state, summary: digest }
 
 const backend = (name: string, url: string, extra = '', options = '') => `  - { use: openai, name: ${name}, options: { baseURL: "${url}/v1"${options} }${extra} }`;
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Runs prompts `concurrency` at a time (as `mai batch` does); returns the answering models. */
 async function batch(mai: Mai, count: number, concurrency: number, prefix = 'prompt'): Promise<string[]> {
@@ -51,39 +45,19 @@ async function batch(mai: Mai, count: number, concurrency: number, prefix = 'pro
 }
 
 describe('model servers on other hosts, routed by their own load', () => {
-  const servers: SlotServer[] = [];
-  const closers: Array<() => Promise<void>> = [];
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  afterEach(async () => {
-    await mai?.close();
-    mai = undefined;
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-    await Promise.all(closers.splice(0).map((close) => close()));
-    await dir?.cleanup();
-  });
-  const serve = async (options: SlotServerOptions) => {
-    const server = await startSlotServer(options);
-    servers.push(server);
-    return server;
-  };
-  const start = async (backends: string[], extra = '', memFreeBytes = 16 * GiB) => {
-    dir = await tempDir();
-    ({ mai } = await createTestMai(dir.path, `backends:\n${backends.join('\n')}\n${SCORERS}${extra}`, snapshot({ memFreeBytes })));
-    return mai!;
-  };
+  const scene = new LoadScene();
+  afterEach(() => scene.cleanup());
+  const serve = (options: SlotServerOptions) => scene.serve(options);
+  const start = (backends: string[], extra = '', memFreeBytes = 16 * GiB) => scene.start(`backends:\n${backends.join('\n')}\n${SCORERS}${extra}`, memFreeBytes);
 
   it("a remote backend's 70 GB model is not vetoed by this machine's 16 GB; the same server taken as local is", async () => {
     const ollama = await startOllamaServer([{ name: 'llama3:70b', sizeBytes: 70 * GiB, loaded: false }]);
-    closers.push(() => ollama.close());
+    scene.own(() => ollama.close());
     const ollamaBackend = (host: string) => `  - { use: ollama, name: box, options: { baseURL: "${ollama.url}" }${host} }`;
     const local = await start([ollamaBackend('')]);
     const [vetoed] = (await local.models()).models;
     expect(vetoed).toMatchObject({ fits: false, host: 'local' });
     expect(vetoed!.vetoes.join(' ')).toMatch(/resource-fit: needs ~7\d\.\d\d GB/);
-    await local.close();
-    mai = undefined;
-    await dir.cleanup();
     const remote = await start([ollamaBackend(', host: gpu-box')]);
     const [model] = (await remote.models()).models;
     expect(model).toMatchObject({ id: 'llama3:70b', fits: true, host: 'gpu-box' });
