@@ -15,8 +15,8 @@ import type { MaiPlugin } from './plugin.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { SwitchRecord } from './state.ts';
 import type { LoadReport } from './load/load-board.ts';
-import type { ReplicaRouter } from './load/replica-router.ts';
-import type { Capability, CatalogModel, ResourceSnapshot, Tier } from './types.ts';
+import { modelServers, type ModelServer } from './load/model-servers.ts';
+import type { Capability, ResourceSnapshot, Tier } from './types.ts';
 
 export interface MaiOptions {
   loaded?: LoadedConfig;
@@ -55,19 +55,8 @@ export interface ModelReport {
   servers: ModelServer[];
 }
 
-/** One server (replica) of a model as `mai models` shows it. */
-export interface ModelServer {
-  backend: string;
-  host: string;
-  slots: number;
-  /** 'server' when its server reported its slots, 'config' when fallback.parallelPerModel stands in. */
-  slotsFrom: 'server' | 'config';
-  busy: number;
-  waiting: number | null;
-  kvUsage: number | null;
-  saturated: boolean;
-  coolingDownUntil?: string;
-}
+
+export type { ModelServer };
 
 export interface ModelsReport {
   models: ModelReport[];
@@ -86,20 +75,6 @@ export interface StatusReport {
   config: { file: string; source: string };
 }
 
-function modelServers(router: ReplicaRouter, model: CatalogModel): ModelServer[] {
-  const cooling = router.cooling(model);
-  return router.loads(model).map((r) => ({
-    backend: r.backend,
-    host: r.host,
-    slots: r.slots,
-    slotsFrom: r.slotsReported ? 'server' : 'config',
-    busy: r.busy,
-    waiting: r.waiting,
-    kvUsage: r.kvUsage,
-    saturated: r.saturated,
-    ...(cooling[r.backend] ? { coolingDownUntil: cooling[r.backend] } : {}),
-  }));
-}
 
 export class Mai {
   private runtime: Runtime;
