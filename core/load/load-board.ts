@@ -70,8 +70,12 @@ export function sanitizeLoad(raw: ServerLoad, maxSlots: number): ServerLoad {
 export class LoadBoard {
   private readonly entries = new Map<string, Entry>();
   private timer: ReturnType<typeof setInterval> | null = null;
-  /** Mai's own turns at a backend now (set by the router), so what others send can be told apart. */
-  ownLoad: (backend: string) => number = () => 0;
+  /**
+   * Mai's own turns at a backend now, and how many it ever started there (set by the router), so
+   * what others send can be told apart: Mai's share of a sample is what ran as it began plus what
+   * started while it ran (counted in full, so others' load is never overestimated).
+   */
+  ownLoad: (backend: string) => { inFlight: number; started: number } = () => ({ inFlight: 0, started: 0 });
   private readonly listeners = new Set<() => void>();
   private closed = false;
 
@@ -118,11 +122,11 @@ export class LoadBoard {
         reject(error);
       }, ms);
     });
-    const own = this.ownLoad(p.backend);
+    const before = this.ownLoad(p.backend);
     try {
       const raw = await Promise.race([p.probe({ signal: controller.signal, maxBytes: this.config.maxBytes }), deadline]);
       entry.load = sanitizeLoad(raw, this.config.maxSlots);
-      entry.own = own;
+      entry.own = before.inFlight + (this.ownLoad(p.backend).started - before.started);
       entry.at = Date.now();
       entry.error = null;
     } catch (error) {

@@ -64,9 +64,11 @@ export class ReplicaRouter implements LoadView {
 
   /** Mai's turns routed to each backend and not finished (all models). */
   private readonly perBackend = new Map<string, number>();
+  /** Turns ever routed to each backend (a sample's share of Mai's own turns is counted from it). */
+  private readonly startedAt = new Map<string, number>();
 
   constructor(private readonly options: RouterOptions) {
-    options.board.ownLoad = (backend) => this.perBackend.get(backend) ?? 0;
+    options.board.ownLoad = (backend) => ({ inFlight: this.perBackend.get(backend) ?? 0, started: this.startedAt.get(backend) ?? 0 });
   }
 
   private replicaKey(model: CatalogModel, backend: string): string {
@@ -127,6 +129,7 @@ export class ReplicaRouter implements LoadView {
     const counter = this.replicaKey(model, chosen.backend);
     this.keyBackend.set(key, chosen.backend);
     this.perBackend.set(chosen.backend, (this.perBackend.get(chosen.backend) ?? 0) + 1);
+    this.startedAt.set(chosen.backend, (this.startedAt.get(chosen.backend) ?? 0) + 1);
     let finished = false;
     return {
       model: several
