@@ -6,6 +6,8 @@
 import type { ModelMeta } from './config/schema.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
 import type { Logger } from './log.ts';
+import { groupReplicas } from './load/replica-groups.ts';
+import type { Location } from './load/locality.ts';
 import { GiB } from './select/memory-estimate.ts';
 import type { Backend, BackendHealth, BackendModel, CatalogModel, Tier } from './types.ts';
 
@@ -19,6 +21,8 @@ export interface CatalogOptions {
   ttlMs?: number;
   /** How long one backend may take to list its models. */
   listTimeoutMs?: number;
+  /** Where each backend runs (absent: this machine). */
+  locations?: ReadonlyMap<string, Location>;
 }
 
 export interface BackendStatus extends BackendHealth {
@@ -60,6 +64,7 @@ export class Catalog {
   private readonly log: Logger;
   private readonly ttlMs: number;
   private readonly listTimeoutMs: number;
+  private readonly locations: ReadonlyMap<string, Location>;
   private models: CatalogModel[] = [];
   private statuses = new Map<string, BackendStatus>();
   private refreshedAt = 0;
@@ -71,6 +76,7 @@ export class Catalog {
     this.log = options.log;
     this.ttlMs = options.ttlMs ?? 5_000;
     this.listTimeoutMs = options.listTimeoutMs ?? 3_000;
+    this.locations = options.locations ?? new Map();
     for (const b of options.backends) this.statuses.set(b.name, { name: b.name, reachable: false, error: 'not listed yet', models: 0 });
   }
 
@@ -115,18 +121,20 @@ export class Catalog {
       const named = new Set(this.meta.map((m) => m.id));
       for (const listing of listings) listing.models = listing.models.filter((m) => !m.demo || named.has(m.id));
     }
-    const counts = new Map<string, number>();
-    for (const { models } of listings) for (const m of models) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
-    const next: CatalogModel[] = [];
-    for (const { backend, models } of listings) {
-      for (const model of models) {
-        const unique = (counts.get(model.id) ?? 0) > 1 ? `${backend}/${model.id}` : model.id;
-        const meta =
-          this.meta.find((m) => m.id === unique || (m.id === model.id && (m.backend === undefined || m.backend === backend))) ??
-          undefined;
-        next.push(toCatalogModel(backend, model, meta, unique));
+    // The same model on several servers (same id, same GGUF, or `replicaOf`) is one model with replicas.
+    const here = (backend: string) => this.locations.get(backend) ?? { host: 'local', local: true };
+    const next: CatalogModel[] = groupReplicas(listings, this.meta).map(({ id, meta, members }) => {
+      const first = members[0]!;
+      const model = toCatalogModel(first.backend, first.model, meta, id);
+      Object.assign(model, here(first.backend));
+      if (members.length > 1) {
+        model.replicas = members.map((m) => ({ backend: m.backend, backendModelId: m.model.id, loaded: m.model.loaded, ...here(m.backend) }));
+        model.loaded = members.some((m) => m.model.loaded);
+        // Judged by this machine only when every replica runs here.
+        model.local = model.replicas.every((r) => r.local);
       }
-    }
+      return model;
+    });
     // Config order first (it breaks ties), then what backends reported.
     const order = (m: CatalogModel) => {
       const i = this.meta.findIndex((meta) => meta.id === m.id || meta.id === m.backendModelId);
@@ -142,7 +150,10 @@ export class Catalog {
   }
 
   get(id: string): CatalogModel | undefined {
-    return this.models.find((m) => m.id === id) ?? this.models.find((m) => `${m.backend}/${m.backendModelId}` === id);
+    return (
+      this.models.find((m) => m.id === id) ??
+      this.models.find((m) => `${m.backend}/${m.backendModelId}` === id || m.replicas?.some((r) => `${r.backend}/${r.backendModelId}` === id))
+    );
   }
 
   /** Like get, but an unknown id is an error that lists the known ones. */
@@ -155,6 +166,7 @@ export class Catalog {
     });
   }
 
+  /** The backend serving `model` (a replica's view names its own backend). */
   backendOf(model: CatalogModel): Backend {
     const backend = this.backends.get(model.backend);
     if (!backend) throw new MaiError(ErrorCodes.internal, `Model ${model.id} names backend ${model.backend}, which is not configured.`);

@@ -18,6 +18,8 @@ import type { RankedModel } from './select/ranking.ts';
 import type { MaiPlugin } from './plugin.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import type { SwitchRecord } from './state.ts';
+import type { LoadReport } from './load/load-board.ts';
+import { modelServers, type ModelServer } from './load/model-servers.ts';
 import type { Capability, ResourceSnapshot, Tier } from './types.ts';
 
 export interface MaiOptions {
@@ -51,7 +53,14 @@ export interface ModelReport {
   vetoes: string[];
   reasons: string[];
   coolingDownUntil?: string;
+  /** Where it runs: 'local' or the host's name (the first replica's). */
+  host: string;
+  /** Each server that answers for it, with its load now. */
+  servers: ModelServer[];
 }
+
+
+export type { ModelServer };
 
 export interface ModelsReport {
   models: ModelReport[];
@@ -63,7 +72,7 @@ export interface StatusReport {
   model: string | null;
   pinned: string | null;
   resources: ResourceSnapshot;
-  backends: Array<{ name: string; reachable: boolean; error?: string }>;
+  backends: Array<{ name: string; reachable: boolean; error?: string; host: string; local: boolean; load?: LoadReport }>;
   counters: { turns: number; fallbacks: number; switches: number };
   lastSwitch?: SwitchRecord;
   uptimeMs: number;
@@ -75,6 +84,7 @@ export interface StatusReport {
   /** Every model with turns running or waiting. */
   queues: ModelQueueStatus[];
 }
+
 
 export class Mai {
   private runtime: Runtime;
@@ -103,6 +113,7 @@ export class Mai {
       ...(options.createMonitor ? { createMonitor: options.createMonitor } : {}),
     });
     runtime.monitor.start();
+    runtime.load.start();
     return new Mai(runtime, options, log);
   }
 
@@ -152,7 +163,7 @@ export class Mai {
   }
 
   async models(options: { refresh?: boolean } = {}): Promise<ModelsReport> {
-    const { catalog, selector, state, monitor, cooldowns, loaded } = this.runtime;
+    const { catalog, selector, state, monitor, cooldowns, loaded, router } = this.runtime;
     if (options.refresh ?? true) await catalog.refresh();
     else await catalog.ensure();
     const ranking: RankedModel[] = selector.rank({
@@ -179,6 +190,8 @@ export class Mai {
         vetoes: r.vetoes,
         reasons: r.reasons,
         ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id] } : {}),
+        host: r.model.host ?? 'local',
+        servers: modelServers(router, r.model),
       })),
       current: state.current,
       pinned: state.pinned,
@@ -191,12 +204,16 @@ export class Mai {
   }
 
   status(): StatusReport {
-    const { state, monitor, catalog, loaded, queue } = this.runtime;
+    const { state, monitor, catalog, loaded, queue, locations, load } = this.runtime;
     return {
       model: state.current,
       pinned: state.pinned,
       resources: monitor.latest(),
-      backends: catalog.status().map((b) => ({ name: b.name, reachable: b.reachable, ...(b.error ? { error: b.error } : {}) })),
+      backends: catalog.status().map((b) => {
+        const where = locations.get(b.name) ?? { host: 'local', local: true };
+        const figures = load.report(b.name);
+        return { name: b.name, reachable: b.reachable, ...(b.error ? { error: b.error } : {}), ...where, ...(figures ? { load: figures } : {}) };
+      }),
       counters: { ...state.counters },
       ...(state.lastSwitch ? { lastSwitch: state.lastSwitch } : {}),
       uptimeMs: Date.now() - state.startedAt,
@@ -260,6 +277,7 @@ export class Mai {
       ...(this.options.createMonitor ? { createMonitor: this.options.createMonitor } : {}),
     });
     next.monitor.start();
+    next.load.start();
     const previous = this.runtime;
     this.runtime = next;
     await previous.close();

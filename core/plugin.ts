@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import type { LoadedConfig } from './config/load.ts';
 import type { Cooldowns } from './fallback/cooldown.ts';
+import type { LoadView } from './load/replica-router.ts';
 import type { PluginRef } from './config/schema.ts';
 import { describeIssue } from './config/describe-issue.ts';
 import { formatPath } from './config/yaml-locator.ts';
@@ -26,6 +27,8 @@ export interface PluginContext {
   log: Logger;
   /** Recent failures and cooldowns per model, shared by the fallback stage and scorers. */
   cooldowns: Cooldowns;
+  /** The load each model's servers report now (for the load scorer); absent before backends exist. */
+  load?: LoadView;
 }
 
 interface PluginBase<K extends string, T, S extends z.ZodType> {

@@ -6,10 +6,13 @@
 import { join, resolve } from 'node:path';
 import { Catalog } from './catalog.ts';
 import type { LoadedConfig } from './config/load.ts';
-import type { ScorerRef } from './config/schema.ts';
+import type { BackendRef, ScorerRef } from './config/schema.ts';
 import { ConversationStore } from './context/conversation-store.ts';
 import { Cooldowns } from './fallback/cooldown.ts';
 import { ModelQueue } from './fallback/model-queue.ts';
+import { LoadBoard, type LoadProbe } from './load/load-board.ts';
+import { locate, type Location } from './load/locality.ts';
+import { ReplicaRouter } from './load/replica-router.ts';
 import type { Logger } from './log.ts';
 import { OsMonitor, type LoadedModelsSource, type ResourceMonitor } from './monitor/resource-monitor.ts';
 import { SamplingMonitor } from './monitor/sampling-monitor.ts';
@@ -45,6 +48,10 @@ export interface Runtime {
   readonly cooldowns: Cooldowns;
   readonly queue: ModelQueue;
   readonly switcher: Switcher;
+  /** The load each server reports (started with the monitor). */
+  readonly load: LoadBoard;
+  readonly router: ReplicaRouter;
+  readonly locations: ReadonlyMap<string, Location>;
   readonly stateDir: string;
   readonly run: (turn: TurnContext) => Promise<void>;
   close(): Promise<void>;
@@ -58,15 +65,29 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const cooldowns = new Cooldowns(config.fallback);
   const context: Omit<PluginContext, 'name' | 'baseDir'> = { stateDir, env, log, cooldowns };
 
-  const backends = await loadPlugins<Backend>({ kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context });
+  const backends = await loadPlugins<Backend, BackendRef>({ kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context });
+  // Where each backend runs, and the load its server reports (sampled off the turn path).
+  const locations = new Map(backends.map((b) => [b.instance.name, locate(b.ref.host, b.instance.endpoint)]));
+  const probes: LoadProbe[] = backends.flatMap(({ instance }) =>
+    instance.probeLoad ? [{ backend: instance.name, probe: instance.probeLoad.bind(instance) }] : [],
+  );
+  const board = new LoadBoard(probes, config.load, log.child('load'));
+  const router = new ReplicaRouter({ board, parallelPerModel: config.fallback.parallelPerModel, cooldownMs: config.fallback.cooldownMs });
   let scorers: Array<{ ref: ScorerRef; instance: Scorer }>;
   try {
-    scorers = await loadPlugins<Scorer, ScorerRef>({ kind: 'scorer', section: 'scorers', refs: config.scorers, builtins: options.plugins, loaded, context });
+    scorers = await loadPlugins<Scorer, ScorerRef>({
+      kind: 'scorer',
+      section: 'scorers',
+      refs: config.scorers,
+      builtins: options.plugins,
+      loaded,
+      context: { ...context, load: router },
+    });
   } catch (error) {
     await Promise.all(backends.map((b) => b.instance.close?.().catch(() => undefined)));
     throw error;
   }
-  const catalog = new Catalog({ backends: backends.map((b) => b.instance), models: config.models, log: log.child('catalog') });
+  const catalog = new Catalog({ backends: backends.map((b) => b.instance), models: config.models, log: log.child('catalog'), locations });
   const selector = new Selector(
     scorers.map((s) => ({ scorer: s.instance, weight: s.ref.weight })),
     config.switching,
@@ -89,7 +110,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const backendOf = catalog.backendOf.bind(catalog);
   const coolingDown = (m: string) => cooldowns.coolingDown(m);
   const replyTimes = new ReplyTimes();
-  const queue = new ModelQueue({ queueLimit: config.fallback.queueLimit, perModel: config.fallback.parallelPerModel });
+  const queue = new ModelQueue({ queueLimit: config.fallback.queueLimit, perModel: config.fallback.parallelPerModel, limitOf: (key) => router.limitOf(key) });
+  board.onSample(() => queue.recheck());
   const switcher = new Switcher({
     catalog,
     monitor,
@@ -126,6 +148,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       timeouts: config.fallback,
       queue,
       switcher,
+      replicas: router,
       onAttempt(event) {
         if (event.ok) cooldowns.recordSuccess(event.model);
         else if (event.error?.retryable) cooldowns.recordFailure(event.model, event.at);
@@ -159,9 +182,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     cooldowns,
     queue,
     switcher,
+    load: board,
+    router,
+    locations,
     stateDir,
     run,
     async close() {
+      board.close();
       switcher.cancelPreload();
       await switcher.settled();
       await monitor.close();

@@ -42,6 +42,18 @@ export interface BackendModel {
   storeOf?: string;
   /** A demo model (random weights): listed only while no real model exists. */
   demo?: boolean;
+  /** The weights file's name (a GGUF's basename), when known: the same file on two servers makes them replicas. */
+  artifact?: string;
+}
+
+/** One server that can answer for a catalogue model. */
+export interface Replica {
+  backend: string;
+  backendModelId: string;
+  loaded: boolean;
+  /** Where the backend runs: 'local' (this machine) or the remote host's name. */
+  host: string;
+  local: boolean;
 }
 
 /** A model in Mai's catalogue: what a backend reports merged with the config's metadata. */
@@ -63,6 +75,12 @@ export interface CatalogModel {
   minMemoryBytes: number | undefined;
   minVramBytes: number | undefined;
   priority: number;
+  /** Where its (first) backend runs; absent means this machine. */
+  host?: string;
+  /** False for a model served by another machine: judged by its server's load, never by local memory. */
+  local?: boolean;
+  /** Every server that answers for this model (the same id, the same GGUF, or `replicaOf`), when more than one. */
+  replicas?: Replica[];
 }
 
 export interface Usage {
@@ -114,6 +132,35 @@ export interface Backend {
   unload?(model: string, signal?: AbortSignal): Promise<void>;
   health?(signal?: AbortSignal): Promise<BackendHealth>;
   close?(): Promise<void>;
+  /** The server's address (its baseURL), for telling a local backend from a remote one. Absent: in-process. */
+  readonly endpoint?: string;
+  /**
+   * The load the server itself reports (slots, running, waiting, KV use). Called off the turn
+   * path, on an interval, with a timeout signal; throws when the server says nothing usable.
+   */
+  probeLoad?(request: LoadProbeRequest): Promise<ServerLoad>;
+}
+
+/** A load probe's bounds: its deadline (the signal) and the largest answer it may read. */
+export interface LoadProbeRequest {
+  signal: AbortSignal;
+  maxBytes: number;
+}
+
+/** What a model server says about its own load (null where it does not say). */
+export interface ServerLoad {
+  /** Requests it runs at once (llama.cpp total_slots, vLLM max_num_seqs when published). */
+  slots: number | null;
+  running: number | null;
+  waiting: number | null;
+  /** KV cache in use, 0..1. */
+  kvUsage: number | null;
+  /** Where the figures came from, e.g. "llama.cpp /props + /slots + /metrics". */
+  source: string;
+  /** Models the server has loaded now, when it says (Ollama /api/ps, LM Studio). */
+  loadedModels?: string[];
+  /** What could not be read or was not believed, in words (shown by `mai status`). */
+  notes?: string[];
 }
 
 export interface GpuSnapshot {

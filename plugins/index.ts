@@ -13,4 +13,5 @@ export const builtinPlugins: readonly MaiPlugin[] = [
   scorers.capability,
   scorers.reliability,
   scorers.latency,
+  scorers.load,
 ] as MaiPlugin[];

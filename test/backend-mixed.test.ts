@@ -119,7 +119,8 @@ describe('three HTTP backends behind one Mai', () => {
           expect(backend.reachable).toBe(false);
           expect(backend.error).toMatch(/cannot be reached \(ECONNREFUSED\)/);
         } else {
-          expect(backend).toEqual({ name: backend.name, reachable: true });
+          expect(backend).toMatchObject({ name: backend.name, reachable: true, host: 'local', local: true });
+          expect(backend.error).toBeUndefined();
         }
       }
       // The down backend does not stop a turn: a model of the others answers.

@@ -47,7 +47,7 @@ describe('openai backend: listing, streaming, aborting', () => {
   it("reads llama.cpp's /props (context size, vision) and the size from /v1/models meta", async () => {
     const server = await serve([{ id: 'tiny.gguf' }], { llamaCpp: { nCtx: 2048, vision: true, sizeBytes: 123_456 } });
     expect(await backendFor(server.baseURL).listModels()).toEqual([
-      { id: 'tiny.gguf', loaded: true, contextLength: 2048, sizeBytes: 123_456, capabilities: ['chat', 'vision'] },
+      { id: 'tiny.gguf', loaded: true, artifact: 'tiny.gguf', contextLength: 2048, sizeBytes: 123_456, capabilities: ['chat', 'vision'] },
     ]);
   });
 

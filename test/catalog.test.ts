@@ -42,11 +42,27 @@ describe('the catalogue', () => {
     expect(catalog.status().find((s) => s.name === 'ollama')).toMatchObject({ reachable: false, error: expect.stringContaining('ECONNREFUSED') });
   });
 
-  it('names a model by backend/id when two backends list the same id', async () => {
-    const catalog = new Catalog({ backends: [backend('a', [{ id: 'm', loaded: false }]), backend('b', [{ id: 'm', loaded: false }])], models: [], log });
+  it('makes one model with two replicas of the same id on two backends, still reachable as backend/id', async () => {
+    const catalog = new Catalog({ backends: [backend('a', [{ id: 'm', loaded: false }]), backend('b', [{ id: 'm', loaded: true }])], models: [], log });
     await catalog.refresh();
-    expect(catalog.list().map((m) => m.id).sort()).toEqual(['a/m', 'b/m']);
-    expect(() => catalog.require('m')).toThrow(/Unknown model "m"\. Known models: a\/m, b\/m/);
+    expect(catalog.list().map((m) => m.id)).toEqual(['m']);
+    expect(catalog.get('m')?.replicas?.map((r) => `${r.backend}:${r.backendModelId}:${r.loaded}`)).toEqual(['a:m:false', 'b:m:true']);
+    expect(catalog.get('b/m')?.id).toBe('m');
+  });
+
+  it('makes replicas of the same GGUF under two ids, and of a model the config names with replicaOf', async () => {
+    const catalog = new Catalog({
+      backends: [
+        backend('a', [{ id: 'qwen-7b', loaded: true, artifact: 'Qwen2.5-7B-Q4_K_M.gguf' }, { id: 'other', loaded: true }]),
+        backend('b', [{ id: '/models/Qwen2.5-7B-Q4_K_M.gguf', loaded: true, artifact: 'Qwen2.5-7B-Q4_K_M.gguf' }]),
+        backend('c', [{ id: 'qwen2.5-7b-instruct', loaded: true }]),
+      ],
+      models: [{ id: 'qwen2.5-7b-instruct', backend: 'c', replicaOf: 'qwen-7b' }],
+      log,
+    });
+    await catalog.refresh();
+    expect(catalog.list().map((m) => m.id).sort()).toEqual(['other', 'qwen-7b']);
+    expect(catalog.get('qwen-7b')?.replicas?.map((r) => `${r.backend}:${r.backendModelId}`)).toEqual(['a:qwen-7b', 'b:/models/Qwen2.5-7B-Q4_K_M.gguf', 'c:qwen2.5-7b-instruct']);
   });
 
   it('hides the demo models as soon as a real model exists anywhere', async () => {

@@ -185,7 +185,9 @@ context: { summary: digest }
   it('without --allow-net: the backend is unreachable naming the flag, and the server goes on answering', async () => {
     const p = serve('ndjson', ['--allow-net']);
     const status = await p.request('status');
-    expect((status.result as { backends: unknown[] }).backends).toEqual([{ name: 'loop', reachable: false, error: expect.stringContaining('--allow-net') }]);
+    expect((status.result as { backends: unknown[] }).backends).toEqual([
+      expect.objectContaining({ name: 'loop', reachable: false, error: expect.stringContaining('--allow-net'), host: 'local', local: true }),
+    ]);
     const chat = await p.request('chat/send', { message: 'anyone?' });
     expect(chat.error).toMatchObject({ code: expect.any(Number), message: expect.stringMatching(/No model is available/) });
     expect((await p.request('status')).error).toBeUndefined();

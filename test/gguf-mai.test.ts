@@ -68,7 +68,7 @@ describe('Mai with the gguf backend and the demo models', () => {
     expect(stored.messages[2]).toMatchObject({ role: 'assistant', text: result.text, model: 'mai-demo-large' });
 
     const status = mai.status();
-    expect(status.backends).toEqual([{ name: 'gguf', reachable: true }]);
+    expect(status.backends).toEqual([{ name: 'gguf', reachable: true, host: 'local', local: true }]);
     const models = await mai.models();
     expect(models.models.find((m) => m.id === 'mai-demo-large')).toMatchObject({ loaded: true, quantization: 'F16', contextLength: 8192 });
     // (Whether the small one is loaded depends on Mai's preloading of the fallback model.)

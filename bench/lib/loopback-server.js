@@ -26,6 +26,8 @@ import { fileURLToPath } from 'node:url';
  * @property {number} chunks content chunks per answer
  * @property {number} [capacity] answers served at once (default: no limit)
  * @property {number} [port] default: any free port
+ * @property {boolean} [llamaCpp] also answer like llama.cpp's llama-server: GET /props (total_slots = capacity)
+ *   and GET /metrics (llamacpp:requests_processing, llamacpp:requests_deferred), as Mai reads them
  */
 
 /**
@@ -117,6 +119,14 @@ export async function startLoopbackServer(options) {
   const server = createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/v1/models') {
       return json(res, 200, { object: 'list', data: [...models.values()].map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'bench', context_length: 8192 })) });
+    }
+    if (options.llamaCpp && req.method === 'GET' && req.url === '/props') {
+      return json(res, 200, { default_generation_settings: { n_ctx: 8192, params: {} }, total_slots: options.capacity ?? 1, model_path: '/models/bench.gguf' });
+    }
+    if (options.llamaCpp && req.method === 'GET' && req.url === '/metrics') {
+      const gauge = (/** @type {string} */ name, /** @type {number} */ value) => `# HELP ${name} bench\n# TYPE ${name} gauge\n${name} ${value}\n`;
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      return res.end(gauge('llamacpp:requests_processing', inService) + gauge('llamacpp:requests_deferred', waiting.length));
     }
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
       return json(res, 404, { error: { message: `Not found: ${req.method} ${req.url}`, type: 'invalid_request_error' } });

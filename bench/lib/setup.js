@@ -33,6 +33,8 @@ export async function tempDir() {
  * @property {Array<{ id: string, priority?: number }>} [models]
  * @property {number} [parallelPerModel] fallback.parallelPerModel (turns one model answers at once; Mai's default 1)
  * @property {string} [name] file name (default mai.config.yaml)
+ * @property {boolean} [llamaCpp] let the openai backend ask llama.cpp's /props (its slots) and /tokenize (default: off)
+ * @property {boolean} [loadScorer] add the load scorer, as Mai's default config has it (default: off)
  */
 
 /**
@@ -44,7 +46,7 @@ export async function tempDir() {
  */
 export async function writeBenchConfig(dir, options) {
   const backends = options.backends
-    .map((b) => `  - use: openai\n    name: ${b.name}\n    options: { baseURL: "${b.baseURL}", llamaCppExtras: false }`)
+    .map((b) => `  - use: openai\n    name: ${b.name}\n    options: { baseURL: "${b.baseURL}", llamaCppExtras: ${options.llamaCpp ? 'true' : 'false'} }`)
     .join('\n');
   const models = (options.models ?? []).map((m) => `  - { id: ${m.id}, priority: ${m.priority ?? 0} }`).join('\n');
   const yaml = `backends:
@@ -55,7 +57,7 @@ scorers:
   - { use: capability, weight: 1 }
   - { use: reliability, weight: 2 }
   - { use: latency, weight: 1 }
-${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000${options.parallelPerModel ? `, parallelPerModel: ${options.parallelPerModel}` : ''} }
+${options.loadScorer ? '  - { use: load, weight: 1 }\n' : ''}${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000${options.parallelPerModel ? `, parallelPerModel: ${options.parallelPerModel}` : ''} }
 monitor: { enabled: ${options.monitor ? 'true' : 'false'} }
 context: { stateDir: ./state, summary: digest }
 switching: { preload: false }

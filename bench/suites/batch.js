@@ -5,8 +5,9 @@
  * second over the time the server was busy (its first request's start to its last answer's end),
  * shown as a share of that capacity and of what N in flight can reach (min(N, 8) / 8 of it); the
  * same prompts sent 8 at a time with the openai package alone show what one Node client reaches
- * here. The output is checked: one line per prompt, in input order, each the answer to its own
- * prompt.
+ * here. With Mai's default config (no parallelPerModel), Mai reads the server's slots from its
+ * llama.cpp /props. Two equal replicas of the model (two such servers) against one, at -j 16. The
+ * output is checked: one line per prompt, in input order, each the answer to its own prompt.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -17,6 +18,9 @@ import { percent, perSecond, times } from '../lib/stats.js';
 
 const SLOTS = 8;
 const REPLY_MS = 40;
+/** The replicas are smaller and slower, so that the servers, not this machine's CPU, bound throughput. */
+const REPLICA_SLOTS = 2;
+const REPLICA_REPLY_MS = 400;
 
 /**
  * Runs a batch process to completion; resolves with its stdout and the wall time.
@@ -67,9 +71,14 @@ function checkOrder(stdout, count) {
 export async function batch({ smoke }) {
   const began = performance.now();
   const count = smoke ? 16 : 1_000;
-  // At the default, concurrency 8 runs one prompt at a time: fewer prompts tell the same, in less time.
-  const defaultCount = smoke ? 8 : 100;
-  const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS });
+  const defaultCount = count;
+  // llama.cpp-like: /props says its slots (Mai's default config reads them), /metrics its load.
+  const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS, llamaCpp: true });
+  const replicaCount = smoke ? 8 : 100;
+  const replicaServer = () => startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLICA_REPLY_MS, chunks: 4, capacity: REPLICA_SLOTS, llamaCpp: true });
+  const r1 = await replicaServer();
+  const r2 = await replicaServer();
+  const replicas = [r1, r2];
   const capacity = (SLOTS / REPLY_MS) * 1000;
   const dir = await tempDir();
   /** @type {string[][]} */
@@ -82,46 +91,65 @@ export async function batch({ smoke }) {
     const backends = [{ name: 'loop', baseURL: server.baseURL }];
     // Configured for this server (it serves 8 at once), and Mai's default (one turn per model at once).
     const tuned = await writeBenchConfig(dir.path, { backends, monitor: true, parallelPerModel: SLOTS, name: 'parallel.yaml' });
-    const defaults = await writeBenchConfig(dir.path, { backends, monitor: true, name: 'default.yaml' });
+    const defaults = await writeBenchConfig(dir.path, { backends, monitor: true, name: 'default.yaml', llamaCpp: true, loadScorer: true });
+    const oneReplica = await writeBenchConfig(dir.path, { backends: [{ name: 'r1', baseURL: r1.baseURL }], monitor: true, name: 'one-replica.yaml', llamaCpp: true, loadScorer: true });
+    const twoReplicas = await writeBenchConfig(dir.path, {
+      backends: replicas.map((r, i) => ({ name: `r${i + 1}`, baseURL: r.baseURL })),
+      monitor: true,
+      name: 'two-replicas.yaml',
+      llamaCpp: true,
+      loadScorer: true,
+    });
     /** @param {number} concurrency @param {string} config */
     const mai = (concurrency, config) => [binPath, 'batch', '--concurrency', String(concurrency), '--config', config];
     const direct = [join(benchDir, 'lib', 'direct-batch.js'), server.baseURL, 'bench-model', String(SLOTS)];
+    /** @type {Array<{ concurrency: number, args: string[], label: string, prompts: number, kind: string, servers?: Array<import('../lib/loopback-server.js').LoopbackServer> }>} */
     const runs = [
       { concurrency: 1, args: mai(1, tuned), label: 'mai batch -j 1', prompts: count, kind: 'tuned' },
       { concurrency: 4, args: mai(4, tuned), label: 'mai batch -j 4', prompts: count, kind: 'tuned' },
       { concurrency: 8, args: mai(8, tuned), label: 'mai batch -j 8', prompts: count, kind: 'tuned' },
-      { concurrency: 8, args: mai(8, defaults), label: 'mai batch -j 8, parallelPerModel 1 (default)', prompts: defaultCount, kind: 'default' },
+      { concurrency: 8, args: mai(8, defaults), label: 'mai batch -j 8, default config (slots read from /props)', prompts: defaultCount, kind: 'default' },
       { concurrency: 8, args: direct, label: 'openai package, 8 at a time (no Mai)', prompts: count, kind: 'direct' },
+      { concurrency: 8, args: mai(8, oneReplica), label: `mai batch -j 8, default config, one replica (${REPLICA_SLOTS} slots × ${REPLICA_REPLY_MS} ms)`, prompts: replicaCount, kind: 'one-replica', servers: [r1] },
+      { concurrency: 8, args: mai(8, twoReplicas), label: 'mai batch -j 8, default config, two such replicas', prompts: replicaCount, kind: 'two-replicas', servers: replicas },
     ];
     /** @type {Record<string, number>} */
     const rates = {};
-    for (const { concurrency, args, label, prompts, kind } of runs) {
+    for (const { concurrency, args, label, prompts, kind, servers = [server] } of runs) {
       const input = Array.from({ length: prompts }, (_, i) => `prompt ${i + 1}`).join('\n');
-      server.resetStats();
+      for (const s of servers) s.resetStats();
       const { stdout, wallMs } = await runBatch(args, input, maiEnv(dir.path), dir.path);
       checkOrder(stdout, prompts);
-      const { served, firstStartAt, lastEndAt, maxConcurrent } = server.stats;
-      if (served !== prompts) throw new Error(`the server answered ${served} requests for ${prompts} prompts`);
+      const used = servers.filter((s) => s.stats.served > 0);
+      const served = servers.reduce((n, s) => n + s.stats.served, 0);
+      const firstStartAt = Math.min(...used.map((s) => s.stats.firstStartAt));
+      const lastEndAt = Math.max(...used.map((s) => s.stats.lastEndAt));
+      if (served !== prompts) throw new Error(`the servers answered ${served} requests for ${prompts} prompts`);
       const rate = (prompts / (lastEndAt - firstStartAt)) * 1000;
-      if (concurrency === 8) rates[kind] = rate;
-      const reachable = Math.min(concurrency, SLOTS) / SLOTS;
+      rates[kind] = rate;
+      const slots = servers === replicas || servers[0] === r1 ? REPLICA_SLOTS : SLOTS;
+      const own = servers === replicas || servers[0] === r1 ? (REPLICA_SLOTS / REPLICA_REPLY_MS) * 1000 * servers.length : capacity;
+      const reachable = Math.min(concurrency, slots * servers.length) / (slots * servers.length);
       rows.push([
         label,
         prompts.toLocaleString('en-US'),
         perSecond(rate),
-        percent(rate / capacity),
-        percent(rate / (capacity * reachable)),
+        percent(rate / own),
+        percent(rate / (own * reachable)),
         perSecond((prompts / wallMs) * 1000),
-        String(maxConcurrent),
+        servers.map((s) => String(s.stats.maxConcurrent)).join(' + '),
         'yes',
       ]);
-      if (concurrency === 8 && kind !== 'direct') {
+      if (concurrency === 8 && kind !== 'direct' && servers.length === 1 && servers[0] === server) {
         const which = kind === 'tuned' ? `fallback.parallelPerModel ${SLOTS}` : 'the default config';
         checks.push({ name: `Batch throughput at concurrency 8 (${which}), share of capacity`, target: '≥ 90%', measured: percent(rate / capacity), pass: rate / capacity >= 0.9 });
       }
     }
     vsDirect = /** @type {number} */ (rates.tuned) / /** @type {number} */ (rates.direct);
+    const spread = /** @type {number} */ (rates['two-replicas']) / /** @type {number} */ (rates['one-replica']);
+    checks.push({ name: 'Two equal replicas (default config) vs one, throughput', target: '≥ 1.8×', measured: times(spread), pass: spread >= 1.8 });
   } finally {
+    await Promise.all(replicas.map((r) => r.close()));
     await server.close();
     await dir.cleanup();
   }
@@ -133,8 +161,9 @@ export async function batch({ smoke }) {
     checks,
     notes: [
       `The server (in the benchmark's process) answers each request in ${REPLY_MS} ms, 4 chunks, at most ${SLOTS} at once, more waiting their turn: capacity ${perSecond(capacity)}. Throughput counts from the server's first request to its last answer; "incl. start-up" is prompts over the whole \`mai batch\` run, spawn to exit.`,
-      `Mai is configured with fallback.parallelPerModel: ${SLOTS}, what this server serves at once; the last row is Mai's default (1: a model answers one turn at a time, the others queue in Mai), with ${defaultCount} prompts since it runs them one at a time.`,
-      `The last row is the limit of a plain Node client on this machine: bench/lib/direct-batch.js streams the same prompts with the openai package, 8 at a time. Mai at concurrency 8 reached ${times(vsDirect)} of it.`,
+      `The tuned rows set fallback.parallelPerModel: ${SLOTS}, what this server serves at once. The default-config rows set nothing: the server says its ${SLOTS} slots in llama.cpp's GET /props (total_slots), and Mai's load probe reads them (and /metrics) off the turn path; the load scorer is on, as in Mai's default config.`,
+      `Replicas: two servers of ${REPLICA_SLOTS} slots × ${REPLICA_REPLY_MS} ms (${perSecond((REPLICA_SLOTS / REPLICA_REPLY_MS) * 1000)} each; small, so that the servers and not this machine's CPU bound the run) list the same model; Mai routes each turn to the least-loaded one. ${replicaCount} prompts at -j 8: one replica is capped by its ${REPLICA_SLOTS} slots, two share the batch. Their share of capacity counts both servers; the most-at-once column shows each server.`,
+      `The "openai package" row is the limit of a plain Node client on this machine: bench/lib/direct-batch.js streams the same prompts with the openai package, 8 at a time. Mai at concurrency 8 reached ${times(vsDirect)} of it.`,
       'Each output line is checked: one per prompt, in input order, the answer to its own prompt.',
     ],
     seconds: (performance.now() - began) / 1000,

@@ -26,6 +26,15 @@ export const PluginRef = z
   })
   .strict();
 
+/** A backend: a plugin, and where it runs. */
+export const BackendRef = PluginRef.extend({
+  host: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('where the server runs: "local" (this machine) or the host\'s name; default: loopback and unix-socket addresses are local, any other remote'),
+}).strict();
+
 export const ScorerRef = PluginRef.extend({
   weight: nonNegative.default(1).describe('how much this scorer counts in the weighted sum'),
 }).strict();
@@ -41,6 +50,7 @@ export const ModelMeta = z
     minMemoryGb: nonNegative.optional(),
     minVramGb: nonNegative.optional(),
     priority: z.number().optional().describe('higher is preferred among equals'),
+    replicaOf: z.string().min(1).optional().describe('this model (on `backend`) is another server of the model with this id'),
   })
   .strict();
 
@@ -63,7 +73,17 @@ export const FallbackConfig = z
     queueLimit: positiveInt.default(16),
     parallelPerModel: positiveInt
       .default(1)
-      .describe('turns one model answers at once; raise it to what its server serves in parallel (llama.cpp --parallel, OLLAMA_NUM_PARALLEL, vLLM)'),
+      .describe('turns one model answers at once when its server does not say (llama.cpp says its slots; Ollama and vLLM may not)'),
+  })
+  .strict();
+
+export const LoadConfig = z
+  .object({
+    intervalMs: positiveInt.default(2_000).describe('how often each server is asked for its load'),
+    timeoutMs: positiveInt.default(1_500).describe('how long one server may take to answer'),
+    staleMs: positiveInt.default(10_000).describe('figures older than this are dropped: the model is then of unknown load'),
+    maxSlots: positiveInt.default(64).describe('the most slots a server is believed to have'),
+    maxBytes: positiveInt.default(1_048_576).describe('the largest /metrics (or /slots) answer read'),
   })
   .strict();
 
@@ -121,11 +141,12 @@ export const ReloadConfig = z
 
 export const MaiConfig = z
   .object({
-    backends: z.array(PluginRef).default([]),
+    backends: z.array(BackendRef).default([]),
     scorers: z.array(ScorerRef).default([]),
     models: z.array(ModelMeta).default([]),
     fallback: FallbackConfig.default(FallbackConfig.parse({})),
     monitor: MonitorConfig.default(MonitorConfig.parse({})),
+    load: LoadConfig.default(LoadConfig.parse({})),
     context: ContextConfig.default(ContextConfig.parse({})),
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
     reload: ReloadConfig.default(ReloadConfig.parse({})),
@@ -134,6 +155,8 @@ export const MaiConfig = z
 
 export type PluginRef = z.infer<typeof PluginRef>;
 export type ScorerRef = z.infer<typeof ScorerRef>;
+export type BackendRef = z.infer<typeof BackendRef>;
+export type LoadConfig = z.infer<typeof LoadConfig>;
 export type ModelMeta = z.infer<typeof ModelMeta>;
 export type FallbackConfig = z.infer<typeof FallbackConfig>;
 export type MonitorConfig = z.infer<typeof MonitorConfig>;

@@ -1,7 +1,7 @@
 /**
  * Who may use which model now, for every client of one Mai. Concurrent turns for one model queue
  * (at most `queueLimit` waiting per model and client; beyond it, a clear queue-full error), at most
- * `perModel` run at once, and a turn that must load its model first (`exclusive`: loading may
+ * `limitOf(model)` run at once (its server's slots, else `perModel`), and a turn that must load its model first (`exclusive`: loading may
  * unload others) runs only when no other model's turn does.
  *
  * When a model frees up, the next turn is, in this order:
@@ -22,6 +22,8 @@ import { ErrorCodes, MaiError } from '../errors.ts';
 export interface ModelQueueOptions {
   queueLimit: number;
   perModel?: number;
+  /** The parallel limit of one model (its server's slots), asked each time; undefined: `perModel`. */
+  limitOf?: (model: string) => number | undefined;
 }
 
 export interface AcquireOptions {
@@ -143,10 +145,15 @@ export class ModelQueue {
   }
 
   private canRun(w: Waiter): boolean {
-    if ((this.running.get(w.model) ?? 0) >= this.perModel) return false;
+    if ((this.running.get(w.model) ?? 0) >= (this.options.limitOf?.(w.model) ?? this.perModel)) return false;
     for (const [model] of this.exclusiveRunning) if (model !== w.model) return false;
     if (w.exclusive) for (const [model] of this.running) if (model !== w.model) return false;
     return true;
+  }
+
+  /** Starts what may run now (after a model's limit changed). */
+  recheck(): void {
+    this.pump();
   }
 
   private pump(): void {

@@ -7,6 +7,7 @@
  */
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { ModelQueue } from '../fallback/model-queue.ts';
+import type { ReplicaRouter, Routed } from '../load/replica-router.ts';
 import type { TurnContext } from '../pipeline/turn.ts';
 import type { AttemptStep } from '../fallback/attempt-plan.ts';
 import type { Switcher } from '../select/switcher.ts';
@@ -22,6 +23,8 @@ export interface AttemptRunnerOptions {
   switcher?: Switcher;
   /** Told about every attempt (scorers learn latency and reliability from it). */
   onAttempt?: (event: AttemptEvent) => void;
+  /** Picks the server (replica) that answers each attempt, and tells it how the attempt went. */
+  replicas?: ReplicaRouter;
   /** Told when the turn moves to another model. */
   onFallback?: (from: string, to: string, error: MaiError) => void;
 }
@@ -65,10 +68,10 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
   }
 
   /** One step: the queue's lease, the load, the stream; the lease is released however it ends. */
-  async function run(turn: TurnContext, model: CatalogModel): Promise<AttemptOutcome> {
+  async function run(turn: TurnContext, model: CatalogModel, key: string): Promise<AttemptOutcome> {
     // Queue-full and cancellation while queued are not retryable: the turn ends with them.
-    const lease = await options.queue?.acquire(model.id, {
-      exclusive: !model.loaded,
+    const lease = await options.queue?.acquire(key, {
+      exclusive: !model.loaded && model.local !== false,
       signal: turn.signal,
       ...(turn.request.client ? { client: turn.request.client } : {}),
       ...(turn.request.priority ? { priority: turn.request.priority } : {}),
@@ -87,24 +90,29 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
     while (step) {
       if (step.delayMs > 0) await sleep(step.delayMs, turn.signal);
       if (turn.signal.aborted) throw new MaiError(ErrorCodes.cancelled, 'The turn was cancelled.', { retryable: false });
-      const model = step.model;
+      // The replica that answers this attempt (the least-loaded healthy one, or the conversation's last).
+      const routed: Routed = options.replicas?.route(turn, step.model) ?? { model: step.model, key: step.model.id, done: () => {} };
+      const model = routed.model;
       if (turn.streamed) {
         turn.emit({ kind: 'restart', model: model.id });
         turn.streamed = false;
       }
       try {
-        const outcome = await run(turn, model);
+        const outcome = await run(turn, model, routed.key);
+        routed.done();
         turn.attempts.push({ model: model.id });
         const { timeToFirstTokenMs, tokensPerSecond, durationMs } = outcome;
         options.onAttempt?.({ model: model.id, ok: true, timeToFirstTokenMs, tokensPerSecond, durationMs, at: Date.now() });
         return { model, outcome };
       } catch (error) {
         const failure = MaiError.from(error);
+        routed.done(failure);
         if (failure.code === ErrorCodes.cancelled) throw failure;
         turn.attempts.push({ model: model.id, error: { code: failure.code, message: failure.message } });
         options.onAttempt?.({ model: model.id, ok: false, error: failure, at: Date.now() });
         if (!failure.retryable) throw failure;
-        step = plan.next(model, failure);
+        // Another replica of the same model goes before any other model.
+        step = options.replicas?.hasAnother(turn, step.model) ? { model: step.model, delayMs: 0, retry: true } : plan.next(model, failure);
         if (step && step.model.id !== model.id) options.onFallback?.(model.id, step.model.id, failure);
       }
     }

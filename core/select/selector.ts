@@ -116,10 +116,11 @@ export class Selector {
     const now = input.now ?? Date.now();
     const dwelling = input.currentSince !== undefined && now - input.currentSince < this.switching.minDwellMs;
     const kept = (why: string): Choice => ({ model: current.model, reason: 'kept', detail: why });
+    // This machine's memory and CPU are no reason to leave a model another host serves.
     const triggers = activeTriggers(
       { resources: input.resources, replyMs: input.replyMs, recentFailures: input.recentFailures },
       this.triggerConfig,
-    );
+    ).filter((t) => current.model.local !== false || (t.kind !== 'memory-high' && t.kind !== 'cpu-high'));
     if (triggers.length > 0) {
       const target = this.relief(ranking, current, triggers);
       if (!target) return kept(`${describe(triggers)}, but no other model fits that would help`);

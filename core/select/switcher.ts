@@ -77,7 +77,8 @@ export class Switcher {
     const needed = estimateMemory(model, this.rules);
     const before = await this.options.monitor.current();
     const usable = usableBytes(before, 0, this.rules);
-    if (usable !== null && needed > usable) {
+    // Another host's memory is not this machine's: nothing here is unloaded for it.
+    if (model.local !== false && usable !== null && needed > usable) {
       this.cancelPreload();
       const victims = this.victims(model, needed, before);
       let expected = 0;
@@ -173,7 +174,7 @@ export class Switcher {
     const backend = this.options.catalog.backendOf(model);
     if (!backend.load) return false;
     const usable = usableBytes(this.options.monitor.latest(), 0, this.rules);
-    if (usable === null || estimateMemory(model, this.rules) > usable) return false;
+    if (model.local !== false && (usable === null || estimateMemory(model, this.rules) > usable)) return false;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.options.preloadTimeoutMs ?? 120_000);
     timer.unref?.();

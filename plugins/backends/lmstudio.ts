@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
-import type { Backend, BackendHealth, BackendModel, ChatChunk, ChatRequest } from '../../core/types.ts';
+import type { Backend, BackendHealth, BackendModel, ChatChunk, ChatRequest, LoadProbeRequest, ServerLoad } from '../../core/types.ts';
 import { httpJson, type HttpRequest } from './http.ts';
 import { startLmStudioServer } from './lms-server-start.ts';
 import { fromV0, fromV1, type LmsLoadResponse, type LmsV0Model, type LmsV1Model } from './lmstudio-models.ts';
@@ -83,6 +83,24 @@ export class LMStudioBackend implements Backend {
     this.headers = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     const chatOptions = OpenAIBackendOptions.parse({ baseURL: `${this.base}/v1`, requestTimeoutMs: options.requestTimeoutMs, llamaCppExtras: false });
     this.chatClient = new OpenAIBackend(name, chatOptions, apiKey, log);
+  }
+
+  get endpoint(): string {
+    return this.base;
+  }
+
+  /** LM Studio's loaded instances (it publishes no slot or queue figures). */
+  async probeLoad({ signal }: LoadProbeRequest): Promise<ServerLoad> {
+    const models = await this.listOnce(signal);
+    return {
+      slots: null,
+      running: null,
+      waiting: null,
+      kvUsage: null,
+      source: `LM Studio loaded instances (/api/${this.api}/models)`,
+      loadedModels: models.filter((m) => m.loaded).map((m) => m.id),
+      notes: [],
+    };
   }
 
   private request(extra: Partial<HttpRequest> = {}): HttpRequest {

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
-import type { Backend, BackendHealth, BackendModel, ChatChunk, ChatRequest } from '../../core/types.ts';
+import type { Backend, BackendHealth, BackendModel, ChatChunk, ChatRequest, LoadProbeRequest, ServerLoad } from '../../core/types.ts';
+import { ollamaProbe } from './load-probes/ollama.ts';
 import { httpJson, type HttpRequest } from './http.ts';
 import type { OllamaChatLine, OllamaRunning, OllamaShow, OllamaTag } from './ollama-api.ts';
 import { streamOllamaChat } from './ollama-chat.ts';
@@ -61,7 +62,13 @@ export class OllamaBackend implements Backend {
     private readonly log?: Logger,
   ) {
     this.base = options.baseURL.replace(/\/+$/, '');
+    this.endpoint = this.base;
+    this.probeLoad = ollamaProbe({ base: this.base });
   }
+
+  readonly endpoint: string;
+  /** What Ollama holds in memory (/api/ps); it publishes no slot or queue figures. */
+  readonly probeLoad: (request: LoadProbeRequest) => Promise<ServerLoad>;
 
   private request(extra: Partial<HttpRequest> & { timeoutMs?: number } = {}): HttpRequest {
     return { backend: this.name, timeoutMs: this.options.requestTimeoutMs, ...extra };

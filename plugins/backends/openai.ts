@@ -10,8 +10,9 @@ import { z } from 'zod';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
-import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, Usage } from '../../core/types.ts';
+import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, LoadProbeRequest, ServerLoad, Usage } from '../../core/types.ts';
 import { httpJson } from './http.ts';
+import { openAICompatibleProbe } from './load-probes/openai-compatible.ts';
 import { normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export const OpenAIBackendOptions = z
@@ -21,6 +22,12 @@ export const OpenAIBackendOptions = z
     requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long the server may take to start answering'),
     /** Ask llama.cpp's /props and /tokenize (skipped after the server says it has none). */
     llamaCppExtras: z.boolean().default(true),
+    batchSlots: z
+      .number()
+      .int()
+      .positive()
+      .default(16)
+      .describe('turns sent at once to a server that batches continuously and publishes no slot count (vLLM, SGLang, a gateway)'),
   })
   .strict();
 export type OpenAIBackendOptions = z.infer<typeof OpenAIBackendOptions>;
@@ -29,6 +36,8 @@ export type OpenAIBackendOptions = z.infer<typeof OpenAIBackendOptions>;
 interface LlamaCppProps {
   contextLength?: number;
   vision?: boolean;
+  /** The GGUF file's name (from model_path): the same file on two servers makes them replicas. */
+  artifact?: string;
 }
 
 /** Extra fields some servers add to /v1/models entries (llama.cpp's `meta`, LM Studio's, vLLM's). */
@@ -40,6 +49,12 @@ interface ModelExtras {
 }
 
 const numberOf = (...values: unknown[]): number | undefined => values.find((v): v is number => typeof v === 'number' && v > 0);
+
+/** A GGUF file's name from a path or id ending in .gguf; undefined otherwise. */
+function ggufName(path: string): string | undefined {
+  const name = path.split(/[\\/]/).pop() ?? '';
+  return /\.gguf$/i.test(name) ? name : undefined;
+}
 
 function finishReasonOf(value: string | null | undefined): FinishReason {
   return value === 'length' ? 'length' : 'stop';
@@ -64,6 +79,9 @@ export class OpenAIBackend implements Backend {
   private extras: boolean;
   private tokenizeMissing = false;
   private props: LlamaCppProps | null = null;
+  readonly endpoint: string;
+  /** The server's own load (llama.cpp /props, /slots, /metrics; vLLM and SGLang /metrics). */
+  readonly probeLoad: (request: LoadProbeRequest) => Promise<ServerLoad>;
 
   constructor(
     readonly name: string,
@@ -90,6 +108,8 @@ export class OpenAIBackend implements Backend {
     this.extras = options.llamaCppExtras;
     this.secrets = apiKey ? [apiKey] : [];
     this.authHeaders = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+    this.endpoint = options.baseURL;
+    this.probeLoad = openAICompatibleProbe({ origin: this.origin, headers: this.authHeaders, llamaCpp: options.llamaCppExtras, batchSlots: options.batchSlots });
   }
 
   private context(model?: string, streaming?: boolean): ErrorContext {
@@ -101,12 +121,13 @@ export class OpenAIBackend implements Backend {
     if (!this.extras) return null;
     if (this.props) return this.props;
     try {
-      const props = await httpJson<{ default_generation_settings?: { n_ctx?: unknown }; n_ctx?: unknown; modalities?: { vision?: unknown } }>(
+      const props = await httpJson<{ default_generation_settings?: { n_ctx?: unknown }; n_ctx?: unknown; modalities?: { vision?: unknown }; model_path?: unknown }>(
         `${this.origin}/props`,
         { ...this.context(), headers: this.authHeaders, timeoutMs: Math.min(this.options.requestTimeoutMs, 10_000), ...(signal ? { signal } : {}) },
       );
       const contextLength = numberOf(props.default_generation_settings?.n_ctx, props.n_ctx);
-      this.props = { ...(contextLength ? { contextLength } : {}), ...(props.modalities?.vision === true ? { vision: true } : {}) };
+      const artifact = typeof props.model_path === 'string' ? ggufName(props.model_path) : undefined;
+      this.props = { ...(contextLength ? { contextLength } : {}), ...(props.modalities?.vision === true ? { vision: true } : {}), ...(artifact ? { artifact } : {}) };
       return this.props;
     } catch (error) {
       // No /props (vLLM, LM Studio, …): stop asking. A transient failure: ask again next time.
@@ -128,9 +149,11 @@ export class OpenAIBackend implements Backend {
       const contextLength = props?.contextLength ?? numberOf(extra.context_length, extra.max_context_length, extra.max_model_len, extra.meta?.n_ctx_train);
       const sizeBytes = numberOf(extra.meta?.size);
       const capabilities: Capability[] | undefined = props?.vision ? ['chat', 'vision'] : undefined;
+      const artifact = ggufName(m.id) ?? (page.data.length === 1 ? props?.artifact : undefined);
       return {
         id: m.id,
         loaded: true,
+        ...(artifact ? { artifact } : {}),
         ...(contextLength ? { contextLength } : {}),
         ...(sizeBytes ? { sizeBytes } : {}),
         ...(capabilities ? { capabilities } : {}),

@@ -2,7 +2,8 @@
  * resource-fit: vetoes a model whose estimated memory — file size + KV cache for its window
  * (2 × layers × KV heads × head size × tokens × bytes per element) + overhead — exceeds 80 % of
  * what is free, counting what unloading the current model would free; prefers the most capable
- * tier that fits. A model already loaded fits: its memory is already taken.
+ * tier that fits. A model already loaded fits: its memory is already taken. A model on another
+ * host (its backend's `host:`, or a non-loopback address) is never judged by this machine's memory.
  */
 import { z } from 'zod';
 import { definePlugin } from '../../core/plugin.ts';
@@ -23,6 +24,8 @@ const gb = (bytes: number) => (bytes / GiB).toFixed(2);
 export function scoreResourceFit(input: ScoreInput, options: MemoryRules): Score {
   const { model, resources } = input;
   const tier = tierScore[model.tier];
+  // Served by another host: its server's load judges it (the load scorer), never this machine's memory.
+  if (model.local === false) return { score: tier, reason: `on ${model.host ?? 'another host'}: judged by its server's load, not this machine's memory` };
   if (model.loaded) return { score: tier, reason: 'already loaded' };
   if (model.minVramBytes !== undefined && model.minVramBytes > 0) {
     const freeVram = bestGpuFreeBytes(resources);

@@ -116,7 +116,7 @@ Options:
       const perModel = mai.config.config.fallback.parallelPerModel;
       if (concurrency > perModel && items.length > perModel) {
         process.stderr.write(
-          `mai batch: ${concurrency} prompts at once, but a model answers ${perModel} turn${perModel === 1 ? '' : 's'} at a time (fallback.parallelPerModel in ${mai.config.file}); the others wait their turn. Raise it to what your model server serves at once.\n`,
+          `mai batch: ${concurrency} prompts at once, but a model answers ${perModel} turn${perModel === 1 ? '' : 's'} at a time (fallback.parallelPerModel in ${mai.config.file}) unless its server reports its slots (llama.cpp does); the others wait their turn. Raise it to what your model server serves at once.\n`,
         );
       }
       return runBatch(client, items, concurrency, values.model);

@@ -6,11 +6,18 @@ import { bytes, table } from './format.ts';
 
 const options = { ...configOption, 'available-only': { type: 'boolean' }, json: { type: 'boolean' } } as const;
 
+/** Each server of a model: `backend` (this machine) or `backend@host`, busy/slots (`~` when the slots are the config's), cooling. */
+function servers(m: ModelsListResult['models'][number]): string {
+  return m.servers
+    .map((s) => `${s.backend}${s.host === 'local' ? '' : `@${s.host}`} ${s.busy}/${s.slotsFrom === 'server' ? '' : '~'}${s.slots}${s.coolingDownUntil ? ' cooling' : ''}`)
+    .join(', ');
+}
+
 export function formatModels(report: ModelsListResult): string {
   if (report.models.length === 0) return 'No models: no configured backend listed any (see `mai status` for why).';
   const rows = report.models.map((m) => [
     `${m.id === report.current ? '*' : ' '}${m.id === report.pinned ? 'P' : ' '} ${m.id}`,
-    m.backend,
+    servers(m),
     m.tier,
     String(m.contextLength),
     bytes(m.sizeBytes),
@@ -18,7 +25,7 @@ export function formatModels(report: ModelsListResult): string {
     m.fits ? `yes (${m.score})` : `no: ${m.reason ?? ''}`,
   ]);
   const legend = `* current  P pinned${report.pinned ? ` (${report.pinned}; \`mai switch auto\` unpins)` : ''}`;
-  return `${table(['   model', 'backend', 'tier', 'context', 'size', 'loaded', 'fits now'], rows)}\n${legend}`;
+  return `${table(['   model', 'backend (host busy/slots)', 'tier', 'context', 'size', 'loaded', 'fits now'], rows)}\n${legend}`;
 }
 
 export const modelsCommand: Command = {

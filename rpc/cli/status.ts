@@ -6,13 +6,29 @@ import { formatModels } from './models.ts';
 
 const options = { ...configOption, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
 
+const orDash = (n: number | null) => (n === null ? '–' : String(n));
+
+/** Where a backend runs and the load its server reports: host, slots, running/waiting, KV use, and from where. */
+function describeLoad(b: StatusResult['backends'][number]): string {
+  const parts = [b.local ? 'this machine' : `on ${b.host}`];
+  const l = b.load;
+  if (l) {
+    if (l.source && !l.stale && !l.error) {
+      parts.push(`${orDash(l.slots)} slots · ${orDash(l.running)} busy · ${orDash(l.waiting)} waiting${l.kvUsage === null ? '' : ` · KV ${percent(l.kvUsage)}`} (${l.source})`);
+    } else if (l.error) parts.push(`load unknown: ${l.error}`);
+    else if (l.stale) parts.push('load unknown: figures too old');
+    for (const note of l.notes) parts.push(note);
+  }
+  return ` · ${parts.join(' · ')}`;
+}
+
 export function formatStatus(status: StatusResult, verbose: boolean): string {
   const r = status.resources;
   const lines = [
     `model      ${status.model ?? '(none yet: chosen at the first turn)'}`,
     `pinned     ${status.pinned ?? 'no (Mai picks per turn; `mai switch MODEL` pins)'}`,
     `resources  cpu ${percent(r.cpuLoad)} · memory ${bytes(r.memFreeBytes)} free of ${bytes(r.memTotalBytes)} · ${r.gpus.length} GPU(s)`,
-    ...status.backends.map((b, i) => `${i === 0 ? 'backends   ' : '           '}${b.name}: ${b.reachable ? 'reachable' : `unreachable (${b.error ?? 'unknown'})`}`),
+    ...status.backends.map((b, i) => `${i === 0 ? 'backends   ' : '           '}${b.name}: ${b.reachable ? 'reachable' : `unreachable (${b.error ?? 'unknown'})`}${describeLoad(b)}`),
     `counters   ${status.counters.turns} turns · ${status.counters.fallbacks} fallbacks · ${status.counters.switches} switches`,
   ];
   if (status.lastSwitch) {

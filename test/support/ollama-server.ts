@@ -43,6 +43,8 @@ export interface OllamaServerOptions {
   defaultNumCtx?: number;
   /** Behave like a version from before GET /api/ps existed (404). */
   withoutPs?: boolean;
+  /** Every loaded model's expires_at on /api/ps (a server whose clock differs from this machine's). */
+  expiresAt?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,7 +91,7 @@ export async function startOllamaServer(models: FakeOllamaModel[], options: Olla
             size: m.sizeBytes ?? 1_000_000,
             digest: ollamaDigest(m),
             details: ollamaDetails(m),
-            expires_at: expires.get(m.name) ?? new Date(Date.now() + 5 * 60_000).toISOString(),
+            expires_at: options.expiresAt ?? expires.get(m.name) ?? new Date(Date.now() + 5 * 60_000).toISOString(),
             size_vram: m.sizeVram ?? 0,
             context_length: m.runningContext ?? options.defaultNumCtx ?? 4096,
           })),
