@@ -107,6 +107,15 @@ export const SwitchingConfig = z
   })
   .strict();
 
+export const HostConfig = z
+  .object({
+    idleExitMs: nonNegative
+      .default(300_000)
+      .describe('the shared host (rpc/host/) exits after this long with no client connected; 0 exits as soon as the last one leaves'),
+    helloTimeoutMs: positiveInt.default(10_000).describe('a connection to the host that sends nothing for this long is closed'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(PluginRef).default([]),
@@ -116,6 +125,7 @@ export const MaiConfig = z
     monitor: MonitorConfig.default(MonitorConfig.parse({})),
     context: ContextConfig.default(ContextConfig.parse({})),
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
+    host: HostConfig.default(HostConfig.parse({})),
   })
   .strict();
 
@@ -126,6 +136,7 @@ export type FallbackConfig = z.infer<typeof FallbackConfig>;
 export type MonitorConfig = z.infer<typeof MonitorConfig>;
 export type ContextConfig = z.infer<typeof ContextConfig>;
 export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
+export type HostConfig = z.infer<typeof HostConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;

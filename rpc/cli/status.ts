@@ -1,10 +1,10 @@
 /** `mai status`: the current model, the pin, resources, backends and counters. */
 import { ModelsListRequest, StatusRequest, type ModelsListResult, type StatusResult } from '../protocol.ts';
-import { configOption, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
 import { bytes, duration, percent } from './format.ts';
 import { formatModels } from './models.ts';
 
-const options = { ...configOption, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
+const options = { ...clientOptions, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
 
 function formatStatus(status: StatusResult, verbose: boolean): string {
   const r = status.resources;
@@ -29,12 +29,13 @@ function formatStatus(status: StatusResult, verbose: boolean): string {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show the current model, resources, backends and counters',
-  help: `Usage: mai status [-v] [--json] [--config FILE]
+  help: `Usage: mai status [-v] [--json] [--standalone] [--config FILE]
 
 Options:
   -v, --verbose   also the config file, uptime, GPUs and every model with why it fits or not
       --json      the status result as JSON (with -v: {status, models})
       --config FILE  the config to use
+      --standalone   Mai in this process, not the shared host (mai host --help)
   -h, --help      this help`,
   async run(args) {
     const { values } = parseCommandArgs('status', args, options);
@@ -43,7 +44,7 @@ Options:
       return 0;
     }
     const verbose = values.verbose ?? false;
-    const { status, models } = await withClient(values.config, async (client) => ({
+    const { status, models } = await withClient({ config: values.config, standalone: values.standalone, name: 'mai status' }, async (client) => ({
       status: await client.request(StatusRequest, {}),
       models: verbose ? await client.request(ModelsListRequest, {}) : null,
     }));
