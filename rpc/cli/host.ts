@@ -1,5 +1,5 @@
 /** `mai host`: the shared host in the foreground (clients start it themselves; this is for running it by hand). */
-import { configOption, logger, openMai, parseCommandArgs, type Command } from './common.ts';
+import { configOption, openMai, parseCommandArgs, type Command } from './common.ts';
 import { createLogger } from '../../core/log.ts';
 
 export const hostCommand: Command = {
@@ -22,7 +22,8 @@ Options:
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const log = process.env.MAI_LOG ? logger() : createLogger('mai-host', 'info');
+    // The log file says who came and went: at least info, debug when MAI_LOG=debug.
+    const log = createLogger('mai-host', process.env.MAI_LOG?.toLowerCase() === 'debug' ? 'debug' : 'info');
     const { runHost } = await import('../host/host.ts');
     return runHost({ find: { flag: values.config }, log, open: () => openMai(values.config, log) });
   },
