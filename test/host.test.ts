@@ -74,7 +74,7 @@ async function status(): Promise<{ counters: { turns: number } } & Record<string
 beforeEach(async () => {
   dir = await tempDir('mai-host-');
   server = await startOpenAIServer([slow, { id: 'fast-model', reply: 'quick' }]);
-  config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 1500, helloTimeoutMs: 500 }\n'));
+  config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 1500, helloTimeoutMs: 500 }\n').replace('backoffMs: 0 }', 'backoffMs: 0, parallelPerModel: 4 }'));
 });
 
 afterEach(async () => {
@@ -113,8 +113,8 @@ describe('the shared host', () => {
   it('a client whose pipe is killed mid-turn cancels its own turn only', async () => {
     const [a, b] = [serve(), serve()];
     const turnB = b.request('chat/send', { message: 'from b', model: 'slow-model' });
-    void a.request('chat/send', { message: 'from a', model: 'slow-model' });
-    await until('both turns at the model server', () => server.requests.length === 2);
+    a.request('chat/send', { message: 'from a', model: 'slow-model' }).catch(() => {}); // a never reads its reply
+    await until(`both turns at the model server (a: ${a.stderr()}, b: ${b.stderr()})`, () => server.requests.length === 2);
     a.child.kill('SIGKILL'); // the editor and its sidecar vanish: the host sees the socket close
     const fromA = await until('the model server to see a leave', () => server.requests.find((r) => r.messages.at(-1)?.content === 'from a' && r.clientClosed));
     expect(fromA.clientClosed).toBe(true);
@@ -139,7 +139,7 @@ describe('the shared host', () => {
     expect(again.result, JSON.stringify(again)).toMatchObject({ conversationId, text: 'quick' });
     expect(hostPids()).toHaveLength(2);
     const conversation = await a.request('conversations/get', { id: conversationId });
-    const contents = (conversation.result as { messages: Array<{ content: string }> }).messages.map((m) => m.content);
+    const contents = (conversation.result as { messages: Array<{ text: string }> }).messages.map((m) => m.text);
     expect(contents).toEqual(expect.arrayContaining(['remember this', 'quick', 'and again']));
     expect(contents).not.toContain('a long one');
   });

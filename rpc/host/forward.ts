@@ -96,13 +96,19 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       s.on('data', (chunk: Buffer) => {
         fromHost.push(chunk);
         output.write(chunk);
+        if (inputEnded && pending.size === 0) s.end();
       });
       s.on('error', () => {}); // 'close' follows and says what to do
-      s.on('close', () => {
+      // The host ended its side: after our end of input that is the normal end (every reply is
+      // through); before it, the host died or left, and what it had is lost.
+      const gone = () => {
         if (socket !== s) return;
         socket = null;
-        hostGone('its connection closed'); // after our end of input this is the normal end
-      });
+        s.destroy();
+        hostGone('its connection closed');
+      };
+      s.on('end', gone);
+      s.on('close', gone);
       s.resume();
       return s;
     };
@@ -149,9 +155,11 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     const onInputEnd = () => {
       if (inputEnded) return;
       inputEnded = true;
+      // The host takes the end of a connection for a client gone (its turns are cancelled), so
+      // our side stays open until every request sent has its reply; then the host ends too.
       void queue.then(() => {
-        if (socket) socket.end(); // the host answers what it has, then closes: 'close' ends us
-        else output.write('', () => finish({ reason: 'eof', code: 0 }));
+        if (!socket) output.write('', () => finish({ reason: 'eof', code: 0 }));
+        else if (pending.size === 0) socket.end();
       });
     };
     const onOutputError = () => finish({ reason: 'output-closed', code: 1 });

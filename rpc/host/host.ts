@@ -157,8 +157,11 @@ async function serveClient(socket: Socket, rest: Buffer, mai: Mai, log: Logger, 
   if (clientInfo) session.describe({ clientInfo });
   const clientLog = log.child(session.id);
   log.info(`client ${session.id} (${name}) connected`);
+  // The end of the connection is the client gone: the forwarder ends its side only once every
+  // reply it awaits has come, so whatever is still in flight here has nobody to go to.
   const gone = new AbortController();
-  socket.on('close', () => gone.abort());
+  socket.once('end', () => gone.abort());
+  socket.once('close', () => gone.abort());
   if (rest.length > 0) socket.unshift(rest);
   const served = serveStreams({
     input: socket,
