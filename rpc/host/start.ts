@@ -65,8 +65,10 @@ function hostCommand(address: HostAddress): { program: string; args: string[]; c
   const cwd = resolve(dirname(here), '..', '..', ...(here.includes(`${'/'}dist${'/'}`) ? ['..'] : []));
   const tail = [bin, 'host', '--config', address.configFile];
   if ('Deno' in globalThis) {
-    // What the README's full `deno run` line grants (a process allowed to run programs may start Mai).
-    const flags = ['--allow-read', '--allow-env', '--allow-net=127.0.0.1', '--allow-sys', '--allow-run', '--allow-ffi', '--allow-write'];
+    // The README's full `deno run` line, with the network open: the host listens on its Unix socket
+    // (Deno asks net access per exact `unix:` path) and serves whatever backends the config names.
+    // A client allowed to run programs could grant itself as much.
+    const flags = ['--allow-read', '--allow-env', '--allow-net', '--allow-sys', '--allow-run', '--allow-ffi', '--allow-write'];
     return { program: process.execPath, args: ['run', ...flags, ...tail], cwd };
   }
   return { program: process.execPath, args: tail, cwd };
