@@ -110,9 +110,9 @@ Options:
       throw new UsageError(`cannot read ${file}: ${(error as Error).message}.`);
     }
     const items = parseBatch(text);
-    return withClient({ config: values.config, standalone: values.standalone, name: 'mai batch' }, (client, config) => {
+    return withClient({ config: values.config, standalone: values.standalone, name: 'mai batch' }, async (client, config) => {
       // -j N beyond what one model answers at once only queues in Mai: say so, and where to change it.
-      const loaded = config();
+      const loaded = await config();
       const perModel = loaded.config.fallback.parallelPerModel;
       if (concurrency > perModel && items.length > perModel) {
         process.stderr.write(

@@ -73,17 +73,17 @@ export interface ClientScope {
  * rpc/host/), else Mai built in this process behind the in-process link (--standalone, or when
  * no host can start). `config()` is the config the answering Mai runs.
  */
-export async function withClient<T>(scope: ClientScope, body: (client: MaiClient, config: () => LoadedConfig) => Promise<T>): Promise<T> {
+export async function withClient<T>(scope: ClientScope, body: (client: MaiClient, config: () => Promise<LoadedConfig>) => Promise<T>): Promise<T> {
   const log = logger();
   const { standaloneWanted, useHost } = await import('../host/use-host.ts');
   const reached = standaloneWanted(scope.standalone) ? null : await useHost({ flag: scope.config }, 'mai', scope.name);
   if (reached) {
     const { linkToHost } = await import('../host/link.ts');
     const link = linkToHost(reached, scope.name);
-    const { loadConfig } = await import('../../core/config/load.ts');
-    let loaded: LoadedConfig | undefined;
+    // The config (zod, YAML) is read only by a command that asks for it (batch): `mai chat` never loads it.
+    const config = async () => (await import('../../core/config/load.ts')).loadConfig({ flag: reached.address.configFile });
     try {
-      return await body(link.client, () => (loaded ??= loadConfig({ flag: reached.address.configFile })));
+      return await body(link.client, config);
     } finally {
       await link.close();
     }
@@ -94,7 +94,7 @@ export async function withClient<T>(scope: ClientScope, body: (client: MaiClient
   const { linkInProcess } = await import('../in-process.ts');
   const link = linkInProcess(mai, log);
   try {
-    return await body(link.client, () => mai.config);
+    return await body(link.client, async () => mai.config);
   } finally {
     await link.close();
     await mai.close().catch((error: unknown) => log.debug('closing Mai failed', error));

@@ -1,6 +1,5 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
 import type { Mai } from '../../core/mai.ts';
-import { serveStreams } from '../serve.ts';
 import { clientOptions, logger, openMai, parseCommandArgs, type Command } from './common.ts';
 
 /** Without any input, Mai is built this long after the server listens. */
@@ -62,6 +61,8 @@ Options:
     // Nothing a client sends may take the server down; a bug in a handler is logged, not fatal.
     process.on('uncaughtException', (error) => log.error('uncaught exception (the server keeps running)', error.stack ?? error));
     process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the server keeps running)', reason));
+    // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, the conformance layer).
+    const { serveStreams } = await import('../serve.ts');
     const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(face ? { face } : {}) });
     // After serveStreams' own listener, so the build starts once the first chunk has been handled
     // and the replies it needs no Mai for are written: vscode-jsonrpc dispatches it on one

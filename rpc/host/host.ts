@@ -174,7 +174,7 @@ async function serveClient(socket: Socket, rest: Buffer, mai: Mai, log: Logger, 
   });
   socket.resume();
   const outcome = await served;
-  log.info(`client ${session.id} finished (${outcome.reason})`);
+  log.info(`client ${session.id} (${session.name}) finished (${outcome.reason})`);
   session.detach();
   socket.end();
 }

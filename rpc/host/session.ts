@@ -7,6 +7,8 @@ import type { Mai } from '../../core/mai.ts';
 
 export interface ClientSession {
   readonly id: string;
+  /** Who the client is: the hello's name, then `initialize`'s clientInfo. */
+  readonly name: string;
   /** The Mai this client's requests go to: its turns are marked as this client's. */
   readonly mai: Mai;
   /** `initialize`'s params (or a hello's clientInfo): names the client in `status`. */
@@ -18,13 +20,16 @@ export interface ClientSession {
 let sessions = 0;
 
 export function openClientSession(mai: Mai, name: string): ClientSession {
-  const id = `client-${process.pid}-${++sessions}`;
+  let named = name;
   return {
-    id,
+    id: `client-${process.pid}-${++sessions}`,
+    get name() {
+      return named;
+    },
     mai,
     describe(params) {
       const info = clientInfoOf(params);
-      if (info) void info;
+      if (info) named = `${info.name}${info.version ? ` ${info.version}` : ''} via ${name}`;
     },
     detach() {},
   };
