@@ -5,9 +5,8 @@
  * broken config is left to the in-process path, which reports it as it always has (exit code 2).
  */
 import type { FindConfigOptions } from '../../core/config/find.ts';
-import { hostAddress, type HostAddress } from './address.ts';
+import type { HostAddress } from './address.ts';
 import type { HostConnection } from './connect.ts';
-import { HostStartFailed, reachHost } from './start.ts';
 import type { Face } from './wire.ts';
 
 export interface ReachedHost {
@@ -20,6 +19,8 @@ export function standaloneWanted(flag: boolean | undefined, env: Readonly<Record
 }
 
 export async function useHost(find: FindConfigOptions, face: Face, name: string): Promise<ReachedHost | null> {
+  // Loaded only here: a standalone command (--standalone) loads nothing of the host.
+  const [{ hostAddress }, { HostStartFailed, reachHost }] = await Promise.all([import('./address.ts'), import('./start.ts')]);
   let address: HostAddress;
   try {
     address = hostAddress(find);
