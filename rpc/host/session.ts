@@ -3,7 +3,8 @@
  * on the shared Mai (named by the hello, then by `initialize`'s clientInfo), whose turns carry its
  * id and which is detached when the connection ends.
  */
-import type { Mai } from '../../core/mai.ts';
+import type { ChatOptions, Mai } from '../../core/mai.ts';
+import type { TurnRequest } from '../../core/pipeline/turn.ts';
 
 export interface ClientSession {
   readonly id: string;
@@ -19,19 +20,42 @@ export interface ClientSession {
 
 let sessions = 0;
 
+/** Mai's client registry (core/clients.ts): one handle per connection. */
+interface ClientHandle {
+  readonly id: string;
+  describe(info: { name?: string; version?: string; kind?: string }): void;
+  detach(): void;
+}
+type Registry = { attachClient?(info: { name?: string; version?: string; kind?: string }): ClientHandle };
+
 export function openClientSession(mai: Mai, name: string): ClientSession {
   let named = name;
+  const kind = name.includes('--mcp') ? 'mcp' : name.startsWith('mai serve') ? 'editor' : 'cli';
+  const registry = mai as Mai & Registry;
+  const handle: ClientHandle = registry.attachClient?.({ name, kind }) ?? { id: `client-${process.pid}-${++sessions}`, describe() {}, detach() {} };
+  // This client's view of the shared Mai: its turns carry its id (whose turn it is comes from the connection, never from params).
+  const view = new Proxy(mai, {
+    get(target, property) {
+      if (property === 'chat') {
+        return (request: TurnRequest, options?: ChatOptions) => target.chat({ ...request, client: handle.id } as TurnRequest, options);
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
   return {
-    id: `client-${process.pid}-${++sessions}`,
+    id: handle.id,
     get name() {
       return named;
     },
-    mai,
+    mai: view,
     describe(params) {
       const info = clientInfoOf(params);
-      if (info) named = `${info.name}${info.version ? ` ${info.version}` : ''} via ${name}`;
+      if (!info) return;
+      named = `${info.name}${info.version ? ` ${info.version}` : ''} via ${name}`;
+      handle.describe({ ...info, kind });
     },
-    detach() {},
+    detach: () => handle.detach(),
   };
 }
 
