@@ -203,6 +203,23 @@ describe('the shared host', () => {
     expect(readdirSync(runtimeDir()).filter((f) => f.endsWith('.sock'))).toEqual([]);
   });
 
+  it('a forwarder whose editor vanishes (stdin, stdout and stderr closed at once, mid-turn) exits; the host serves on', async () => {
+    const a = serve();
+    await a.request('initialize', {});
+    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model: 'slow-model', progressToken: 'p' } });
+    await until('the turn at the model server', () => server.requests.length === 1);
+    const exited = new Promise<number | null>((resolve) => a.child.once('exit', (code) => resolve(code)));
+    // libuv's stdio pipes are socketpairs: the editor's ends close together.
+    a.child.stdin.destroy();
+    a.child.stdout.destroy();
+    a.child.stderr.destroy();
+    await exited;
+    await until('the host to cancel the turn at the model server', () => server.requests[0]?.clientClosed);
+    const [pid] = hostPids();
+    expect(alive(pid!)).toBe(true);
+    expect((await cli(['status'])).code).toBe(0);
+  });
+
   it('mai serve --mcp forwards to the same host', async () => {
     const run = await runCli(['serve', '--mcp', '--config', config], {
       stateDir: stateDir(),
