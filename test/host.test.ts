@@ -4,8 +4,8 @@
  * foreign and open sockets, strangers on the socket, and the idle exit. Each test has its own
  * runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
  */
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -191,6 +191,25 @@ describe('the shared host', () => {
     expect(await talk(null)).toMatch(/nothing came for 500 ms/);
     expect(JSON.parse(await talk('{"jsonrpc":"2.0","id":7,"method":"status"}\n'))).toMatchObject({ id: 7, result: { counters: expect.any(Object) } });
     expect((await cli(['status'])).code).toBe(0); // the host took no harm
+  });
+
+  it('a host of another Mai version on the socket is told apart: the command says so and answers in its own process', async () => {
+    expect((await cli(['status'])).code).toBe(0);
+    const [pid] = hostPids();
+    process.kill(pid!, 'SIGKILL');
+    await until('the host to die', () => !alive(pid!));
+    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
+    unlinkSync(socket);
+    const old = createServer((c) => c.end(`MAI-HOST/1 ${JSON.stringify({ ok: false, version: '0.0.1', pid: 1, error: 'this host is Mai 0.0.1, the client Mai 0.1.0' })}\n`));
+    await new Promise<void>((resolve) => old.listen(socket, resolve));
+    chmodSync(socket, 0o600);
+    try {
+      const run = await cli(['status']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/refused: this host is Mai 0\.0\.1.*\n.*answering in this process/);
+    } finally {
+      old.close();
+    }
   });
 
   it('a forwarder ends with its input; the host exits once idle', async () => {
