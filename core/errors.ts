@@ -33,6 +33,9 @@ export const ErrorCodes = {
   // conversations
   conversationNotFound: 'conversation-not-found',
   conversationCorrupt: 'conversation-corrupt',
+  // the shared host (rpc/host/)
+  hostLost: 'host-lost',
+  hostUnsafe: 'host-unsafe',
   // anything else
   invalidParams: 'invalid-params',
   internal: 'internal',
@@ -59,6 +62,7 @@ const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCodes.serverError,
   ErrorCodes.streamCut,
   ErrorCodes.emptyReply,
+  ErrorCodes.hostLost,
 ]);
 
 export class MaiError extends Error {

@@ -31,12 +31,16 @@
  *                  bad-request
  *   -32040         conversation-not-found               no conversation with that id
  *   -32041         conversation-corrupt                 the conversation file cannot be read
+ *   -32050         host-lost                            the shared host stopped while answering (retryable;
+ *                                                        made by the forwarder, rpc/host/wire.ts)
+ *   -32051         host-unsafe                          the host's socket or folder is another user's or open to others
  *
  * Mai's own codes sit in JSON-RPC's server-error range (-32000..-32099), clear of the codes
  * vscode-jsonrpc reserves there (-32001, -32002, -32096..-32099).
  */
 import { ErrorCodes as JsonRpcCodes, ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, MaiError, type ErrorCode } from '../core/errors.ts';
+import { HostRpcCodes } from './host/wire.ts';
 
 /** One problem with a request's params: where (the path of keys) and what (a zod issue fits). */
 export interface ParamsIssue {
@@ -98,6 +102,8 @@ const rpcCodeOf: Record<ErrorCode, number> = {
   [ErrorCodes.badRequest]: -32038,
   [ErrorCodes.conversationNotFound]: -32040,
   [ErrorCodes.conversationCorrupt]: -32041,
+  [ErrorCodes.hostLost]: HostRpcCodes.hostLost,
+  [ErrorCodes.hostUnsafe]: -32051,
 };
 
 /** The JSON-RPC code a MaiError code travels as. */

@@ -23,6 +23,10 @@ export interface ServeOptions {
   log: Logger;
   /** Another protocol on the same framing, conformance layer and server (`mai serve --mcp`: rpc/mcp/). */
   face?: ServerFace;
+  /** The client is gone (the host's socket closed both ways): its requests are cancelled, then serving ends. */
+  signal?: AbortSignal;
+  /** `initialize` arrived with these params (the host names its client by them). */
+  onInitialize?: (params: Record<string, unknown>) => void;
 }
 
 /** What a protocol served over this stack changes: the methods it answers and how its clients cancel. */
@@ -133,7 +137,13 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     };
     // Attached before the server's own waits, so a failed build stops the output before any request's error reply.
     if (mai instanceof Promise) mai.catch((error: unknown) => finish({ reason: 'mai-failed', code: 1, error }));
-    const server = attachMaiServer(connection, { mai, log, onExit, ...(options.face ? { routes: options.face.routes } : {}) });
+    const server = attachMaiServer(connection, {
+      mai,
+      log,
+      onExit,
+      ...(options.face ? { routes: options.face.routes } : {}),
+      ...(options.onInitialize ? { onInitialize: options.onInitialize } : {}),
+    });
     connection.listen();
 
     const onData = (chunk: Buffer | string) => {
@@ -159,6 +169,15 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       log.warn('the output closed; nobody reads the replies any more', error);
       finish({ reason: 'output-closed', code: 1 });
     };
+    // The client left for good: nobody reads the replies, so its turns stop rather than run on.
+    const onGone = () => {
+      outputClosed = true;
+      input.off('data', onData);
+      layer.cancelAll();
+      void layer.end().then(() => finish({ reason: 'output-closed', code: 1 }));
+    };
+    if (options.signal?.aborted) onGone();
+    else options.signal?.addEventListener('abort', onGone, { once: true });
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('close', onEnd);

@@ -25,6 +25,8 @@ export interface MaiServerOptions {
   onExit(code: number): void;
   /** The methods answered (`mai serve --mcp` passes the MCP ones); default: Mai's JSON-RPC methods (maiRouteSet). */
   routes?: RouteSet;
+  /** Called with `initialize`'s params once they are valid (the host names its client by clientInfo). */
+  onInitialize?: (params: Record<string, unknown>) => void;
 }
 
 /**
@@ -72,6 +74,7 @@ export function attachMaiServer(connection: MessageConnection, options: MaiServe
     }
     const parsed = route.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(method, parsed.error);
+    if (method === Methods.initialize) options.onInitialize?.(parsed.data as Record<string, unknown>);
     if (token.isCancellationRequested) throw toResponseError(new MaiError(ErrorCodes.cancelled, `${method} was cancelled before it started.`));
     try {
       return await route.run(parsed.data, { token, connection });

@@ -75,7 +75,7 @@ switching: { preload: false }
  */
 export function maiEnv(stateDir) {
   /** @type {NodeJS.ProcessEnv} */
-  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, MAI_LOG: 'warn' };
+  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, MAI_LOG: 'warn', MAI_STANDALONE: '1' };
   delete env.MAI_CONFIG;
   delete env.NODE_OPTIONS;
   return env;

@@ -36,7 +36,7 @@ async function toInitialize(args, env, cwd) {
  * @param {string} expected
  * @returns {Promise<number>}
  */
-function toFirstToken(args, env, cwd, expected) {
+export function toFirstToken(args, env, cwd, expected) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = track(spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));

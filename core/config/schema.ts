@@ -139,6 +139,15 @@ export const ReloadConfig = z
   })
   .strict();
 
+export const HostConfig = z
+  .object({
+    idleExitMs: nonNegative
+      .default(300_000)
+      .describe('the shared host (rpc/host/) exits after this long with no client connected; 0 exits as soon as the last one leaves'),
+    helloTimeoutMs: positiveInt.default(10_000).describe('a connection to the host that sends nothing for this long is closed'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(BackendRef).default([]),
@@ -150,6 +159,7 @@ export const MaiConfig = z
     context: ContextConfig.default(ContextConfig.parse({})),
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
     reload: ReloadConfig.default(ReloadConfig.parse({})),
+    host: HostConfig.default(HostConfig.parse({})),
   })
   .strict();
 
@@ -163,6 +173,7 @@ export type MonitorConfig = z.infer<typeof MonitorConfig>;
 export type ContextConfig = z.infer<typeof ContextConfig>;
 export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
 export type ReloadConfig = z.infer<typeof ReloadConfig>;
+export type HostConfig = z.infer<typeof HostConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;

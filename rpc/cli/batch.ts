@@ -8,13 +8,13 @@ import type { MaiClient } from '../client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes } from '../../core/errors.ts';
 import { rpcCodeFor, toResponseError } from '../errors.ts';
-import { configOption, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
 import { ProgressBar } from './progress-bar.ts';
 
 const QUEUE_FULL_RETRIES = 100;
 
-const options = { ...configOption, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' } } as const;
+const options = { ...clientOptions, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' } } as const;
 
 async function answer(client: MaiClient, item: BatchItem, model: string | undefined): Promise<{ line: string; ok: boolean }> {
   if (!item.ok) return { line: JSON.stringify({ id: item.id, error: { code: -32602, message: item.message, data: { code: 'invalid-params', retryable: false } } }), ok: false };
@@ -77,7 +77,7 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
 export const batchCommand: Command = {
   name: 'batch',
   summary: 'answer many prompts (one a line), N at a time, as JSON lines in input order',
-  help: `Usage: mai batch [FILE] [--concurrency N] [-m MODEL] [--config FILE]
+  help: `Usage: mai batch [FILE] [--concurrency N] [-m MODEL] [--standalone] [--config FILE]
 
 Reads prompts from FILE (or stdin), one a line: plain text, or a JSON object
   {"id"?: string|number, "prompt": string, "conversationId"?: string, "model"?: string}
@@ -92,6 +92,7 @@ Options:
                        fallback.parallelPerModel of them at a time (default 1)
   -m, --model MODEL    answer with this model unless a line names one
       --config FILE    the config to use
+      --standalone     Mai in this process, not the shared host (mai host --help)
   -h, --help           this help`,
   async run(args) {
     const { values, positionals } = parseCommandArgs('batch', args, options);
@@ -111,12 +112,13 @@ Options:
       throw new UsageError(`cannot read ${file}: ${(error as Error).message}.`);
     }
     const items = parseBatch(text);
-    return withClient(values.config, (client, mai) => {
+    return withClient({ config: values.config, standalone: values.standalone, name: 'mai batch' }, async (client, config) => {
       // -j N beyond what one model answers at once only queues in Mai: say so, and where to change it.
-      const perModel = mai.config.config.fallback.parallelPerModel;
+      const loaded = await config();
+      const perModel = loaded.config.fallback.parallelPerModel;
       if (concurrency > perModel && items.length > perModel) {
         process.stderr.write(
-          `mai batch: ${concurrency} prompts at once, but a model answers ${perModel} turn${perModel === 1 ? '' : 's'} at a time (fallback.parallelPerModel in ${mai.config.file}) unless its server reports its slots (llama.cpp does); the others wait their turn. Raise it to what your model server serves at once.\n`,
+          `mai batch: ${concurrency} prompts at once, but a model answers ${perModel} turn${perModel === 1 ? '' : 's'} at a time (fallback.parallelPerModel in ${loaded.file}) unless its server reports its slots (llama.cpp does); the others wait their turn. Raise it to what your model server serves at once.\n`,
         );
       }
       return runBatch(client, items, concurrency, values.model);

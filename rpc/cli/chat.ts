@@ -5,10 +5,10 @@ import { cancellationFrom, type MaiClient } from '../client.ts';
 import { RpcCodes } from '../errors.ts';
 import type { ChatSendParams, ChatSendResult } from '../protocol.ts';
 import { AnswerPrinter } from './answer-printer.ts';
-import { configOption, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
 
 const options = {
-  ...configOption,
+  ...clientOptions,
   conversation: { type: 'string', short: 'c' },
   model: { type: 'string', short: 'm' },
   system: { type: 'string', short: 's' },
@@ -84,7 +84,7 @@ async function repl(client: MaiClient, base: TurnParams, json: boolean): Promise
 export const chatCommand: Command = {
   name: 'chat',
   summary: 'chat with the best model that fits now (one turn, or a REPL on a terminal)',
-  help: `Usage: mai chat [MESSAGE] [-c ID] [-m MODEL] [-s SYSTEM] [--json] [--config FILE]
+  help: `Usage: mai chat [MESSAGE] [-c ID] [-m MODEL] [-s SYSTEM] [--json] [--standalone] [--config FILE]
 
 With MESSAGE (or text piped on stdin) Mai answers one turn, streaming it to stdout as it comes.
 With neither, on a terminal, it opens a REPL that keeps the conversation across turns.
@@ -95,6 +95,7 @@ Options:
   -s, --system TEXT      a system prompt
       --json             print the whole result as one JSON object instead of streaming text
       --config FILE      the config to use
+      --standalone       Mai in this process, not the shared host (mai host --help)
   -h, --help             this help`,
   async run(args) {
     const { values, positionals } = parseCommandArgs('chat', args, options);
@@ -113,6 +114,6 @@ Options:
       base.message = (await readAll(process.stdin)).trim();
       if (base.message === '') throw new UsageError('no message: pass it as an argument (mai chat "hello") or pipe it on stdin.');
     }
-    return withClient(values.config, (client) => (base.message === '' ? repl(client, base, json) : oneShot(client, base, json)));
+    return withClient({ config: values.config, standalone: values.standalone, name: 'mai chat' }, (client) => (base.message === '' ? repl(client, base, json) : oneShot(client, base, json)));
   },
 };

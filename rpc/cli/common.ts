@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { MaiError } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
+import type { LoadedConfig } from '../../core/config/load.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
 import { configErrorCodes, describeErrorData, type RpcErrorData } from '../errors.ts';
@@ -29,6 +30,9 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export const configOption = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const satisfies Options;
+
+/** The client commands' escape from the shared host (MAI_STANDALONE=1 does the same). */
+export const clientOptions = { ...configOption, standalone: { type: 'boolean' } } as const satisfies Options;
 
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
@@ -55,16 +59,42 @@ export async function openMai(config: string | undefined, log: Logger): Promise<
   return Mai.create({ find: { flag: config }, log, plugins: builtinPlugins });
 }
 
-/** Opens Mai, links a client to the in-process server, runs `body` (which may read Mai's config), and closes everything. */
-export async function withClient<T>(config: string | undefined, body: (client: MaiClient, mai: Mai) => Promise<T>): Promise<T> {
+export interface ClientScope {
+  /** --config */
+  config: string | undefined;
+  /** --standalone */
+  standalone?: boolean | undefined;
+  /** The command, as the host's `status` names the client. */
+  name: string;
+}
+
+/**
+ * Runs `body` with a client of Mai: the shared host's for the config (reached or started,
+ * rpc/host/), else Mai built in this process behind the in-process link (--standalone, or when
+ * no host can start). `config()` is the config the answering Mai runs.
+ */
+export async function withClient<T>(scope: ClientScope, body: (client: MaiClient, config: () => Promise<LoadedConfig>) => Promise<T>): Promise<T> {
   const log = logger();
-  const mai = await openMai(config, log);
+  const { standaloneWanted, useHost } = await import('../host/use-host.ts');
+  const reached = standaloneWanted(scope.standalone) ? null : await useHost({ flag: scope.config }, 'mai', scope.name);
+  if (reached) {
+    const { linkToHost } = await import('../host/link.ts');
+    const link = linkToHost(reached, scope.name);
+    // The config (zod, YAML) is read only by a command that asks for it (batch): `mai chat` never loads it.
+    const config = async () => (await import('../../core/config/load.ts')).loadConfig({ flag: reached.address.configFile });
+    try {
+      return await body(link.client, config);
+    } finally {
+      await link.close();
+    }
+  }
+  const mai = await openMai(scope.config, log);
   // Imported here, not at the top: it loads the protocol's zod schemas, which `mai serve` (a user
   // of this module) must not load before it answers `initialize`.
   const { linkInProcess } = await import('../in-process.ts');
   const link = linkInProcess(mai, log);
   try {
-    return await body(link.client, mai);
+    return await body(link.client, async () => mai.config);
   } finally {
     await link.close();
     await mai.close().catch((error: unknown) => log.debug('closing Mai failed', error));

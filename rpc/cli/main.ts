@@ -14,6 +14,7 @@ const commandLoaders: ReadonlyArray<readonly [name: string, load: () => Promise<
   ['models', async () => (await import('./models.ts')).modelsCommand],
   ['switch', async () => (await import('./switch.ts')).switchCommand],
   ['batch', async () => (await import('./batch.ts')).batchCommand],
+  ['host', async () => (await import('./host.ts')).hostCommand],
 ];
 
 export const commandNames: readonly string[] = commandLoaders.map(([name]) => name);
@@ -39,6 +40,8 @@ Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Every command takes --config FILE and --help. \`mai <command> --help\` says more.
+serve, chat, status, models, switch and batch share one host per config (started when none
+runs; see \`mai host --help\`); --standalone (or MAI_STANDALONE=1) runs Mai in the command itself.
 Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted.`;
 }
 

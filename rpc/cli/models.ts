@@ -1,10 +1,10 @@
 /** `mai models`: every model the backends list, ranked as the next turn would see them. */
 import type { ModelsListResult } from '../protocol.ts';
 import { ModelsListRequest } from '../protocol.ts';
-import { configOption, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
 import { bytes, table } from './format.ts';
 
-const options = { ...configOption, 'available-only': { type: 'boolean' }, json: { type: 'boolean' } } as const;
+const options = { ...clientOptions, 'available-only': { type: 'boolean' }, json: { type: 'boolean' } } as const;
 
 /** Each server of a model: `backend` (this machine) or `backend@host`, busy/slots (`~` when the slots are the config's), cooling. */
 function servers(m: ModelsListResult['models'][number]): string {
@@ -31,7 +31,7 @@ export function formatModels(report: ModelsListResult): string {
 export const modelsCommand: Command = {
   name: 'models',
   summary: 'list the models, whether each fits now and why not',
-  help: `Usage: mai models [--available-only] [--json] [--config FILE]
+  help: `Usage: mai models [--available-only] [--json] [--standalone] [--config FILE]
 
 Lists every model the configured backends report, best first, with whether it fits this machine
 now and, if not, why.
@@ -40,6 +40,7 @@ Options:
       --available-only  only the models that fit now
       --json            the models/list result as JSON
       --config FILE     the config to use
+      --standalone      Mai in this process, not the shared host (mai host --help)
   -h, --help            this help`,
   async run(args) {
     const { values } = parseCommandArgs('models', args, options);
@@ -47,7 +48,7 @@ Options:
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const report = await withClient(values.config, (client) => client.request(ModelsListRequest, { availableOnly: values['available-only'] ?? false }));
+    const report = await withClient({ config: values.config, standalone: values.standalone, name: 'mai models' }, (client) => client.request(ModelsListRequest, { availableOnly: values['available-only'] ?? false }));
     await writeOut(values.json ? `${JSON.stringify(report)}\n` : `${formatModels(report)}\n`);
     return 0;
   },

@@ -1,7 +1,6 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
 import type { Mai } from '../../core/mai.ts';
-import { serveStreams } from '../serve.ts';
-import { configOption, logger, openMai, parseCommandArgs, type Command } from './common.ts';
+import { clientOptions, logger, openMai, parseCommandArgs, type Command } from './common.ts';
 
 /** Without any input, Mai is built this long after the server listens. */
 const BUILD_DELAY_MS = 20;
@@ -9,7 +8,7 @@ const BUILD_DELAY_MS = 20;
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'answer JSON-RPC 2.0 on stdin/stdout (for editors, agents and pipes)',
-  help: `Usage: mai serve [--mcp] [--config FILE]
+  help: `Usage: mai serve [--mcp] [--standalone] [--config FILE]
 
 Answers JSON-RPC 2.0 on stdin/stdout. The framing is detected from the first byte: LSP-style
 "Content-Length: N\\r\\n\\r\\n{json}" or one JSON message a line; replies use the same framing.
@@ -23,15 +22,28 @@ With --mcp Mai is a Model Context Protocol server instead (newline-delimited JSO
 clients such as agents speak it): initialize, ping, tools/list, tools/call with the tools chat,
 models and status, notifications/progress for a progressToken, notifications/cancelled.
 
+By default it forwards stdin/stdout to the shared host for the config (\`mai host --help\`),
+starting it when none runs; with --standalone (or MAI_STANDALONE=1), or when no host can
+start (the reason goes to stderr), Mai runs in this process.
+
 Options:
   --mcp           answer MCP (Model Context Protocol) instead of Mai's own methods
   --config FILE   the config to use (default: $MAI_CONFIG, ./mai.config.yaml, the built-in)
+  --standalone    Mai in this process, not the shared host (mai host --help)
   -h, --help      this help`,
   async run(args) {
-    const { values } = parseCommandArgs('serve', args, { ...configOption, mcp: { type: 'boolean' } });
+    const { values } = parseCommandArgs('serve', args, { ...clientOptions, mcp: { type: 'boolean' } });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
       return 0;
+    }
+    // By default a thin forwarder: stdio to the shared host's socket, byte for byte (rpc/host/).
+    const { standaloneWanted, useHost } = await import('../host/use-host.ts');
+    const reached = standaloneWanted(values.standalone) ? null : await useHost({ flag: values.config }, values.mcp ? 'mcp' : 'mai', values.mcp ? 'mai serve --mcp' : 'mai serve');
+    if (reached) {
+      const { forward } = await import('../host/forward.ts');
+      const outcome = await forward({ input: process.stdin, output: process.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve' });
+      return outcome.code;
     }
     const log = logger();
     // Listen first, build Mai behind: `initialize` (and shutdown/exit) need no Mai nor zod (their
@@ -49,6 +61,8 @@ Options:
     // Nothing a client sends may take the server down; a bug in a handler is logged, not fatal.
     process.on('uncaughtException', (error) => log.error('uncaught exception (the server keeps running)', error.stack ?? error));
     process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the server keeps running)', reason));
+    // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, the conformance layer).
+    const { serveStreams } = await import('../serve.ts');
     const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(face ? { face } : {}) });
     // After serveStreams' own listener, so the build starts once the first chunk has been handled
     // and the replies it needs no Mai for are written: vscode-jsonrpc dispatches it on one

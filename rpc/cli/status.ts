@@ -1,10 +1,10 @@
 /** `mai status`: the current model, the pin, resources, backends, counters, loaded models, clients and queues. */
 import { ModelsListRequest, StatusRequest, type ModelsListResult, type StatusResult } from '../protocol.ts';
-import { configOption, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
 import { bytes, duration, percent, table } from './format.ts';
 import { formatModels } from './models.ts';
 
-const options = { ...configOption, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
+const options = { ...clientOptions, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
 
 const orDash = (n: number | null) => (n === null ? '–' : String(n));
 
@@ -64,12 +64,13 @@ function section(title: string, text: string, rows: number): string[] {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show the current model, resources, backends, counters, loaded models, queues and clients',
-  help: `Usage: mai status [-v] [--json] [--config FILE]
+  help: `Usage: mai status [-v] [--json] [--standalone] [--config FILE]
 
 Options:
   -v, --verbose   also the config file, uptime, GPUs and every model with why it fits or not
       --json      the status result as JSON (with -v: {status, models})
       --config FILE  the config to use
+      --standalone   Mai in this process, not the shared host (mai host --help)
   -h, --help      this help`,
   async run(args) {
     const { values } = parseCommandArgs('status', args, options);
@@ -78,7 +79,7 @@ Options:
       return 0;
     }
     const verbose = values.verbose ?? false;
-    const { status, models } = await withClient(values.config, async (client) => ({
+    const { status, models } = await withClient({ config: values.config, standalone: values.standalone, name: 'mai status' }, async (client) => ({
       status: await client.request(StatusRequest, {}),
       models: verbose ? await client.request(ModelsListRequest, {}) : null,
     }));

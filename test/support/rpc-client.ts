@@ -17,7 +17,9 @@ export const binPath = join(repoRoot, 'dist', 'rpc', 'bin.js');
 export { frame, type Reply, type WireFraming } from './wire-session.ts';
 
 export function maiEnv(stateDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, MAI_LOG: 'warn', ...extra };
+  // Suites about in-process behaviour run standalone, each in its own runtime folder; the host's
+  // suites (test/host-*.test.ts) pass MAI_STANDALONE: '0'.
+  const env: NodeJS.ProcessEnv = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, XDG_RUNTIME_DIR: join(stateDir, 'run'), MAI_STANDALONE: '1', MAI_LOG: 'warn', ...extra };
   delete env.MAI_CONFIG;
   return env;
 }

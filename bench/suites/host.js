@@ -1,0 +1,166 @@
+/**
+ * 7. The shared host (rpc/host/): a warm `mai chat` (host running) from spawn to its first token
+ * against the same spawn doing a direct `openai` call; the added time of a turn through a
+ * `mai serve` forwarder and the host against an in-process `mai serve`, turn by turn; and the
+ * memory (RSS) of three `mai serve` clients answering with one GGUF model through one host
+ * against one in-process client.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ensureDemoModels } from '../../scripts/gguf/index.js';
+import { startLoopbackServer } from '../lib/loopback-server.js';
+import { spawnRpc } from '../lib/rpc-pipe.js';
+import { benchDir, binPath, maiEnv, tempDir, writeBenchConfig } from '../lib/setup.js';
+import { ms, p50, plusMs, times } from '../lib/stats.js';
+import { toFirstToken } from './cold-start.js';
+
+/** RSS of a process in bytes (from /proc). @param {number} pid */
+function rss(pid) {
+  const line = execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+  return Number(line) * 1024;
+}
+
+/** The pid of the host alive now, from the logs in the state folder. @param {string} stateDir */
+function hostPid(stateDir) {
+  const out = execFileSync('sh', ['-c', `cat "${stateDir}"/host-*.log 2>/dev/null || true`], { encoding: 'utf8' });
+  const found = [...out.matchAll(/host pid (\d+) serves/g)].map((m) => Number(m[1]));
+  return found.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }).at(-1);
+}
+
+/** @param {number | undefined} pid */
+function kill(pid) {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * @param {{ smoke: boolean }} options
+ * @returns {Promise<import('../lib/report.js').SuiteResult>}
+ */
+export async function host({ smoke }) {
+  const began = performance.now();
+  const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 20 });
+  const dir = await tempDir();
+  const hosted = { ...maiEnv(dir.path), MAI_STANDALONE: '0' };
+  const standalone = maiEnv(dir.path);
+  try {
+    const yaml = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: true });
+    const config = join(dir.path, 'host.config.yaml');
+    const { readFile } = await import('node:fs/promises');
+    await writeFile(config, `${await readFile(yaml, 'utf8')}host: { idleExitMs: 20000 }\n`);
+    const message = 'Say hello.';
+    const expected = `Answer to: ${message}`;
+    const direct = join(benchDir, 'lib', 'direct-chat.js');
+
+    // 1. warm `mai chat`: the first call starts the host, the timed ones reuse it.
+    const chatArgs = [binPath, 'chat', '--config', config, message];
+    await toFirstToken(chatArgs, hosted, dir.path, expected);
+    await toFirstToken([direct, server.baseURL, 'bench-model', message], standalone, dir.path, expected);
+    const runs = smoke ? 1 : 10;
+    /** @type {{ chat: number[], openai: number[] }} */
+    const spawns = { chat: [], openai: [] };
+    for (let i = 0; i < runs; i++) {
+      spawns.chat.push(await toFirstToken(chatArgs, hosted, dir.path, expected));
+      spawns.openai.push(await toFirstToken([direct, server.baseURL, 'bench-model', message], standalone, dir.path, expected));
+    }
+
+    // 2. a turn through forwarder + host against in-process `mai serve`, alternating turn by turn.
+    const serveArgs = [binPath, 'serve', '--config', config];
+    const viaHost = spawnRpc({ command: process.execPath, args: serveArgs, framing: 'content-length', env: hosted, cwd: dir.path });
+    const inProcess = spawnRpc({ command: process.execPath, args: serveArgs, framing: 'content-length', env: standalone, cwd: dir.path });
+    const turns = smoke ? 5 : 200;
+    const warm = smoke ? 2 : 30;
+    /** @type {{ host: number[], alone: number[] }} */
+    const turn = { host: [], alone: [] };
+    const one = async (/** @type {typeof viaHost} */ pipe) => {
+      const t0 = performance.now();
+      const reply = await pipe.request('chat/send', { message, model: 'bench-model' });
+      if (reply.error) throw new Error(`chat/send failed: ${reply.error.message}`);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < warm + turns; i++) {
+      const order = i % 2 === 0 ? /** @type {const} */ (['host', 'alone']) : /** @type {const} */ (['alone', 'host']);
+      for (const path of order) {
+        const took = await one(path === 'host' ? viaHost : inProcess);
+        if (i >= warm) turn[path].push(took);
+      }
+    }
+    await viaHost.close();
+    await inProcess.close();
+    kill(hostPid(dir.path));
+
+    // 3. memory: three clients on one GGUF model through one host, against one in-process client.
+    const models = join(dir.path, 'models');
+    await mkdir(models, { recursive: true });
+    await ensureDemoModels(models);
+    const gguf = join(dir.path, 'gguf.config.yaml');
+    await writeFile(gguf, `backends:\n  - use: gguf\n    options: { folders: [./models], threads: 1 }\nmonitor: { enabled: false }\ncontext: { stateDir: ./state, summary: digest }\nhost: { idleExitMs: 20000 }\n`);
+    const ggufArgs = [binPath, 'serve', '--config', gguf];
+    const ask = { message: 'Hello', model: 'mai-demo-small' };
+    const clients = [];
+    for (let i = 0; i < 3; i++) {
+      const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
+      const reply = await pipe.request('chat/send', ask);
+      if (reply.error) throw new Error(`GGUF chat/send via the host failed: ${reply.error.message}`);
+      clients.push(pipe);
+    }
+    const ggufHost = hostPid(dir.path);
+    const hostBytes = ggufHost ? rss(ggufHost) : 0;
+    const forwarderBytes = clients.reduce((sum, c) => sum + rss(c.child.pid ?? 0), 0);
+    const sharedBytes = hostBytes + forwarderBytes;
+    const alone = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: standalone, cwd: dir.path });
+    const aloneReply = await alone.request('chat/send', ask);
+    if (aloneReply.error) throw new Error(`GGUF chat/send in process failed: ${aloneReply.error.message}`);
+    const aloneBytes = rss(alone.child.pid ?? 0);
+    for (const c of clients) await c.close();
+    await alone.close();
+    kill(ggufHost);
+
+    const chat = p50(spawns.chat);
+    const openai = p50(spawns.openai);
+    const added = p50(turn.host) - p50(turn.alone);
+    const mib = (/** @type {number} */ b) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+    const memoryRatio = sharedBytes / aloneBytes;
+    const hostRatio = hostBytes / aloneBytes;
+    return {
+      id: 'host',
+      title: '7. The shared host',
+      header: ['measure', 'through the host', 'reference', 'reference figure', 'difference', 'ratio'],
+      rows: [
+        ['spawn → first token, warm `mai chat`', ms(chat), 'node + openai package, streaming', ms(openai), plusMs(chat - openai), times(chat / openai)],
+        ['turn p50 (mai serve → host)', ms(p50(turn.host)), 'in-process mai serve', ms(p50(turn.alone)), plusMs(added), times(p50(turn.host) / p50(turn.alone))],
+        ['RSS of the host serving three GGUF clients', mib(hostBytes), 'one in-process client', mib(aloneBytes), mib(hostBytes - aloneBytes), times(hostRatio)],
+        ['RSS, host + three forwarders', mib(sharedBytes), 'one in-process client (three: 3×)', mib(aloneBytes), mib(sharedBytes - aloneBytes), times(memoryRatio)],
+      ],
+      checks: [
+        { name: 'Warm mai chat spawn → first token vs direct openai spawn', target: '≤ 1.3×', measured: times(chat / openai), pass: chat / openai <= 1.3 },
+        { name: 'Turn overhead, forwarder + host vs in-process mai serve, p50', target: '≤ +0.3 ms', measured: plusMs(added), pass: added <= 0.3 },
+        { name: 'Memory of the host serving three GGUF clients vs one in-process client', target: '≈ 1× (≤ 1.2×)', measured: times(hostRatio), pass: hostRatio <= 1.2 },
+        { name: 'Memory of host + three forwarders vs one in-process client', target: '≈ 1× (≤ 1.5×)', measured: times(memoryRatio), pass: memoryRatio <= 1.5 },
+      ],
+      notes: [
+        `${runs} warm \`mai chat --config FILE "Say hello."\` spawns alternating with bench/lib/direct-chat.js, after one untimed call that starts the host.`,
+        `${turns} turns per path after ${warm} warm-up turns, alternating turn by turn; both \`mai serve\` processes use the same config (openai backend on loopback, 20 ms answer in 20 chunks, sampling on), one through its host.`,
+        'RSS: the host, and the host plus three `mai serve` forwarders, each client having answered one turn with the 2 MB demo GGUF model, against one in-process `mai serve` that did the same (ps rss). A forwarder is a Node process (its RSS is mostly the runtime\'s own); the model is held once, by the host.',
+      ],
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    kill(hostPid(dir.path));
+    await server.close();
+    await dir.cleanup();
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The forwarder: what `mai serve` (and the CLI) is when a host serves its config — the client's
+ * bytes to the host's socket and back, untouched (the host detects the framing). It reads the
+ * frames on the side only to know which requests await a reply: if the host dies, each of those
+ * gets a clear retryable error in the client's framing, and the next message reaches a new host
+ * (started if need be) under the same client name. Loads neither zod, the schemas nor Mai's core.
+ */
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { encodeFrame, FrameDecoder } from '../framing.ts';
+import type { HostAddress } from './address.ts';
+import { reachHost, type ReachOptions } from './start.ts';
+import { hostLostReply } from './wire.ts';
+import type { HostConnection } from './connect.ts';
+
+export interface ForwardOptions extends ReachOptions {
+  input: Readable;
+  output: Writable;
+  address: HostAddress;
+  /** The first connection, already made (the caller reached the host to choose between forwarding and standalone). */
+  connection: HostConnection;
+}
+
+export interface ForwardOutcome {
+  reason: 'eof' | 'output-closed';
+  code: number;
+}
+
+type Id = string | number;
+
+/** Request ids (and `initialize`'s clientInfo) in a frame the client sent. */
+function requestsIn(text: string, found: (id: Id, message: Record<string, unknown>) => void): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return; // the host answers it (-32700)
+  }
+  for (const message of Array.isArray(value) ? value : [value]) {
+    if (typeof message !== 'object' || message === null) continue;
+    const { id, method } = message as { id?: unknown; method?: unknown };
+    if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) found(id, message as Record<string, unknown>);
+  }
+}
+
+/** Reply ids in a frame the host sent (notifications, most of a stream, are not parsed: they start with "method"). */
+function repliesIn(text: string, found: (id: Id) => void): void {
+  if (text[0] !== '[' && !text.slice(0, 32).includes('"id"')) return;
+  try {
+    const value = JSON.parse(text) as unknown;
+    for (const message of Array.isArray(value) ? value : [value]) {
+      const { id, method } = (message ?? {}) as { id?: unknown; method?: unknown };
+      if (method === undefined && (typeof id === 'string' || typeof id === 'number')) found(id);
+    }
+  } catch {
+    // not ours to judge
+  }
+}
+
+export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
+  const { input, output, address } = options;
+  const pending = new Map<string, Id>();
+  const keyOf = (id: Id) => `${typeof id}:${id}`;
+  let clientInfo = options.clientInfo;
+  const fromClient = new FrameDecoder({
+    frame: (text) =>
+      requestsIn(text, (id, message) => {
+        pending.set(keyOf(id), id);
+        if (message.method === 'initialize') {
+          const info = (message.params as { clientInfo?: unknown } | undefined)?.clientInfo as { name?: unknown; version?: unknown } | undefined;
+          if (info && typeof info.name === 'string') clientInfo = { name: info.name, ...(typeof info.version === 'string' ? { version: info.version } : {}) };
+        }
+      }),
+    badFrame: () => {},
+  });
+
+  return new Promise((resolve) => {
+    let socket: Socket | null = null;
+    let reaching: Promise<Socket | null> | null = null;
+    let inputEnded = false;
+    let finished = false;
+    const finish = (outcome: ForwardOutcome) => {
+      if (finished) return;
+      finished = true;
+      input.off('data', onData);
+      input.off('end', onInputEnd);
+      input.off('close', onInputEnd);
+      socket?.destroy();
+      output.off('error', onOutputError);
+      output.on('error', () => {});
+      resolve(outcome);
+    };
+    const attach = (connection: HostConnection): Socket => {
+      const s = connection.socket;
+      const fromHost = new FrameDecoder({ frame: (text) => repliesIn(text, (id) => pending.delete(keyOf(id))), badFrame: () => {} });
+      s.on('data', (chunk: Buffer) => {
+        fromHost.push(chunk);
+        output.write(chunk);
+        if (inputEnded && pending.size === 0) s.end();
+      });
+      s.on('error', () => {}); // 'close' follows and says what to do
+      // The host ended its side: after our end of input that is the normal end (every reply is
+      // through); before it, the host died or left, and what it had is lost.
+      const gone = () => {
+        if (socket !== s) return;
+        socket = null;
+        s.destroy();
+        hostGone('its connection closed');
+      };
+      s.on('end', gone);
+      s.on('close', gone);
+      s.resume();
+      return s;
+    };
+    /** The host went away: every request it had is answered with a retryable error. */
+    const hostGone = (why: string) => {
+      const framing = fromClient.framing ?? 'ndjson';
+      const lost = [...pending.values()];
+      pending.clear();
+      for (const id of lost) output.write(encodeFrame(framing, hostLostReply(id, why)));
+      if (inputEnded) output.write('', () => finish({ reason: 'eof', code: lost.length > 0 ? 1 : 0 }));
+    };
+    const reach = (): Promise<Socket | null> => {
+      reaching ??= reachHost(address, { face: options.face, name: options.name, ...(clientInfo ? { clientInfo } : {}) }).then(
+        (connection) => {
+          reaching = null;
+          socket = attach(connection);
+          return socket;
+        },
+        (error: unknown) => {
+          reaching = null;
+          process.stderr.write(`mai: the shared host cannot be reached: ${(error as Error).message}\n`);
+          return null;
+        },
+      );
+      return reaching;
+    };
+    // Chunks that come while a new host is being reached go out in order once it is there.
+    let queue: Promise<void> = Promise.resolve();
+    let waiting = 0;
+    const onData = (chunk: Buffer) => {
+      fromClient.push(chunk);
+      if (socket && waiting === 0) {
+        socket.write(chunk);
+        return;
+      }
+      waiting++;
+      queue = queue.then(async () => {
+        const s = socket ?? (await reach());
+        waiting--;
+        if (s) s.write(chunk);
+        else hostGone('no host could be started');
+      });
+    };
+    const onInputEnd = () => {
+      if (inputEnded) return;
+      inputEnded = true;
+      // The host takes the end of a connection for a client gone (its turns are cancelled), so
+      // our side stays open until every request sent has its reply; then the host ends too.
+      void queue.then(() => {
+        if (!socket) output.write('', () => finish({ reason: 'eof', code: 0 }));
+        else if (pending.size === 0) socket.end();
+      });
+    };
+    const onOutputError = () => finish({ reason: 'output-closed', code: 1 });
+    socket = attach(options.connection);
+    input.on('data', onData);
+    input.on('end', onInputEnd);
+    input.on('close', onInputEnd);
+    output.on('error', onOutputError);
+  });
+}

@@ -1,0 +1,180 @@
+/**
+ * The shared host (`mai host`, started by the first `mai serve`/CLI call that finds none): one Mai
+ * for a user and a config, serving every client that connects to its Unix socket with
+ * serveStreams — one connection, one client session, one framing, over the same Mai. It exits
+ * after `host.idleExitMs` without clients. Its stderr is its log (the starter points it at a file
+ * in the state folder).
+ */
+import { renameSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { FindConfigOptions } from '../../core/config/find.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Mai } from '../../core/mai.ts';
+import { serveStreams, type ServerFace } from '../serve.ts';
+import { maiVersion } from '../version.ts';
+import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
+import { probeHost } from './connect.ts';
+import { openClientSession } from './session.ts';
+import { helloLine, openingOf, parseHello, type ClientHello, type Face } from './wire.ts';
+
+export interface HostOptions {
+  find: FindConfigOptions;
+  log: Logger;
+  /** Builds Mai (the CLI's openMai). */
+  open(): Promise<Mai>;
+}
+
+const MAX_HELLO = 4096;
+
+export async function runHost(options: HostOptions): Promise<number> {
+  const { log } = options;
+  const address = hostAddress(options.find);
+  ensurePrivateDir(address.socketDir);
+  const mai = await options.open(); // a broken config fails here: exit code 2 and its message in the log
+  const faces = new Map<Face, ServerFace | undefined>([['mai', undefined]]);
+  const faceOf = async (face: Face) => {
+    if (!faces.has(face)) faces.set(face, (await import('../mcp/server.ts')).mcpFace);
+    return faces.get(face);
+  };
+  const sockets = new Set<Socket>();
+  let idle: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const server = createServer({ allowHalfOpen: true });
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`the host stops: ${why}`);
+    server.close();
+    removeSocket(address, log);
+    for (const socket of sockets) socket.destroy();
+    await Promise.race([mai.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) => log.debug('closing Mai failed', error));
+    done(0);
+  };
+  const idleCheck = () => {
+    clearTimeout(idle);
+    if (sockets.size > 0 || stopping) return;
+    const ms = mai.config.config.host.idleExitMs;
+    idle = setTimeout(() => void stop(`no client for ${ms} ms (host.idleExitMs)`), ms);
+  };
+  let done: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (done = resolve));
+
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    clearTimeout(idle);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      idleCheck();
+    });
+    socket.on('error', (error) => log.debug('a client socket failed', error));
+    void greet(socket, mai, log, faceOf);
+  });
+  await listen(server, address, log);
+  log.info(`Mai ${maiVersion()} host pid ${process.pid} serves ${address.configFile} on ${address.socket}`);
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('uncaughtException', (error) => log.error('uncaught exception (the host keeps running)', error.stack ?? error));
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the host keeps running)', reason));
+  idleCheck();
+  return finished;
+}
+
+/** Listens on the socket; a stale socket file (its host dead) is removed first, a live one means another host won. */
+async function listen(server: Server, address: HostAddress, log: Logger): Promise<void> {
+  if (checkSocket(address.socket)) {
+    if (await probeHost(address.socket)) throw new Error(`another host already serves ${address.socket}`);
+    log.info(`removing the stale socket ${address.socket} (its host is gone)`);
+    removeSocket(address, log);
+  }
+  // Listened on a private name, made 0600, then renamed into place: no client ever sees it open to others.
+  const making = `${address.socket}.${process.pid}`;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(making, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  privateSocket(making);
+  renameSync(making, address.socket);
+}
+
+function removeSocket(address: HostAddress, log: Logger): void {
+  try {
+    unlinkSync(address.socket);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`could not remove ${address.socket}`, error);
+  }
+}
+
+/** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it. */
+async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>): Promise<void> {
+  const timeoutMs = mai.config.config.host.helloTimeoutMs;
+  let buffered = Buffer.alloc(0);
+  const opening = await new Promise<{ hello?: ClientHello; rest: Buffer } | string>((resolve) => {
+    const timer = setTimeout(() => resolve(`nothing came for ${timeoutMs} ms (host.helloTimeoutMs)`), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const first = buffered.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+      if (first === -1) return;
+      const kind = openingOf(buffered[first]!);
+      if (kind === 'json-rpc') return settle({ rest: buffered });
+      if (kind === 'unknown') return settle(`it does not start with a hello ("MAI-HOST/1 {…}") nor with JSON-RPC ("{", "[" or "Content-Length")`);
+      const newline = buffered.indexOf(0x0a);
+      if (newline === -1) return buffered.length > MAX_HELLO ? settle('the hello line is too long') : undefined;
+      const hello = parseHello<ClientHello>(buffered.subarray(0, newline).toString('utf8').trim());
+      settle(typeof hello === 'string' ? hello : { hello, rest: buffered.subarray(newline + 1) });
+    };
+    const onEnd = () => settle('it closed before saying anything');
+    function settle(value: { hello?: ClientHello; rest: Buffer } | string) {
+      clearTimeout(timer);
+      socket.pause(); // what comes next waits for serveStreams (unshift() gives back what was read)
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      resolve(value);
+    }
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+  });
+  if (typeof opening === 'string') {
+    log.info(`refused a connection: ${opening}`);
+    const message = `This is Mai's host socket; the connection was refused: ${opening}. Connect with \`mai serve\` (it forwards stdio here).`;
+    socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message } })}\n`);
+    return;
+  }
+  const { hello, rest } = opening;
+  if (hello && hello.version !== maiVersion()) {
+    socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `this host is Mai ${maiVersion()}, the client Mai ${hello.version}` }));
+    return;
+  }
+  if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid }));
+  await serveClient(socket, rest, mai, log, await faceOf(hello?.face ?? 'mai'), hello?.name ?? 'a direct JSON-RPC client', hello?.clientInfo);
+}
+
+/** One client: its session on Mai, serveStreams on its socket; a client gone mid-stream cancels its own turns. */
+async function serveClient(socket: Socket, rest: Buffer, mai: Mai, log: Logger, face: ServerFace | undefined, name: string, clientInfo?: ClientHello['clientInfo']): Promise<void> {
+  const session = openClientSession(mai, name);
+  if (clientInfo) session.describe({ clientInfo });
+  const clientLog = log.child(session.id);
+  log.info(`client ${session.id} (${name}) connected`);
+  // The end of the connection is the client gone: the forwarder ends its side only once every
+  // reply it awaits has come, so whatever is still in flight here has nobody to go to.
+  const gone = new AbortController();
+  socket.once('end', () => gone.abort());
+  socket.once('close', () => gone.abort());
+  if (rest.length > 0) socket.unshift(rest);
+  const served = serveStreams({
+    input: socket,
+    output: socket,
+    mai: session.mai,
+    log: clientLog,
+    signal: gone.signal,
+    onInitialize: (params) => session.describe(params),
+    ...(face ? { face } : {}),
+  });
+  socket.resume();
+  const outcome = await served;
+  log.info(`client ${session.id} (${session.name}) finished (${outcome.reason})`);
+  session.detach();
+  socket.end();
+}

@@ -1,0 +1,69 @@
+/**
+ * One client of the host as Mai sees it: the one place where a connection becomes a client session
+ * on the shared Mai (named by the hello, then by `initialize`'s clientInfo), whose turns carry its
+ * id and which is detached when the connection ends.
+ */
+import type { ChatOptions, Mai } from '../../core/mai.ts';
+import type { TurnRequest } from '../../core/pipeline/turn.ts';
+
+export interface ClientSession {
+  readonly id: string;
+  /** Who the client is: the hello's name, then `initialize`'s clientInfo. */
+  readonly name: string;
+  /** The Mai this client's requests go to: its turns are marked as this client's. */
+  readonly mai: Mai;
+  /** `initialize`'s params (or a hello's clientInfo): names the client in `status`. */
+  describe(params: Record<string, unknown>): void;
+  /** The connection ended: what the client still has queued or in flight is cancelled. */
+  detach(): void;
+}
+
+let sessions = 0;
+
+/** Mai's client registry (core/clients.ts): one handle per connection. */
+interface ClientHandle {
+  readonly id: string;
+  describe(info: { name?: string; version?: string; kind?: string }): void;
+  detach(): void;
+}
+type Registry = { attachClient?(info: { name?: string; version?: string; kind?: string }): ClientHandle };
+
+export function openClientSession(mai: Mai, name: string): ClientSession {
+  let named = name;
+  const kind = name.includes('--mcp') ? 'mcp' : name.startsWith('mai serve') ? 'editor' : 'cli';
+  const registry = mai as Mai & Registry;
+  const handle: ClientHandle = registry.attachClient?.({ name, kind }) ?? { id: `client-${process.pid}-${++sessions}`, describe() {}, detach() {} };
+  // This client's view of the shared Mai: its turns carry its id (whose turn it is comes from the connection, never from params).
+  const view = new Proxy(mai, {
+    get(target, property) {
+      if (property === 'chat') {
+        return (request: TurnRequest, options?: ChatOptions) => target.chat({ ...request, client: handle.id } as TurnRequest, options);
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    id: handle.id,
+    get name() {
+      return named;
+    },
+    mai: view,
+    describe(params) {
+      const info = clientInfoOf(params);
+      if (!info) return;
+      named = `${info.name}${info.version ? ` ${info.version}` : ''} via ${name}`;
+      handle.describe({ ...info, kind });
+    },
+    detach: () => handle.detach(),
+  };
+}
+
+/** `{name, version}` from `initialize`'s (or a hello's) clientInfo, when it has a name. */
+export function clientInfoOf(params: Record<string, unknown>): { name: string; version?: string } | undefined {
+  const info = params.clientInfo;
+  if (typeof info !== 'object' || info === null) return undefined;
+  const { name, version } = info as { name?: unknown; version?: unknown };
+  if (typeof name !== 'string') return undefined;
+  return typeof version === 'string' ? { name, version } : { name };
+}

@@ -1,0 +1,127 @@
+/**
+ * Reaching the host, starting it when none runs: connect; if nobody listens, take the start lock
+ * (two clients starting at once end with one host), connect again (the other may have started
+ * it), else remove a stale socket, spawn `mai host` detached with its stderr in the log file,
+ * and wait for its socket. A host that cannot start says why (the tail of its log).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { checkSocket, ensurePrivateDir, type HostAddress } from './address.ts';
+import { connectHost, HostAbsent, type HostConnection } from './connect.ts';
+import type { ClientHello, Face } from './wire.ts';
+
+const START_TIMEOUT_MS = 60_000;
+const LOG_ROTATE_BYTES = 4 * 1024 * 1024;
+
+/** The host could not be started (HostStartFailed.configError: it exited 2, a broken config). */
+export class HostStartFailed extends Error {
+  override readonly name = 'HostStartFailed';
+  constructor(
+    message: string,
+    readonly configError = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReachOptions {
+  face: Face;
+  name: string;
+  clientInfo?: ClientHello['clientInfo'];
+}
+
+export async function reachHost(address: HostAddress, options: ReachOptions): Promise<HostConnection> {
+  ensurePrivateDir(address.socketDir);
+  const attempt = () => connectHost(address.socket, options.face, options.name, options.clientInfo);
+  try {
+    checkSocket(address.socket);
+    return await attempt();
+  } catch (error) {
+    if (!(error instanceof HostAbsent)) throw error;
+  }
+  const { lock } = await import('proper-lockfile');
+  const release = await lock(address.lock, { realpath: false, stale: 15_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 100 } });
+  try {
+    try {
+      checkSocket(address.socket);
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof HostAbsent)) throw error;
+    }
+    await startHost(address);
+    return await attempt();
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+/** The command that runs `mai host` on this runtime (Node on dist/, Deno on the sources). */
+function hostCommand(address: HostAddress): { program: string; args: string[]; cwd: string } {
+  const here = fileURLToPath(import.meta.url);
+  const bin = resolve(dirname(here), '..', `bin${extname(here)}`);
+  const cwd = resolve(dirname(here), '..', '..', ...(here.includes(`${'/'}dist${'/'}`) ? ['..'] : []));
+  const tail = [bin, 'host', '--config', address.configFile];
+  if ('Deno' in globalThis) {
+    // The README's full `deno run` line, with the network open: the host listens on its Unix socket
+    // (Deno asks net access per exact `unix:` path) and serves whatever backends the config names.
+    // A client allowed to run programs could grant itself as much.
+    const flags = ['--allow-read', '--allow-env', '--allow-net', '--allow-sys', '--allow-run', '--allow-ffi', '--allow-write'];
+    return { program: process.execPath, args: ['run', ...flags, ...tail], cwd };
+  }
+  return { program: process.execPath, args: tail, cwd };
+}
+
+async function startHost(address: HostAddress): Promise<void> {
+  if (checkSocket(address.socket)) {
+    // Nobody answered on it: its host is dead. The new host would remove it too; say so here.
+    process.stderr.write(`mai: removing the stale host socket ${address.socket} (its host is gone)\n`);
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(address.socket);
+  }
+  mkdirSync(dirname(address.log), { recursive: true, mode: 0o700 });
+  if (existsSync(address.log) && statSync(address.log).size > LOG_ROTATE_BYTES) renameSync(address.log, `${address.log}.1`);
+  const from = existsSync(address.log) ? statSync(address.log).size : 0;
+  const log = openSync(address.log, 'a', 0o600);
+  const { program, args, cwd } = hostCommand(address);
+  const child = spawn(program, args, { cwd, detached: true, stdio: ['ignore', log, log], env: process.env });
+  closeSync(log);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  child.once('error', (error) => {
+    exited = -1;
+    spawnError = error;
+  });
+  let spawnError: Error | undefined;
+  child.unref();
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (let wait = 10; Date.now() < deadline; wait = Math.min(100, wait * 2)) {
+    if (exited !== undefined) {
+      if (spawnError) throw new HostStartFailed(`cannot run ${program}: ${spawnError.message}`);
+      throw new HostStartFailed(`the host exited with code ${exited}: ${logTail(address.log, from) || '(nothing in its log)'}`, exited === 2);
+    }
+    try {
+      if (checkSocket(address.socket)) return;
+    } catch {
+      // a socket being made: look again
+    }
+    await sleep(wait);
+  }
+  child.kill();
+  throw new HostStartFailed(`the host did not listen within ${START_TIMEOUT_MS / 1000} s (its log: ${address.log})`);
+}
+
+/** What the host wrote to its log since `from` (its reason to exit). */
+function logTail(file: string, from: number): string {
+  try {
+    const fd = openSync(file, 'r');
+    const buffer = Buffer.alloc(Math.min(8192, Math.max(0, statSync(file).size - from)));
+    readSync(fd, buffer, 0, buffer.length, from);
+    closeSync(fd);
+    return buffer.toString('utf8').trim();
+  } catch {
+    return '';
+  }
+}

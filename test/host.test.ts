@@ -1,0 +1,254 @@
+/**
+ * The shared host (rpc/host/) with real processes over the real socket: `mai serve` forwarders and
+ * CLI calls sharing one host per config, a client that vanishes, a host killed mid-turn, stale,
+ * foreign and open sockets, strangers on the socket, and the idle exit. Each test has its own
+ * runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
+ */
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { loopbackConfig, runCli, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
+
+const hostEnv = { MAI_STANDALONE: '0' };
+/** A turn that takes ~3 s: long enough to act on while it is in flight. */
+const slow = { id: 'slow-model', reply: 'one two three four five six seven eight nine ten', chunks: 30, chunkDelayMs: 100 };
+
+let dir: TempDir;
+let server: FakeOpenAIServer;
+let config: string;
+let clients: ServeProcess[] = [];
+
+const stateDir = () => join(dir.path, 'env-state');
+const runtimeDir = () => join(stateDir(), 'run', 'mai');
+
+function hostLogs(): string {
+  if (!existsSync(stateDir())) return '';
+  return readdirSync(stateDir())
+    .filter((f) => f.startsWith('host-') && f.endsWith('.log'))
+    .map((f) => readFileSync(join(stateDir(), f), 'utf8'))
+    .join('');
+}
+
+/** Pids of every host started in this test (from their logs). */
+function hostPids(): number[] {
+  return [...hostLogs().matchAll(/host pid (\d+) serves/g)].map((m) => Number(m[1]));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; host log:\n${hostLogs()}`);
+    await sleep(25);
+  }
+}
+
+function serve(extra: Record<string, string> = {}): ServeProcess {
+  const client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: { ...hostEnv, ...extra } });
+  clients.push(client);
+  return client;
+}
+
+const cli = (args: string[], env: Record<string, string> = {}) => runCli([...args, '--config', config], { stateDir: stateDir(), env: { ...hostEnv, ...env } });
+
+async function status(): Promise<{ counters: { turns: number } } & Record<string, unknown>> {
+  const run = await cli(['status', '--json']);
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as { counters: { turns: number } };
+}
+
+beforeEach(async () => {
+  dir = await tempDir('mai-host-');
+  server = await startOpenAIServer([slow, { id: 'fast-model', reply: 'quick' }]);
+  config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 1500, helloTimeoutMs: 500 }\n').replace('backoffMs: 0 }', 'backoffMs: 0, parallelPerModel: 4 }'));
+});
+
+afterEach(async () => {
+  for (const client of clients) client.child.kill('SIGKILL');
+  clients = [];
+  for (const pid of hostPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  await server.close();
+  await dir.cleanup();
+});
+
+describe('the shared host', () => {
+  it('two mai serve clients share one host; mai status from a third process sees both turns', async () => {
+    const [a, b] = [serve(), serve()];
+    await a.request('initialize', { clientInfo: { name: 'editor-a' } });
+    await b.request('initialize', { clientInfo: { name: 'editor-b' } });
+    const turns = [a.request('chat/send', { message: 'from a', model: 'slow-model' }), b.request('chat/send', { message: 'from b', model: 'slow-model' })];
+    await until('both turns at the model server', () => server.requests.length >= 1);
+    const seen = await status();
+    expect(seen.counters.turns).toBe(2); // one Mai counted both clients' turns
+    const replies = await Promise.all(turns);
+    for (const reply of replies) expect(reply.result, JSON.stringify(reply)).toMatchObject({ model: 'slow-model' });
+    expect(hostPids()).toHaveLength(1);
+    expect((hostLogs().match(/connected/g) ?? []).length).toBe(3); // a, b and the status call
+    a.end();
+    b.end();
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+  });
+
+  it('two clients starting at once end with one host', async () => {
+    const runs = await Promise.all([cli(['status']), cli(['status']), cli(['models'])]);
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(hostPids()).toHaveLength(1);
+  });
+
+  it('a client whose pipe is killed mid-turn cancels its own turn only', async () => {
+    const [a, b] = [serve(), serve()];
+    const turnB = b.request('chat/send', { message: 'from b', model: 'slow-model' });
+    a.request('chat/send', { message: 'from a', model: 'slow-model' }).catch(() => {}); // a never reads its reply
+    await until(`both turns at the model server (a: ${a.stderr()}, b: ${b.stderr()})`, () => server.requests.length === 2);
+    a.child.kill('SIGKILL'); // the editor and its sidecar vanish: the host sees the socket close
+    const fromA = await until('the model server to see a leave', () => server.requests.find((r) => r.messages.at(-1)?.content === 'from a' && r.clientClosed));
+    expect(fromA.clientClosed).toBe(true);
+    const reply = await turnB;
+    expect(reply.result, JSON.stringify(reply)).toMatchObject({ text: slow.reply });
+    expect(server.requests.find((r) => r.messages.at(-1)?.content === 'from b')?.clientClosed).toBeFalsy();
+  });
+
+  it('a host killed mid-turn: a clear retryable error, the next request starts a host, no conversation lost', async () => {
+    const a = serve();
+    const first = await a.request('chat/send', { message: 'remember this', model: 'fast-model' });
+    const conversationId = (first.result as { conversationId: string }).conversationId;
+    const lost = a.request('chat/send', { message: 'a long one', conversationId, model: 'slow-model' });
+    await until('the turn at the model server', () => server.requests.length === 2);
+    const [pid] = hostPids();
+    process.kill(pid!, 'SIGKILL');
+    const reply = await lost;
+    expect(reply.error?.code).toBe(-32050);
+    expect(reply.error?.message).toMatch(/host stopped .*Retry/);
+    expect(reply.error?.data).toMatchObject({ code: 'host-lost', retryable: true });
+    const again = await a.request('chat/send', { message: 'and again', conversationId, model: 'fast-model' });
+    expect(again.result, JSON.stringify(again)).toMatchObject({ conversationId, text: 'quick' });
+    expect(hostPids()).toHaveLength(2);
+    const conversation = await a.request('conversations/get', { id: conversationId });
+    const contents = (conversation.result as { messages: Array<{ text: string }> }).messages.map((m) => m.text);
+    expect(contents).toEqual(expect.arrayContaining(['remember this', 'quick', 'and again']));
+    expect(contents).not.toContain('a long one');
+  });
+
+  it('a stale socket (its host dead) is recovered', async () => {
+    expect((await cli(['status'])).code).toBe(0);
+    const [pid] = hostPids();
+    process.kill(pid!, 'SIGKILL');
+    await until('the host to die', () => !alive(pid!));
+    expect(readdirSync(runtimeDir()).some((f) => f.endsWith('.sock'))).toBe(true);
+    const run = await cli(['status']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/stale host socket/);
+    expect(hostPids()).toHaveLength(2);
+  });
+
+  it('a socket folder open to others is refused, and the command answers in its own process', async () => {
+    expect((await cli(['status'])).code).toBe(0);
+    chmodSync(runtimeDir(), 0o755);
+    const run = await cli(['status']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/has mode 755: others could reach the host.*chmod 700/);
+    expect(run.stderr).toMatch(/answering in this process/);
+  });
+
+  it.runIf(process.getuid?.() === 0)("another user's socket folder is refused", async () => {
+    expect((await cli(['status'])).code).toBe(0);
+    chownSync(runtimeDir(), 4242, 4242);
+    const run = await cli(['status']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/belongs to user 4242, not to you/);
+  });
+
+  it('garbage and silence on the socket are refused; a direct JSON-RPC client is served', async () => {
+    expect((await cli(['status'])).code).toBe(0);
+    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
+    const talk = (text: string | null) =>
+      new Promise<string>((resolve) => {
+        const s = connect(socket);
+        let got = '';
+        s.on('data', (c) => {
+          got += c.toString();
+          if (text?.startsWith('{') && got.includes('\n')) s.end();
+        });
+        s.on('close', () => resolve(got));
+        if (text !== null) s.write(text);
+      });
+    expect(await talk('GET / HTTP/1.1\r\n\r\n')).toMatch(/Mai's host socket.*refused/);
+    expect(await talk(null)).toMatch(/nothing came for 500 ms/);
+    expect(JSON.parse(await talk('{"jsonrpc":"2.0","id":7,"method":"status"}\n'))).toMatchObject({ id: 7, result: { counters: expect.any(Object) } });
+    expect((await cli(['status'])).code).toBe(0); // the host took no harm
+  });
+
+  it('a host of another Mai version on the socket is told apart: the command says so and answers in its own process', async () => {
+    expect((await cli(['status'])).code).toBe(0);
+    const [pid] = hostPids();
+    process.kill(pid!, 'SIGKILL');
+    await until('the host to die', () => !alive(pid!));
+    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
+    unlinkSync(socket);
+    const old = createServer((c) => c.end(`MAI-HOST/1 ${JSON.stringify({ ok: false, version: '0.0.1', pid: 1, error: 'this host is Mai 0.0.1, the client Mai 0.1.0' })}\n`));
+    await new Promise<void>((resolve) => old.listen(socket, resolve));
+    chmodSync(socket, 0o600);
+    try {
+      const run = await cli(['status']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/refused: this host is Mai 0\.0\.1.*\n.*answering in this process/);
+    } finally {
+      old.close();
+    }
+  });
+
+  it('a forwarder ends with its input; the host exits once idle', async () => {
+    const a = serve();
+    await a.request('initialize', {});
+    const [pid] = hostPids();
+    a.end();
+    expect(await a.exited).toBe(0);
+    await until('the idle host to exit', () => !alive(pid!));
+    expect(readdirSync(runtimeDir()).filter((f) => f.endsWith('.sock'))).toEqual([]);
+  });
+
+  it('a forwarder whose editor vanishes (stdin, stdout and stderr closed at once, mid-turn) exits; the host serves on', async () => {
+    const a = serve();
+    await a.request('initialize', {});
+    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model: 'slow-model', progressToken: 'p' } });
+    await until('the turn at the model server', () => server.requests.length === 1);
+    const exited = new Promise<number | null>((resolve) => a.child.once('exit', (code) => resolve(code)));
+    // libuv's stdio pipes are socketpairs: the editor's ends close together.
+    a.child.stdin.destroy();
+    a.child.stdout.destroy();
+    a.child.stderr.destroy();
+    await exited;
+    await until('the host to cancel the turn at the model server', () => server.requests[0]?.clientClosed);
+    const [pid] = hostPids();
+    expect(alive(pid!)).toBe(true);
+    expect((await cli(['status'])).code).toBe(0);
+  });
+
+  it('mai serve --mcp forwards to the same host', async () => {
+    const run = await runCli(['serve', '--mcp', '--config', config], {
+      stateDir: stateDir(),
+      env: hostEnv,
+      input: `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'agent', version: '1' } } })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const replies = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Reply);
+    expect(replies[0]?.result).toMatchObject({ serverInfo: { name: 'mai' } });
+    expect(JSON.stringify(replies[1]?.result)).toContain('"chat"');
+    expect(hostLogs()).toMatch(/mai serve --mcp/);
+  });
+});
