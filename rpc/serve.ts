@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { createMessageConnection, type Logger as JsonRpcLogger } from 'vscode-jsonrpc/node';
+import { defaultMaxMessageBytes } from '../core/config/message-limit.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { ConformanceLayer } from './conformance.ts';
@@ -103,7 +104,14 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     }
   };
   const layer = new ConformanceLayer(send, log, options.face?.cancel ? { cancel: options.face.cancel } : {});
-  const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) });
+  // The size limit is the config's once Mai is built (and follows a reload), the default before.
+  let built: Mai | undefined;
+  if (mai instanceof Promise) mai.then((m) => (built = m), () => {});
+  else built = mai;
+  const limits = { maxMessageBytes: () => built?.config.config.server.maxMessageBytes ?? defaultMaxMessageBytes };
+  const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) }, limits, (error) =>
+    log.error('a frame could not be handled', error instanceof Error ? error.stack ?? error : error),
+  );
   const connection = createMessageConnection(layer.reader, layer.writer, jsonRpcLogger(log), { messageStrategy: layer.messageStrategy });
 
   return new Promise<ServeOutcome>((resolve) => {

@@ -3,6 +3,7 @@
  * The TypeScript types are inferred from it, never written twice.
  */
 import { z } from 'zod';
+import { defaultMaxMessageBytes } from './message-limit.ts';
 
 export const tiers = ['small', 'medium', 'large'] as const;
 export const Tier = z.enum(tiers);
@@ -107,6 +108,14 @@ export const SwitchingConfig = z
   })
   .strict();
 
+export const ServerConfig = z
+  .object({
+    maxMessageBytes: positiveInt
+      .default(defaultMaxMessageBytes)
+      .describe('the largest JSON-RPC message read (bytes); a larger one is answered -32700 and skipped'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(PluginRef).default([]),
@@ -116,6 +125,7 @@ export const MaiConfig = z
     monitor: MonitorConfig.default(MonitorConfig.parse({})),
     context: ContextConfig.default(ContextConfig.parse({})),
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
+    server: ServerConfig.default(ServerConfig.parse({})),
   })
   .strict();
 
@@ -126,6 +136,7 @@ export type FallbackConfig = z.infer<typeof FallbackConfig>;
 export type MonitorConfig = z.infer<typeof MonitorConfig>;
 export type ContextConfig = z.infer<typeof ContextConfig>;
 export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
+export type ServerConfig = z.infer<typeof ServerConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;
