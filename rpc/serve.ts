@@ -24,6 +24,8 @@ export interface ServeOptions {
   log: Logger;
   /** Another protocol on the same framing, conformance layer and server (`mai serve --mcp`: rpc/mcp/). */
   face?: ServerFace;
+  /** Resolves (with what was seen) when the client is known to be gone though the input has not ended (rpc/client-gone.ts). */
+  gone?: Promise<string>;
 }
 
 /** What a protocol served over this stack changes: the methods it answers and how its clients cancel. */
@@ -33,8 +35,11 @@ export interface ServerFace {
 }
 
 export interface ServeOutcome {
-  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads; mai-failed: the promised Mai was not built. */
-  reason: 'eof' | 'exit' | 'output-closed' | 'mai-failed';
+  /**
+   * eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered);
+   * output-closed / client-gone: nobody reads (in-flight requests were cancelled); mai-failed: the promised Mai was not built.
+   */
+  reason: 'eof' | 'exit' | 'output-closed' | 'client-gone' | 'mai-failed';
   code: number;
   /** mai-failed: why Mai could not be built (nothing more was written; the caller reports it). */
   error?: unknown;
@@ -48,6 +53,8 @@ export interface ServeOutcome {
  */
 const MAX_BUFFERED = 64 * 1024;
 const MAX_DEFERRALS = 16;
+/** Once the client is gone, cancelled turns get this long to settle (and store what they must) before serving ends. */
+const GONE_GRACE_MS = 1_000;
 
 function jsonRpcLogger(log: Logger): JsonRpcLogger {
   return { error: (m) => log.error(m), warn: (m) => log.warn(m), info: (m) => log.debug(m), log: (m) => log.debug(m) };
@@ -162,11 +169,21 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       log.warn('the input failed; finishing what was received', error);
       onEnd();
     };
-    const onOutputError = (error: Error) => {
+    // The client is gone: nothing read after this is taken on, what is in flight is cancelled (the
+    // backend requests aborted), and serving ends once that settled or after GONE_GRACE_MS.
+    let leaving = false;
+    const onGone = (reason: ServeOutcome['reason'], why: string) => {
       outputClosed = true;
-      log.warn('the output closed; nobody reads the replies any more', error);
-      finish({ reason: 'output-closed', code: 1 });
+      if (leaving || finished) return;
+      leaving = true;
+      log.debug(`the client is gone (${why}); cancelling what is in flight`);
+      input.off('data', onData);
+      layer.cancelAll();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, GONE_GRACE_MS).unref());
+      void Promise.race([layer.end(), grace]).then(() => finish({ reason, code: 1 }));
     };
+    const onOutputError = (error: Error) => onGone('output-closed', `the output failed: ${error.message}`);
+    options.gone?.then((why) => onGone('client-gone', why));
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('close', onEnd);
