@@ -43,8 +43,9 @@ describe('vanishing clients', () => {
   let config: string;
   const outcomes: Outcome[] = [];
   beforeAll(async () => {
-    // Each turn streams for ~1.5 s, so "during" is well inside it.
-    server = await startOpenAIServer([{ id: 'alpha', reply: 'one two three four five six seven eight nine ten', chunks: 10, chunkDelayMs: 150 }]);
+    // Each turn streams for ~3 s: longer than the 2 s a vanished editor's server may take to go, so
+    // the turn in flight must be cancelled, not waited for (a GGUF turn takes minutes).
+    server = await startOpenAIServer([{ id: 'alpha', reply: 'one two three four five six seven eight nine ten '.repeat(3), chunks: 30, chunkDelayMs: 100 }]);
     dir = await tempDir('mai-vanish-');
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
   });
