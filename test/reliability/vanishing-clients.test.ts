@@ -53,8 +53,9 @@ describe('vanishing clients', () => {
     await recordFigures('vanishing-clients', {
       cases: outcomes.length,
       left: outcomes.filter((o) => o.goneMs === null).length,
-      maxGoneMsAllClosed: Math.max(0, ...outcomes.filter((o) => o.name.includes('stdin+stdout+stderr')).map((o) => o.goneMs ?? Infinity)),
-      maxGoneMs: Math.max(0, ...outcomes.map((o) => o.goneMs ?? Infinity)),
+      leftBehind: outcomes.filter((o) => o.goneMs === null).map((o) => o.name),
+      maxGoneMsAllClosed: Math.max(0, ...outcomes.filter((o) => o.name.includes('stdin+stdout+stderr')).map((o) => o.goneMs ?? 0)),
+      maxGoneMs: Math.max(0, ...outcomes.map((o) => o.goneMs ?? 0)),
       maxCpuMsAfterClose: Math.max(0, ...outcomes.map((o) => o.cpuMsAfterClose)),
       outcomes,
     });
