@@ -23,7 +23,7 @@ export function createLogger(scope = 'mai', level: LogLevel = levelFromEnv()): L
   const write = (at: Exclude<LogLevel, 'silent'>, message: string, extra?: unknown) => {
     if (levels[at] > threshold) return;
     const tail = extra === undefined ? '' : ` ${extra instanceof Error ? extra.message : safeJson(extra)}`;
-    process.stderr.write(`[${scope}] ${at}: ${message}${tail}\n`);
+    writeStderr(`[${scope}] ${at}: ${message}${tail}\n`);
   };
   return {
     error: (m, e) => write('error', m, e),
@@ -32,6 +32,50 @@ export function createLogger(scope = 'mai', level: LogLevel = levelFromEnv()): L
     debug: (m, e) => write('debug', m, e),
     child: (name) => createLogger(`${scope}:${name}`, level),
   };
+}
+
+let stderrBroken = false;
+let watching = false;
+const brokenListeners: Array<() => void> = [];
+
+function markBroken(): void {
+  if (stderrBroken) return;
+  stderrBroken = true;
+  for (const listener of brokenListeners.splice(0)) listener();
+}
+
+/**
+ * Writes to stderr and can never fail: once a write fails (EPIPE, a closed socket, a destroyed
+ * stream) stderr counts as gone and every later line is dropped. Without this, a process whose
+ * stderr was closed logged the EPIPE of its last log line as an uncaught exception… to stderr, forever.
+ */
+export function writeStderr(text: string): void {
+  if (stderrBroken || typeof process === 'undefined') return;
+  const stream = process.stderr;
+  if (!watching) {
+    watching = true;
+    stream.on('error', markBroken);
+  }
+  if (stream.destroyed || stream.writableEnded) {
+    markBroken();
+    return;
+  }
+  try {
+    stream.write(text);
+  } catch {
+    markBroken();
+  }
+}
+
+/** Calls `listener` once stderr is found gone (at once if it already is). */
+export function onStderrGone(listener: () => void): void {
+  if (stderrBroken) listener();
+  else brokenListeners.push(listener);
+}
+
+/** Counts stderr as gone (its reader closed it, seen by other means than a failed write). */
+export function stderrGone(): void {
+  markBroken();
 }
 
 function safeJson(value: unknown): string {

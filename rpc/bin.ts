@@ -3,5 +3,12 @@
 import { main } from './cli/main.ts';
 
 const code = await main(process.argv.slice(2));
-// Flush what is buffered, then leave even if a worker or a socket would keep the loop alive.
-process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+// Flush what is buffered, then leave even if a worker or a socket would keep the loop alive — and
+// even if the flush never completes or fails (a client that stopped reading, a closed stderr).
+setTimeout(() => process.exit(code), 1_000).unref();
+const leave = () => process.exit(code);
+try {
+  process.stdout.write('', () => (process.stderr.destroyed ? leave() : process.stderr.write('', leave)));
+} catch {
+  leave();
+}

@@ -11,6 +11,7 @@
  */
 import type { Message, MessageReader, MessageStrategy, MessageWriter } from 'vscode-jsonrpc/node';
 import type { Logger } from '../core/log.ts';
+import { boundReplies } from './bounded-reply.ts';
 import { RpcCodes } from './errors.ts';
 import { LayerReader, LayerWriter } from './layer-streams.ts';
 import { CancelNotification, type CancelConvention } from './lifecycle.ts';
@@ -64,14 +65,30 @@ export class ConformanceLayer {
   private ended = false;
   private readonly idle: Array<() => void> = [];
 
+  private readonly send: (message: unknown) => void;
+
   constructor(
-    private readonly send: (message: unknown) => void,
+    send: (message: unknown) => void,
     private readonly log: Logger,
     private readonly options: { cancel?: CancelConvention } = {},
-  ) {}
+  ) {
+    this.send = (message) => send(boundReplies(message));
+  }
 
-  /** One frame of text from the client. */
+  /**
+   * One frame of text from the client. Whatever goes wrong examining it (a bug) is answered
+   * -32603 with id null rather than thrown back into the decoder.
+   */
   receive(text: string): void {
+    try {
+      this.examine(text);
+    } catch (error) {
+      this.log.error('examining a message failed', error instanceof Error ? error.stack ?? error : error);
+      this.send(errorReply(null, RpcCodes.internalError, `Internal error: the message could not be examined (${(error as Error).message}).`));
+    }
+  }
+
+  private examine(text: string): void {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -236,6 +253,12 @@ export class ConformanceLayer {
   }
 }
 
+const dataCodes = new Map<number, string>([
+  [RpcCodes.parseError, 'parse-error'],
+  [RpcCodes.invalidRequest, 'invalid-request'],
+  [RpcCodes.internalError, 'internal'],
+]);
+
 function errorReply(id: RequestId | null, code: number, message: string): object {
-  return { jsonrpc: '2.0', id, error: { code, message, data: { code: code === RpcCodes.parseError ? 'parse-error' : 'invalid-request', retryable: false } } };
+  return { jsonrpc: '2.0', id, error: { code, message, data: { code: dataCodes.get(code) ?? 'invalid-request', retryable: false } } };
 }

@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { createMessageConnection, type Logger as JsonRpcLogger } from 'vscode-jsonrpc/node';
+import { defaultMaxMessageBytes } from '../core/config/message-limit.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { ConformanceLayer } from './conformance.ts';
@@ -27,6 +28,8 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** `initialize` arrived with these params (the host names its client by them). */
   onInitialize?: (params: Record<string, unknown>) => void;
+  /** Resolves (with what was seen) when the client is known to be gone though the input has not ended (rpc/client-gone.ts). */
+  gone?: Promise<string>;
 }
 
 /** What a protocol served over this stack changes: the methods it answers and how its clients cancel. */
@@ -36,8 +39,11 @@ export interface ServerFace {
 }
 
 export interface ServeOutcome {
-  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads; mai-failed: the promised Mai was not built. */
-  reason: 'eof' | 'exit' | 'output-closed' | 'mai-failed';
+  /**
+   * eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered);
+   * output-closed / client-gone: nobody reads (in-flight requests were cancelled); mai-failed: the promised Mai was not built.
+   */
+  reason: 'eof' | 'exit' | 'output-closed' | 'client-gone' | 'mai-failed';
   code: number;
   /** mai-failed: why Mai could not be built (nothing more was written; the caller reports it). */
   error?: unknown;
@@ -51,6 +57,8 @@ export interface ServeOutcome {
  */
 const MAX_BUFFERED = 64 * 1024;
 const MAX_DEFERRALS = 16;
+/** Once the client is gone, cancelled turns get this long to settle (and store what they must) before serving ends. */
+const GONE_GRACE_MS = 1_000;
 
 function jsonRpcLogger(log: Logger): JsonRpcLogger {
   return { error: (m) => log.error(m), warn: (m) => log.warn(m), info: (m) => log.debug(m), log: (m) => log.debug(m) };
@@ -107,7 +115,14 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     }
   };
   const layer = new ConformanceLayer(send, log, options.face?.cancel ? { cancel: options.face.cancel } : {});
-  const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) });
+  // The size limit is the config's once Mai is built (and follows a reload), the default before.
+  let built: Mai | undefined;
+  if (mai instanceof Promise) mai.then((m) => (built = m), () => {});
+  else built = mai;
+  const limits = { maxMessageBytes: () => built?.config.config.server.maxMessageBytes ?? defaultMaxMessageBytes };
+  const decoder = new FrameDecoder({ frame: (text) => layer.receive(text), badFrame: (reason) => layer.badFrame(reason) }, limits, (error) =>
+    log.error('a frame could not be handled', error instanceof Error ? error.stack ?? error : error),
+  );
   const connection = createMessageConnection(layer.reader, layer.writer, jsonRpcLogger(log), { messageStrategy: layer.messageStrategy });
 
   return new Promise<ServeOutcome>((resolve) => {
@@ -164,20 +179,25 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       log.warn('the input failed; finishing what was received', error);
       onEnd();
     };
-    const onOutputError = (error: Error) => {
+    // The client is gone: nothing read after this is taken on, what is in flight is cancelled (the
+    // backend requests aborted), and serving ends once that settled or after GONE_GRACE_MS.
+    let leaving = false;
+    const onGone = (reason: ServeOutcome['reason'], why: string) => {
       outputClosed = true;
-      log.warn('the output closed; nobody reads the replies any more', error);
-      finish({ reason: 'output-closed', code: 1 });
-    };
-    // The client left for good: nobody reads the replies, so its turns stop rather than run on.
-    const onGone = () => {
-      outputClosed = true;
+      if (leaving || finished) return;
+      leaving = true;
+      log.debug(`the client is gone (${why}); cancelling what is in flight`);
       input.off('data', onData);
       layer.cancelAll();
-      void layer.end().then(() => finish({ reason: 'output-closed', code: 1 }));
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, GONE_GRACE_MS).unref());
+      void Promise.race([layer.end(), grace]).then(() => finish({ reason, code: 1 }));
     };
-    if (options.signal?.aborted) onGone();
-    else options.signal?.addEventListener('abort', onGone, { once: true });
+    const onOutputError = (error: Error) => onGone('output-closed', `the output failed: ${error.message}`);
+    options.gone?.then((why) => onGone('client-gone', why));
+    // The host's connection closed both ways: the same as any client that is gone.
+    const onSignal = () => onGone('client-gone', 'the connection closed');
+    if (options.signal?.aborted) onSignal();
+    else options.signal?.addEventListener('abort', onSignal, { once: true });
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('close', onEnd);

@@ -15,10 +15,24 @@ export type Classified =
 
 const has = (value: object, key: string): boolean => Object.prototype.hasOwnProperty.call(value, key);
 
+/**
+ * Names what a member holds, in bounded time and space: a client's value may be megabytes long or
+ * nest thousands of levels deep, so nothing here walks into it (printing it once overflowed the stack).
+ */
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : `${typeof value} ${JSON.stringify(value)}`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value.slice(0, 40))}${value.length > 40 ? ` (${value.length} characters)` : ''}`;
+    case 'number':
+    case 'boolean':
+      return `${typeof value} ${String(value)}`;
+    case 'object':
+      return `an object with ${Object.keys(value).length} key(s)`;
+    default:
+      return typeof value;
+  }
 }
 
 export function classify(value: unknown): Classified {

@@ -3,6 +3,7 @@
  * The TypeScript types are inferred from it, never written twice.
  */
 import { z } from 'zod';
+import { defaultMaxMessageBytes } from './message-limit.ts';
 
 export const tiers = ['small', 'medium', 'large'] as const;
 export const Tier = z.enum(tiers);
@@ -148,6 +149,14 @@ export const HostConfig = z
   })
   .strict();
 
+export const ServerConfig = z
+  .object({
+    maxMessageBytes: positiveInt
+      .default(defaultMaxMessageBytes)
+      .describe('the largest JSON-RPC message read (bytes); a larger one is answered -32700 and skipped'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(BackendRef).default([]),
@@ -160,6 +169,7 @@ export const MaiConfig = z
     switching: SwitchingConfig.default(SwitchingConfig.parse({})),
     reload: ReloadConfig.default(ReloadConfig.parse({})),
     host: HostConfig.default(HostConfig.parse({})),
+    server: ServerConfig.default(ServerConfig.parse({})),
   })
   .strict();
 
@@ -174,6 +184,7 @@ export type ContextConfig = z.infer<typeof ContextConfig>;
 export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
 export type ReloadConfig = z.infer<typeof ReloadConfig>;
 export type HostConfig = z.infer<typeof HostConfig>;
+export type ServerConfig = z.infer<typeof ServerConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;

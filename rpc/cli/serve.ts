@@ -1,6 +1,8 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
 import type { Mai } from '../../core/mai.ts';
+import { watchClient } from '../client-gone.ts';
 import { clientOptions, logger, openMai, parseCommandArgs, type Command } from './common.ts';
+import { installLastResortHandlers } from './last-resort.ts';
 
 /** Without any input, Mai is built this long after the server listens. */
 const BUILD_DELAY_MS = 20;
@@ -51,19 +53,22 @@ Options:
     // imported once Mai is built). The build starts once the first input has been handled (so the
     // first `initialize` is not slowed by loading Mai's modules) or after BUILD_DELAY_MS without input.
     let start: () => void = () => {};
+    let started = false;
     const mai = new Promise<Mai>((resolve) => {
       start = () => {
         start = () => {};
+        started = true;
         resolve(openMai(values.config, log));
       };
     });
     const face = values.mcp ? (await import('../mcp/server.ts')).mcpFace : undefined;
-    // Nothing a client sends may take the server down; a bug in a handler is logged, not fatal.
-    process.on('uncaughtException', (error) => log.error('uncaught exception (the server keeps running)', error.stack ?? error));
-    process.on('unhandledRejection', (reason) => log.error('unhandled rejection (the server keeps running)', reason));
+    installLastResortHandlers(log);
+    // An editor that quits closes stdout and stderr too: that ends serving though no reply was due.
+    // (Watched to the end: a client that leaves while Mai is still being built is not waited for.)
+    const gone = new Promise<string>((resolve) => watchClient(resolve));
     // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, the conformance layer).
     const { serveStreams } = await import('../serve.ts');
-    const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, ...(face ? { face } : {}) });
+    const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, gone, ...(face ? { face } : {}) });
     // After serveStreams' own listener, so the build starts once the first chunk has been handled
     // and the replies it needs no Mai for are written: vscode-jsonrpc dispatches it on one
     // setImmediate, serveStreams writes the replies on the next, then (a turn later) Mai's modules load.
@@ -72,13 +77,17 @@ Options:
     const outcome = await served;
     clearTimeout(idle);
     log.debug(`serve finished: ${outcome.reason}`);
+    const clientGone = outcome.reason === 'client-gone' || outcome.reason === 'output-closed';
     // A config that fails is its message on stderr and exit code 2 (main's reportFailure), as before
     // the server listened first; nothing more is written to stdout. Mai is built (if the input ended
     // before it was) so a bad config is reported however short the input.
     if (outcome.reason === 'mai-failed') throw outcome.error;
+    if (clientGone && !started) return outcome.code; // nobody to report a bad config to
     start();
-    const built = await mai;
-    await Promise.race([built.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) =>
+    // A client that left while Mai is still being built has nobody to report a bad config to.
+    const built = await Promise.race([mai, gone.then(() => null)]);
+    if (!built) return outcome.code;
+    await Promise.race([built.close(), new Promise((resolve) => setTimeout(resolve, clientGone ? 1_000 : 3_000).unref())]).catch((error: unknown) =>
       log.debug('closing Mai failed', error),
     );
     return outcome.code;

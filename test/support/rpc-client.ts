@@ -37,10 +37,10 @@ export interface ServeProcess extends ServeEnd {
   child: ChildProcessWithoutNullStreams;
 }
 
-/** `command`: the program and leading arguments that run mai (default: this runtime on dist/rpc/bin.js). */
-export function spawnServe(options: { config: string; framing: WireFraming; stateDir: string; env?: Record<string, string>; command?: readonly string[] }): ServeProcess {
+/** `command`: the program and leading arguments that run mai (default: this runtime on dist/rpc/bin.js); `args`: more for `serve` (`--mcp`). */
+export function spawnServe(options: { config: string; framing: WireFraming; stateDir: string; env?: Record<string, string>; command?: readonly string[]; args?: readonly string[] }): ServeProcess {
   const [program, ...leading] = options.command ?? [process.execPath, binPath];
-  const child = spawn(program!, [...leading, 'serve', '--config', options.config], { env: maiEnv(options.stateDir, options.env), cwd: repoRoot });
+  const child = spawn(program!, [...leading, 'serve', ...(options.args ?? []), '--config', options.config], { env: maiEnv(options.stateDir, options.env), cwd: repoRoot });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const session = wireSession(options.framing, child.stdout, child.stdin, () => `stderr: ${stderr}`);

@@ -1,0 +1,73 @@
+/**
+ * What both framings' decoders share: where a decoded frame goes, the size limit, and a list of
+ * received chunks joined once when a frame is complete — never re-joined on every chunk, which
+ * made reading one large message quadratic (80 MB took a minute).
+ */
+import { defaultMaxMessageBytes, maxMessageBytesKey } from '../core/config/message-limit.ts';
+
+export interface FrameSink {
+  /** One complete frame's text. */
+  frame(text: string): void;
+  /** A frame that cannot be read (a broken header, a cut-off body, one over the size limit). */
+  badFrame(reason: string): void;
+}
+
+export interface DecoderLimits {
+  /** The largest message read, in bytes (asked on every message, so a config reload applies). */
+  maxMessageBytes(): number;
+}
+
+export const defaultLimits: DecoderLimits = { maxMessageBytes: () => defaultMaxMessageBytes };
+
+export const LF = 0x0a;
+export const CR = 0x0d;
+
+export function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === LF || byte === CR;
+}
+
+/** The reason given for a message over the limit: the size, the limit, and the key that raises it. */
+export function tooLarge(bytes: number | string, limit: number): string {
+  return `the message is ${typeof bytes === 'number' ? `${bytes} bytes` : bytes}, over the limit of ${limit} bytes; it was skipped (raise ${maxMessageBytesKey} in mai.config.yaml to accept larger messages)`;
+}
+
+/** Hands a frame on; a sink that throws is reported, never allowed to stop the decoder mid-input. */
+export function deliver(sink: FrameSink, text: string, onSinkError: (error: unknown) => void): void {
+  try {
+    sink.frame(text);
+  } catch (error) {
+    onSinkError(error);
+  }
+}
+
+export function reportBad(sink: FrameSink, reason: string, onSinkError: (error: unknown) => void): void {
+  try {
+    sink.badFrame(reason);
+  } catch (error) {
+    onSinkError(error);
+  }
+}
+
+/** Received bytes of one frame, joined once. */
+export class ChunkList {
+  private chunks: Buffer[] = [];
+  bytes = 0;
+
+  add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** Everything added, as one buffer; the list is empty afterwards. */
+  take(): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
+    this.clear();
+    return joined;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.bytes = 0;
+  }
+}
