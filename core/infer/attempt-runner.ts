@@ -67,9 +67,13 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
   /** One step: the queue's lease, the load, the stream; the lease is released however it ends. */
   async function run(turn: TurnContext, model: CatalogModel): Promise<AttemptOutcome> {
     // Queue-full and cancellation while queued are not retryable: the turn ends with them.
+    const waitFrom = performance.now();
     const lease = await options.queue?.acquire(model.id, { exclusive: !model.loaded, signal: turn.signal });
     try {
+      const loadFrom = performance.now();
+      turn.observe?.({ kind: 'queued', model, waitMs: loadFrom - waitFrom });
       const loaded = await load(turn, model);
+      if (loaded) turn.observe?.({ kind: 'loaded', model, loadMs: performance.now() - loadFrom });
       return await streamAttempt(turn, model, options.backendOf(model), timeouts, !model.loaded && !loaded);
     } finally {
       lease?.release();
@@ -91,13 +95,17 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
         const outcome = await run(turn, model);
         turn.attempts.push({ model: model.id });
         const { timeToFirstTokenMs, tokensPerSecond, durationMs } = outcome;
-        options.onAttempt?.({ model: model.id, ok: true, timeToFirstTokenMs, tokensPerSecond, durationMs, at: Date.now() });
+        const event: AttemptEvent = { model: model.id, ok: true, timeToFirstTokenMs, tokensPerSecond, durationMs, at: Date.now() };
+        options.onAttempt?.(event);
+        turn.observe?.({ kind: 'attempt', model, event });
         return { model, outcome };
       } catch (error) {
         const failure = MaiError.from(error);
         if (failure.code === ErrorCodes.cancelled) throw failure;
         turn.attempts.push({ model: model.id, error: { code: failure.code, message: failure.message } });
-        options.onAttempt?.({ model: model.id, ok: false, error: failure, at: Date.now() });
+        const event: AttemptEvent = { model: model.id, ok: false, error: failure, at: Date.now() };
+        options.onAttempt?.(event);
+        turn.observe?.({ kind: 'attempt', model, event });
         if (!failure.retryable) throw failure;
         step = plan.next(model, failure);
         if (step && step.model.id !== model.id) options.onFallback?.(model.id, step.model.id, failure);
