@@ -19,22 +19,28 @@ export interface LedgerRankEntry {
 }
 
 export interface LedgerRecord {
-  /** When the turn started, epoch ms (first key: readers filter on it). */
+  /** When the turn started, epoch ms (first key: readers filter on it without parsing the line). */
   t: number;
   v: number;
-  /** The same instant, for people. */
-  at: string;
+  // What `mai stats` reads comes first, up to `turn` (STATS_END): the reader parses only that part.
+  outcome: TurnOutcome;
+  /** The model that answered (null when none did). */
+  model: string | null;
+  attempts: AttemptSummary[];
+  fallbacks: Array<{ from: string; to: string }>;
+  switch: { from: string; to: string } | null;
+  /** Backends reachable and not, as the catalogue knew at the end of the turn. */
+  up: string[];
+  down: string[];
   turn: string;
+  /** The same instant as `t`, for people. */
+  at: string;
   client?: string;
   conversation: string;
-  outcome: TurnOutcome;
   error?: { code: string; message: string };
   chosen: { model: string; backend: string; reason: string } | null;
   /** The top of the ranking select saw (at most RANKING_KEPT entries). */
   ranking: LedgerRankEntry[];
-  attempts: AttemptSummary[];
-  /** The model that answered (null when none did). */
-  model: string | null;
   /** The whole turn: queue waits, model loads, first token, total. */
   queueMs: number;
   loadMs: number;
@@ -45,18 +51,16 @@ export interface LedgerRecord {
   /** Prompt tokens against the model's window. */
   context: { used: number; window: number } | null;
   compressed: { summarised: number; kept: number; by: string | null; cached: boolean } | null;
-  fallbacks: Array<{ from: string; to: string }>;
-  switch: { from: string; to: string } | null;
-  /** Backends reachable and not, as the catalogue knew at the end of the turn. */
-  up: string[];
-  down: string[];
   /** Only with ledger.content: the user's message, the system prompt and the answer. */
   message?: string;
   system?: string;
   answer?: string;
 }
 
-const RANKING_KEPT = 5;
+/** Where the part of a line `mai stats` reads ends (a key no nested object has, so its first occurrence is the top-level one). */
+export const STATS_END = ',"turn":';
+
+const RANKING_KEPT = 3;
 
 const round = (n: number, places = 2) => {
   const f = 10 ** places;
@@ -88,11 +92,17 @@ export function ledgerRecord(s: TurnSummary, options: RecordOptions): LedgerReco
   const record: LedgerRecord = {
     t: s.startedAt,
     v: LEDGER_VERSION,
-    at: new Date(s.startedAt).toISOString(),
+    outcome: s.outcome,
+    model: s.answeredBy,
+    attempts: s.attempts.map(roundAttempt),
+    fallbacks: s.fallbacks,
+    switch: s.switched,
+    up: options.backends.filter((b) => b.reachable).map((b) => b.name),
+    down: options.backends.filter((b) => !b.reachable).map((b) => b.name),
     turn: turn.id,
+    at: new Date(s.startedAt).toISOString(),
     ...(client ? { client } : {}),
     conversation: turn.conversationId,
-    outcome: s.outcome,
     ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}),
     chosen: s.chosen ? { model: s.chosen.model.id, backend: s.chosen.model.backend, reason: s.chosen.reason } : null,
     ranking: (turn.ranking ?? []).slice(0, RANKING_KEPT).map((r) => ({
@@ -102,8 +112,6 @@ export function ledgerRecord(s: TurnSummary, options: RecordOptions): LedgerReco
       scores: Object.fromEntries(Object.entries(r.scores).map(([k, v]) => [k, round(v, 3)])),
       ...(r.vetoes.length ? { vetoes: r.vetoes } : {}),
     })),
-    attempts: s.attempts.map(roundAttempt),
-    model: s.answeredBy,
     queueMs: round(s.attempts.reduce((n, a) => n + (a.queueMs ?? 0), 0)),
     loadMs: round(s.attempts.reduce((n, a) => n + (a.loadMs ?? 0), 0)),
     ttftMs: answering?.ttftMs === undefined ? null : round(answering.ttftMs),
@@ -114,10 +122,6 @@ export function ledgerRecord(s: TurnSummary, options: RecordOptions): LedgerReco
     compressed: compression
       ? { summarised: compression.summarisedMessages, kept: compression.keptMessages, by: compression.summaryBy, cached: compression.cachedSummary }
       : null,
-    fallbacks: s.fallbacks,
-    switch: s.switched,
-    up: options.backends.filter((b) => b.reachable).map((b) => b.name),
-    down: options.backends.filter((b) => !b.reachable).map((b) => b.name),
   };
   if (options.content) {
     record.message = turn.request.message;

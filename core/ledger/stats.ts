@@ -5,7 +5,7 @@
  * written before the window are not read at all. Percentiles are nearest-rank.
  */
 import { readFile, stat } from 'node:fs/promises';
-import type { LedgerRecord } from './record.ts';
+import { STATS_END, type LedgerRecord } from './record.ts';
 import { ledgerFiles } from './ledger-files.ts';
 
 export interface ModelStats {
@@ -68,6 +68,24 @@ interface ModelAcc {
   ttft: number[];
   tps: number[];
   queue: number[];
+}
+
+const NEWLINE = 0x0a;
+const STATS_END_BYTES = Buffer.from(STATS_END);
+const PREFIX = Buffer.from('{"t":');
+
+/** The `t` a line starts with (`{"t":1764…,`), read from the bytes without parsing the line; null if it has none. */
+function leadingTime(bytes: Buffer, start: number, end: number): number | null {
+  if (end - start < PREFIX.length + 2 || bytes.compare(PREFIX, 0, PREFIX.length, start, start + PREFIX.length) !== 0) return null;
+  let t = 0;
+  let i = start + PREFIX.length;
+  for (; i < end; i++) {
+    const c = bytes[i]!;
+    if (c === 0x2c) return i > start + PREFIX.length ? t : null; // ','
+    if (c < 0x30 || c > 0x39) return null;
+    t = t * 10 + (c - 0x30);
+  }
+  return null;
 }
 
 const round = (n: number | null, places = 2) => (n === null ? null : Math.round(n * 10 ** places) / 10 ** places);
@@ -152,26 +170,26 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
   };
 
   for (const file of ledgerFiles(options.dir, options.maxFiles)) {
-    let text: string;
+    let bytes: Buffer;
     try {
       if ((await stat(file)).mtimeMs < since) continue; // last written before the window
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch {
       continue; // missing (never rotated that far) or rotated away just now
     }
     files++;
     let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end === -1) end = text.length;
+    while (start < bytes.length) {
+      let end = bytes.indexOf(NEWLINE, start);
+      if (end === -1) end = bytes.length;
       if (end > start) {
-        // `{"t":1764…,` — the time, read without parsing the line.
-        const comma = text.indexOf(',', start);
-        const t = text.startsWith('{"t":', start) && comma > start && comma < end ? Number(text.slice(start + 5, comma)) : Number.NaN;
-        if (Number.isNaN(t)) unreadable++;
+        const t = leadingTime(bytes, start, end);
+        if (t === null) unreadable++;
         else if (t >= since && t <= until) {
+          // Only the part stats reads is decoded and parsed (the ranking, reasons and text are not).
+          const cut = bytes.indexOf(STATS_END_BYTES, start);
           try {
-            add(JSON.parse(text.slice(start, end)) as LedgerRecord);
+            add(JSON.parse(cut !== -1 && cut < end ? `${bytes.toString('utf8', start, cut)}}` : bytes.toString('utf8', start, end)) as LedgerRecord);
           } catch {
             unreadable++; // a line cut by a crash or a full disk: the others still count
           }
