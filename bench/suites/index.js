@@ -5,3 +5,4 @@ export { monitor } from './monitor.js';
 export { coldStart } from './cold-start.js';
 export { batch } from './batch.js';
 export { failover } from './failover.js';
+export { observability } from './observability.js';
