@@ -189,7 +189,10 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
           // Only the part stats reads is decoded and parsed (the ranking, reasons and text are not).
           const cut = bytes.indexOf(STATS_END_BYTES, start);
           try {
-            add(JSON.parse(cut !== -1 && cut < end ? `${bytes.toString('utf8', start, cut)}}` : bytes.toString('utf8', start, end)) as LedgerRecord);
+            let record = (cut !== -1 && cut < end ? JSON.parse(`${bytes.toString('utf8', start, cut)}}`) : null) as LedgerRecord | null;
+            // A line whose keys come in another order (written by hand, or by another tool) is parsed whole.
+            if (!record || record.outcome === undefined || record.attempts === undefined) record = JSON.parse(bytes.toString('utf8', start, end)) as LedgerRecord;
+            add(record);
           } catch {
             unreadable++; // a line cut by a crash or a full disk: the others still count
           }
