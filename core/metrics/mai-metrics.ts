@@ -65,7 +65,7 @@ export class MaiMetrics implements TurnSink {
     });
 
     // Gauges: read from the running Mai at each scrape.
-    const metrics = this;
+    const source = (): MetricsSource | undefined => this.source;
     new Gauge({
       name: 'mai_queue_depth',
       help: 'Turns waiting for a model now.',
@@ -73,7 +73,7 @@ export class MaiMetrics implements TurnSink {
       registers,
       collect() {
         this.reset();
-        for (const q of metrics.source?.queue() ?? []) this.set({ model: q.model }, q.waiting);
+        for (const q of source()?.queue() ?? []) this.set({ model: q.model }, q.waiting);
       },
     });
     new Gauge({
@@ -83,7 +83,7 @@ export class MaiMetrics implements TurnSink {
       registers,
       collect() {
         this.reset();
-        for (const q of metrics.source?.queue() ?? []) this.set({ model: q.model }, q.running);
+        for (const q of source()?.queue() ?? []) this.set({ model: q.model }, q.running);
       },
     });
     new Gauge({
@@ -94,8 +94,8 @@ export class MaiMetrics implements TurnSink {
       collect() {
         this.reset();
         const counts = new Map<string, number>();
-        for (const b of metrics.source?.backends() ?? []) counts.set(b.name, 0);
-        for (const m of metrics.source?.loadedModels() ?? []) counts.set(m.backend, (counts.get(m.backend) ?? 0) + 1);
+        for (const b of source()?.backends() ?? []) counts.set(b.name, 0);
+        for (const m of source()?.loadedModels() ?? []) counts.set(m.backend, (counts.get(m.backend) ?? 0) + 1);
         for (const [backend, n] of counts) this.set({ backend }, n);
       },
     });
@@ -106,7 +106,7 @@ export class MaiMetrics implements TurnSink {
       registers,
       collect() {
         this.reset();
-        for (const b of metrics.source?.backends() ?? []) this.set({ backend: b.name }, b.reachable ? 1 : 0);
+        for (const b of source()?.backends() ?? []) this.set({ backend: b.name }, b.reachable ? 1 : 0);
       },
     });
     const resource = (name: string, help: string, read: (r: ResourceSnapshot) => number | null) =>
@@ -115,7 +115,7 @@ export class MaiMetrics implements TurnSink {
         help: `${help} (NaN when it could not be read).`,
         registers,
         collect() {
-          const r = metrics.source?.resources();
+          const r = source()?.resources();
           this.set(r ? known(read(r)) : Number.NaN);
         },
       });
@@ -129,7 +129,7 @@ export class MaiMetrics implements TurnSink {
       registers,
       collect() {
         this.reset();
-        for (const [i, g] of (metrics.source?.resources().gpus ?? []).entries()) if (g.vramFreeBytes !== null) this.set({ gpu: `${i}:${g.name}` }, g.vramFreeBytes);
+        for (const [i, g] of (source()?.resources().gpus ?? []).entries()) if (g.vramFreeBytes !== null) this.set({ gpu: `${i}:${g.name}` }, g.vramFreeBytes);
       },
     });
   }

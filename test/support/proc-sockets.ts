@@ -22,7 +22,7 @@ export function listeningSockets(pid: number): Array<{ address: string; port: nu
   }
   const out: Array<{ address: string; port: number }> = [];
   for (const [table, v6] of [['tcp', false], ['tcp6', true]] as const) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
     } catch {
