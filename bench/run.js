@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checksTable, load, machine, resultsMarkdown, textTable, withAnalysis } from './lib/report.js';
 import { benchDir, binPath } from './lib/setup.js';
-import { batch, coldStart, failover, host, monitor, overhead, throughput } from './suites/index.js';
+import { batch, coldStart, failover, host, monitor, observability, overhead, throughput } from './suites/index.js';
 
 /** @type {Record<string, (options: { smoke: boolean }) => Promise<import('./lib/report.js').SuiteResult>>} */
-const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover, host };
+const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover, host, observability };
 
 const { values } = parseArgs({
   options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, 'refresh-analysis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },

@@ -11,7 +11,11 @@ import type { Conversation } from './context/message.ts';
 import { prepareTurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
 import type { ModelQueueStatus } from './fallback/model-queue.ts';
+import { ledgerDir } from './ledger/ledger-files.ts';
+import { computeStats, type StatsReport } from './ledger/stats.ts';
+import { sinceOrThrow } from './ledger/window.ts';
 import { createLogger, type Logger } from './log.ts';
+import { MetricsExporters } from './metrics/exporters.ts';
 import type { ResourceMonitor } from './monitor/resource-monitor.ts';
 import type { TurnContext, TurnEvent, TurnRequest, TurnResult } from './pipeline/turn.ts';
 import type { RankedModel } from './select/ranking.ts';
@@ -30,6 +34,23 @@ export interface MaiOptions {
   log?: Logger;
   env?: Readonly<Record<string, string | undefined>>;
   createMonitor?: (loaded: LoadedConfig, log: Logger) => ResourceMonitor;
+  /**
+   * Start the metrics exporters the config names (metrics.textfile, metrics.listen). The long-lived
+   * server does; one-shot commands do not (they would overwrite the server's file and find its port taken).
+   */
+  exporters?: boolean;
+}
+
+export interface StatsOptions {
+  /** The window: a duration back from now (1h, 30m, 7d) or a date; default 24h. */
+  since?: string | undefined;
+  /** Slices of the window for backend reachability over time (default 12). */
+  buckets?: number | undefined;
+}
+
+export interface MetricsText {
+  contentType: string;
+  text: string;
 }
 
 export interface ChatOptions {
@@ -94,12 +115,14 @@ export class Mai {
   private readonly clients = new ClientRegistry();
   /** The config file Mai was started with: a reload may always re-read it. */
   private readonly startedWith: string;
+  private readonly exporters: MetricsExporters | null;
 
   private constructor(runtime: Runtime, options: MaiOptions, log: Logger) {
     this.runtime = runtime;
     this.startedWith = runtime.loaded.file;
     this.options = options;
     this.log = log;
+    this.exporters = options.exporters ? new MetricsExporters({ metrics: () => this.metrics(), log: log.child('metrics') }) : null;
   }
 
   static async create(options: MaiOptions): Promise<Mai> {
@@ -114,7 +137,9 @@ export class Mai {
     });
     runtime.monitor.start();
     runtime.load.start();
-    return new Mai(runtime, options, log);
+    const mai = new Mai(runtime, options, log);
+    await mai.exporters?.apply(loaded.config.metrics, loaded.baseDir);
+    return mai;
   }
 
   get config(): LoadedConfig {
@@ -154,12 +179,40 @@ export class Mai {
         streamed: false,
       };
       runtime.state.counters.turns++;
-      await runtime.run(turn);
-      if (!turn.result) throw new MaiError(ErrorCodes.internal, 'The pipeline finished without an answer.');
+      const trace = runtime.observer.begin(turn);
+      try {
+        await runtime.run(turn);
+        if (!turn.result) throw new MaiError(ErrorCodes.internal, 'The pipeline finished without an answer.');
+      } catch (error) {
+        trace.end(error);
+        throw error;
+      }
+      trace.end();
       return turn.result;
     } finally {
       clientTurn.end();
     }
+  }
+
+  /** Per model and backend over a window, from the ledger (every Mai sharing the state directory, across restarts). */
+  async stats(options: StatsOptions = {}): Promise<StatsReport> {
+    const { observer, ledger, loaded, stateDir } = this.runtime;
+    const since = sinceOrThrow(options.since ?? '24h');
+    observer.flush();
+    await ledger?.flush(); // this process's latest turns are in
+    return computeStats({ dir: ledgerDir(stateDir), maxFiles: loaded.config.ledger.maxFiles, since, ...(options.buckets ? { buckets: options.buckets } : {}) });
+  }
+
+  /** The Prometheus metrics, in the text exposition format. */
+  async metrics(): Promise<MetricsText> {
+    const { observer, metrics } = this.runtime;
+    observer.flush();
+    return { contentType: metrics.contentType, text: await metrics.text() };
+  }
+
+  /** Where the metrics are exported now (null for what is off or not started). */
+  get metricsExport(): { url: string | null; textfile: string | null } {
+    return { url: this.exporters?.url ?? null, textfile: this.exporters?.textfilePath ?? null };
   }
 
   async models(options: { refresh?: boolean } = {}): Promise<ModelsReport> {
@@ -273,6 +326,7 @@ export class Mai {
       plugins: this.options.plugins,
       log: this.log,
       state: this.runtime.state,
+      metrics: this.runtime.metrics,
       ...(this.options.env ? { env: this.options.env } : {}),
       ...(this.options.createMonitor ? { createMonitor: this.options.createMonitor } : {}),
     });
@@ -281,10 +335,12 @@ export class Mai {
     const previous = this.runtime;
     this.runtime = next;
     await previous.close();
+    await this.exporters?.apply(loaded.config.metrics, loaded.baseDir);
     return { file: loaded.file };
   }
 
   async close(): Promise<void> {
     await this.runtime.close();
+    await this.exporters?.close();
   }
 }

@@ -13,9 +13,12 @@ import { ModelQueue } from './fallback/model-queue.ts';
 import { LoadBoard, type LoadProbe } from './load/load-board.ts';
 import { locate, type Location } from './load/locality.ts';
 import { ReplicaRouter } from './load/replica-router.ts';
+import { Ledger } from './ledger/ledger.ts';
 import type { Logger } from './log.ts';
+import { MaiMetrics } from './metrics/mai-metrics.ts';
 import { OsMonitor, type LoadedModelsSource, type ResourceMonitor } from './monitor/resource-monitor.ts';
 import { SamplingMonitor } from './monitor/sampling-monitor.ts';
+import { TurnObserver } from './observe/turn-observer.ts';
 import { compose } from './pipeline/compose.ts';
 import type { TurnContext } from './pipeline/turn.ts';
 import { loadPlugins, type MaiPlugin, type PluginContext } from './plugin.ts';
@@ -35,6 +38,8 @@ export interface RuntimeOptions {
   createMonitor?: (loaded: LoadedConfig, log: Logger) => ResourceMonitor;
   /** Keeps pin and counters across a reload. */
   state?: MaiState;
+  /** Keeps the Prometheus counters across a reload (they only ever grow within a process). */
+  metrics?: MaiMetrics;
 }
 
 export interface Runtime {
@@ -53,6 +58,11 @@ export interface Runtime {
   readonly router: ReplicaRouter;
   readonly locations: ReadonlyMap<string, Location>;
   readonly stateDir: string;
+  /** Watches every turn for the ledger and the metrics (Mai.chat begins and ends each). */
+  readonly observer: TurnObserver;
+  /** null when ledger.enabled is false. */
+  readonly ledger: Ledger | null;
+  readonly metrics: MaiMetrics;
   readonly run: (turn: TurnContext) => Promise<void>;
   close(): Promise<void>;
 }
@@ -121,6 +131,18 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     preloadTimeoutMs: config.fallback.loadingFirstTokenTimeoutMs,
   });
 
+  const ledger = config.ledger.enabled
+    ? new Ledger({ config: config.ledger, stateDir, backends: () => catalog.status().map((b) => ({ name: b.name, reachable: b.reachable })), log: log.child('ledger') })
+    : null;
+  const metrics = options.metrics ?? new MaiMetrics();
+  metrics.bind({
+    queue: () => queue.depths(),
+    loadedModels: () => catalog.list().filter((m) => m.loaded).map((m) => ({ model: m.id, backend: m.backend })),
+    backends: () => catalog.status(),
+    resources: () => monitor.latest(),
+  });
+  const observer = new TurnObserver(ledger ? [ledger, metrics] : [metrics], log.child('observe'));
+
   // The onion, outer to inner. What each stage does before and after next():
   //
   //   monitor   before: puts the latest resource snapshot on the turn
@@ -186,9 +208,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     router,
     locations,
     stateDir,
+    observer,
+    ledger,
+    metrics,
     run,
     async close() {
       board.close();
+      observer.flush();
+      await ledger?.flush();
       switcher.cancelPreload();
       await switcher.settled();
       await monitor.close();

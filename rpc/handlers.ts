@@ -16,9 +16,11 @@ import {
   ConversationsDeleteRequest,
   ConversationsGetRequest,
   ConversationsListRequest,
+  MetricsRequest,
   ModelsListRequest,
   ModelsSwitchRequest,
   ProgressNotification,
+  StatsRequest,
   StatusRequest,
 } from './protocol.ts';
 import { route, type Lifecycle, type Route } from './route.ts';
@@ -68,6 +70,8 @@ export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] 
       await mai.ensureCatalog();
       return mai.status();
     }),
+    route(StatsRequest, (params) => mai.stats(params)),
+    route(MetricsRequest, () => mai.metrics()),
     route(ConversationsListRequest, (params) => mai.listConversations({ cursor: params.cursor, limit: params.limit })),
     route(ConversationsGetRequest, (params) => mai.getConversation(params.id)),
     route(ConversationsDeleteRequest, (params) => mai.deleteConversation(params.id)),

@@ -10,7 +10,9 @@
 import { NotificationType, ParameterStructures, ProgressType, RequestType } from 'vscode-jsonrpc/node';
 import { z } from 'zod';
 import type { Conversation, ConversationSummary } from '../core/context/message.ts';
-import type { ModelsReport, StatusReport } from '../core/mai.ts';
+import type { StatsReport } from '../core/ledger/stats.ts';
+import { parseSince } from '../core/ledger/window.ts';
+import type { MetricsText, ModelsReport, StatusReport } from '../core/mai.ts';
 import type { TurnEvent, TurnResult } from '../core/pipeline/turn.ts';
 import { TurnRequest } from '../core/turn-request.ts';
 import type { RpcErrorData } from './errors.ts';
@@ -116,6 +118,25 @@ export type StatusResult = StatusReport;
 export type { ClientStatus } from '../core/clients.ts';
 export type { ModelQueueStatus } from '../core/fallback/model-queue.ts';
 export const StatusRequest = defineRequest<StatusResult>()(Methods.status, NoParams);
+
+// ---- observability -------------------------------------------------------------------------------
+
+export const StatsParams = z.strictObject({
+  /** The window: a duration back from now (90s, 30m, 1h, 7d, 2w) or a date; default 24h. */
+  since: z
+    .string()
+    .refine((v) => parseSince(v) !== null, { message: 'expected a duration back from now (90s, 30m, 1h, 7d, 2w) or a date (2026-11-28T15:00:00Z)' })
+    .optional(),
+  /** Slices of the window for each backend's reachability over time (default 12). */
+  buckets: z.number().int().min(1).max(200).optional(),
+});
+export type StatsParams = z.infer<typeof StatsParams>;
+export type StatsResult = StatsReport;
+export const StatsRequest = defineRequest<StatsResult>()(Methods.stats, StatsParams);
+
+/** The Prometheus text exposition (what GET /metrics would answer). */
+export type MetricsResult = MetricsText;
+export const MetricsRequest = defineRequest<MetricsResult>()(Methods.metrics, NoParams);
 
 // ---- conversations and config --------------------------------------------------------------------
 

@@ -6,3 +6,4 @@ export { coldStart } from './cold-start.js';
 export { batch } from './batch.js';
 export { failover } from './failover.js';
 export { host } from './host.js';
+export { observability } from './observability.js';

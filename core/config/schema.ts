@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { defaultMaxMessageBytes } from './message-limit.ts';
+import { isLoopbackHost } from '../metrics/loopback.ts';
 
 export const tiers = ['small', 'medium', 'large'] as const;
 export const Tier = z.enum(tiers);
@@ -157,6 +158,36 @@ export const ServerConfig = z
   })
   .strict();
 
+export const LedgerConfig = z
+  .object({
+    enabled: z.boolean().default(true).describe('one JSON line per finished, failed or cancelled turn, in <stateDir>/ledger'),
+    maxFileMb: z.number().min(0.001).default(16).describe('the ledger file is rotated past this size'),
+    maxFiles: z.number().int().min(1).max(100).default(5).describe('files kept: ledger.jsonl and the rotated ledger.1.jsonl …'),
+    content: z.boolean().default(false).describe("also write each turn's message and answer (off: the ledger holds no text of a conversation)"),
+  })
+  .strict();
+
+export const MetricsListen = z
+  .object({
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .refine(isLoopbackHost, {
+        message:
+          'expected a loopback address (127.0.0.1, ::1 or localhost): the metrics listener never takes connections from other machines; for those, let node_exporter read metrics.textfile',
+      }),
+    port: z.number().int().min(0).max(65535),
+  })
+  .strict();
+
+export const MetricsConfig = z
+  .object({
+    textfile: z.string().min(1).nullable().default(null).describe("a .prom file rewritten atomically for node_exporter's textfile collector (off: null)"),
+    textfileIntervalMs: positiveInt.default(15_000),
+    listen: MetricsListen.nullable().default(null).describe('an HTTP listener for /metrics on loopback (off: null)'),
+  })
+  .strict();
+
 export const MaiConfig = z
   .object({
     backends: z.array(BackendRef).default([]),
@@ -170,6 +201,8 @@ export const MaiConfig = z
     reload: ReloadConfig.default(ReloadConfig.parse({})),
     host: HostConfig.default(HostConfig.parse({})),
     server: ServerConfig.default(ServerConfig.parse({})),
+    ledger: LedgerConfig.default(LedgerConfig.parse({})),
+    metrics: MetricsConfig.default(MetricsConfig.parse({})),
   })
   .strict();
 
@@ -185,6 +218,8 @@ export type SwitchingConfig = z.infer<typeof SwitchingConfig>;
 export type ReloadConfig = z.infer<typeof ReloadConfig>;
 export type HostConfig = z.infer<typeof HostConfig>;
 export type ServerConfig = z.infer<typeof ServerConfig>;
+export type LedgerConfig = z.infer<typeof LedgerConfig>;
+export type MetricsConfig = z.infer<typeof MetricsConfig>;
 export type MaiConfig = z.infer<typeof MaiConfig>;
 /** What a config file may say before defaults are filled in. */
 export type MaiConfigInput = z.input<typeof MaiConfig>;

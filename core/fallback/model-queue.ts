@@ -144,6 +144,15 @@ export class ModelQueue {
     return this.running.size === 0 && this.waiters.length === 0;
   }
 
+  /** Per model, the turns waiting and running now (for the metrics' queue-depth gauge). */
+  depths(): Array<{ model: string; waiting: number; running: number }> {
+    const by = new Map<string, { model: string; waiting: number; running: number }>();
+    const of = (model: string) => by.get(model) ?? by.set(model, { model, waiting: 0, running: 0 }).get(model)!;
+    for (const w of this.waiters) of(w.model).waiting++;
+    for (const [model, n] of this.running) of(model).running += n;
+    return [...by.values()];
+  }
+
   private canRun(w: Waiter): boolean {
     if ((this.running.get(w.model) ?? 0) >= (this.options.limitOf?.(w.model) ?? this.perModel)) return false;
     for (const [model] of this.exclusiveRunning) if (model !== w.model) return false;

@@ -70,6 +70,7 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
   /** One step: the queue's lease, the load, the stream; the lease is released however it ends. */
   async function run(turn: TurnContext, model: CatalogModel, key: string): Promise<AttemptOutcome> {
     // Queue-full and cancellation while queued are not retryable: the turn ends with them.
+    const waitFrom = performance.now();
     const lease = await options.queue?.acquire(key, {
       exclusive: !model.loaded && model.local !== false,
       signal: turn.signal,
@@ -77,7 +78,10 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
       ...(turn.request.priority ? { priority: turn.request.priority } : {}),
     });
     try {
+      const loadFrom = performance.now();
+      turn.observe?.({ kind: 'queued', model, waitMs: loadFrom - waitFrom });
       const loaded = await load(turn, model);
+      if (loaded) turn.observe?.({ kind: 'loaded', model, loadMs: performance.now() - loadFrom });
       return await streamAttempt(turn, model, options.backendOf(model), timeouts, !model.loaded && !loaded);
     } finally {
       lease?.release();
@@ -102,14 +106,18 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
         routed.done();
         turn.attempts.push({ model: model.id });
         const { timeToFirstTokenMs, tokensPerSecond, durationMs } = outcome;
-        options.onAttempt?.({ model: model.id, ok: true, timeToFirstTokenMs, tokensPerSecond, durationMs, at: Date.now() });
+        const event: AttemptEvent = { model: model.id, ok: true, timeToFirstTokenMs, tokensPerSecond, durationMs, at: Date.now() };
+        options.onAttempt?.(event);
+        turn.observe?.({ kind: 'attempt', model, event });
         return { model, outcome };
       } catch (error) {
         const failure = MaiError.from(error);
         routed.done(failure);
         if (failure.code === ErrorCodes.cancelled) throw failure;
         turn.attempts.push({ model: model.id, error: { code: failure.code, message: failure.message } });
-        options.onAttempt?.({ model: model.id, ok: false, error: failure, at: Date.now() });
+        const event: AttemptEvent = { model: model.id, ok: false, error: failure, at: Date.now() };
+        options.onAttempt?.(event);
+        turn.observe?.({ kind: 'attempt', model, event });
         if (!failure.retryable) throw failure;
         // Another replica of the same model goes before any other model.
         step = options.replicas?.hasAnother(turn, step.model) ? { model: step.model, delayMs: 0, retry: true } : plan.next(model, failure);

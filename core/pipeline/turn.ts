@@ -4,16 +4,32 @@
  * infer → `result`. See the README's Architecture section for the path the data takes.
  */
 import type { StoredMessage } from '../context/message.ts';
-import type { Transcript } from '../context/transcript.ts';
+import type { BuiltPrompt, Transcript } from '../context/transcript.ts';
 import type { AttemptPlan } from '../fallback/attempt-plan.ts';
 import type { RankedModel } from '../select/ranking.ts';
 import type { TurnRequest } from '../turn-request.ts';
-import type { CatalogModel, FinishReason, ResourceSnapshot, TurnNeeds, Usage } from '../types.ts';
+import type { AttemptEvent, CatalogModel, FinishReason, ResourceSnapshot, TurnNeeds, Usage } from '../types.ts';
 
 export type { TurnRequest };
 
 /** What the client is told while the turn runs. */
 export type TurnEvent = { kind: 'delta'; text: string } | { kind: 'restart'; model: string };
+
+/**
+ * What a stage learns about the turn as it runs, told to `TurnContext.observe` for whoever watches
+ * turns (the ledger, the metrics: core/observe/). Stages only say what happened; they never know who listens.
+ */
+export type TurnFact =
+  /** select: the model chosen and why; `previous` is the current model before this turn. */
+  | { kind: 'chosen'; model: CatalogModel; reason: string; previous: string | null }
+  /** infer: the attempt on `model` got its place in the model's queue after `waitMs`. */
+  | { kind: 'queued'; model: CatalogModel; waitMs: number }
+  /** infer: `model` had to be loaded first, which took `loadMs`. */
+  | { kind: 'loaded'; model: CatalogModel; loadMs: number }
+  /** context: the prompt built for `model` (its size, window and compression). */
+  | { kind: 'prompt'; model: CatalogModel; prompt: BuiltPrompt }
+  /** infer: an attempt ended (the same event scorers learn from). */
+  | { kind: 'attempt'; model: CatalogModel; event: AttemptEvent };
 
 export interface AttemptRecord {
   model: string;
@@ -38,6 +54,8 @@ export interface TurnContext {
   readonly startedAt: number;
   /** Streams an event to the client (no-op when it did not ask for progress). */
   emit(event: TurnEvent): void;
+  /** Told each fact a stage learns (unset when nobody watches turns). */
+  observe?: ((fact: TurnFact) => void) | undefined;
   /** The conversation's id (a new one when the request named none). */
   conversationId: string;
   /** The stored history followed by this turn's new messages (system prompt if new, user message). */

@@ -86,6 +86,7 @@ export function contextStage(options: ContextStageOptions): Middleware<TurnConte
           signal,
         });
         tried.set(model.id, { model, prompt });
+        turn.observe?.({ kind: 'prompt', model, prompt });
         if (prompt.compression) {
           const c = prompt.compression;
           log?.debug(

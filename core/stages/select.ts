@@ -50,6 +50,7 @@ export function selectStage(options: SelectStageOptions): Middleware<TurnContext
       ...(options.preload?.coolingDown ? { coolingDown: options.preload.coolingDown } : {}),
     });
     turn.model = choice.model;
+    turn.observe?.({ kind: 'chosen', model: choice.model, reason: `${choice.reason}: ${choice.detail}`, previous: current });
     if (choice.model.id !== current) options.log?.debug(`turn ${turn.id}: ${choice.model.id} (${choice.reason}: ${choice.detail})`);
     await next();
     const result = turn.result;

@@ -54,9 +54,9 @@ export function logger(): Logger {
  * graph (config, plugins, backends' dependencies) is imported here, not when the CLI starts, so
  * `mai serve` answers `initialize` without loading it.
  */
-export async function openMai(config: string | undefined, log: Logger): Promise<Mai> {
+export async function openMai(config: string | undefined, log: Logger, options: { exporters?: boolean } = {}): Promise<Mai> {
   const [{ Mai }, { builtinPlugins }] = await Promise.all([import('../../core/mai.ts'), import('../../plugins/index.ts')]);
-  return Mai.create({ find: { flag: config }, log, plugins: builtinPlugins });
+  return Mai.create({ find: { flag: config }, log, plugins: builtinPlugins, ...options });
 }
 
 export interface ClientScope {

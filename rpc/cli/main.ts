@@ -11,6 +11,7 @@ const commandLoaders: ReadonlyArray<readonly [name: string, load: () => Promise<
   ['serve', async () => (await import('./serve.ts')).serveCommand],
   ['chat', async () => (await import('./chat.ts')).chatCommand],
   ['status', async () => (await import('./status.ts')).statusCommand],
+  ['stats', async () => (await import('./stats.ts')).statsCommand],
   ['models', async () => (await import('./models.ts')).modelsCommand],
   ['switch', async () => (await import('./switch.ts')).switchCommand],
   ['batch', async () => (await import('./batch.ts')).batchCommand],

@@ -18,7 +18,7 @@ stdout carries the protocol only; logs go to stderr (MAI_LOG=debug for more).
 At the end of stdin every request already received is answered before Mai exits, so
   cat requests.ndjson | mai serve
 prints every reply. Methods: initialize, shutdown, exit, chat/send, models/list, models/switch,
-status, conversations/list|get|delete, config/reload, $/cancelRequest.
+status, stats, metrics, conversations/list|get|delete, config/reload, $/cancelRequest.
 
 With --mcp Mai is a Model Context Protocol server instead (newline-delimited JSON-RPC, as MCP
 clients such as agents speak it): initialize, ping, tools/list, tools/call with the tools chat,
@@ -58,7 +58,8 @@ Options:
       start = () => {
         start = () => {};
         started = true;
-        resolve(openMai(values.config, log));
+        // The long-lived server exports the metrics (metrics.textfile, metrics.listen); one-shot commands do not.
+        resolve(openMai(values.config, log, { exporters: true }));
       };
     });
     const face = values.mcp ? (await import('../mcp/server.ts')).mcpFace : undefined;

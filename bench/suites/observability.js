@@ -1,0 +1,178 @@
+/**
+ * 7. Observability: what the per-turn ledger costs a turn (two `mai serve`, ledger on and off,
+ * taking turns request by request against the same loopback server), and how long `mai stats`
+ * takes on a ledger of 100,000 turns (the `stats` method of a running `mai serve`, and the
+ * computation alone in this process).
+ */
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawnLoopbackServer } from '../lib/processes.js';
+import { spawnRpc } from '../lib/rpc-pipe.js';
+import { binPath, maiEnv, repoRoot, tempDir, writeBenchConfig } from '../lib/setup.js';
+import { ms, p50, p99, plusMs } from '../lib/stats.js';
+
+const MODEL = 'bench-model';
+const LINES = 100_000;
+
+/**
+ * One ledger line as Mai writes it (core/ledger/record.ts), with a realistic ranking and attempt.
+ * @param {number} i
+ * @param {number} now
+ */
+function ledgerLine(i, now) {
+  const model = i % 4 === 0 ? 'llama3.2-3b' : 'qwen2.5-7b';
+  const failed = i % 50 === 0;
+  const attempts = failed
+    ? [{ model: 'qwen2.5-7b', backend: 'ollama', ok: false, error: 'timeout', queueMs: 0.04 }, { model: 'llama3.2-3b', backend: 'lmstudio', ok: true, queueMs: 0.03, ttftMs: 95.2, ms: 640.1, tokensPerSecond: 61.7 }]
+    : [{ model, backend: model === 'qwen2.5-7b' ? 'ollama' : 'lmstudio', ok: true, queueMs: (i % 7) * 0.5, ttftMs: 80 + (i % 300), ms: 700 + (i % 900), tokensPerSecond: 30 + (i % 40) }];
+  const answered = failed ? 'llama3.2-3b' : model;
+  const t = now - Math.floor((i / LINES) * 20 * 3_600_000) - 1;
+  const scores = { 'resource-fit': 0.9, 'context-fit': 1, capability: 1, reliability: 0.98, latency: 0.61 };
+  return JSON.stringify({
+    t,
+    v: 1,
+    outcome: 'ok',
+    model: answered,
+    attempts,
+    fallbacks: failed ? [{ from: 'qwen2.5-7b', to: 'llama3.2-3b' }] : [],
+    switch: null,
+    up: ['ollama', 'lmstudio'],
+    down: [],
+    turn: `3f1c9a2e-7b4d-4e8a-9c1f-${String(i).padStart(12, '0')}`,
+    at: new Date(t).toISOString(),
+    client: 'nvim',
+    conversation: `c-${i % 500}`,
+    chosen: { model: 'qwen2.5-7b', backend: 'ollama', reason: 'current: stays (no challenger beats it by the margin)' },
+    ranking: [
+      { model: 'qwen2.5-7b', score: 0.912, fits: true, scores },
+      { model: 'llama3.2-3b', score: 0.804, fits: true, scores },
+      { model: 'qwen2.5-14b', score: 0, fits: false, scores: { ...scores, 'resource-fit': 0 }, vetoes: ['resource-fit: needs 10.2 GiB, 6.1 GiB free'] },
+    ],
+    queueMs: 0.04,
+    loadMs: 0,
+    ttftMs: 120.5,
+    ms: 910.3,
+    tokens: { in: 230, out: 41 },
+    tokensPerSecond: 41.3,
+    context: { used: 230, window: 32768 },
+    compressed: null,
+  });
+}
+
+/**
+ * @param {import('../lib/rpc-pipe.js').RpcPipe} mai
+ */
+async function turn(mai) {
+  const started = performance.now();
+  const reply = await mai.request('chat/send', { message: 'Say hello.' });
+  const elapsed = performance.now() - started;
+  if (reply.error) throw new Error(`mai chat/send failed: ${reply.error.message}\n${mai.stderr()}`);
+  return elapsed;
+}
+
+/**
+ * @param {{ smoke: boolean }} options
+ * @returns {Promise<import('../lib/report.js').SuiteResult>}
+ */
+export async function observability({ smoke }) {
+  const began = performance.now();
+  const iterations = smoke ? 5 : 300;
+  const warmup = smoke ? 2 : 30;
+  const server = await spawnLoopbackServer({ models: [{ id: MODEL }], replyMs: 20, chunks: 20 });
+  const on = await tempDir();
+  const off = await tempDir();
+  /** @type {import('../lib/rpc-pipe.js').RpcPipe[]} */
+  const running = [];
+  try {
+    /** @param {string} dir @param {boolean} ledger */
+    const start = async (dir, ledger) => {
+      const config = await writeBenchConfig(dir, { backends: [{ name: 'loop', baseURL: server.baseURL }] });
+      await appendFile(config, `ledger: { enabled: ${ledger} }\n`);
+      const mai = spawnRpc({ command: process.execPath, args: [binPath, 'serve', '--config', config], framing: 'ndjson', env: maiEnv(dir), cwd: dir });
+      running.push(mai);
+      const init = await mai.request('initialize', { clientInfo: { name: 'mai-bench' } });
+      if (init.error) throw new Error(`mai initialize failed: ${init.error.message}`);
+      return mai;
+    };
+    const withLedger = await start(on.path, true);
+    const without = await start(off.path, false);
+    for (let i = 0; i < warmup; i++) {
+      await turn(withLedger);
+      await turn(without);
+    }
+    /** @type {number[]} */
+    const onTimes = [];
+    /** @type {number[]} */
+    const offTimes = [];
+    for (let i = 0; i < iterations; i++) {
+      // Alternate who goes first, so neither always follows the other.
+      if (i % 2 === 0) {
+        onTimes.push(await turn(withLedger));
+        offTimes.push(await turn(without));
+      } else {
+        offTimes.push(await turn(without));
+        onTimes.push(await turn(withLedger));
+      }
+    }
+    const added = p50(onTimes) - p50(offTimes);
+
+    // `mai stats` on 100,000 lines: in the state directory of the Mai with the ledger on (its own turns are in it too).
+    const lines = smoke ? 2_000 : LINES;
+    const now = Date.now();
+    const ledgerDir = join(on.path, 'state', 'ledger');
+    await mkdir(ledgerDir, { recursive: true });
+    const text = `${Array.from({ length: lines }, (_, i) => ledgerLine(lines - 1 - i, now)).join('\n')}\n`;
+    await writeFile(join(ledgerDir, 'ledger.1.jsonl'), text);
+    const rounds = smoke ? 2 : 5;
+    /** @type {number[]} */
+    const viaMethod = [];
+    let counted = 0;
+    for (let i = 0; i < rounds; i++) {
+      const started = performance.now();
+      const reply = await withLedger.request('stats', { since: '24h' });
+      viaMethod.push(performance.now() - started);
+      if (reply.error) throw new Error(`stats failed: ${reply.error.message}`);
+      counted = /** @type {{ turns: { total: number } }} */ (reply.result).turns.total;
+    }
+    if (counted < lines) throw new Error(`stats counted ${counted} turns, expected at least ${lines}`);
+    const { computeStats } = await import(join(repoRoot, 'dist', 'core', 'ledger', 'stats.js'));
+    /** @type {number[]} */
+    const inProcess = [];
+    /** @type {number[]} */
+    const cpu = [];
+    for (let i = 0; i < rounds; i++) {
+      const started = performance.now();
+      const used = process.cpuUsage();
+      await computeStats({ dir: ledgerDir, maxFiles: 5, since: now - 86_400_000 });
+      const spent = process.cpuUsage(used);
+      inProcess.push(performance.now() - started);
+      cpu.push((spent.user + spent.system) / 1000);
+    }
+    const statsP50 = p50(viaMethod);
+    return {
+      id: 'observability',
+      title: '7. Observability: the ledger per turn, `mai stats` on 100,000 turns',
+      header: ['measure', 'p50', 'p99 / max', 'reference', 'difference'],
+      rows: [
+        ['turn, ledger on (mai serve, 20 ms answer)', ms(p50(onTimes)), ms(p99(onTimes)), `ledger off ${ms(p50(offTimes))}`, plusMs(added)],
+        [`stats method, ${lines.toLocaleString('en-US')} ledger lines (${(Buffer.byteLength(text) / 1024 / 1024).toFixed(0)} MiB)`, ms(statsP50), ms(Math.max(...viaMethod)), '—', '—'],
+        ['the same computation in this process (computeStats)', ms(p50(inProcess)), ms(Math.max(...inProcess)), `CPU time p50 ${ms(p50(cpu))}`, '—'],
+      ],
+      checks: [
+        { name: 'Per-turn overhead of the ledger, p50 (on − off)', target: '≤ 0.1 ms', measured: plusMs(added), pass: added <= 0.1 },
+        { name: `mai stats on ${lines.toLocaleString('en-US')} ledger lines (stats method, p50)`, target: '≤ 1 s', measured: ms(statsP50), pass: statsP50 <= 1000 },
+      ],
+      notes: [
+        `${iterations} turns on each of two \`mai serve\` (ledger.enabled true and false, each its own state directory) after ${warmup} warm-up turns each, alternating request by request and who goes first; the loopback server sends 20 chunks over 20 ms. The metrics count turns in both; only the ledger differs.`,
+        `The ledger of the stats rows is ${lines.toLocaleString('en-US')} lines written as Mai writes them (3 ranked models with 5 scorer scores each, one or two attempts), spread over the last 20 hours, read with --since 24h; ${rounds} rounds each. The stats method includes the JSON-RPC round trip and the reply.`,
+      ],
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    for (const mai of running) await mai.close();
+    await server.close();
+    await on.cleanup();
+    await off.cleanup();
+  }
+}
