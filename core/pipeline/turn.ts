@@ -13,7 +13,7 @@ import type { CatalogModel, FinishReason, ResourceSnapshot, TurnNeeds, Usage } f
 export type { TurnRequest };
 
 /** What the client is told while the turn runs. */
-export type TurnEvent = { kind: 'delta'; text: string } | { kind: 'restart'; model: string };
+export type TurnEvent = { kind: 'delta'; text: string; model: string } | { kind: 'restart'; model: string };
 
 export interface AttemptRecord {
   model: string;
