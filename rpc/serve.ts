@@ -32,10 +32,10 @@ export interface ServerFace {
 }
 
 export interface ServeOutcome {
-  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads; mai-failed: the promised Mai was not built. */
+  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads; mai-failed: the promised Mai was not built (the requests received were answered with why). */
   reason: 'eof' | 'exit' | 'output-closed' | 'mai-failed';
   code: number;
-  /** mai-failed: why Mai could not be built (nothing more was written; the caller reports it). */
+  /** mai-failed: why Mai could not be built (the caller reports it too, and ends the process). */
   error?: unknown;
 }
 
@@ -111,7 +111,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     const finish = (outcome: ServeOutcome) => {
       if (finished) return;
       finished = true;
-      if (outcome.reason !== 'mai-failed') flush(); // every reply already made goes out before the end
+      flush(); // every reply already made goes out before the end
       outputClosed = true; // whatever a late handler still sends goes nowhere (the client has its replies)
       input.off('data', onData);
       input.off('end', onEnd);
@@ -131,8 +131,16 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       layer.cancelAll();
       void layer.end().then(() => finish({ reason: 'exit', code }));
     };
-    // Attached before the server's own waits, so a failed build stops the output before any request's error reply.
-    if (mai instanceof Promise) mai.catch((error: unknown) => finish({ reason: 'mai-failed', code: 1, error }));
+    // A failed build (a broken config, a plugin that does not load): nothing more is read, and every
+    // request already received is answered with the build's error (the config's problems, by YAML
+    // line) before serving ends — an editor sees why in its reply, not only an exit code, since it
+    // rarely shows the stderr of the process it started.
+    if (mai instanceof Promise) {
+      mai.catch((error: unknown) => {
+        input.off('data', onData);
+        void layer.end().then(() => finish({ reason: 'mai-failed', code: 1, error }));
+      });
+    }
     const server = attachMaiServer(connection, { mai, log, onExit, ...(options.face ? { routes: options.face.routes } : {}) });
     connection.listen();
 

@@ -1,8 +1,8 @@
 /**
  * `mai serve` listens before Mai is built: `initialize` is answered by the lifecycle routes while
  * Mai's modules load and its config is read; every other request waits for Mai. A config that
- * fails still ends the process with exit code 2, its message on stderr and nothing on stdout but
- * protocol. Replies made close together are written together: a pipelined flood is answered
+ * fails still ends the process with exit code 2, its message on stderr, and the requests waiting
+ * for Mai answered with it (nothing on stdout but protocol). Replies made close together are written together: a pipelined flood is answered
  * completely, once per request, in well-formed frames, in both framings.
  */
 import { writeFile } from 'node:fs/promises';
@@ -44,7 +44,7 @@ describe('mai serve starts listening before Mai is built', () => {
     expect(mai.garbage).toEqual([]);
   });
 
-  it('a broken config: exit 2 with the message on stderr; stdout holds protocol only, no reply to a request that needed Mai', async () => {
+  it('a broken config: exit 2 with the message on stderr; a request that needed Mai is answered with it (an editor sees why)', async () => {
     const mai = spawnServe({ config: broken, framing: 'content-length', stateDir: join(dir.path, 'state') });
     mai.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
     mai.send({ jsonrpc: '2.0', id: 2, method: 'status' });
@@ -52,8 +52,12 @@ describe('mai serve starts listening before Mai is built', () => {
     expect(mai.stderr()).toMatch(/unknown scorer plugin "vibes" \(broken\.yaml:2\)/);
     expect(mai.stderr()).not.toMatch(/\n\s+at /);
     expect(mai.garbage).toEqual([]);
-    // initialize needs no Mai, so it may have been answered before the config failed; status never is.
-    for (const message of mai.messages) expect(message).toMatchObject({ id: 1, result: { serverInfo: { name: 'mai' } } });
+    // initialize needs no Mai; status waited for it, and its reply says what is wrong and where.
+    expect(mai.messages).toHaveLength(2);
+    expect(mai.messages.find((m) => !Array.isArray(m) && m.id === 1)).toMatchObject({ result: { serverInfo: { name: 'mai' } } });
+    const status = mai.messages.find((m): m is Reply => !Array.isArray(m) && m.id === 2);
+    expect(status?.error).toMatchObject({ code: -32012, data: { code: 'plugin-unknown' } });
+    expect(status?.error?.message).toMatch(/unknown scorer plugin "vibes" \(broken\.yaml:2\)/);
   });
 
   it.each<WireFraming>(['ndjson', 'content-length'])('%s: 500 pipelined requests in one write are each answered once, in whole frames', async (framing) => {

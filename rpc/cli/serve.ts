@@ -59,7 +59,7 @@ Options:
     clearTimeout(idle);
     log.debug(`serve finished: ${outcome.reason}`);
     // A config that fails is its message on stderr and exit code 2 (main's reportFailure), as before
-    // the server listened first; nothing more is written to stdout. Mai is built (if the input ended
+    // the server listened first; on stdout, the requests received were answered with it. Mai is built (if the input ended
     // before it was) so a bad config is reported however short the input.
     if (outcome.reason === 'mai-failed') throw outcome.error;
     start();
