@@ -1,0 +1,375 @@
+/**
+ * A real editor drives `mai serve`: a headless Neovim with editors/nvim on its runtimepath starts
+ * the built Mai (this runtime on dist/rpc/bin.js, so Mai runs on Deno under the Deno run) through
+ * Neovim's own JSON-RPC client (vim.lsp.rpc), against a real OpenAI-compatible server on loopback.
+ * Each scenario is Lua run inside Neovim (test/support/nvim-driver.lua) that uses the plugin's
+ * commands, records what the buffer, its status line and the messages showed, and quits with :qa!;
+ * the test then checks the record, the model server's log, and that no mai serve is left running.
+ * Neovim comes from Debian's packages (.ci/run installs it); without it the suite is skipped,
+ * loudly — unless MAI_REQUIRE_NVIM=1 (set by .ci/run), where a missing nvim fails it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startOpenAIServer, type FakeModel, type FakeOpenAIServer } from './support/openai-server.ts';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { binPath, loopbackConfig, repoRoot } from './support/rpc-client.ts';
+
+const nvimVersion = (() => {
+  const probe = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
+  return probe.status === 0 ? (probe.stdout.split('\n')[0] ?? 'nvim') : null;
+})();
+const required = process.env.MAI_REQUIRE_NVIM === '1';
+if (!nvimVersion && !required) {
+  process.stderr.write(
+    '\n*** test/editor-nvim.test.ts SKIPPED: `nvim` is not installed, so the Neovim plugin (editors/nvim) is not tested. ' +
+      '.ci/run installs it (apt-get install neovim, as root); run it, or install Neovim >= 0.7, to test the editor integration. ***\n\n',
+  );
+}
+
+const pluginDir = join(repoRoot, 'editors', 'nvim');
+const driver = join(repoRoot, 'test', 'support', 'nvim-driver.lua');
+/** Mai as the plugin starts it: under Deno, Deno's own binary needs `run -A` before a script. */
+const maiCommand = (config: string) => ['Deno' in globalThis ? [process.execPath, 'run', '-A'] : [process.execPath], binPath, 'serve', '--config', config].flat();
+const lua = (value: string) => JSON.stringify(value); // ASCII paths and text: a JSON string is a Lua string
+const luaList = (values: readonly string[]) => `{ ${values.map(lua).join(', ')} }`;
+
+interface Note {
+  message: string;
+  level: number;
+}
+interface NvimRecord {
+  error?: string;
+  notes: Note[];
+  pid?: number;
+  [key: string]: unknown;
+}
+
+/** Whether a process runs (a zombie, ended but not yet reaped, does not). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+const until = async (check: () => boolean, what: string, ms = 15_000) => {
+  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 25))) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+  }
+};
+
+describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving mai serve — ${nvimVersion ?? 'nvim missing'}`, () => {
+  let server: FakeOpenAIServer | undefined;
+  let dir: TempDir;
+  let runs = 0;
+  const leftovers: Array<{ nvim: ChildProcess; pid?: number }> = [];
+
+  beforeAll(() => {
+    if (!nvimVersion) throw new Error("MAI_REQUIRE_NVIM=1 but `nvim` is not installed: .ci/run installs it from Debian's packages (apt-get install -y neovim, as root).");
+  });
+  beforeEach(async () => {
+    dir = await tempDir('mai-nvim-');
+    for (const sub of ['home', 'config', 'data', 'state', 'cache', 'run', 'mai-state']) await mkdir(join(dir.path, sub), { recursive: true, mode: 0o700 });
+  });
+  afterEach(async () => {
+    // Whatever a failed scenario left running is ended here, by its pid.
+    for (const { nvim, pid } of leftovers.splice(0)) {
+      if (nvim.exitCode === null && nvim.signalCode === null) nvim.kill('SIGKILL');
+      if (pid && running(pid)) process.kill(pid, 'SIGKILL');
+    }
+    await server?.close();
+    server = undefined;
+    await dir.cleanup();
+  });
+
+  async function modelServer(models: FakeModel[]): Promise<{ server: FakeOpenAIServer; config: string }> {
+    server = await startOpenAIServer(models);
+    const config = await writeConfig(dir.path, loopbackConfig(server.baseURL).replace('./state', join(dir.path, 'mai-state')));
+    return { server, config };
+  }
+
+  /** Runs `scenario` (Lua, with `t` the driver) in a headless Neovim; resolves once Neovim exited. */
+  async function nvim(scenario: string, cmd: readonly string[], extraEnv: Record<string, string> = {}): Promise<NvimRecord & { code: number | null; output: string }> {
+    const n = ++runs;
+    const script = join(dir.path, `scenario-${n}.lua`);
+    const out = join(dir.path, `record-${n}.json`);
+    await writeFile(
+      script,
+      `local t = dofile(${lua(driver)})\nt.run(${lua(out)}, function()\n  require('mai').setup({ cmd = ${luaList(cmd)} })\n${scenario}\nend)\n`,
+    );
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: join(dir.path, 'home'),
+      XDG_CONFIG_HOME: join(dir.path, 'config'),
+      XDG_DATA_HOME: join(dir.path, 'data'),
+      XDG_STATE_HOME: join(dir.path, 'state'),
+      XDG_CACHE_HOME: join(dir.path, 'cache'),
+      XDG_RUNTIME_DIR: join(dir.path, 'run'),
+      MAI_STATE_DIR: join(dir.path, 'mai-state'),
+      MAI_LOG: 'warn',
+      ...extraEnv,
+    };
+    delete env.MAI_CONFIG;
+    const child = spawn('nvim', ['--headless', '--clean', '--cmd', `set rtp^=${pluginDir}`, '-c', `luafile ${script}`], { cwd: dir.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const entry: { nvim: ChildProcess; pid?: number } = { nvim: child };
+    leftovers.push(entry);
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    clearTimeout(timer);
+    if (!existsSync(out)) throw new Error(`Neovim wrote no record (exit ${code}):\n${output}`);
+    const record = JSON.parse(await readFile(out, 'utf8')) as NvimRecord;
+    if (!Array.isArray(record.notes)) record.notes = []; // an empty Lua table encodes as {}
+    if (record.pid !== undefined) entry.pid = record.pid;
+    if (record.error) throw new Error(`the scenario failed inside Neovim:\n${record.error}\nnotes: ${JSON.stringify(record.notes)}\n${output}`);
+    return { ...record, code, output };
+  }
+
+  const messages = (record: NvimRecord) => record.notes.map((n) => n.message).join('\n');
+
+  it('streams an answer into the tab\'s buffer, names the model in its status line, continues the conversation, and :qa! ends mai serve', async () => {
+    const reply = 'A steady answer,\nstreamed in parts.';
+    const { server, config } = await modelServer([{ id: 'steady', reply, chunks: 6, chunkDelayMs: 120 }]);
+    const record = await nvim(
+      `
+  vim.cmd('Mai Say something.')
+  t.set('pid', require('mai').pid())
+  local seen, statuslines = {}, {}
+  t.wait(function()
+    local view = t.view()
+    local text = t.answer()
+    if text ~= '' and text ~= seen[#seen] then table.insert(seen, text); table.insert(statuslines, view.statusline) end
+    return view.state == 'done' or view.state == 'failed'
+  end, 'the first answer')
+  t.set('seen', seen)
+  t.set('statuslines', statuslines)
+  t.set('first', t.view())
+  t.set('firstAnswer', t.answer())
+  vim.cmd('Mai And again?')
+  t.settle('the second answer')
+  t.set('second', t.view())
+  vim.cmd('tabnew')
+  vim.cmd('Mai A new tab.')
+  t.settle('the answer in the new tab')
+  t.set('otherTab', t.view())
+`,
+      maiCommand(config),
+      { MAI_LOG: 'debug' },
+    );
+    expect(record.code).toBe(0);
+    // The answer arrived piece by piece: the buffer showed growing prefixes before the whole answer.
+    const seen = record.seen as string[];
+    expect(seen.length).toBeGreaterThan(2);
+    for (const partial of seen) expect(reply.startsWith(partial)).toBe(true);
+    expect(seen.at(-1)).toBe(reply);
+    // The model was named in the status line while it streamed.
+    expect((record.statuslines as string[])[0]).toMatch(/^Mai · steady · answering/);
+    const first = record.first as { state: string; model: string; lines: string[]; statusline: string; conversation: string };
+    expect(first).toMatchObject({ state: 'done', model: 'steady' });
+    expect(first.lines).toEqual(['> Say something.', '', 'A steady answer,', 'streamed in parts.']);
+    expect(first.statusline).toMatch(new RegExp(`^Mai · steady · done\\s+${first.conversation}$`));
+    // The second prompt continued the same conversation: Mai sent the first exchange along.
+    const second = record.second as { state: string; conversation: string; lines: string[] };
+    expect(second.state).toBe('done');
+    expect(second.conversation).toBe(first.conversation);
+    expect(second.lines).toEqual([...first.lines, '', '> And again?', '', ...reply.split('\n')]);
+    expect(server.requests[1]?.messages.map((m) => m.content)).toEqual(expect.arrayContaining(['Say something.', reply, 'And again?']));
+    // Another tab is another conversation, started afresh.
+    const other = record.otherTab as { conversation: string; lines: string[] };
+    expect(other.conversation).not.toBe(first.conversation);
+    expect(other.lines).toEqual(['> A new tab.', '', ...reply.split('\n')]);
+    expect(server.requests[2]?.messages.map((m) => m.content)).not.toContain('Say something.');
+    // Quitting Neovim shut mai serve down through shutdown and exit, and it is gone.
+    expect(record.pid).toBeGreaterThan(0);
+    expect(running(record.pid!)).toBe(false);
+    const lspLog = await readFile(join(dir.path, 'cache', 'nvim', 'lsp.log'), 'utf8');
+    expect(lspLog).toMatch(/serve finished: exit/);
+  });
+
+  it(':MaiCancel stops a streaming answer mid-way: the backend request is closed and the text stops growing', async () => {
+    const reply = 'word '.repeat(40).trim();
+    const { server, config } = await modelServer([
+      { id: 'slow', reply, chunks: 40, chunkDelayMs: 150 },
+      { id: 'quick', reply: 'Quick.', chunks: 1 },
+    ]);
+    const record = await nvim(
+      `
+  vim.cmd('Mai Take your time.')
+  t.set('pid', require('mai').pid())
+  t.wait(function() return t.answer() ~= '' end, 'the first words')
+  vim.cmd('MaiCancel')
+  t.set('state', t.settle('the cancel'))
+  t.set('atCancel', t.answer())
+  vim.wait(1000)
+  t.set('later', t.answer())
+  t.set('view', t.view())
+  vim.cmd('Mai Now quickly.')
+  t.set('next', t.settle('the next answer'))
+  t.set('nextAnswer', t.answer())
+`,
+      maiCommand(config),
+    );
+    expect(record.state).toBe('cancelled');
+    const atCancel = record.atCancel as string;
+    expect(atCancel.length).toBeGreaterThan(0);
+    expect(atCancel.length).toBeLessThan(reply.length);
+    expect(reply.startsWith(atCancel)).toBe(true);
+    expect(record.later).toBe(atCancel); // nothing more arrived after the cancel
+    expect((record.view as { statusline: string }).statusline).toMatch(/^Mai · slow · cancelled/);
+    await until(() => server.requests[0]?.clientClosed === true, 'the backend request to be closed');
+    // The tab takes the next prompt; the cancelled turn was not stored, so it is not in the history.
+    expect(record.next).toBe('done');
+    expect(server.requests[1]?.messages.map((m) => m.content)).not.toContain('Take your time.');
+    expect(running(record.pid!)).toBe(false);
+  });
+
+  it('a failover mid-stream: the buffer shows the fallback\'s text only, and its model', async () => {
+    const { server, config } = await modelServer([
+      { id: 'primary', reply: 'PRIMARY draft that breaks off here.', chunks: 6, chunkDelayMs: 150, behaviour: { kind: 'stream-error', afterChunks: 3, message: 'the GPU fell over' } },
+      { id: 'backup', reply: 'The backup answer, whole.', chunks: 3, chunkDelayMs: 50 },
+    ]);
+    const record = await nvim(
+      `
+  vim.cmd('Mai Hello?')
+  local seen = {}
+  t.wait(function()
+    local text = t.answer()
+    if text ~= '' and text ~= seen[#seen] then table.insert(seen, { text = text, model = t.view().model }) end
+    return t.view().state == 'done' or t.view().state == 'failed'
+  end, 'the answer')
+  t.set('seen', seen)
+  t.set('view', t.view())
+  t.set('answer', t.answer())
+`,
+      maiCommand(config),
+    );
+    const seen = record.seen as Array<{ text: string; model: string }>;
+    // The primary's words were on screen (named as the primary's), then the restart cleared them.
+    expect(seen.some((s) => s.text.startsWith('PRIMARY') && s.model === 'primary')).toBe(true);
+    expect(record.answer).toBe('The backup answer, whole.');
+    const view = record.view as { lines: string[]; statusline: string };
+    expect(view.lines.join('\n')).not.toMatch(/PRIMARY/);
+    expect(view.lines).toEqual(['> Hello?', '', 'The backup answer, whole.']);
+    expect(view.statusline).toMatch(/^Mai · backup · done/);
+    expect(server.requests.map((r) => r.model)).toEqual(['primary', 'backup']);
+    expect(running(record.pid!)).toBe(false);
+  });
+
+  it(':MaiModels lists the models, :MaiSwitch completes and pins one, :MaiStatus shows it', async () => {
+    const { config } = await modelServer([{ id: 'alpha-7b' }, { id: 'beta-1b' }]);
+    const record = await nvim(
+      `
+  vim.cmd('MaiModels')
+  t.wait(function() return #t.notes >= 1 end, 'the models')
+  t.set('completion', vim.fn.getcompletion('MaiSwitch ', 'cmdline'))
+  t.set('completionB', vim.fn.getcompletion('MaiSwitch b', 'cmdline'))
+  vim.cmd('MaiSwitch beta-1b')
+  t.wait(function() return #t.notes >= 2 end, 'the switch')
+  vim.cmd('MaiSwitch gpt-5')
+  t.wait(function() return #t.notes >= 3 end, 'the refused switch')
+  vim.cmd('MaiStatus')
+  t.wait(function() return #t.notes >= 4 end, 'the status')
+  vim.cmd('Mai Who answers?')
+  t.settle()
+  t.set('view', t.view())
+`,
+      maiCommand(config),
+    );
+    const [models, pinned, refused, status] = record.notes.map((n) => n.message);
+    expect(models).toMatch(/^Mai: models/);
+    expect(models).toMatch(/alpha-7b\s+\[loop/);
+    expect(models).toMatch(/beta-1b\s+\[loop/);
+    expect(record.completion).toEqual(['auto', 'alpha-7b', 'beta-1b']);
+    expect(record.completionB).toEqual(['beta-1b']);
+    expect(pinned).toMatch(/pinned beta-1b/);
+    // Mai's own error, naming the models it knows.
+    expect(refused).toMatch(/Unknown model "gpt-5".*alpha-7b, beta-1b.*\[unknown-model\]/);
+    expect(record.notes[2]?.level).toBe(4); // vim.log.levels.ERROR
+    expect(status).toMatch(/pinned beta-1b/);
+    expect(status).toMatch(/backend loop: reachable/);
+    expect((record.view as { statusline: string }).statusline).toMatch(/^Mai · beta-1b · done/);
+    expect(running(record.pid!)).toBe(false);
+  });
+
+  it('says clearly when mai is missing, and when it cannot start (Mai\'s own message for a broken config)', async () => {
+    const missing = await nvim(
+      `
+  vim.cmd('Mai Hello?')
+  t.wait(function() return #t.notes >= 1 end, 'the message')
+  t.set('state', t.view().state)
+`,
+      [join(dir.path, 'no-such-mai'), 'serve'],
+    );
+    expect(missing.code).toBe(0);
+    expect(missing.notes).toHaveLength(1);
+    expect(messages(missing)).toMatch(/^Mai: `.*no-such-mai` was not found or is not executable, so Mai cannot start\. Install Mai .*setup\(\{ cmd = /);
+    expect(missing.notes[0]?.level).toBe(4);
+    expect(missing.state).toBe('not started');
+
+    const broken = join(dir.path, 'broken.yaml');
+    await writeFile(broken, 'scorers:\n  - use: vibes\n');
+    const record = await nvim(
+      `
+  vim.cmd('Mai Hello?')
+  t.set('pid', require('mai').pid())
+  t.settle('the failure')
+  t.set('state', t.view().state)
+  vim.wait(1000, function() return not require('mai.client').running() end, 10)
+  vim.wait(200)
+`,
+      maiCommand(broken),
+    );
+    expect(record.state).toBe('failed');
+    expect(messages(record)).toMatch(/unknown scorer plugin "vibes" \(broken\.yaml:2\).*\[plugin-unknown\]/s);
+    // The reply said why; the exit that follows is not reported a second time.
+    expect(record.notes).toHaveLength(1);
+    expect(running(record.pid!)).toBe(false);
+  });
+
+  // Fails today: mai serve, orphaned with its stderr closed, spins at 100 % CPU forever (issue 16:
+  // its uncaughtException handler logs to the closed stderr, which throws again). Measured here:
+  // the orphan at 96.8 % CPU 3 s after Neovim was killed. Enabled once issue 16's fix is on main.
+  it.skip('Neovim killed outright (its pipes all close at once) mid-answer: mai serve ends by itself', async () => {
+    const { server, config } = await modelServer([{ id: 'slow', reply: 'word '.repeat(40), chunks: 40, chunkDelayMs: 150 }]);
+    const told = join(dir.path, 'told.json');
+    const run = nvim(
+      `
+  vim.cmd('Mai Take your time.')
+  t.wait(function() return t.answer() ~= '' end, 'the first words')
+  t.tell(${lua(told)}, { pid = require('mai').pid() })
+  vim.wait(60000)
+`,
+      maiCommand(config),
+    ).catch((error: unknown) => error);
+    await until(() => existsSync(told), 'Neovim to say the answer is streaming', 60_000);
+    const { pid } = JSON.parse(await readFile(told, 'utf8')) as { pid: number };
+    leftovers.at(-1)!.pid = pid;
+    expect(running(pid)).toBe(true);
+    leftovers.at(-1)!.nvim.kill('SIGKILL');
+    await run; // no record: Neovim was killed
+    await until(() => !running(pid), 'mai serve to exit after its editor vanished');
+    await until(() => server.requests[0]?.clientClosed === true, 'the backend request to be closed');
+  });
+
+  it('nothing is stored for a cancelled turn (the conversation store stays empty)', async () => {
+    const { config } = await modelServer([{ id: 'slow', reply: 'word '.repeat(30), chunks: 30, chunkDelayMs: 150 }]);
+    await nvim(
+      `
+  vim.cmd('Mai Take your time.')
+  t.wait(function() return t.answer() ~= '' end, 'the first words')
+  vim.cmd('MaiCancel')
+  t.settle('the cancel')
+`,
+      maiCommand(config),
+    );
+    const stored = existsSync(join(dir.path, 'mai-state', 'conversations')) ? await readdir(join(dir.path, 'mai-state', 'conversations')) : [];
+    expect(stored.filter((f) => f.endsWith('.jsonl'))).toEqual([]);
+  });
+});
