@@ -275,8 +275,8 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     expect(running(record.pid!)).toBe(false);
   });
 
-  it(':MaiModels lists the models, :MaiSwitch completes and pins one, :MaiStatus shows it', async () => {
-    const { config } = await modelServer([{ id: 'alpha-7b' }, { id: 'beta-1b' }]);
+  it(":MaiModels lists the models, :MaiSwitch completes and pins one, :MaiStatus shows it, :'<,'>Mai sends the selected lines", async () => {
+    const { server, config } = await modelServer([{ id: 'alpha-7b' }, { id: 'beta-1b' }]);
     const record = await nvim(
       `
   vim.cmd('MaiModels')
@@ -292,6 +292,14 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
   vim.cmd('Mai Who answers?')
   t.settle()
   t.set('view', t.view())
+  -- The visual-selection variant, in another tab: lines 2-3 of a Lua buffer, selected, then :'<,'>Mai.
+  vim.cmd('tabnew')
+  vim.api.nvim_buf_set_lines(0, 0, -1, false, { 'local a = 1', 'local b = 2', 'return a + b', '-- end' })
+  vim.bo.filetype = 'lua'
+  vim.cmd('execute "normal! 2GVj\\\\<Esc>"') -- select lines 2-3 as a user would; leaving Visual mode sets '< and '>
+  vim.cmd("'<,'>Mai Explain this.")
+  t.settle('the answer about the selection')
+  t.set('selection', t.view())
 `,
       maiCommand(config),
     );
@@ -308,6 +316,9 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     expect(status).toMatch(/pinned beta-1b/);
     expect(status).toMatch(/backend loop: reachable/);
     expect((record.view as { statusline: string }).statusline).toMatch(/^Mai · beta-1b · done/);
+    // :'<,'>Mai sends the prompt, then the selected lines in a block named by the file type.
+    expect(server.requests.at(-1)?.messages.at(-1)?.content).toBe('Explain this.\n\n```lua\nlocal b = 2\nreturn a + b\n```');
+    expect((record.selection as { lines: string[] }).lines).toEqual(['> Explain this.', '> [lines 2-3 of the buffer]', '', 'Answer from beta-1b.']);
     expect(running(record.pid!)).toBe(false);
   });
 

@@ -82,6 +82,7 @@ end
 
 --- Appends streamed text at the end of the answer.
 function M.append(buf, text)
+  if not api.nvim_buf_is_valid(buf) then return end -- wiped while the answer streamed
   local pieces = vim.split(text, '\n', true)
   edit(buf, function()
     local last = api.nvim_buf_line_count(buf)
@@ -94,6 +95,7 @@ end
 
 --- Replaces the answer that starts at line `start` with `text` ('' clears it: a restart).
 function M.replace(buf, start, text)
+  if not api.nvim_buf_is_valid(buf) then return end
   edit(buf, function()
     api.nvim_buf_set_lines(buf, start, -1, false, vim.split(text, '\n', true))
   end)

@@ -96,7 +96,7 @@ function M.prompt(opts)
       if not turn.finished then finish(conversation, turn, 'cancelled') end
     end)
   end)
-  if not turn.id then finish(conversation, turn, 'not started') end
+  if not turn.id and not turn.finished then finish(conversation, turn, 'not started') end
 end
 
 --- :MaiCancel: cancels this tab's streaming answer ($/cancelRequest); Mai stores nothing of it.
@@ -159,16 +159,17 @@ function M.switch(model)
   end)
 end
 
---- Completion for :MaiSwitch: "auto" and the model ids (asks Mai the first time, waiting up to 3 s).
+--- Completion for :MaiSwitch: "auto" and the model ids. The first time it waits (up to 3 s) for
+--- models/list; later it answers from the last list and asks for a fresh one for next time.
 function M.complete_models(lead)
+  local done = false
+  client.request('models/list', nil, function(err, result)
+    done = true
+    if err then return end
+    model_ids = {}
+    for _, model in ipairs(result.models) do table.insert(model_ids, model.id) end
+  end)
   if #model_ids == 0 then
-    local done = false
-    client.request('models/list', nil, function(err, result)
-      done = true
-      if not err then
-        for _, model in ipairs(result.models) do table.insert(model_ids, model.id) end
-      end
-    end)
     vim.wait(3000, function()
       return done
     end, 10)
