@@ -102,11 +102,6 @@ function M.replace(buf, start, text)
   follow(buf)
 end
 
---- The answer's text as shown (from line `start` to the end).
-function M.text(buf, start)
-  return table.concat(api.nvim_buf_get_lines(buf, start, -1, false), '\n')
-end
-
 --- Sets what the status line shows: the model answering, the turn's state, the conversation.
 function M.status(buf, fields)
   if not api.nvim_buf_is_valid(buf) then return end

@@ -61,19 +61,19 @@ function M.prompt(opts)
   local buf = conversation.buf
   answer.show(buf, config.get().split)
   next_token = next_token + 1
-  local turn = { buf = buf, token = ('mai.nvim-%d-%d'):format(vim.fn.getpid(), next_token), text = '' }
+  local turn = { buf = buf, token = ('mai.nvim-%d-%d'):format(vim.fn.getpid(), next_token), pieces = {} }
   turn.start = answer.begin(buf, shown)
   conversation.turn = turn
   answer.status(buf, { state = 'starting', model = '' })
   client.on_progress(turn.token, function(value)
     if turn.finished or type(value) ~= 'table' then return end
     if value.kind == 'delta' then
-      turn.text = turn.text .. value.text
+      table.insert(turn.pieces, value.text)
       answer.append(buf, value.text)
       answer.status(buf, { model = value.model or vim.b[buf].mai_model, state = turn.cancelling and 'cancelling' or 'answering' })
     elseif value.kind == 'restart' then
       -- A fallback started over with another model: what came so far is not part of the answer.
-      turn.text = ''
+      turn.pieces = {}
       answer.replace(buf, turn.start, '')
       answer.status(buf, { model = value.model, state = 'answering' })
     end
@@ -87,7 +87,7 @@ function M.prompt(opts)
     end
     conversation.id = result.conversationId
     -- The reply is the whole answer: the buffer shows exactly it, however the deltas arrived.
-    if turn.text ~= result.text then answer.replace(buf, turn.start, result.text) end
+    if table.concat(turn.pieces) ~= result.text then answer.replace(buf, turn.start, result.text) end
     answer.status(buf, { model = result.model, conversation = result.conversationId })
     finish(conversation, turn, 'done')
   end, function()
