@@ -322,7 +322,7 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     expect(running(record.pid!)).toBe(false);
   });
 
-  it('says clearly when mai is missing, and when it cannot start (Mai\'s own message for a broken config)', async () => {
+  it('says clearly when mai is missing, when the command is not a working mai serve, and when its config fails (Mai\'s own message)', async () => {
     const missing = await nvim(
       `
   vim.cmd('Mai Hello?')
@@ -336,6 +336,19 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     expect(messages(missing)).toMatch(/^Mai: `.*no-such-mai` was not found or is not executable, so Mai cannot start\. Install Mai .*setup\(\{ cmd = /);
     expect(missing.notes[0]?.level).toBe(4);
     expect(missing.state).toBe('not started');
+
+    // A command that is not a working mai serve (here: a script that does not exist) ends at once.
+    const wrong = await nvim(
+      `
+  vim.cmd('Mai Hello?')
+  t.settle('the failure')
+  t.set('state', t.view().state)
+`,
+      maiCommand(join(dir.path, 'mai.config.yaml')).map((arg) => (arg === binPath ? join(dir.path, 'no-such-bin.js') : arg)),
+    );
+    expect(wrong.state).toBe('failed');
+    expect(wrong.notes).toHaveLength(1);
+    expect(messages(wrong)).toMatch(/^Mai: `.*no-such-bin\.js serve --config .*` ended \(exit code 1\) before it answered: check the command, require\('mai'\)\.setup\(\{ cmd = \{ … \} \}\)\. Its messages on stderr are in Neovim's LSP log: .*lsp\.log/);
 
     const broken = join(dir.path, 'broken.yaml');
     await writeFile(broken, 'scorers:\n  - use: vibes\n');

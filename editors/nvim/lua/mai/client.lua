@@ -7,7 +7,7 @@ local config = require('mai.config')
 local M = {}
 
 local levels = vim.log.levels
-local session -- { rpc, pending = {id -> callback}, exited, stopping, code, signal, reported }
+local session -- { rpc, command, pending = {id -> callback}, initialize_id, initialized, exited, stopping, reported }
 local progress = {} -- progressToken -> function(value)
 
 local function notify(message, level)
@@ -30,19 +30,27 @@ end
 
 local function on_exit(current, code, signal)
   -- Runs in a libuv callback: no Neovim API here except through vim.schedule.
-  current.exited, current.code, current.signal = true, code, signal
+  current.exited = true
   if session == current then session = nil end
   local pending = current.pending
   current.pending = {}
-  local reason = ('mai serve exited (code %d%s) before answering.'):format(code, signal ~= 0 and (', signal ' .. signal) or '')
   vim.schedule(function()
-    for _, callback in pairs(pending) do
-      callback({ message = reason, data = { code = 'exited' } }, nil)
+    local how = ('exit code %d%s'):format(code, signal ~= 0 and (', signal ' .. signal) or '')
+    local unexpected = not current.stopping and not current.reported and (code ~= 0 or signal ~= 0)
+    local reason
+    if not current.initialized then
+      -- It never answered initialize: the command is not a working `mai serve`.
+      reason = ('`%s` ended (%s) before it answered: check the command, require(\'mai\').setup({ cmd = { … } }).%s'):format(current.command, how, log_hint())
+    else
+      reason = ('mai serve stopped (%s) before answering; the next command starts it again.%s'):format(how, unexpected and log_hint() or '')
     end
+    local told = false
+    for id, callback in pairs(pending) do
+      callback({ message = reason, data = { code = 'exited' } }, nil)
+      told = told or id ~= current.initialize_id -- a command's callback shows the reason
+    end
+    if unexpected and not told then notify(reason, levels.ERROR) end
   end)
-  if not current.stopping and not current.reported and (code ~= 0 or signal ~= 0) then
-    notify(('mai serve stopped unexpectedly (exit code %d%s); the next command starts it again.%s'):format(code, signal ~= 0 and (', signal ' .. signal) or '', log_hint()), levels.ERROR)
-  end
 end
 
 local function start()
@@ -56,7 +64,7 @@ local function start()
     )
     return nil
   end
-  local current = { pending = {}, exited = false, stopping = false }
+  local current = { pending = {}, exited = false, stopping = false, command = table.concat(opts.cmd, ' ') }
   local ok, rpc = pcall(vim.lsp.rpc.start, program, args, {
     notification = function(method, params)
       if method == '$/progress' and type(params) == 'table' then
@@ -75,11 +83,13 @@ local function start()
   current.rpc = rpc
   session = current
   local version = vim.version()
-  M.request('initialize', {
+  current.initialize_id = M.request('initialize', {
     processId = vim.fn.getpid(),
     clientInfo = { name = 'mai.nvim', version = ('%d.%d.%d'):format(version.major, version.minor, version.patch) },
   }, function(err)
-    if err and not current.exited then notify('initialize failed: ' .. M.describe(err), levels.ERROR) end
+    if err and type(err.data) == 'table' and err.data.code == 'exited' then return end -- on_exit says why
+    current.initialized = true
+    if err then notify('initialize failed: ' .. M.describe(err), levels.ERROR) end
   end)
   return current
 end
