@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeModel, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { binPath, loopbackConfig, repoRoot } from './support/rpc-client.ts';
+import { binPath, loopbackConfig, maiEnv, repoRoot } from './support/rpc-client.ts';
 
 const nvimVersion = (() => {
   const probe = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
@@ -102,19 +102,16 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
       script,
       `local t = dofile(${lua(driver)})\nt.run(${lua(out)}, function()\n  require('mai').setup({ cmd = ${luaList(cmd)} })\n${scenario}\nend)\n`,
     );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    // The suites' environment for a mai they start (maiEnv), and every folder Neovim or mai uses in the temp dir.
+    const env = maiEnv(join(dir.path, 'mai-state'), {
       HOME: join(dir.path, 'home'),
       XDG_CONFIG_HOME: join(dir.path, 'config'),
       XDG_DATA_HOME: join(dir.path, 'data'),
       XDG_STATE_HOME: join(dir.path, 'state'),
       XDG_CACHE_HOME: join(dir.path, 'cache'),
       XDG_RUNTIME_DIR: join(dir.path, 'run'),
-      MAI_STATE_DIR: join(dir.path, 'mai-state'),
-      MAI_LOG: 'warn',
       ...extraEnv,
-    };
-    delete env.MAI_CONFIG;
+    });
     const child = spawn('nvim', ['--headless', '--clean', '--cmd', `set rtp^=${pluginDir}`, '-c', `luafile ${script}`], { cwd: dir.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const entry: { nvim: ChildProcess; pid?: number } = { nvim: child };
     leftovers.push(entry);
