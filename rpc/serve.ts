@@ -32,11 +32,9 @@ export interface ServerFace {
 }
 
 export interface ServeOutcome {
-  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads; mai-failed: the promised Mai was not built (the requests received were answered with why). */
-  reason: 'eof' | 'exit' | 'output-closed' | 'mai-failed';
+  /** eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered); output-closed: nobody reads. */
+  reason: 'eof' | 'exit' | 'output-closed';
   code: number;
-  /** mai-failed: why Mai could not be built (the caller reports it too, and ends the process). */
-  error?: unknown;
 }
 
 /**
@@ -131,16 +129,11 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       layer.cancelAll();
       void layer.end().then(() => finish({ reason: 'exit', code }));
     };
-    // A failed build (a broken config, a plugin that does not load): nothing more is read, and every
-    // request already received is answered with the build's error (the config's problems, by YAML
-    // line) before serving ends — an editor sees why in its reply, not only an exit code, since it
-    // rarely shows the stderr of the process it started.
-    if (mai instanceof Promise) {
-      mai.catch((error: unknown) => {
-        input.off('data', onData);
-        void layer.end().then(() => finish({ reason: 'mai-failed', code: 1, error }));
-      });
-    }
+    // A failed build (a broken config, a plugin that does not load) does not end serving: every
+    // request that needs Mai is answered with the build's error (the config's problems, by YAML line)
+    // until the client ends the session, as it would any other. An editor shows that reply; it rarely
+    // shows the process's stderr, and a process that exited right after replying could race its own
+    // reply (Neovim's client closes the pipe when it sees the exit, unread bytes and all).
     const server = attachMaiServer(connection, { mai, log, onExit, ...(options.face ? { routes: options.face.routes } : {}) });
     connection.listen();
 

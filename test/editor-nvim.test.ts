@@ -355,15 +355,19 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
   t.set('pid', require('mai').pid())
   t.settle('the failure')
   t.set('state', t.view().state)
-  vim.wait(1000, function() return not require('mai.client').running() end, 10)
-  vim.wait(200)
+  vim.cmd('MaiStatus')
+  t.wait(function() return #t.notes >= 2 end, 'the status')
+  t.set('running', require('mai.client').running())
 `,
       maiCommand(broken),
     );
     expect(record.state).toBe('failed');
-    expect(messages(record)).toMatch(/unknown scorer plugin "vibes" \(broken\.yaml:2\).*\[plugin-unknown\]/s);
-    // The reply said why; the exit that follows is not reported a second time.
-    expect(record.notes).toHaveLength(1);
+    const [answer, status] = record.notes.map((n) => n.message);
+    expect(answer).toMatch(/^Mai: .*unknown scorer plugin "vibes" \(broken\.yaml:2\).*\[plugin-unknown\]$/s);
+    // mai serve keeps answering with the same message (it does not exit on its own) until Neovim quits.
+    expect(status).toBe(answer);
+    expect(record.running).toBe(true);
+    expect(record.notes).toHaveLength(2);
     expect(running(record.pid!)).toBe(false);
   });
 

@@ -58,10 +58,9 @@ Options:
     const outcome = await served;
     clearTimeout(idle);
     log.debug(`serve finished: ${outcome.reason}`);
-    // A config that fails is its message on stderr and exit code 2 (main's reportFailure), as before
-    // the server listened first; on stdout, the requests received were answered with it. Mai is built (if the input ended
-    // before it was) so a bad config is reported however short the input.
-    if (outcome.reason === 'mai-failed') throw outcome.error;
+    // A config that fails is its message on stderr and exit code 2 (main's reportFailure) once the
+    // client has ended the session; until then every request that needed Mai was answered with it.
+    // Mai is built (if the input ended before it was) so a bad config is reported however short the input.
     start();
     const built = await mai;
     await Promise.race([built.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) =>
