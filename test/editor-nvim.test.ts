@@ -8,53 +8,21 @@
  * Neovim comes from Debian's packages (.ci/run installs it); without it the suite is skipped,
  * loudly — unless MAI_REQUIRE_NVIM=1 (set by .ci/run), where a missing nvim fails it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeModel, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { binPath, loopbackConfig, maiEnv, repoRoot } from './support/rpc-client.ts';
+import { maiCommand, lua, nvimRunner, nvimVersion, running, type NvimRecord } from './support/nvim-session.ts';
+import { binPath, loopbackConfig } from './support/rpc-client.ts';
 
-const nvimVersion = (() => {
-  const probe = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
-  return probe.status === 0 ? (probe.stdout.split('\n')[0] ?? 'nvim') : null;
-})();
 const required = process.env.MAI_REQUIRE_NVIM === '1';
 if (!nvimVersion && !required) {
   process.stderr.write(
     '\n*** test/editor-nvim.test.ts SKIPPED: `nvim` is not installed, so the Neovim plugin (editors/nvim) is not tested. ' +
       '.ci/run installs it (apt-get install neovim, as root); run it, or install Neovim >= 0.7, to test the editor integration. ***\n\n',
   );
-}
-
-const pluginDir = join(repoRoot, 'editors', 'nvim');
-const driver = join(repoRoot, 'test', 'support', 'nvim-driver.lua');
-/** Mai as the plugin starts it: under Deno, Deno's own binary needs `run -A` before a script. */
-const maiCommand = (config: string) => ['Deno' in globalThis ? [process.execPath, 'run', '-A'] : [process.execPath], binPath, 'serve', '--config', config].flat();
-const lua = (value: string) => JSON.stringify(value); // ASCII paths and text: a JSON string is a Lua string
-const luaList = (values: readonly string[]) => `{ ${values.map(lua).join(', ')} }`;
-
-interface Note {
-  message: string;
-  level: number;
-}
-interface NvimRecord {
-  error?: string;
-  notes: Note[];
-  pid?: number;
-  [key: string]: unknown;
-}
-
-/** Whether a process runs (a zombie, ended but not yet reaped, does not). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const until = async (check: () => boolean, what: string, ms = 15_000) => {
@@ -66,22 +34,17 @@ const until = async (check: () => boolean, what: string, ms = 15_000) => {
 describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving mai serve — ${nvimVersion ?? 'nvim missing'}`, () => {
   let server: FakeOpenAIServer | undefined;
   let dir: TempDir;
-  let runs = 0;
-  const leftovers: Array<{ nvim: ChildProcess; pid?: number }> = [];
+  let runner: ReturnType<typeof nvimRunner>;
 
   beforeAll(() => {
     if (!nvimVersion) throw new Error("MAI_REQUIRE_NVIM=1 but `nvim` is not installed: .ci/run installs it from Debian's packages (apt-get install -y neovim, as root).");
   });
   beforeEach(async () => {
     dir = await tempDir('mai-nvim-');
-    for (const sub of ['home', 'config', 'data', 'state', 'cache', 'run', 'mai-state']) await mkdir(join(dir.path, sub), { recursive: true, mode: 0o700 });
+    runner = nvimRunner(dir.path);
   });
   afterEach(async () => {
-    // Whatever a failed scenario left running is ended here, by its pid.
-    for (const { nvim, pid } of leftovers.splice(0)) {
-      if (nvim.exitCode === null && nvim.signalCode === null) nvim.kill('SIGKILL');
-      if (pid && running(pid)) process.kill(pid, 'SIGKILL');
-    }
+    runner.stopAll(); // whatever a failed scenario left running, by pid
     await server?.close();
     server = undefined;
     await dir.cleanup();
@@ -92,42 +55,7 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     const config = await writeConfig(dir.path, loopbackConfig(server.baseURL).replace('./state', join(dir.path, 'mai-state')));
     return { server, config };
   }
-
-  /** Runs `scenario` (Lua, with `t` the driver) in a headless Neovim; resolves once Neovim exited. */
-  async function nvim(scenario: string, cmd: readonly string[], extraEnv: Record<string, string> = {}): Promise<NvimRecord & { code: number | null; output: string }> {
-    const n = ++runs;
-    const script = join(dir.path, `scenario-${n}.lua`);
-    const out = join(dir.path, `record-${n}.json`);
-    await writeFile(
-      script,
-      `local t = dofile(${lua(driver)})\nt.run(${lua(out)}, function()\n  require('mai').setup({ cmd = ${luaList(cmd)} })\n${scenario}\nend)\n`,
-    );
-    // The suites' environment for a mai they start (maiEnv), and every folder Neovim or mai uses in the temp dir.
-    const env = maiEnv(join(dir.path, 'mai-state'), {
-      HOME: join(dir.path, 'home'),
-      XDG_CONFIG_HOME: join(dir.path, 'config'),
-      XDG_DATA_HOME: join(dir.path, 'data'),
-      XDG_STATE_HOME: join(dir.path, 'state'),
-      XDG_CACHE_HOME: join(dir.path, 'cache'),
-      XDG_RUNTIME_DIR: join(dir.path, 'run'),
-      ...extraEnv,
-    });
-    const child = spawn('nvim', ['--headless', '--clean', '--cmd', `set rtp^=${pluginDir}`, '-c', `luafile ${script}`], { cwd: dir.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const entry: { nvim: ChildProcess; pid?: number } = { nvim: child };
-    leftovers.push(entry);
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    clearTimeout(timer);
-    if (!existsSync(out)) throw new Error(`Neovim wrote no record (exit ${code}):\n${output}`);
-    const record = JSON.parse(await readFile(out, 'utf8')) as NvimRecord;
-    if (!Array.isArray(record.notes)) record.notes = []; // an empty Lua table encodes as {}
-    if (record.pid !== undefined) entry.pid = record.pid;
-    if (record.error) throw new Error(`the scenario failed inside Neovim:\n${record.error}\nnotes: ${JSON.stringify(record.notes)}\n${output}`);
-    return { ...record, code, output };
-  }
+  const nvim = (scenario: string, cmd: readonly string[], extraEnv: Record<string, string> = {}) => runner.run(scenario, cmd, extraEnv);
 
   const messages = (record: NvimRecord) => record.notes.map((n) => n.message).join('\n');
 
@@ -388,9 +316,9 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     ).catch((error: unknown) => error);
     await until(() => existsSync(told), 'Neovim to say the answer is streaming', 60_000);
     const { pid } = JSON.parse(await readFile(told, 'utf8')) as { pid: number };
-    leftovers.at(-1)!.pid = pid;
+    runner.latest()!.pid = pid;
     expect(running(pid)).toBe(true);
-    leftovers.at(-1)!.nvim.kill('SIGKILL');
+    runner.latest()!.nvim.kill('SIGKILL');
     await run; // no record: Neovim was killed
     await until(() => !running(pid), 'mai serve to exit after its editor vanished');
     await until(() => server.requests[0]?.clientClosed === true, 'the backend request to be closed');
