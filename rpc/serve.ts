@@ -41,12 +41,10 @@ export interface ServerFace {
 export interface ServeOutcome {
   /**
    * eof: the input ended and every reply was written; exit: the exit notification (in-flight requests were cancelled and answered);
-   * output-closed / client-gone: nobody reads (in-flight requests were cancelled); mai-failed: the promised Mai was not built.
+   * output-closed / client-gone: nobody reads (in-flight requests were cancelled).
    */
-  reason: 'eof' | 'exit' | 'output-closed' | 'client-gone' | 'mai-failed';
+  reason: 'eof' | 'exit' | 'output-closed' | 'client-gone';
   code: number;
-  /** mai-failed: why Mai could not be built (nothing more was written; the caller reports it). */
-  error?: unknown;
 }
 
 /**
@@ -130,7 +128,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     const finish = (outcome: ServeOutcome) => {
       if (finished) return;
       finished = true;
-      if (outcome.reason !== 'mai-failed') flush(); // every reply already made goes out before the end
+      flush(); // every reply already made goes out before the end
       outputClosed = true; // whatever a late handler still sends goes nowhere (the client has its replies)
       input.off('data', onData);
       input.off('end', onEnd);
@@ -150,8 +148,11 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       layer.cancelAll();
       void layer.end().then(() => finish({ reason: 'exit', code }));
     };
-    // Attached before the server's own waits, so a failed build stops the output before any request's error reply.
-    if (mai instanceof Promise) mai.catch((error: unknown) => finish({ reason: 'mai-failed', code: 1, error }));
+    // A failed build (a broken config, a plugin that does not load) does not end serving: every
+    // request that needs Mai is answered with the build's error (the config's problems, by YAML line)
+    // until the client ends the session, as it would any other. An editor shows that reply; it rarely
+    // shows the process's stderr, and a process that exited right after replying could race its own
+    // reply (Neovim's client closes the pipe when it sees the exit, unread bytes and all).
     const server = attachMaiServer(connection, {
       mai,
       log,

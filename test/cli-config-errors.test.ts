@@ -1,6 +1,7 @@
 /**
  * A bad config at startup: the CLI prints the MaiError's message to stderr and exits with code 2;
- * `mai serve` writes nothing at all to stdout (a client reading it must never see garbage).
+ * `mai serve` writes nothing to stdout but the replies to the requests it received, which carry the
+ * same message (an editor shows the reply; it rarely shows the stderr of the process it started).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,13 +30,18 @@ describe('bad config at startup', () => {
     ['a module that exports no plugin', 'not-a-plugin.yaml', /does not export a scorer plugin \(not-a-plugin\.yaml:2\)/],
   ];
 
-  it.each(cases)('%s: mai serve exits 2 with the message on stderr and nothing on stdout', async (_what, name, message) => {
+  it.each(cases)('%s: mai serve exits 2 with the message on stderr and as the reply to the request it received', async (_what, name, message) => {
     const run = await runCli(['serve', '--config', file(name)], {
       stateDir: join(dir.path, 'state'),
       input: '{"jsonrpc":"2.0","id":1,"method":"status"}\n',
     });
     expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1); // the one reply, nothing else
+    const reply = JSON.parse(lines[0]!) as { id: number; error: { code: number; message: string; data: { code: string } } };
+    expect(reply.id).toBe(1);
+    expect(reply.error.data.code).toMatch(/^(config-not-found|config-invalid|plugin-unknown|plugin-load)$/);
+    expect(reply.error.message).toMatch(message);
     expect(run.stderr).toMatch(message);
     expect(run.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
   });

@@ -1,8 +1,8 @@
 /**
  * `mai serve` listens before Mai is built: `initialize` is answered by the lifecycle routes while
  * Mai's modules load and its config is read; every other request waits for Mai. A config that
- * fails still ends the process with exit code 2, its message on stderr and nothing on stdout but
- * protocol. Replies made close together are written together: a pipelined flood is answered
+ * fails answers every request that needs Mai with its message until the client ends the session,
+ * then the process exits 2 with the message on stderr (nothing on stdout but protocol). Replies made close together are written together: a pipelined flood is answered
  * completely, once per request, in well-formed frames, in both framings.
  */
 import { writeFile } from 'node:fs/promises';
@@ -44,16 +44,24 @@ describe('mai serve starts listening before Mai is built', () => {
     expect(mai.garbage).toEqual([]);
   });
 
-  it('a broken config: exit 2 with the message on stderr; stdout holds protocol only, no reply to a request that needed Mai', async () => {
+  it('a broken config: every request that needs Mai is answered with its message (an editor sees why) until the client ends the session; then exit 2, the message on stderr', async () => {
     const mai = spawnServe({ config: broken, framing: 'content-length', stateDir: join(dir.path, 'state') });
     mai.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
     mai.send({ jsonrpc: '2.0', id: 2, method: 'status' });
+    // initialize needs no Mai; status waited for it, and its reply says what is wrong and where.
+    const status = (await mai.waitFor((m) => !Array.isArray(m) && m.id === 2)) as Reply;
+    expect(status.error).toMatchObject({ code: -32012, data: { code: 'plugin-unknown' } });
+    expect(status.error?.message).toMatch(/unknown scorer plugin "vibes" \(broken\.yaml:2\)/);
+    expect(mai.messages.find((m) => !Array.isArray(m) && m.id === 1)).toMatchObject({ result: { serverInfo: { name: 'mai' } } });
+    // The server does not exit on its own (it would race its own reply): it answers the next request the same way.
+    const models = await mai.request('models/list');
+    expect(models.error).toMatchObject({ code: -32012, data: { code: 'plugin-unknown' } });
+    expect((await mai.request('shutdown')).result).toBeNull();
+    mai.send({ jsonrpc: '2.0', method: 'exit' });
     expect(await mai.exited).toBe(2);
     expect(mai.stderr()).toMatch(/unknown scorer plugin "vibes" \(broken\.yaml:2\)/);
     expect(mai.stderr()).not.toMatch(/\n\s+at /);
     expect(mai.garbage).toEqual([]);
-    // initialize needs no Mai, so it may have been answered before the config failed; status never is.
-    for (const message of mai.messages) expect(message).toMatchObject({ id: 1, result: { serverInfo: { name: 'mai' } } });
   });
 
   it.each<WireFraming>(['ndjson', 'content-length'])('%s: 500 pipelined requests in one write are each answered once, in whole frames', async (framing) => {

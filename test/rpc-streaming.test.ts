@@ -46,7 +46,8 @@ describe('streaming and cancellation over the real process', () => {
     expect(result.text).toBe('A steady answer in five parts.');
     const progress = mai.messages.filter((m): m is Reply => !Array.isArray(m) && m.method === '$/progress');
     expect(progress).toHaveLength(5);
-    for (const p of progress) expect(p.params).toMatchObject({ token: 'tok-1', value: { kind: 'delta' } });
+    // Each delta names the model streaming it, so an editor can show who answers while it streams.
+    for (const p of progress) expect(p.params).toMatchObject({ token: 'tok-1', value: { kind: 'delta', model: 'steady' } });
     expect(progress.map((p) => (p.params as { value: { text: string } }).value.text).join('')).toBe(result.text);
     // Every notification came before the reply.
     expect(mai.messages.indexOf(reply)).toBe(mai.messages.length - 1);
@@ -66,6 +67,8 @@ describe('streaming and cancellation over the real process', () => {
     const restart = values.findIndex((v) => v.kind === 'restart');
     expect(restart).toBeGreaterThan(0); // text from flaky came first
     expect(values[restart]).toEqual({ kind: 'restart', model: 'steady' });
+    expect(new Set(values.slice(0, restart).map((v) => v.model))).toEqual(new Set(['flaky']));
+    expect(new Set(values.slice(restart + 1).map((v) => v.model))).toEqual(new Set(['steady']));
     const after = values.slice(restart + 1).map((v) => (v.kind === 'delta' ? v.text : '')).join('');
     expect(after).toBe('A steady answer in five parts.');
     expect(reply.result).toMatchObject({

@@ -69,7 +69,7 @@ export async function streamAttempt(turn: TurnContext, model: CatalogModel, back
         chunks++;
         text += chunk.text;
         turn.streamed = true;
-        turn.emit({ kind: 'delta', text: chunk.text });
+        turn.emit({ kind: 'delta', text: chunk.text, model: model.id });
       } else {
         finishReason = chunk.finishReason;
         usage = chunk.usage;

@@ -13,7 +13,7 @@ import type { AttemptEvent, CatalogModel, FinishReason, ResourceSnapshot, TurnNe
 export type { TurnRequest };
 
 /** What the client is told while the turn runs. */
-export type TurnEvent = { kind: 'delta'; text: string } | { kind: 'restart'; model: string };
+export type TurnEvent = { kind: 'delta'; text: string; model: string } | { kind: 'restart'; model: string };
 
 /**
  * What a stage learns about the turn as it runs, told to `TurnContext.observe` for whoever watches

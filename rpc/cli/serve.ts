@@ -79,10 +79,9 @@ Options:
     clearTimeout(idle);
     log.debug(`serve finished: ${outcome.reason}`);
     const clientGone = outcome.reason === 'client-gone' || outcome.reason === 'output-closed';
-    // A config that fails is its message on stderr and exit code 2 (main's reportFailure), as before
-    // the server listened first; nothing more is written to stdout. Mai is built (if the input ended
-    // before it was) so a bad config is reported however short the input.
-    if (outcome.reason === 'mai-failed') throw outcome.error;
+    // A config that fails is its message on stderr and exit code 2 (main's reportFailure) once the
+    // client has ended the session; until then every request that needed Mai was answered with it.
+    // Mai is built (if the input ended before it was) so a bad config is reported however short the input.
     if (clientGone && !started) return outcome.code; // nobody to report a bad config to
     start();
     // A client that left while Mai is still being built has nobody to report a bad config to.

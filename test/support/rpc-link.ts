@@ -30,15 +30,20 @@ export function linkServe(options: { config: string; framing: WireFraming }): Li
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const mai: Promise<Mai> = openMai(options.config, log);
-  mai.catch(() => {}); // a config that fails is the outcome 'mai-failed', read below
+  mai.catch(() => {}); // a config that fails: every request is answered with it, and the exit code is 2 (below)
   const served = serveStreams({ input: toServer, output: toClient, mai, log });
   const session = wireSession(options.framing, toClient, toServer, () => `stderr: ${lines.join('\n')}`);
   const exited = served.then(async (outcome) => {
     toClient.end();
     toClient.destroy();
-    await mai.then((m) => m.close(), () => {});
     // `mai serve` exits with the outcome's code, or 2 when its config could not be loaded.
-    return outcome.reason === 'mai-failed' ? 2 : outcome.code;
+    return mai.then(
+      async (m) => {
+        await m.close();
+        return outcome.code;
+      },
+      () => 2,
+    );
   });
   return {
     ...session,
