@@ -15,7 +15,7 @@ import { OsMonitor, type LoadedModelsSource, type ResourceMonitor } from './moni
 import { SamplingMonitor } from './monitor/sampling-monitor.ts';
 import { compose } from './pipeline/compose.ts';
 import type { TurnContext } from './pipeline/turn.ts';
-import { loadPlugins, type MaiPlugin, type PluginContext } from './plugin.ts';
+import { checkPlugins, createPlugins, pluginProblemsError, type MaiPlugin, type PluginContext } from './plugin.ts';
 import { Selector } from './select/selector.ts';
 import { Switcher } from './select/switcher.ts';
 import { ReplyTimes } from './select/triggers.ts';
@@ -58,10 +58,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const cooldowns = new Cooldowns(config.fallback);
   const context: Omit<PluginContext, 'name' | 'baseDir'> = { stateDir, env, log, cooldowns };
 
-  const backends = await loadPlugins<Backend>({ kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context });
+  // Every plugin of both sections is resolved and its options checked before any is created, so
+  // one run reports every unknown name, missing module and wrong option together.
+  const backendRefs = { kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context } as const;
+  const scorerRefs = { kind: 'scorer', section: 'scorers', refs: config.scorers, builtins: options.plugins, loaded, context } as const;
+  const [checkedBackends, checkedScorers] = [await checkPlugins(backendRefs), await checkPlugins<ScorerRef>(scorerRefs)];
+  const problems = [...checkedBackends.problems, ...checkedScorers.problems];
+  if (problems.length > 0) throw pluginProblemsError(loaded.file, problems);
+  const backends = await createPlugins<Backend>(backendRefs, checkedBackends.checked);
   let scorers: Array<{ ref: ScorerRef; instance: Scorer }>;
   try {
-    scorers = await loadPlugins<Scorer, ScorerRef>({ kind: 'scorer', section: 'scorers', refs: config.scorers, builtins: options.plugins, loaded, context });
+    scorers = await createPlugins<Scorer, ScorerRef>(scorerRefs, checkedScorers.checked);
   } catch (error) {
     await Promise.all(backends.map((b) => b.instance.close?.().catch(() => undefined)));
     throw error;

@@ -21,6 +21,8 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** `mai.config.yaml:14`, for error messages about a part of the config. */
   where(path: ConfigPath): string;
+  /** `mai.config.yaml:15`: the line of the key `key` in the map at `path`. */
+  whereKey(path: ConfigPath, key: string): string;
 }
 
 export type ConfigSource = 'flag' | 'env' | 'cwd' | 'xdg' | 'builtin';
@@ -41,6 +43,17 @@ export function builtinConfigFile(): string {
     if (existsSync(candidate)) return candidate;
   }
   throw new MaiError(ErrorCodes.configNotFound, `Mai's built-in mai.config.yaml is missing next to ${here}; reinstall Mai.`);
+}
+
+/** The end of a config error: where the annotated default config (every key, its default, what it does) is. */
+export function annotatedDefaultHint(): string {
+  let file = "mai.config.yaml in Mai's folder";
+  try {
+    file = builtinConfigFile();
+  } catch {
+    // named generically: the error that brought us here matters more
+  }
+  return `the annotated default config, ${file}, shows every key with its default.`;
 }
 
 /** --config, then MAI_CONFIG, then ./mai.config.yaml, then $XDG_CONFIG_HOME/mai/config.yaml, then the built-in. */
@@ -101,7 +114,7 @@ export function parseConfig(text: string, file: string, source: ConfigSource = '
     const lines = issues.map((i) => `  ${i.path}: ${i.message} (${name}:${i.line ?? '?'})`);
     throw new MaiError(
       ErrorCodes.configInvalid,
-      `${file} has ${issues.length} problem(s); nothing of it was applied:\n${lines.join('\n')}\nFix each line named above; the annotated default config in Mai's README shows every key.`,
+      `${file} has ${issues.length} problem(s); nothing of it was applied:\n${lines.join('\n')}\nFix each line named above; ${annotatedDefaultHint()}`,
       { data: { file, issues } },
     );
   }
@@ -111,6 +124,7 @@ export function parseConfig(text: string, file: string, source: ConfigSource = '
     source,
     baseDir: dirname(file),
     where: (path) => `${name}:${yaml.lineOf(path) ?? '?'}`,
+    whereKey: (path, key) => `${name}:${yaml.lineOfKey(path, key) ?? '?'}`,
   };
 }
 
