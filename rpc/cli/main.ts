@@ -14,6 +14,7 @@ const commandLoaders: ReadonlyArray<readonly [name: string, load: () => Promise<
   ['models', async () => (await import('./models.ts')).modelsCommand],
   ['switch', async () => (await import('./switch.ts')).switchCommand],
   ['batch', async () => (await import('./batch.ts')).batchCommand],
+  ['conversations', async () => (await import('./conversations.ts')).conversationsCommand],
 ];
 
 export const commandNames: readonly string[] = commandLoaders.map(([name]) => name);
@@ -39,6 +40,7 @@ Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Every command takes --config FILE and --help. \`mai <command> --help\` says more.
+mai --version (or -V) prints Mai's version.
 Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted.`;
 }
 
