@@ -42,6 +42,8 @@ export interface BackendModel {
   storeOf?: string;
   /** A demo model (random weights): listed only while no real model exists. */
   demo?: boolean;
+  /** Why this model cannot run here at all (a missing runtime or permission, and the fix); never tried while set. */
+  unavailable?: string;
 }
 
 /** A model in Mai's catalogue: what a backend reports merged with the config's metadata. */
@@ -63,6 +65,8 @@ export interface CatalogModel {
   minMemoryBytes: number | undefined;
   minVramBytes: number | undefined;
   priority: number;
+  /** Why it cannot run here at all (its backend's runtime is missing or not permitted): vetoed, never tried. */
+  unavailable?: string;
 }
 
 export interface Usage {
@@ -113,6 +117,12 @@ export interface Backend {
   load?(model: string, options?: { contextSize?: number; signal?: AbortSignal }): Promise<void>;
   unload?(model: string, signal?: AbortSignal): Promise<void>;
   health?(signal?: AbortSignal): Promise<BackendHealth>;
+  /**
+   * Why none of this backend's models can run in this process (a runtime that is not installed,
+   * a permission Deno was not given), with the fix; undefined when they can. Asked after each
+   * listing: the models stay listed, as unavailable, and `status` shows the backend as not usable.
+   */
+  unusable?(): string | undefined;
   close?(): Promise<void>;
 }
 
