@@ -100,7 +100,18 @@ async function main() {
     out(`  ${m.fits ? '✓' : '✗'} ${m.id.padEnd(20)} ${m.backend.padEnd(9)} ${m.tier.padEnd(6)} ctx ${String(m.contextLength).padEnd(6)} score ${m.score}${m.reason ? `  (${m.reason})` : ''}`);
   }
   const status0 = await mai.request(P.StatusRequest, {});
-  for (const b of status0.backends.filter((/** @type {{ reachable: boolean }} */ b) => !b.reachable)) out(`  · backend ${b.name} not reachable (${b.error ?? 'unknown'}) — fine, Mai uses what it has`);
+  for (const b of status0.backends.filter((/** @type {{ reachable: boolean }} */ b) => !b.reachable)) out(`  · backend ${b.name} not usable (${b.error ?? 'unknown'}) — fine, Mai uses what it has`);
+  if (!models.models.some((/** @type {{ id: string, fits: boolean }} */ m) => m.fits && m.id !== FLAKY)) {
+    // Nothing but the flaky server: the GGUF runtime is missing (a lean install) and no model server runs.
+    const gguf = status0.backends.find((/** @type {{ name: string }} */ b) => b.name === 'gguf');
+    process.stderr.write(`demo: no model can answer here.${gguf?.error ? ` ${gguf.error}` : ''}\nThe demo models run in-process through node-llama-cpp (left out by \`npm install --omit=optional\`); or start Ollama, LM Studio or an OpenAI-compatible server.\n`);
+    await mai.request(P.ShutdownRequest, {});
+    await connection.sendNotification('exit');
+    connection.dispose();
+    await flaky.close();
+    await rm(dir, { recursive: true, force: true });
+    process.exit(2);
+  }
 
   /** @param {string} message @param {string} [conversationId] */
   const turn = async (message, conversationId) => {
