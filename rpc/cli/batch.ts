@@ -8,7 +8,7 @@ import type { MaiClient } from '../client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes } from '../../core/errors.ts';
 import { rpcCodeFor, toResponseError } from '../errors.ts';
-import { configOption, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { configOption, errorJson, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
 import { ProgressBar } from './progress-bar.ts';
 
@@ -52,7 +52,7 @@ async function answer(client: MaiClient, item: BatchItem, model: string | undefi
         await sleep(Math.min(2_000, 50 * attempt));
         continue;
       }
-      return { line: JSON.stringify({ id: item.id, error: { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) } }), ok: false };
+      return { line: JSON.stringify({ id: item.id, error: errorJson(reply) }), ok: false };
     }
   }
 }

@@ -2,11 +2,11 @@
 import { createInterface } from 'node:readline';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { cancellationFrom, type MaiClient } from '../client.ts';
-import { RpcCodes, toResponseError } from '../errors.ts';
+import { RpcCodes } from '../errors.ts';
 import type { ChatSendParams, ChatSendResult } from '../protocol.ts';
 import { AnswerPrinter } from './answer-printer.ts';
 import { parseReplLine, REPL_HELP } from './repl-commands.ts';
-import { configOption, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { configOption, errorJson, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
 
 const options = {
   ...configOption,
@@ -56,8 +56,7 @@ export function continueHint(result: ChatSendResult): string {
 
 /** `--json` failure: one JSON object on stdout, like a failed `mai batch` line. */
 function jsonError(error: unknown): string {
-  const reply = toResponseError(error);
-  return `${JSON.stringify({ error: { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) } })}\n`;
+  return `${JSON.stringify({ error: errorJson(error) })}\n`;
 }
 
 async function oneShot(client: MaiClient, params: TurnParams, json: boolean): Promise<number> {
