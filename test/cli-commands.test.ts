@@ -69,7 +69,7 @@ describe('the mai CLI', () => {
     expect(id).toBeDefined();
     const next = await mai(['chat', '--json', '-c', id!, 'again']);
     expect(JSON.parse(next.stdout)).toMatchObject({ conversationId: id });
-  });
+  }, 60_000);
 
   it('-m MODEL that fails falls back visibly: stderr says who answered and why, --json carries it in attempts', async () => {
     const run = await mai(['chat', '-m', 'broken', 'hi']);
@@ -83,7 +83,7 @@ describe('the mai CLI', () => {
     // The named model answering says nothing more than the id.
     const ok = await mai(['chat', '-m', 'beta', 'hi']);
     expect(ok.stderr).not.toMatch(/answered by/);
-  });
+  }, 90_000); // three CLI processes
 
   it('chat --json that fails prints one JSON error object on stdout (exit 1)', async () => {
     const run = await mai(['chat', '--json', '-m', 'gamma', 'hi']);
@@ -130,7 +130,7 @@ describe('the mai CLI', () => {
     expect(server.requests[0]?.messages.at(-1)).toEqual({ role: 'user', content: 'hello there' });
     const stored = JSON.parse((await mai(['conversations', '--json'])).stdout) as { conversations: Array<{ id: string }> };
     expect(out).toContain(stored.conversations[0]!.id); // what /id printed
-  }, 60_000);
+  }, 90_000);
 
   it('status, models and switch: the pin persists in the state directory across processes', async () => {
     const status = await mai(['status', '--json']);
@@ -183,5 +183,5 @@ describe('the mai CLI', () => {
     expect(command.code).toBe(2);
     expect(command.stderr).toMatch(/unknown command "stauts"/);
     expect((await runCli(['switch'], state)).code).toBe(2);
-  });
+  }, 90_000); // eleven CLI processes
 });

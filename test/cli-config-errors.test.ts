@@ -78,7 +78,7 @@ describe('bad config at startup', () => {
     const footer = /the annotated default config, (\S+), shows every key/.exec(run.stderr);
     expect(footer?.[1]).toBeDefined();
     expect(existsSync(footer![1]!.replace(/,$/, ''))).toBe(true);
-  });
+  }, 60_000);
 
   it('schema errors name the annotated default config that exists, and an unknown key its own line', async () => {
     await writeFile(file('typo.yaml'), 'fallback:\n  retries: 0\n  backoffMs: 10\n  queueLimit: 4\n  quelimit: 5\n');
