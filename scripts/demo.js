@@ -42,9 +42,12 @@ async function startFlakyServer() {
       res.end(JSON.stringify({ object: 'list', data: [{ id: FLAKY, object: 'model', owned_by: 'mai-demo' }] }));
       return;
     }
+    // Answer once the request is read: replying mid-upload would look like a broken connection.
     req.resume();
-    res.statusCode = 503;
-    res.end(JSON.stringify({ error: { message: 'the demo server is overloaded (it always is)', type: 'server_error' } }));
+    req.on('end', () => {
+      res.statusCode = 503;
+      res.end(JSON.stringify({ error: { message: 'the demo server is overloaded (it always is)', type: 'server_error' } }));
+    });
   });
   await new Promise((ready) => server.listen(0, '127.0.0.1', () => ready(undefined)));
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
