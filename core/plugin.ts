@@ -152,7 +152,7 @@ export async function checkPlugins<R extends PluginRef>(input: LoadPluginsInput<
             issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? input.loaded.whereKey(path, issue.keys[0]) : input.loaded.where(path);
           problems.push({
             code: ErrorCodes.configInvalid,
-            message: `${formatPath(path)}: ${describeIssue(issue, ref.options, plugin.options)} (${where}; an option of ${input.kind} plugin "${plugin.name}")`,
+            message: `${formatPath(path)}: ${describeIssue(issue, ref.options, plugin.options)} (${where}) — an option of ${input.kind} plugin "${plugin.name}"`,
             at: where,
           });
         }
