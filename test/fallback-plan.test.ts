@@ -124,6 +124,6 @@ describe('models that cannot run here', () => {
 
   it('when nothing can run, the turn fails saying why instead of trying them', () => {
     const ranking = selector.rank({ catalog: [model('a', 'small', { unavailable: why }), model('b', 'small', { unavailable: why })], resources, needs, current: null });
-    expect(() => selector.choose(ranking, { pinned: null, current: null })).toThrow(expect.objectContaining({ code: ErrorCodes.noModelFits, message: `No model can run here: a: ${why}; b: ${why}` }));
+    expect(() => selector.choose(ranking, { pinned: null, current: null })).toThrow(expect.objectContaining({ code: ErrorCodes.noModelFits, message: `No model can run here: a, b: ${why}` }));
   });
 });

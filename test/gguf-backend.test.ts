@@ -204,7 +204,7 @@ describe('gguf backend without node-llama-cpp', () => {
     const missing = makeBackend({ moduleName: 'node-llama-cpp-that-is-not-installed' });
     const install = 'npm install node-llama-cpp@3.21.1';
     expect(await missing.listModels()).toHaveLength(2);
-    expect(missing.unusable()).toMatch(/^GGUF models cannot run here: GGUF models need node-llama-cpp, which is not installed\. Install it next to Mai with `npm install node-llama-cpp@3\.21\.1`/);
+    expect(missing.unusable()).toMatch(/^GGUF models need node-llama-cpp, which is not installed\. Install it next to Mai with `npm install node-llama-cpp@3\.21\.1`/);
     const health = await missing.health();
     expect(health.reachable).toBe(false);
     expect(health.error).toContain(install);

@@ -109,7 +109,10 @@ export class Selector {
     if (!best) {
       const runnable = ranking.filter((r) => !r.model.unavailable);
       if (runnable.length === 0) {
-        const why = ranking.map((r) => `${r.model.id}: ${r.model.unavailable}`);
+        // One line per reason (every GGUF model shares its backend's), not one per model.
+        const byReason = new Map<string, string[]>();
+        for (const r of ranking) byReason.set(r.model.unavailable!, [...(byReason.get(r.model.unavailable!) ?? []), r.model.id]);
+        const why = [...byReason].map(([reason, ids]) => `${ids.join(', ')}: ${reason}`);
         throw new MaiError(ErrorCodes.noModelFits, `No model can run here: ${why.join('; ')}`, { retryable: false, data: { models: ranking.map((r) => ({ id: r.model.id, unavailable: r.model.unavailable })) } });
       }
       const smallest = minimalResource(runnable, input.current);

@@ -207,9 +207,9 @@ export class GgufBackend implements Backend {
     await loaded?.dispose();
   }
 
+  /** Why node-llama-cpp cannot run here (its message names it and the fix), or undefined. */
   unusable(): string | undefined {
-    const why = this.runtime.cannotRun();
-    return why === undefined ? undefined : `GGUF models cannot run here: ${why}`;
+    return this.runtime.cannotRun();
   }
 
   async health(): Promise<BackendHealth> {
