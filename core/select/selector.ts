@@ -165,6 +165,12 @@ export class Selector {
         data: { model: id, known },
       });
     }
+    if (pinned.model.unavailable) {
+      throw new MaiError(ErrorCodes.pinnedModelUnfit, `The model ${pinned.model.id} cannot run here: ${pinned.model.unavailable}`, {
+        retryable: false,
+        data: { model: pinned.model.id, vetoes: pinned.vetoes },
+      });
+    }
     const onlyCooling = coolingDown?.(pinned.model.id) === true && pinned.vetoes.every((v) => / cooling down /.test(v));
     if (!pinned.fits && !onlyCooling) {
       throw new MaiError(
