@@ -115,7 +115,9 @@ describe('the mai CLI', () => {
 
   it('the REPL (on a real terminal, through script(1)) handles /help and other / commands itself; only messages reach the model', async () => {
     const state = join(dir.path, 'state');
-    const command = `${process.execPath} ${binPath} chat --config ${config}`;
+    // Under Deno, its executable runs a script as `deno run -A` (a bare `deno script` would ask for permissions on the terminal).
+    const runtime = 'Deno' in globalThis ? `${process.execPath} run -A` : process.execPath;
+    const command = `${runtime} ${binPath} chat --config ${config}`;
     const child = spawn('script', ['-qec', command, '/dev/null'], { env: maiEnv(state) });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
