@@ -44,7 +44,17 @@ Options:
     const json = values.json ?? false;
     if (action === 'list') {
       if (id !== undefined) throw new UsageError('`mai conversations list` takes no id; `mai conversations show ID` shows one.');
-      const result = await withClient(values.config, (client) => client.request(ConversationsListRequest, {}));
+      // Every page (conversations/list is paged): the command lists them all.
+      const result = await withClient(values.config, async (client) => {
+        const all: ConversationsListResult = { conversations: [] };
+        let cursor: string | undefined;
+        do {
+          const page = await client.request(ConversationsListRequest, cursor ? { cursor } : {});
+          all.conversations.push(...page.conversations);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return all;
+      });
       await writeOut(json ? `${JSON.stringify(result)}\n` : `${formatList(result)}\n`);
       return 0;
     }
