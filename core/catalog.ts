@@ -55,6 +55,7 @@ export function toCatalogModel(backend: string, model: BackendModel, meta: Model
     minMemoryBytes: meta?.minMemoryGb === undefined ? undefined : meta.minMemoryGb * GiB,
     minVramBytes: meta?.minVramGb === undefined ? undefined : meta.minVramGb * GiB,
     priority: meta?.priority ?? 0,
+    ...(model.unavailable ? { unavailable: model.unavailable } : {}),
   };
 }
 
@@ -99,8 +100,11 @@ export class Catalog {
       [...this.backends.values()].map(async (backend) => {
         const signal = AbortSignal.timeout(this.listTimeoutMs);
         try {
-          const models = await backend.listModels(signal);
-          this.statuses.set(backend.name, { name: backend.name, reachable: true, models: models.length });
+          const listed = await backend.listModels(signal);
+          // Listed but unable to run here: every model says why, and the backend is not usable.
+          const unusable = backend.unusable?.();
+          const models = unusable ? listed.map((m) => ({ ...m, unavailable: m.unavailable ?? unusable })) : listed;
+          this.statuses.set(backend.name, { name: backend.name, reachable: !unusable, ...(unusable ? { error: unusable } : {}), models: models.length });
           return { backend: backend.name, models };
         } catch (error) {
           const message = signal.aborted

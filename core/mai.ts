@@ -304,7 +304,7 @@ export class Mai {
   async getConversation(id: string): Promise<Conversation> {
     const conversation = await this.runtime.store.load(id);
     if (!conversation) {
-      throw new MaiError(ErrorCodes.conversationNotFound, `No conversation "${id}". \`mai\` lists them with conversations/list.`, {
+      throw new MaiError(ErrorCodes.conversationNotFound, `No conversation "${id}". \`mai conversations\` (conversations/list) lists them.`, {
         data: { conversationId: id },
       });
     }

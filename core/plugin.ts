@@ -11,8 +11,9 @@ import type { Cooldowns } from './fallback/cooldown.ts';
 import type { LoadView } from './load/replica-router.ts';
 import type { PluginRef } from './config/schema.ts';
 import { describeIssue } from './config/describe-issue.ts';
+import { annotatedDefaultHint } from './config/load.ts';
 import { formatPath } from './config/yaml-locator.ts';
-import { ErrorCodes, MaiError } from './errors.ts';
+import { ErrorCodes, MaiError, type ErrorCode } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Backend, Scorer } from './types.ts';
 
@@ -109,31 +110,99 @@ async function resolvePlugin(use: string, input: LoadPluginsInput<PluginRef>, at
   return candidate;
 }
 
-/** Loads and creates every enabled plugin of one section; all or nothing. */
-export async function loadPlugins<T extends Backend | Scorer, R extends PluginRef = PluginRef>(
-  input: LoadPluginsInput<R>,
-): Promise<Array<{ ref: R; instance: T }>> {
-  const out: Array<{ ref: R; instance: T }> = [];
+/** One thing wrong with a plugin the config names: its code, and a line for the report. */
+export interface PluginProblem {
+  code: ErrorCode;
+  message: string;
+  at: string;
+}
+
+/** A plugin the config names, resolved and its options validated, ready to create. */
+export interface CheckedPlugin<R extends PluginRef = PluginRef> {
+  ref: R;
+  plugin: MaiPlugin;
+  options: unknown;
+  index: number;
+}
+
+/**
+ * Resolves every enabled plugin of one section and validates its options, collecting every
+ * problem rather than stopping at the first (so one run reports an unknown scorer, a missing
+ * module and a wrong backend option together).
+ */
+export async function checkPlugins<R extends PluginRef>(input: LoadPluginsInput<R>): Promise<{ checked: CheckedPlugin<R>[]; problems: PluginProblem[] }> {
+  const checked: CheckedPlugin<R>[] = [];
+  const problems: PluginProblem[] = [];
   for (const [index, ref] of input.refs.entries()) {
     if (!ref.enabled) continue;
     const at = input.loaded.where([input.section, index]);
-    const plugin = await resolvePlugin(ref.use, input, at, index);
+    let plugin: MaiPlugin;
+    try {
+      plugin = await resolvePlugin(ref.use, input, at, index);
+    } catch (error) {
+      const e = error instanceof MaiError ? error : new MaiError(ErrorCodes.pluginLoad, String(error));
+      problems.push({ code: e.code, message: e.message, at });
+      continue;
+    }
     let options: unknown = ref.options;
     if (plugin.options) {
       const parsed = plugin.options.safeParse(ref.options);
       if (!parsed.success) {
-        const problems = parsed.error.issues.map((issue) => {
+        for (const issue of parsed.error.issues) {
           const path = [input.section, index, 'options', ...issue.path];
-          return `  ${formatPath(path)}: ${describeIssue(issue, ref.options, plugin.options!)} (${input.loaded.where(path)})`;
-        });
-        throw new MaiError(
-          ErrorCodes.configInvalid,
-          `The options of ${input.kind} plugin "${plugin.name}" are wrong:\n${problems.join('\n')}\nFix them in ${input.loaded.file}.`,
-          { data: { plugin: plugin.name, at } },
-        );
+          // An unknown key is reported at its own line, not at the line its map starts on.
+          const where =
+            issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? input.loaded.whereKey(path, issue.keys[0]) : input.loaded.where(path);
+          problems.push({
+            code: ErrorCodes.configInvalid,
+            message: `${formatPath(path)}: ${describeIssue(issue, ref.options, plugin.options)} (${where}) — an option of ${input.kind} plugin "${plugin.name}"`,
+            at: where,
+          });
+        }
+        continue;
       }
       options = parsed.data;
     }
+    checked.push({ ref, plugin, options, index });
+  }
+  return { checked, problems };
+}
+
+/**
+ * The one error for every plugin problem of a config: a lone problem keeps its own code and
+ * message; several are listed together, each with its line.
+ */
+export function pluginProblemsError(file: string, problems: readonly PluginProblem[]): MaiError {
+  if (problems.length === 1) {
+    const [only] = problems as [PluginProblem];
+    return new MaiError(only.code, `${only.message}\nFix it in ${file}; ${annotatedDefaultHint()}`, { data: { file, problems } });
+  }
+  const codes = new Set(problems.map((p) => p.code));
+  const code = codes.size === 1 ? [...codes][0]! : ErrorCodes.configInvalid;
+  return new MaiError(
+    code,
+    `${file} has ${problems.length} problem(s) with its plugins; nothing of it was applied:\n${problems.map((p) => `  ${p.message}`).join('\n')}\nFix each line named above; ${annotatedDefaultHint()}`,
+    { data: { file, problems } },
+  );
+}
+
+/** Loads and creates every enabled plugin of one section; all or nothing. */
+export async function loadPlugins<T extends Backend | Scorer, R extends PluginRef = PluginRef>(
+  input: LoadPluginsInput<R>,
+): Promise<Array<{ ref: R; instance: T }>> {
+  const { checked, problems } = await checkPlugins(input);
+  if (problems.length > 0) throw pluginProblemsError(input.loaded.file, problems);
+  return createPlugins<T, R>(input, checked);
+}
+
+/** Creates checked plugins, in config order; a `create` that throws stops it (its error names the plugin). */
+export async function createPlugins<T extends Backend | Scorer, R extends PluginRef = PluginRef>(
+  input: LoadPluginsInput<R>,
+  checked: readonly CheckedPlugin<R>[],
+): Promise<Array<{ ref: R; instance: T }>> {
+  const out: Array<{ ref: R; instance: T }> = [];
+  for (const { ref, plugin, options, index } of checked) {
+    const at = input.loaded.where([input.section, index]);
     const name = ref.name ?? ref.use;
     try {
       const instance = await (plugin.create as (o: unknown, c: PluginContext) => T | Promise<T>)(options, {
@@ -143,6 +212,7 @@ export async function loadPlugins<T extends Backend | Scorer, R extends PluginRe
       });
       out.push({ ref, instance });
     } catch (cause) {
+      await Promise.all(out.map((o) => ('close' in o.instance ? o.instance.close?.() : undefined)?.catch(() => undefined)));
       if (cause instanceof MaiError && cause.code === ErrorCodes.configInvalid) throw cause;
       throw new MaiError(
         ErrorCodes.pluginLoad,

@@ -21,7 +21,7 @@ import { SamplingMonitor } from './monitor/sampling-monitor.ts';
 import { TurnObserver } from './observe/turn-observer.ts';
 import { compose } from './pipeline/compose.ts';
 import type { TurnContext } from './pipeline/turn.ts';
-import { loadPlugins, type MaiPlugin, type PluginContext } from './plugin.ts';
+import { checkPlugins, createPlugins, pluginProblemsError, type MaiPlugin, type PluginContext } from './plugin.ts';
 import { Selector } from './select/selector.ts';
 import { Switcher } from './select/switcher.ts';
 import { ReplyTimes } from './select/triggers.ts';
@@ -75,7 +75,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const cooldowns = new Cooldowns(config.fallback);
   const context: Omit<PluginContext, 'name' | 'baseDir'> = { stateDir, env, log, cooldowns };
 
-  const backends = await loadPlugins<Backend, BackendRef>({ kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context });
+  // Every plugin of both sections is resolved and its options checked before any is created, so
+  // one run reports every unknown name, missing module and wrong option together.
+  const backendRefs = { kind: 'backend', section: 'backends', refs: config.backends, builtins: options.plugins, loaded, context } as const;
+  const scorerRefs = { kind: 'scorer', section: 'scorers', refs: config.scorers, builtins: options.plugins, loaded, context } as const;
+  const [checkedBackends, checkedScorers] = [await checkPlugins<BackendRef>(backendRefs), await checkPlugins<ScorerRef>(scorerRefs)];
+  const problems = [...checkedBackends.problems, ...checkedScorers.problems];
+  if (problems.length > 0) throw pluginProblemsError(loaded.file, problems);
+  const backends = await createPlugins<Backend, BackendRef>(backendRefs, checkedBackends.checked);
   // Where each backend runs, and the load its server reports (sampled off the turn path).
   const locations = new Map(backends.map((b) => [b.instance.name, locate(b.ref.host, b.instance.endpoint)]));
   const probes: LoadProbe[] = backends.flatMap(({ instance }) =>
@@ -85,14 +92,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const router = new ReplicaRouter({ board, parallelPerModel: config.fallback.parallelPerModel, cooldownMs: config.fallback.cooldownMs });
   let scorers: Array<{ ref: ScorerRef; instance: Scorer }>;
   try {
-    scorers = await loadPlugins<Scorer, ScorerRef>({
-      kind: 'scorer',
-      section: 'scorers',
-      refs: config.scorers,
-      builtins: options.plugins,
-      loaded,
-      context: { ...context, load: router },
-    });
+    scorers = await createPlugins<Scorer, ScorerRef>({ ...scorerRefs, context: { ...context, load: router } }, checkedScorers.checked);
   } catch (error) {
     await Promise.all(backends.map((b) => b.instance.close?.().catch(() => undefined)));
     throw error;

@@ -42,6 +42,8 @@ export interface BackendModel {
   storeOf?: string;
   /** A demo model (random weights): listed only while no real model exists. */
   demo?: boolean;
+  /** Why this model cannot run here at all (a missing runtime or permission, and the fix); never tried while set. */
+  unavailable?: string;
   /** The weights file's name (a GGUF's basename), when known: the same file on two servers makes them replicas. */
   artifact?: string;
 }
@@ -81,6 +83,8 @@ export interface CatalogModel {
   local?: boolean;
   /** Every server that answers for this model (the same id, the same GGUF, or `replicaOf`), when more than one. */
   replicas?: Replica[];
+  /** Why it cannot run here at all (its backend's runtime is missing or not permitted): vetoed, never tried. */
+  unavailable?: string;
 }
 
 export interface Usage {
@@ -131,6 +135,12 @@ export interface Backend {
   load?(model: string, options?: { contextSize?: number; signal?: AbortSignal }): Promise<void>;
   unload?(model: string, signal?: AbortSignal): Promise<void>;
   health?(signal?: AbortSignal): Promise<BackendHealth>;
+  /**
+   * Why none of this backend's models can run in this process (a runtime that is not installed,
+   * a permission Deno was not given), with the fix; undefined when they can. Asked after each
+   * listing: the models stay listed, as unavailable, and `status` shows the backend as not usable.
+   */
+  unusable?(): string | undefined;
   close?(): Promise<void>;
   /** The server's address (its baseURL), for telling a local backend from a remote one. Absent: in-process. */
   readonly endpoint?: string;

@@ -96,6 +96,18 @@ describe('mai batch', () => {
     expect(server.concurrency.max).toBeGreaterThan(1);
   });
 
+  it('the default run says nothing about concurrency (3 prompts, default -j, one turn per model), and --json is accepted', async () => {
+    const lines = ['one', 'two', 'three'];
+    const run = await runCli(['batch', '--json', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(parse(run.stdout).map((r) => r.text)).toEqual(lines.map((l) => `echo: ${l}`));
+    // -j chosen but no more prompts in flight than a model answers: nothing to say either.
+    const one = await runCli(['batch', '-j', '8', '--config', config], { stateDir: join(dir.path, 'state'), input: 'just one\n' });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stderr).not.toMatch(/parallelPerModel/);
+  });
+
   it('with --concurrency 1 runs one prompt at a time', async () => {
     const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i}`, model: `m${i % 4}` }));
     const run = await runCli(['batch', '-j', '1', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });

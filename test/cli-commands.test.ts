@@ -3,12 +3,13 @@
  * server: chat (argument, piped stdin, --json, -c, -m), status, models, switch (the pin persists
  * across processes), --help everywhere, and usage errors.
  */
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { loopbackConfig, runCli, type CliRun } from './support/rpc-client.ts';
+import { binPath, loopbackConfig, maiEnv, runCli, type CliRun } from './support/rpc-client.ts';
 
 describe('the mai CLI', () => {
   let server: FakeOpenAIServer;
@@ -19,9 +20,10 @@ describe('the mai CLI', () => {
     server = await startOpenAIServer([
       { id: 'alpha', reply: 'Alpha says hello.', chunks: 4 },
       { id: 'beta', reply: 'Beta says hello.', chunks: 4 },
+      { id: 'broken', reply: 'never', behaviour: { kind: 'status', status: 500, body: { error: { message: 'the GPU caught fire' } } } },
     ]);
     dir = await tempDir('mai-cli-');
-    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: alpha\n  - id: beta\n'));
+    config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: alpha\n  - id: beta\n  - id: broken\n'));
     mai = (args, input) => runCli([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...(input === undefined ? {} : { input }) });
   });
   afterEach(async () => {
@@ -54,11 +56,83 @@ describe('the mai CLI', () => {
     const unknown = await mai(['chat', '-m', 'gamma', 'hi']);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toBe('');
-    expect(unknown.stderr).toMatch(/Unknown model "gamma"\. Known models: alpha, beta/);
+    expect(unknown.stderr).toMatch(/Unknown model "gamma"\. Known models: alpha, beta, broken/);
     const empty = await mai(['chat'], '');
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/no message/);
   });
+
+  it('every answer names its conversation id on stderr, so a script gets it without --json', async () => {
+    const run = await mai(['chat', 'hi']);
+    expect(run.code, run.stderr).toBe(0);
+    const id = /\(alpha · continue with: mai chat -c (\S+)\)/.exec(run.stderr)?.[1];
+    expect(id).toBeDefined();
+    const next = await mai(['chat', '--json', '-c', id!, 'again']);
+    expect(JSON.parse(next.stdout)).toMatchObject({ conversationId: id });
+  }, 60_000);
+
+  it('-m MODEL that fails falls back visibly: stderr says who answered and why, --json carries it in attempts', async () => {
+    const run = await mai(['chat', '-m', 'broken', 'hi']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe('Alpha says hello.\n');
+    expect(run.stderr).toMatch(/^mai: answered by alpha \(broken failed: .*GPU caught fire.*\)$/m);
+    const json = await mai(['chat', '--json', '-m', 'broken', 'hi']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ model: 'alpha', attempts: [{ model: 'broken', error: { code: 'server-error' } }, { model: 'alpha' }] });
+    expect(json.stderr).toMatch(/answered by alpha \(broken failed/);
+    // The named model answering says nothing more than the id.
+    const ok = await mai(['chat', '-m', 'beta', 'hi']);
+    expect(ok.stderr).not.toMatch(/answered by/);
+  }, 90_000); // three CLI processes
+
+  it('chat --json that fails prints one JSON error object on stdout (exit 1)', async () => {
+    const run = await mai(['chat', '--json', '-m', 'gamma', 'hi']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: -32602, message: expect.stringMatching(/Unknown model "gamma"/), data: { code: 'unknown-model' } } });
+    expect(run.stderr).toMatch(/Unknown model "gamma"/);
+  });
+
+  it('mai conversations lists, shows and deletes the stored conversations', async () => {
+    const first = JSON.parse((await mai(['chat', '--json', 'Remember the fig.'])).stdout) as { conversationId: string };
+    const list = await mai(['conversations']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${first.conversationId}\\s+2\\s+\\S+\\s+Remember the fig`));
+    const listed = JSON.parse((await mai(['conversations', 'list', '--json'])).stdout) as { conversations: Array<{ id: string }> };
+    expect(listed.conversations.map((c) => c.id)).toEqual([first.conversationId]);
+    const shown = await mai(['conversations', 'show', first.conversationId]);
+    expect(shown.stdout).toMatch(/^user · .*\nRemember the fig\.$/m);
+    expect(shown.stdout).toMatch(/assistant \[alpha\] · .*\nAlpha says hello\./);
+    expect(JSON.parse((await mai(['conversations', 'show', first.conversationId, '--json'])).stdout)).toMatchObject({ id: first.conversationId, messages: [{ role: 'user' }, { role: 'assistant' }] });
+    const deleted = await mai(['conversations', 'delete', first.conversationId]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout).toMatch(/Deleted/);
+    expect((await mai(['conversations'])).stdout).toMatch(/no conversations yet/);
+    const gone = await mai(['conversations', 'show', first.conversationId]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/No conversation/);
+    expect((await mai(['conversations', 'show'])).code).toBe(2);
+  }, 90_000);
+
+  it('the REPL (on a real terminal, through script(1)) handles /help and other / commands itself; only messages reach the model', async () => {
+    const state = join(dir.path, 'state');
+    // Under Deno, its executable runs a script as `deno run -A` (a bare `deno script` would ask for permissions on the terminal).
+    const runtime = 'Deno' in globalThis ? `${process.execPath} run -A` : process.execPath;
+    const command = `${runtime} ${binPath} chat --config ${config}`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: maiEnv(state) });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.end('/help\n/bogus\nhello there\n/id\n/exit\n');
+    expect(await closed, out).toBe(0);
+    expect(out).toMatch(/Commands \(handled here, never sent to the model\)/);
+    expect(out).toMatch(/unknown command \/bogus/);
+    expect(out).toMatch(/Alpha says hello\./);
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]?.messages.at(-1)).toEqual({ role: 'user', content: 'hello there' });
+    const stored = JSON.parse((await mai(['conversations', '--json'])).stdout) as { conversations: Array<{ id: string }> };
+    expect(out).toContain(stored.conversations[0]!.id); // what /id printed
+  }, 90_000);
 
   it('status, models and switch: the pin persists in the state directory across processes', async () => {
     const status = await mai(['status', '--json']);
@@ -73,7 +147,7 @@ describe('the mai CLI', () => {
     expect(verbose.stdout).toMatch(/alpha/);
 
     const models = JSON.parse((await mai(['models', '--json'])).stdout) as { models: Array<{ id: string; fits: boolean }> };
-    expect(models.models.map((m) => m.id)).toEqual(['alpha', 'beta']);
+    expect(models.models.map((m) => m.id)).toEqual(['alpha', 'beta', 'broken']);
     const available = JSON.parse((await mai(['models', '--available-only', '--json'])).stdout) as { models: Array<{ fits: boolean }> };
     expect(available.models.every((m) => m.fits)).toBe(true);
     expect((await mai(['models'])).stdout).toMatch(/alpha\s+loop/);
@@ -87,7 +161,7 @@ describe('the mai CLI', () => {
 
     const wrong = await mai(['switch', 'gamma']);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/Known models: alpha, beta/);
+    expect(wrong.stderr).toMatch(/Known models: alpha, beta, broken/);
     expect((await mai(['switch', 'auto'])).stdout).toMatch(/Unpinned/);
     expect(JSON.parse((await mai(['status', '--json'])).stdout)).toMatchObject({ pinned: null });
   }, 90_000); // nine CLI processes one after another: once over 30 s on this 2-core machine at load 7
@@ -96,7 +170,8 @@ describe('the mai CLI', () => {
     const state = { stateDir: join(dir.path, 'state') };
     const top = await runCli(['--help'], state);
     expect(top.code).toBe(0);
-    for (const command of ['serve', 'chat', 'status', 'models', 'switch', 'batch']) {
+    expect(top.stdout).toMatch(/--version/);
+    for (const command of ['serve', 'chat', 'status', 'models', 'switch', 'batch', 'conversations']) {
       expect(top.stdout).toContain(command);
       const help = await runCli([command, '--help'], state);
       expect(help.code, command).toBe(0);
@@ -110,5 +185,5 @@ describe('the mai CLI', () => {
     expect(command.code).toBe(2);
     expect(command.stderr).toMatch(/unknown command "stauts"/);
     expect((await runCli(['switch'], state)).code).toBe(2);
-  });
+  }, 90_000); // eleven CLI processes
 });

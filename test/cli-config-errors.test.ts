@@ -3,6 +3,7 @@
  * `mai serve` writes nothing to stdout but the replies to the requests it received, which carry the
  * same message (an editor shows the reply; it rarely shows the stderr of the process it started).
  */
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,5 +52,46 @@ describe('bad config at startup', () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(message);
+  });
+
+  it('reports every plugin problem of a config at once, each at its own line, and the footer names a file that exists', async () => {
+    await writeFile(
+      file('many-plugin-problems.yaml'),
+      [
+        'backends:', //                                          1
+        '  - use: gguf', //                                      2
+        '    options:', //                                       3
+        '      folders: [./models]', //                          4
+        '      threads: many', //                                5
+        '  - use: ollama', //                                    6
+        '    options:', //                                       7
+        '      baseURL: http://127.0.0.1:9', //                  8
+        '      keepalive: 5m', //                                9
+        'scorers:', //                                           10
+        '  - use: vibes', //                                     11
+        '  - use: ./missing-module.js', //                       12
+        '',
+      ].join('\n'),
+    );
+    const run = await runCli(['status', '--config', file('many-plugin-problems.yaml')], { stateDir: join(dir.path, 'state') });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/has 4 problem\(s\) with its plugins; nothing of it was applied/);
+    expect(run.stderr).toMatch(/backends\[0\]\.options\.threads: expected a number, got "many" \(many-plugin-problems\.yaml:5/);
+    expect(run.stderr).toMatch(/backends\[1\]\.options: unknown key "keepalive".*\(many-plugin-problems\.yaml:9/);
+    expect(run.stderr).toMatch(/scorers\[0\]\.use: unknown scorer plugin "vibes" \(many-plugin-problems\.yaml:11\)/);
+    expect(run.stderr).toMatch(/scorers\[1\]\.use: the plugin module "\.\/missing-module\.js" failed to load \(many-plugin-problems\.yaml:12\)/);
+    const footer = /the annotated default config, (\S+), shows every key/.exec(run.stderr);
+    expect(footer?.[1]).toBeDefined();
+    expect(existsSync(footer![1]!.replace(/,$/, ''))).toBe(true);
+  }, 60_000);
+
+  it('schema errors name the annotated default config that exists, and an unknown key its own line', async () => {
+    await writeFile(file('typo.yaml'), 'fallback:\n  retries: 0\n  backoffMs: 10\n  queueLimit: 4\n  quelimit: 5\n');
+    const run = await runCli(['status', '--config', file('typo.yaml')], { stateDir: join(dir.path, 'state') });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/unknown key "quelimit".*\(typo\.yaml:5\)/);
+    const footer = /the annotated default config, (\S+), shows every key/.exec(run.stderr);
+    expect(existsSync(footer![1]!.replace(/,$/, ''))).toBe(true);
   });
 });

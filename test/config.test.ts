@@ -67,6 +67,19 @@ describe('config validation', () => {
     expect(loaded.config.monitor.intervalMs).toBe(2000);
   });
 
+  it('a section left out means the documented default (mai.config.yaml), not none; an empty list means none', () => {
+    const shipped = loadConfig({ flag: join(import.meta.dirname, '..', 'mai.config.yaml') }).config;
+    const omitted = parseConfig('fallback: { retries: 0 }\n', '/tmp/own.yaml').config;
+    expect(omitted.scorers).toEqual(shipped.scorers);
+    expect(omitted.scorers.map((s) => s.use)).toEqual(['resource-fit', 'context-fit', 'capability', 'reliability', 'latency']);
+    expect(omitted.backends).toEqual(shipped.backends);
+    // Everything but the one section the file set is the shipped default.
+    expect({ ...omitted, fallback: shipped.fallback }).toEqual(shipped);
+    const none = parseConfig('scorers: []\nbackends: []\n', '/tmp/none.yaml').config;
+    expect(none.scorers).toEqual([]);
+    expect(none.backends).toEqual([]);
+  });
+
   it('accepts the shipped default config', () => {
     const loaded = loadConfig({ flag: join(import.meta.dirname, '..', 'mai.config.yaml') });
     expect(loaded.config.backends.map((b) => b.use)).toEqual(['gguf', 'ollama', 'lmstudio', 'openai']);

@@ -4,7 +4,7 @@
  * over real pipes in both framings against the loopback OpenAI server; the CLI commands with the
  * same permissions; the HTTP-only command; and a permission withheld — no --allow-sys/--allow-run:
  * CPU, memory and GPU are null with the reason, the server answers; no --allow-net: the backend is
- * unreachable naming the flag; no --allow-ffi: GGUF models say so and the turn falls back. Runs from
+ * unreachable naming the flag; no --allow-ffi: GGUF models are listed as unavailable naming the flag, never tried. Runs from
  * both runtimes (Node's vitest and Deno's spawn the same deno).
  */
 import { existsSync } from 'node:fs';
@@ -194,7 +194,7 @@ context: { summary: digest }
     expect(server.requests).toHaveLength(0);
   }, 60_000);
 
-  it('GGUF models run in-process with --allow-ffi and the narrowest --allow-sys; without --allow-ffi they say so and the HTTP backend answers', async () => {
+  it('GGUF models run in-process with --allow-ffi and the narrowest --allow-sys; without --allow-ffi they are unavailable (naming the flag, once), never tried, and the HTTP backend answers', async () => {
     for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
     config = await writeConfig(
       dir.path,
@@ -228,14 +228,21 @@ context: { summary: digest }
     p.child.kill();
     await p.exited;
 
-    // The turn falls back to the HTTP backend; the GGUF attempt's error names the missing flag.
+    // Without --allow-ffi the GGUF models are listed once as unavailable, naming the flag; status
+    // shows gguf as not usable; a turn never tries them (no attempt, no repeated message).
     const denied = serve('ndjson', ['--allow-ffi']);
-    const fellBack = await denied.request('chat/send', { message: 'Tell me about the sea.', model: 'mai-demo-small', maxTokens: 16 });
-    expect(fellBack.result).toMatchObject({
-      text: 'Alpha answers.',
-      model: 'alpha',
-      attempts: [{ model: 'mai-demo-small', error: { code: 'unreachable', message: expect.stringContaining("node-llama-cpp's native addon needs Deno's --allow-ffi permission") } }, { model: 'alpha' }],
-    });
+    const flag = "node-llama-cpp's native addon needs Deno's --allow-ffi permission";
+    const listed = (await denied.request('models/list')).result as { models: Array<{ id: string; fits: boolean; reason?: string }> };
+    const small = listed.models.find((m) => m.id === 'mai-demo-small');
+    expect(small).toMatchObject({ fits: false, reason: expect.stringContaining(flag) });
+    expect(small!.reason!.split(flag)).toHaveLength(2); // said once
+    const status = (await denied.request('status')).result as { backends: Array<{ name: string; reachable: boolean; error?: string }> };
+    expect(status.backends.find((b) => b.name === 'gguf')).toMatchObject({ reachable: false, error: expect.stringContaining(flag) });
+    const answered = await denied.request('chat/send', { message: 'Tell me about the sea.', maxTokens: 16 });
+    expect(answered.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha', attempts: [{ model: 'alpha' }] });
+    const named = await denied.request('chat/send', { message: 'Tell me about the sea.', model: 'mai-demo-small', maxTokens: 16 });
+    expect(named.error).toMatchObject({ message: expect.stringContaining(flag), data: { code: 'pinned-model-unfit' } });
+    expect(named.error!.message.split(flag)).toHaveLength(2);
     expect(denied.garbage).toEqual([]);
     expect(denied.stderr()).not.toMatch(/Uncaught/);
   }, 90_000);

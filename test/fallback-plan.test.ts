@@ -5,6 +5,8 @@ import type { RankedModel } from '../core/select/ranking.ts';
 import type { CatalogModel, Tier } from '../core/types.ts';
 import { GiB } from '../core/select/memory-estimate.ts';
 import { catalogModel } from './support/catalog-model.ts';
+import { SwitchingConfig } from '../core/config/schema.ts';
+import { Selector } from '../core/select/selector.ts';
 const config = { chains: {} as Record<string, string[]>, auto: true, retries: 1, backoffMs: 100, retryAfterCapMs: 5_000 };
 
 function model(id: string, tier: Tier, over: Partial<CatalogModel> = {}): CatalogModel {
@@ -24,6 +26,12 @@ describe('the fallback order', () => {
 
   it('automatic: every fitting model most capable first (ranking order within a tier), then what does not fit, smallest first', () => {
     expect(fallbackOrder({ chosen: large, ranking, config }).map((m) => m.id)).toEqual(['medium2', 'medium', 'small', 'tiny', 'huge']);
+  });
+
+  it('a model that cannot run here (its runtime is missing or not permitted) is never in the order, not even as a last resort', () => {
+    const ffi = model('gguf-tiny', 'small', { sizeBytes: 0.1 * GiB, unavailable: "node-llama-cpp's native addon needs Deno's --allow-ffi permission" });
+    const order = fallbackOrder({ chosen: large, ranking: [...ranking, ranked(ffi, false)], config: { ...config, chains: { large: ['gguf-tiny'] } } });
+    expect(order.map((m) => m.id)).toEqual(['medium2', 'medium', 'small', 'tiny', 'huge']);
   });
 
   it("the config's chain comes first; models cooling down go after the fitting ones", () => {
@@ -97,5 +105,25 @@ describe('the attempt plan', () => {
     expect(statedWindow(e("This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."))).toBe(8192);
     expect(statedWindow(e('prompt is too long'))).toBeUndefined();
     expect(statedWindow(e('{"n_ctx": 4096}'))).toBe(4096);
+  });
+});
+
+describe('models that cannot run here', () => {
+  const why = "node-llama-cpp's native addon needs Deno's --allow-ffi permission";
+  const selector = new Selector([], SwitchingConfig.parse({}));
+  const resources = { cpuLoad: 0.1, memFreeBytes: 16 * GiB, memTotalBytes: 24 * GiB, gpus: [], sampledAt: Date.now() };
+  const needs = { capabilities: ['chat' as const], minPromptTokens: 10, fullPromptTokens: 10, replyTokens: 100 };
+
+  it('are vetoed whatever the scorers say, with the reason once; a pin on one is refused with it', () => {
+    const ranking = selector.rank({ catalog: [model('gguf', 'small', { unavailable: why }), model('http', 'medium')], resources, needs, current: null });
+    expect(ranking.map((r) => [r.model.id, r.fits])).toEqual([['http', true], ['gguf', false]]);
+    expect(ranking[1]!.vetoes).toEqual([`cannot run here: ${why}`]);
+    expect(selector.choose(ranking, { pinned: null, current: null }).model.id).toBe('http');
+    expect(() => selector.choose(ranking, { pinned: 'gguf', current: null })).toThrow(expect.objectContaining({ code: ErrorCodes.pinnedModelUnfit, message: expect.stringContaining(why) }));
+  });
+
+  it('when nothing can run, the turn fails saying why instead of trying them', () => {
+    const ranking = selector.rank({ catalog: [model('a', 'small', { unavailable: why }), model('b', 'small', { unavailable: why })], resources, needs, current: null });
+    expect(() => selector.choose(ranking, { pinned: null, current: null })).toThrow(expect.objectContaining({ code: ErrorCodes.noModelFits, message: `No model can run here: a, b: ${why}` }));
   });
 });

@@ -200,10 +200,11 @@ describe('gguf backend with node-llama-cpp', () => {
 });
 
 describe('gguf backend without node-llama-cpp', () => {
-  it('reports how to install it in listModels, health and chat, and does not crash', async () => {
+  it('lists its files but says they cannot run and how to install it (unusable, health, chat), and does not crash', async () => {
     const missing = makeBackend({ moduleName: 'node-llama-cpp-that-is-not-installed' });
     const install = 'npm install node-llama-cpp@3.21.1';
-    await expect(missing.listModels()).rejects.toMatchObject({ code: ErrorCodes.unreachable, message: expect.stringContaining(install) });
+    expect(await missing.listModels()).toHaveLength(2);
+    expect(missing.unusable()).toMatch(/^GGUF models need node-llama-cpp, which is not installed\. Install it next to Mai with `npm install node-llama-cpp@3\.21\.1`/);
     const health = await missing.health();
     expect(health.reachable).toBe(false);
     expect(health.error).toContain(install);
@@ -211,7 +212,7 @@ describe('gguf backend without node-llama-cpp', () => {
     await missing.close();
   });
 
-  it('reports a node-llama-cpp whose native library will not load, and then lists nothing', LOADING, async () => {
+  it('reports a node-llama-cpp whose native library will not load, and then calls itself unusable', LOADING, async () => {
     const pkg = join(dir.path, 'node_modules', 'broken-llama');
     await mkdir(pkg, { recursive: true });
     await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'broken-llama', type: 'module', main: 'index.js' }));
@@ -228,7 +229,8 @@ describe('gguf backend without node-llama-cpp', () => {
       code: ErrorCodes.unreachable,
       message: expect.stringMatching(/native library failed to load: libllama\.so: cannot open shared object file.*npm install node-llama-cpp@3\.21\.1/),
     });
-    await expect(broken.listModels()).rejects.toMatchObject({ code: ErrorCodes.unreachable });
+    expect(await broken.listModels()).toHaveLength(2);
+    expect(broken.unusable()).toMatch(/native library failed to load: libllama\.so/);
     expect((await broken.health()).reachable).toBe(false);
     await broken.close();
   });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import { describeIssue } from './describe-issue.ts';
-import { findConfig, type ConfigSource, type FindConfigOptions } from './find.ts';
+import { builtinConfigFile, findConfig, type ConfigSource, type FindConfigOptions } from './find.ts';
 import { MaiConfig } from './schema.ts';
 import { formatPath, parseYaml, type ConfigPath } from './yaml-locator.ts';
 
@@ -22,8 +22,20 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** `mai.config.yaml:14`, for error messages about a part of the config. */
   where(path: ConfigPath): string;
+  /** `mai.config.yaml:15`: the line of the key `key` in the map at `path`. */
+  whereKey(path: ConfigPath, key: string): string;
 }
 
+/** The end of a config error: where the annotated default config (every key, its default, what it does) is. */
+export function annotatedDefaultHint(): string {
+  let file = "mai.config.yaml in Mai's folder";
+  try {
+    file = builtinConfigFile();
+  } catch {
+    // named generically: the error that brought us here matters more
+  }
+  return `the annotated default config, ${file}, shows every key with its default.`;
+}
 
 /** Parses and validates config text; `file` is used in messages and to resolve relative paths. */
 export function parseConfig(text: string, file: string, source: ConfigSource = 'flag'): LoadedConfig {
@@ -58,7 +70,7 @@ export function parseConfig(text: string, file: string, source: ConfigSource = '
     const lines = issues.map((i) => `  ${i.path}: ${i.message} (${name}:${i.line ?? '?'})`);
     throw new MaiError(
       ErrorCodes.configInvalid,
-      `${file} has ${issues.length} problem(s); nothing of it was applied:\n${lines.join('\n')}\nFix each line named above; the annotated default config in Mai's README shows every key.`,
+      `${file} has ${issues.length} problem(s); nothing of it was applied:\n${lines.join('\n')}\nFix each line named above; ${annotatedDefaultHint()}`,
       { data: { file, issues } },
     );
   }
@@ -68,6 +80,7 @@ export function parseConfig(text: string, file: string, source: ConfigSource = '
     source,
     baseDir: dirname(file),
     where: (path) => `${name}:${yaml.lineOf(path) ?? '?'}`,
+    whereKey: (path, key) => `${name}:${yaml.lineOfKey(path, key) ?? '?'}`,
   };
 }
 

@@ -188,10 +188,34 @@ export const MetricsConfig = z
   })
   .strict();
 
+/**
+ * The backends a config that leaves out `backends:` gets: the four mai.config.yaml documents.
+ * `backends: []` means none.
+ */
+export const DEFAULT_BACKENDS: ReadonlyArray<z.input<typeof BackendRef>> = [
+  { use: 'gguf', options: { folders: ['./models'], threads: 1 } },
+  { use: 'ollama', options: { baseURL: 'http://127.0.0.1:11434' } },
+  { use: 'lmstudio', options: { baseURL: 'http://127.0.0.1:1234', startServer: false } },
+  { use: 'openai', options: { baseURL: 'http://127.0.0.1:8080/v1' } },
+];
+
+/**
+ * The scorers a config that leaves out `scorers:` gets: the set mai.config.yaml documents (a key
+ * left out means the documented default, not none — without them no model is ever vetoed for
+ * memory, window or capability). `scorers: []` turns them all off.
+ */
+export const DEFAULT_SCORERS: ReadonlyArray<z.input<typeof ScorerRef>> = [
+  { use: 'resource-fit', weight: 3 },
+  { use: 'context-fit', weight: 1 },
+  { use: 'capability', weight: 1 },
+  { use: 'reliability', weight: 2 },
+  { use: 'latency', weight: 1 },
+];
+
 export const MaiConfig = z
   .object({
-    backends: z.array(BackendRef).default([]),
-    scorers: z.array(ScorerRef).default([]),
+    backends: z.array(BackendRef).default(() => DEFAULT_BACKENDS.map((b) => BackendRef.parse(b))),
+    scorers: z.array(ScorerRef).default(() => DEFAULT_SCORERS.map((s) => ScorerRef.parse(s))),
     models: z.array(ModelMeta).default([]),
     fallback: FallbackConfig.default(FallbackConfig.parse({})),
     monitor: MonitorConfig.default(MonitorConfig.parse({})),

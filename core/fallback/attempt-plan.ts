@@ -43,7 +43,8 @@ export const COMPRESS_SHARE = 0.5;
 
 /** The order models are tried in after `chosen`. */
 export function fallbackOrder(input: PlanInput): CatalogModel[] {
-  const entries = new Map(input.ranking.map((r, index) => [r.model.id, { r, index }]));
+  // A model that cannot run here (its runtime is missing or not permitted) is never tried.
+  const entries = new Map(input.ranking.flatMap((r, index) => (r.model.unavailable ? [] : [[r.model.id, { r, index }] as const])));
   const cooling = input.coolingDown ?? (() => false);
   const chain = (input.config.chains[input.chosen.id] ?? []).flatMap((id) => {
     const e = entries.get(id);

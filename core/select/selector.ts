@@ -77,6 +77,8 @@ export class Selector {
       const vetoes: string[] = [];
       const reasons: string[] = [];
       let total = 0;
+      // A model that cannot run here is vetoed whatever the scorers say (they may be configured away).
+      if (model.unavailable) vetoes.push(`cannot run here: ${model.unavailable}`);
       for (const { scorer, weight } of this.scorers) {
         const verdict = scorer.score({ model, catalog: input.catalog, resources: input.resources, needs: input.needs, current: input.current, now });
         const value = Number.isFinite(verdict.score) ? Math.min(1, Math.max(0, verdict.score)) : 0;
@@ -105,7 +107,15 @@ export class Selector {
     if (input.pinned) return this.pinned(ranking, input.pinned, input.coolingDown);
     const best = ranking.find((r) => r.fits);
     if (!best) {
-      const smallest = minimalResource(ranking, input.current);
+      const runnable = ranking.filter((r) => !r.model.unavailable);
+      if (runnable.length === 0) {
+        // One line per reason (every GGUF model shares its backend's), not one per model.
+        const byReason = new Map<string, string[]>();
+        for (const r of ranking) byReason.set(r.model.unavailable!, [...(byReason.get(r.model.unavailable!) ?? []), r.model.id]);
+        const why = [...byReason].map(([reason, ids]) => `${ids.join(', ')}: ${reason}`);
+        throw new MaiError(ErrorCodes.noModelFits, `No model can run here: ${why.join('; ')}`, { retryable: false, data: { models: ranking.map((r) => ({ id: r.model.id, unavailable: r.model.unavailable })) } });
+      }
+      const smallest = minimalResource(runnable, input.current);
       return { model: smallest.model, reason: 'minimal-resource', detail: `nothing fits (${smallest.model.id}: ${smallest.vetoes.join('; ')}); trying the smallest model` };
     }
     const current = input.current ? ranking.find((r) => r.model.id === input.current) : undefined;
@@ -154,6 +164,12 @@ export class Selector {
       const known = ranking.map((r) => r.model.id);
       throw new MaiError(ErrorCodes.unknownModel, `Unknown model "${id}". Known models: ${known.join(', ')}.`, {
         data: { model: id, known },
+      });
+    }
+    if (pinned.model.unavailable) {
+      throw new MaiError(ErrorCodes.pinnedModelUnfit, `The model ${pinned.model.id} cannot run here: ${pinned.model.unavailable}`, {
+        retryable: false,
+        data: { model: pinned.model.id, vetoes: pinned.vetoes },
       });
     }
     const onlyCooling = coolingDown?.(pinned.model.id) === true && pinned.vetoes.every((v) => / cooling down /.test(v));

@@ -62,6 +62,20 @@ export class LlamaRuntime {
     return this.failure;
   }
 
+  /**
+   * Why node-llama-cpp cannot run in this process — not installed, a Deno permission not given,
+   * or a native library that failed to load — or undefined when nothing says so yet. Cheap: it
+   * loads nothing.
+   */
+  cannotRun(): string | undefined {
+    try {
+      this.locate();
+    } catch (error) {
+      return MaiError.from(error).message;
+    }
+    return (this.failure ?? this.deniedUnderDeno())?.message;
+  }
+
   /** The node-llama-cpp module, imported once. */
   nodeLlamaCpp(): Promise<NodeLlamaCpp> {
     this.module ??= (async () => {

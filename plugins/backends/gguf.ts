@@ -3,7 +3,8 @@
  * Lists the `.gguf` files in the configured folders, LM Studio's model folders and Ollama's blobs
  * with what their headers say (context length, size, quantization, architecture); loads a model
  * on its first turn and unloads it on request; streams answers with the model's chat template.
- * Without node-llama-cpp it lists nothing and says how to install it; Mai keeps working.
+ * Without node-llama-cpp (or, under Deno, without the permissions it needs) its files are listed as
+ * unavailable, saying how to install it or which flag to add; they are never tried; Mai keeps working.
  */
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
@@ -103,8 +104,8 @@ export class GgufBackend implements Backend {
     return known;
   }
 
+  /** Its files are listed even when node-llama-cpp cannot run here; `unusable` says why (the catalogue marks them). */
   async listModels(): Promise<BackendModel[]> {
-    this.runtime.locate();
     const known = await this.scan();
     const out: BackendModel[] = [];
     for (const [id, { info, model }] of known) {
@@ -206,13 +207,14 @@ export class GgufBackend implements Backend {
     await loaded?.dispose();
   }
 
+  /** Why node-llama-cpp cannot run here (its message names it and the fix), or undefined. */
+  unusable(): string | undefined {
+    return this.runtime.cannotRun();
+  }
+
   async health(): Promise<BackendHealth> {
-    try {
-      this.runtime.locate();
-      return { reachable: true };
-    } catch (error) {
-      return { reachable: false, error: MaiError.from(error).message };
-    }
+    const why = this.unusable();
+    return why === undefined ? { reachable: true } : { reachable: false, error: why };
   }
 
   async close(): Promise<void> {

@@ -8,13 +8,28 @@ import type { MaiClient } from '../client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes } from '../../core/errors.ts';
 import { rpcCodeFor, toResponseError } from '../errors.ts';
-import { clientOptions, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, errorJson, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
 import { ProgressBar } from './progress-bar.ts';
 
 const QUEUE_FULL_RETRIES = 100;
 
-const options = { ...clientOptions, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' } } as const;
+const DEFAULT_CONCURRENCY = 4;
+
+/** --json is accepted like every command's: the output is JSON lines already. */
+const options = { ...clientOptions, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' }, json: { type: 'boolean' } } as const;
+
+/**
+ * The note on stderr when `--concurrency N` asks for more turns at once than one model answers:
+ * only when the user chose N and more prompts than that would really be in flight — the default
+ * run (4 in flight, a model answering 1) needs no warning, its help says how it works.
+ */
+export function concurrencyNote(input: { concurrency: number; chosen: boolean; prompts: number; perModel: number; configFile: string }): string {
+  const inFlight = Math.min(input.concurrency, input.prompts);
+  if (!input.chosen || inFlight <= input.perModel) return '';
+  const turns = `${input.perModel} turn${input.perModel === 1 ? '' : 's'}`;
+  return `mai batch: ${inFlight} prompts at once, but a model answers ${turns} at a time (fallback.parallelPerModel in ${input.configFile}) unless its server reports its slots (llama.cpp does); the others wait their turn unless they go to different models. Raise it to what your model server serves at once.\n`;
+}
 
 async function answer(client: MaiClient, item: BatchItem, model: string | undefined): Promise<{ line: string; ok: boolean }> {
   if (!item.ok) return { line: JSON.stringify({ id: item.id, error: { code: -32602, message: item.message, data: { code: 'invalid-params', retryable: false } } }), ok: false };
@@ -37,7 +52,7 @@ async function answer(client: MaiClient, item: BatchItem, model: string | undefi
         await sleep(Math.min(2_000, 50 * attempt));
         continue;
       }
-      return { line: JSON.stringify({ id: item.id, error: { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) } }), ok: false };
+      return { line: JSON.stringify({ id: item.id, error: errorJson(reply) }), ok: false };
     }
   }
 }
@@ -77,7 +92,7 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
 export const batchCommand: Command = {
   name: 'batch',
   summary: 'answer many prompts (one a line), N at a time, as JSON lines in input order',
-  help: `Usage: mai batch [FILE] [--concurrency N] [-m MODEL] [--standalone] [--config FILE]
+  help: `Usage: mai batch [FILE] [--concurrency N] [-m MODEL] [--json] [--standalone] [--config FILE]
 
 Reads prompts from FILE (or stdin), one a line: plain text, or a JSON object
   {"id"?: string|number, "prompt": string, "conversationId"?: string, "model"?: string}
@@ -89,8 +104,10 @@ stderr is a terminal. Exit code 0 when every prompt was answered, 1 when any fai
 
 Options:
   -j, --concurrency N  prompts in flight at once (default 4); one model answers
-                       fallback.parallelPerModel of them at a time (default 1)
+                       fallback.parallelPerModel of them at a time (default 1), so
+                       -j N above that overlaps turns on different models only (said on stderr)
   -m, --model MODEL    answer with this model unless a line names one
+      --json           accepted for symmetry: the output is JSON lines already
       --config FILE    the config to use
       --standalone     Mai in this process, not the shared host (mai host --help)
   -h, --help           this help`,
@@ -100,7 +117,7 @@ Options:
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const concurrency = Number(values.concurrency ?? 4);
+    const concurrency = Number(values.concurrency ?? DEFAULT_CONCURRENCY);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number of at least 1, got "${values.concurrency}".`);
     if (positionals.length > 1) throw new UsageError('name at most one input file (or pipe the prompts on stdin).');
     const file = positionals[0];
@@ -116,11 +133,7 @@ Options:
       // -j N beyond what one model answers at once only queues in Mai: say so, and where to change it.
       const loaded = await config();
       const perModel = loaded.config.fallback.parallelPerModel;
-      if (concurrency > perModel && items.length > perModel) {
-        process.stderr.write(
-          `mai batch: ${concurrency} prompts at once, but a model answers ${perModel} turn${perModel === 1 ? '' : 's'} at a time (fallback.parallelPerModel in ${loaded.file}) unless its server reports its slots (llama.cpp does); the others wait their turn. Raise it to what your model server serves at once.\n`,
-        );
-      }
+      process.stderr.write(concurrencyNote({ concurrency, chosen: values.concurrency !== undefined, prompts: items.length, perModel, configFile: loaded.file }));
       return runBatch(client, items, concurrency, values.model);
     });
   },

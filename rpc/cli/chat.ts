@@ -5,7 +5,8 @@ import { cancellationFrom, type MaiClient } from '../client.ts';
 import { RpcCodes } from '../errors.ts';
 import type { ChatSendParams, ChatSendResult } from '../protocol.ts';
 import { AnswerPrinter } from './answer-printer.ts';
-import { clientOptions, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { parseReplLine, REPL_HELP } from './repl-commands.ts';
+import { clientOptions, errorJson, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
 
 const options = {
   ...clientOptions,
@@ -37,13 +38,35 @@ function isCancelled(error: unknown): boolean {
   return error instanceof ResponseError && error.code === RpcCodes.requestCancelled;
 }
 
+/**
+ * Who answered, when the turn named a model that failed: `-m` falls back like a pin does, but
+ * never silently. Empty when the named model answered (or none was named).
+ */
+export function fallbackNote(result: ChatSendResult, requested: string | undefined): string {
+  if (requested === undefined || result.model === requested) return '';
+  const failed = result.attempts.find((a) => a.error && a.model !== result.model);
+  if (!failed?.error) return '';
+  return `mai: answered by ${result.model} (${failed.model} failed: ${failed.error.message.replace(/\.$/, '')})\n`;
+}
+
+/** The id that continues the conversation, on stderr after every answer: a script gets it without --json. */
+export function continueHint(result: ChatSendResult): string {
+  return `(${result.model} · continue with: mai chat -c ${result.conversationId})\n`;
+}
+
+/** `--json` failure: one JSON object on stdout, like a failed `mai batch` line. */
+function jsonError(error: unknown): string {
+  return `${JSON.stringify({ error: errorJson(error) })}\n`;
+}
+
 async function oneShot(client: MaiClient, params: TurnParams, json: boolean): Promise<number> {
   try {
     const result = await turn(client, params, json);
     if (json) await writeOut(`${JSON.stringify(result)}\n`);
-    else if (process.stderr.isTTY) process.stderr.write(`(${result.model} · continue with: mai chat -c ${result.conversationId})\n`);
+    process.stderr.write(fallbackNote(result, params.model) + (json ? '' : continueHint(result)));
     return ExitCodes.ok;
   } catch (error) {
+    if (json) await writeOut(jsonError(error));
     if (isCancelled(error)) {
       process.stderr.write('mai: cancelled; nothing of the turn was stored\n');
       return ExitCodes.interrupted;
@@ -54,22 +77,27 @@ async function oneShot(client: MaiClient, params: TurnParams, json: boolean): Pr
 
 async function repl(client: MaiClient, base: TurnParams, json: boolean): Promise<number> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
-  process.stderr.write('mai chat: the conversation continues across turns; /new starts a new one, Ctrl-C cancels an answer, Ctrl-D quits.\n');
+  process.stderr.write('mai chat: the conversation continues across turns; /help lists the commands, Ctrl-C cancels an answer, Ctrl-D quits.\n');
   let conversationId = base.conversationId;
   rl.prompt();
-  for await (const line of rl) {
-    const message = line.trim();
-    if (message === '/exit' || message === '/quit') break;
-    if (message === '/new') {
+  for await (const raw of rl) {
+    const line = parseReplLine(raw);
+    if (line.kind === 'exit') break;
+    if (line.kind === 'help') process.stderr.write(`${REPL_HELP}\n`);
+    else if (line.kind === 'unknown') process.stderr.write(`mai: unknown command ${line.command}; /help lists them (//… sends a message that starts with /).\n`);
+    else if (line.kind === 'id') process.stderr.write(conversationId ? `${conversationId}\n` : '(no conversation yet: it starts with your first message)\n');
+    else if (line.kind === 'new') {
       conversationId = undefined;
       process.stderr.write('(a new conversation)\n');
-    } else if (message !== '') {
+    } else if (line.kind === 'message') {
       rl.pause();
       try {
-        const result = await turn(client, { ...base, message, ...(conversationId ? { conversationId } : {}) }, json);
+        const result = await turn(client, { ...base, message: line.text, ...(conversationId ? { conversationId } : {}) }, json);
         conversationId = result.conversationId;
         if (json) await writeOut(`${JSON.stringify(result)}\n`);
+        process.stderr.write(fallbackNote(result, base.model));
       } catch (error) {
+        if (json) await writeOut(jsonError(error));
         if (isCancelled(error)) process.stderr.write('(cancelled)\n');
         else reportFailure(error);
       }
@@ -87,13 +115,19 @@ export const chatCommand: Command = {
   help: `Usage: mai chat [MESSAGE] [-c ID] [-m MODEL] [-s SYSTEM] [--json] [--standalone] [--config FILE]
 
 With MESSAGE (or text piped on stdin) Mai answers one turn, streaming it to stdout as it comes.
-With neither, on a terminal, it opens a REPL that keeps the conversation across turns.
+With neither, on a terminal, it opens a REPL that keeps the conversation across turns
+(/help lists its commands; they are never sent to the model).
+After an answer stderr says which model answered and the id that continues the conversation:
+  (MODEL · continue with: mai chat -c ID)
 
 Options:
   -c, --conversation ID  continue this conversation (its id is shown after each answer)
-  -m, --model MODEL      answer with this model for this turn (like a pin, for one turn)
+  -m, --model MODEL      answer with this model for this turn (like a pin, for one turn); if it
+                         fails, Mai falls back to the next model and stderr says so:
+                         mai: answered by X (MODEL failed: …); --json has it in "attempts"
   -s, --system TEXT      a system prompt
-      --json             print the whole result as one JSON object instead of streaming text
+      --json             print the whole result as one JSON object instead of streaming text;
+                         a failed turn is {"error": {"code", "message", "data"}} (exit code 1)
       --config FILE      the config to use
       --standalone       Mai in this process, not the shared host (mai host --help)
   -h, --help             this help`,

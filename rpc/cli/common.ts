@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../core/log.ts';
 import type { LoadedConfig } from '../../core/config/load.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
-import { configErrorCodes, describeErrorData, type RpcErrorData } from '../errors.ts';
+import { configErrorCodes, describeErrorData, toResponseError, type RpcErrorData } from '../errors.ts';
 
 /** Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted. */
 export const ExitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -99,6 +99,12 @@ export async function withClient<T>(scope: ClientScope, body: (client: MaiClient
     await link.close();
     await mai.close().catch((error: unknown) => log.debug('closing Mai failed', error));
   }
+}
+
+/** A failed request as the JSON the CLI prints for it (`chat --json`, a `mai batch` line): its JSON-RPC error. */
+export function errorJson(error: unknown): { code: number; message: string; data?: unknown } {
+  const reply = toResponseError(error);
+  return { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) };
 }
 
 /** Prints what went wrong on stderr and returns the exit code. */

@@ -16,6 +16,7 @@ const commandLoaders: ReadonlyArray<readonly [name: string, load: () => Promise<
   ['switch', async () => (await import('./switch.ts')).switchCommand],
   ['batch', async () => (await import('./batch.ts')).batchCommand],
   ['host', async () => (await import('./host.ts')).hostCommand],
+  ['conversations', async () => (await import('./conversations.ts')).conversationsCommand],
 ];
 
 export const commandNames: readonly string[] = commandLoaders.map(([name]) => name);
@@ -43,6 +44,7 @@ ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 Every command takes --config FILE and --help. \`mai <command> --help\` says more.
 serve, chat, status, models, switch and batch share one host per config (started when none
 runs; see \`mai host --help\`); --standalone (or MAI_STANDALONE=1) runs Mai in the command itself.
+mai --version (or -V) prints Mai's version.
 Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted.`;
 }
 

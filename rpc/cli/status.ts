@@ -28,7 +28,7 @@ export function formatStatus(status: StatusResult, verbose: boolean): string {
     `model      ${status.model ?? '(none yet: chosen at the first turn)'}`,
     `pinned     ${status.pinned ?? 'no (Mai picks per turn; `mai switch MODEL` pins)'}`,
     `resources  cpu ${percent(r.cpuLoad)} · memory ${bytes(r.memFreeBytes)} free of ${bytes(r.memTotalBytes)} · ${r.gpus.length} GPU(s)`,
-    ...status.backends.map((b, i) => `${i === 0 ? 'backends   ' : '           '}${b.name}: ${b.reachable ? 'reachable' : `unreachable (${b.error ?? 'unknown'})`}${describeLoad(b)}`),
+    ...status.backends.map((b, i) => `${i === 0 ? 'backends   ' : '           '}${b.name}: ${b.reachable ? 'reachable' : `not usable (${b.error ?? 'unknown'})`}${describeLoad(b)}`),
     `counters   ${status.counters.turns} turns · ${status.counters.fallbacks} fallbacks · ${status.counters.switches} switches`,
   ];
   if (status.lastSwitch) {
