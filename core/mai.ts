@@ -167,7 +167,8 @@ export class Mai {
       for (const warning of warnings) this.log.warn(warning);
       const turn: TurnContext = {
         id: randomUUID(),
-        request: { ...request, client: clientTurn.client },
+        // A turn with no client stays without one (it counts under the implicit local client).
+        request,
         signal: clientTurn.signal,
         startedAt: Date.now(),
         emit: options.onEvent ?? (() => {}),

@@ -71,7 +71,7 @@ describe('config validation', () => {
     const shipped = loadConfig({ flag: join(import.meta.dirname, '..', 'mai.config.yaml') }).config;
     const omitted = parseConfig('fallback: { retries: 0 }\n', '/tmp/own.yaml').config;
     expect(omitted.scorers).toEqual(shipped.scorers);
-    expect(omitted.scorers.map((s) => s.use)).toEqual(['resource-fit', 'context-fit', 'capability', 'reliability', 'latency']);
+    expect(omitted.scorers.map((s) => s.use)).toEqual(['resource-fit', 'context-fit', 'capability', 'reliability', 'latency', 'load']);
     expect(omitted.backends).toEqual(shipped.backends);
     // Everything but the one section the file set is the shipped default.
     expect({ ...omitted, fallback: shipped.fallback }).toEqual(shipped);

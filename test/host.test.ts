@@ -212,6 +212,18 @@ describe('the shared host', () => {
     }
   });
 
+  it('a forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {
+    const a = serve();
+    await a.request('initialize', {});
+    expect((await a.request('shutdown')).result).toBeNull();
+    a.send({ jsonrpc: '2.0', method: 'exit' });
+    expect(await a.exited).toBe(0);
+    const b = serve();
+    await b.request('initialize', {});
+    b.send({ jsonrpc: '2.0', method: 'exit' });
+    expect(await b.exited).toBe(1);
+  });
+
   it('a forwarder ends with its input; the host exits once idle', async () => {
     const a = serve();
     await a.request('initialize', {});

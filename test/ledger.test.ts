@@ -125,10 +125,11 @@ ${extra}`,
 
   it('records the client that sent the turn, when the request names one', async () => {
     const m = await start();
-    await m.chat({ message: 'From the editor.', client: 'nvim' } as TurnRequest);
+    const editor = m.attachClient({ name: 'nvim' });
+    await m.chat({ message: 'From the editor.', client: editor.id } as TurnRequest);
     await m.chat({ message: 'From nowhere in particular.' });
     const [first, second] = await closeAndRead();
-    expect(first!.client).toBe('nvim');
+    expect(first!.client).toBe(editor.id);
     expect(second).not.toHaveProperty('client');
   });
 

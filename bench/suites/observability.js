@@ -152,7 +152,7 @@ export async function observability({ smoke }) {
     const statsP50 = p50(viaMethod);
     return {
       id: 'observability',
-      title: '7. Observability: the ledger per turn, `mai stats` on 100,000 turns',
+      title: '8. Observability: the ledger per turn, `mai stats` on 100,000 turns',
       header: ['measure', 'p50', 'p99 / max', 'reference', 'difference'],
       rows: [
         ['turn, ledger on (mai serve, 20 ms answer)', ms(p50(onTimes)), ms(p99(onTimes)), `ledger off ${ms(p50(offTimes))}`, plusMs(added)],

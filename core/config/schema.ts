@@ -210,6 +210,7 @@ export const DEFAULT_SCORERS: ReadonlyArray<z.input<typeof ScorerRef>> = [
   { use: 'capability', weight: 1 },
   { use: 'reliability', weight: 2 },
   { use: 'latency', weight: 1 },
+  { use: 'load', weight: 1, options: { maxQueue: 4 } },
 ];
 
 export const MaiConfig = z

@@ -8,6 +8,8 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ErrorCodes, MaiError } from '../errors.ts';
 
+const onDeno = 'Deno' in globalThis;
+
 const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | null | undefined)?.code;
 
 /** The folders from the first missing one down to `dir`. */
@@ -22,6 +24,9 @@ function missing(dir: string, exists: (path: string) => boolean): string[] {
 
 /** Makes `dir` and its missing parents; resolves to the first folder made (undefined when none was). */
 export async function makeDir(dir: string): Promise<string | undefined> {
+  // Deno's recursive mkdir returns for /proc, and asks for write permission on the target only (a
+  // folder at a time would need it on every missing parent, beyond a narrow --allow-write).
+  if (onDeno) return mkdir(dir, { recursive: true });
   const known = new Set<string>();
   for (let path = resolve(dir); ; path = dirname(path)) {
     const found = await stat(path).then(() => true, () => false);
@@ -39,6 +44,10 @@ export async function makeDir(dir: string): Promise<string | undefined> {
 
 /** makeDir, synchronously. */
 export function makeDirSync(dir: string): void {
+  if (onDeno) {
+    mkdirSync(dir, { recursive: true });
+    return;
+  }
   for (const path of missing(dir, (p) => statSync(p, { throwIfNoEntry: false }) !== undefined)) {
     try {
       mkdirSync(path);

@@ -22,14 +22,15 @@ export interface ForwardOptions extends ReachOptions {
 }
 
 export interface ForwardOutcome {
-  reason: 'eof' | 'output-closed';
+  /** exit: the client sent `exit` and the host closed its connection (code 0 after `shutdown`, else 1, as LSP has it). */
+  reason: 'eof' | 'exit' | 'output-closed';
   code: number;
 }
 
 type Id = string | number;
 
 /** Request ids (and `initialize`'s clientInfo) in a frame the client sent. */
-function requestsIn(text: string, found: (id: Id, message: Record<string, unknown>) => void): void {
+function requestsIn(text: string, found: (id: Id, message: Record<string, unknown>) => void, notified: (method: string) => void): void {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -39,7 +40,9 @@ function requestsIn(text: string, found: (id: Id, message: Record<string, unknow
   for (const message of Array.isArray(value) ? value : [value]) {
     if (typeof message !== 'object' || message === null) continue;
     const { id, method } = message as { id?: unknown; method?: unknown };
-    if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) found(id, message as Record<string, unknown>);
+    if (typeof method !== 'string') continue;
+    if (typeof id === 'string' || typeof id === 'number') found(id, message as Record<string, unknown>);
+    else notified(method);
   }
 }
 
@@ -62,14 +65,20 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
   const pending = new Map<string, Id>();
   const keyOf = (id: Id) => `${typeof id}:${id}`;
   let clientInfo = options.clientInfo;
+  // `exit` ends the session: when the host then closes the connection, the forwarder exits too.
+  let shutdownSent = false;
+  let exitSent = false;
   const fromClient = new FrameDecoder({
     frame: (text) =>
       requestsIn(text, (id, message) => {
         pending.set(keyOf(id), id);
+        if (message.method === 'shutdown') shutdownSent = true;
         if (message.method === 'initialize') {
           const info = (message.params as { clientInfo?: unknown } | undefined)?.clientInfo as { name?: unknown; version?: unknown } | undefined;
           if (info && typeof info.name === 'string') clientInfo = { name: info.name, ...(typeof info.version === 'string' ? { version: info.version } : {}) };
         }
+      }, (method) => {
+        if (method === 'exit') exitSent = true;
       }),
     badFrame: () => {},
   });
@@ -105,6 +114,10 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
         if (socket !== s) return;
         socket = null;
         s.destroy();
+        if (exitSent) {
+          output.write('', () => finish({ reason: 'exit', code: shutdownSent ? 0 : 1 }));
+          return;
+        }
         hostGone('its connection closed');
       };
       s.on('end', gone);
