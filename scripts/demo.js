@@ -88,8 +88,9 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'mai-demo-'));
   const config = await demoConfig(flaky.baseURL, dir);
 
-  // The real server, as an editor spawns it; its logs go to our stderr.
-  const child = spawn(process.execPath, [bin, 'serve', '--config', config], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  // The real server, as an editor spawns it; its logs go to our stderr. In process (--standalone):
+  // the demo's config is temporary, so a shared host started for it would outlive it for nothing.
+  const child = spawn(process.execPath, [bin, 'serve', '--standalone', '--config', config], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
   const connection = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   connection.listen();
   const mai = new MaiClient(connection);

@@ -65,7 +65,7 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     transport = new RecordingTransport({
       command: process.execPath,
       args: [binPath, 'serve', '--mcp', '--config', config],
-      env: { MAI_STATE_DIR: stateDir, MAI_LOG: 'warn' },
+      env: { MAI_STATE_DIR: stateDir, MAI_LOG: 'warn', MAI_STANDALONE: '1' }, // in process: a host would outlive the test's temporary config
       cwd: repoRoot,
       stderr: 'pipe',
     });
