@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
+import parsePrometheusTextFormat, { type PrometheusFamily as PromFamily } from 'parse-prometheus-text-format';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config/load.ts';
 import { startMetricsListener } from '../core/metrics/listener.ts';
