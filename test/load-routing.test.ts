@@ -11,15 +11,11 @@ import { LoadScene, until } from './support/load-scene.ts';
 import { startOllamaServer } from './support/ollama-server.ts';
 import type { SlotServerOptions } from './support/slot-server.ts';
 
-/** The default config's scorers, with short load sampling so tests need not wait long. */
+/**
+ * The default config's scorers (no `scorers:` key: the documented set, DEFAULT_SCORERS, load
+ * included), with short load sampling so tests need not wait long.
+ */
 const SCORERS = `
-scorers:
-  - { use: resource-fit, weight: 3 }
-  - { use: context-fit, weight: 1 }
-  - { use: capability, weight: 1 }
-  - { use: reliability, weight: 2 }
-  - { use: latency, weight: 1 }
-  - { use: load, weight: 1 }
 load: { intervalMs: 100, timeoutMs: 500, staleMs: 1500 }
 context: { stateDir: ./state, summary: digest }
 `;
