@@ -5,11 +5,12 @@
  */
 import { CancellationTokenSource, ProgressType, type CancellationToken, type MessageConnection, type RequestParam } from 'vscode-jsonrpc/node';
 import type { z } from 'zod';
-import { Methods } from './methods.ts';
-import type { ChatProgress, ChatSendParams, ChatSendResult, RequestDefinition } from './protocol.ts';
+import type { ChatProgress, ChatSendParams, ChatSendRequest, ChatSendResult, RequestDefinition } from './protocol.ts';
 
 /** The progress of a chat turn (protocol.ts's ChatProgressType; made here so `mai chat` loads no schema). */
 const chatProgress = new ProgressType<ChatProgress>();
+/** ChatSendRequest's method (typed by it: a name that drifted would not compile), without loading the schemas. */
+const chatSend: (typeof ChatSendRequest)['method'] = 'chat/send';
 
 export interface ChatCallOptions {
   onProgress?: (event: ChatProgress) => void;
@@ -29,7 +30,7 @@ export class MaiClient {
 
   /** chat/send by its method name: the one request the CLI's hottest path (`mai chat`) makes, without loading the schemas. */
   private send(params: ChatSendParams, token?: CancellationToken): Promise<ChatSendResult> {
-    return token ? this.connection.sendRequest<ChatSendResult>(Methods.chatSend, params, token) : this.connection.sendRequest<ChatSendResult>(Methods.chatSend, params);
+    return token ? this.connection.sendRequest<ChatSendResult>(chatSend, params, token) : this.connection.sendRequest<ChatSendResult>(chatSend, params);
   }
 
   /** Sends one chat turn; with `onProgress`, the answer streams to it as it comes. */

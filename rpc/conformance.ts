@@ -14,8 +14,21 @@ import type { Logger } from '../core/log.ts';
 import { boundReplies } from './bounded-reply.ts';
 import { RpcCodes } from './errors.ts';
 import { LayerReader, LayerWriter } from './layer-streams.ts';
-import { CancelNotification, type CancelConvention } from './lifecycle.ts';
+import { CancelNotification } from './protocol.ts';
 import { classify, type RequestId } from './validate.ts';
+
+/**
+ * Another way to cancel a request (the conformance layer honours it besides `$/cancelRequest`),
+ * e.g. MCP's `notifications/cancelled {requestId}`: the client forgets the request at once, so
+ * the cancelled request gets no reply ("SHOULD NOT send a response for the cancelled request").
+ */
+export interface CancelConvention {
+  method: string;
+  /** The param that names the request's id. */
+  idParam: string;
+  /** Whether the cancelled request is still answered (-32800). */
+  reply: boolean;
+}
 
 interface Batch {
   replies: Array<object | undefined>;

@@ -1,14 +1,11 @@
 /**
  * What each method does: a thin layer over the Mai facade (core/mai.ts). Each route pairs a
  * protocol definition with its handler, so the params a handler gets are the schema's type and
- * what it returns is the declared result type. These are the methods that need Mai; the
- * lifecycle's routes are rpc/lifecycle.ts, and this module (and zod with it) is loaded only once
- * Mai is built (rpc/server.ts).
+ * what it returns is the declared result type. `initialize` and `shutdown` need no Mai (they are
+ * answered while it is built); the others await it.
  */
 import type { CancellationToken } from 'vscode-jsonrpc/node';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
-import type { Mai } from '../core/mai.ts';
 import type { TurnEvent } from '../core/pipeline/turn.ts';
 import {
   ChatSendRequest,
@@ -16,14 +13,19 @@ import {
   ConversationsDeleteRequest,
   ConversationsGetRequest,
   ConversationsListRequest,
+  InitializeRequest,
   MetricsRequest,
   ModelsListRequest,
   ModelsSwitchRequest,
   ProgressNotification,
+  requestMethods,
+  ShutdownRequest,
   StatsRequest,
   StatusRequest,
+  type InitializeResult,
 } from './protocol.ts';
-import { route, type Lifecycle, type Route } from './route.ts';
+import { route, type Route, type Session } from './route.ts';
+import { maiVersion } from './version.ts';
 
 /** An AbortSignal that follows a vscode-jsonrpc CancellationToken. */
 export function signalOf(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
@@ -33,10 +35,23 @@ export function signalOf(token: CancellationToken): { signal: AbortSignal; dispo
   return { signal: controller.signal, dispose: () => subscription.dispose() };
 }
 
-/** Mai's methods besides the lifecycle's (the server answers those from rpc/lifecycle.ts). */
-export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] {
+/** Mai's methods. */
+export function maiRoutes(session: Session): Route[] {
+  const { mai: built, log } = session;
   return [
+    route(InitializeRequest, (params): InitializeResult => {
+      if (params.clientInfo) log.info(`client: ${params.clientInfo.name} ${params.clientInfo.version ?? ''}`.trim());
+      return {
+        serverInfo: { name: 'mai', version: maiVersion() },
+        capabilities: { methods: [...requestMethods], progress: true, cancellation: true, batch: true, framings: ['content-length', 'ndjson'] },
+      };
+    }),
+    route(ShutdownRequest, (): null => {
+      session.shutdownRequested = true;
+      return null;
+    }),
     route(ChatSendRequest, async (params, { token, connection }) => {
+      const mai = await built;
       const { progressToken, ...request } = params;
       const abort = signalOf(token);
       const onEvent =
@@ -60,21 +75,22 @@ export function maiRoutes(mai: Mai, lifecycle: Lifecycle, log: Logger): Route[] 
       }
     }),
     route(ModelsListRequest, async (params) => {
-      const report = await mai.models();
+      const report = await (await built).models();
       return params.availableOnly ? { ...report, models: report.models.filter((m) => m.fits) } : report;
     }),
-    route(ModelsSwitchRequest, (params) => mai.switch(params.model)),
+    route(ModelsSwitchRequest, async (params) => (await built).switch(params.model)),
     route(StatusRequest, async () => {
+      const mai = await built;
       // The first status of a fresh server lists the backends once, so reachability is known (no
       // ranking: status is polled, and ranking every model per call was most of its cost).
       await mai.ensureCatalog();
       return mai.status();
     }),
-    route(StatsRequest, (params) => mai.stats(params)),
-    route(MetricsRequest, () => mai.metrics()),
-    route(ConversationsListRequest, (params) => mai.listConversations({ cursor: params.cursor, limit: params.limit })),
-    route(ConversationsGetRequest, (params) => mai.getConversation(params.id)),
-    route(ConversationsDeleteRequest, (params) => mai.deleteConversation(params.id)),
-    route(ConfigReloadRequest, (params) => mai.reload({ config: params.config })),
+    route(StatsRequest, async (params) => (await built).stats(params)),
+    route(MetricsRequest, async () => (await built).metrics()),
+    route(ConversationsListRequest, async (params) => (await built).listConversations({ cursor: params.cursor, limit: params.limit })),
+    route(ConversationsGetRequest, async (params) => (await built).getConversation(params.id)),
+    route(ConversationsDeleteRequest, async (params) => (await built).deleteConversation(params.id)),
+    route(ConfigReloadRequest, async (params) => (await built).reload({ config: params.config })),
   ];
 }

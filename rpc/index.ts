@@ -5,6 +5,6 @@ export { MaiClient, cancellationFrom, type ChatCallOptions } from './client.ts';
 export { serveStreams, type ServeOptions, type ServeOutcome } from './serve.ts';
 export { linkInProcess, type InProcessLink } from './in-process.ts';
 export { attachMaiServer, type MaiServerOptions } from './server.ts';
-export { checkedRoute, route, type Lifecycle, type ParamsSchema, type RequestContext, type Route, type RouteSet } from './route.ts';
+export { route, type RequestContext, type Route, type Routes, type Session } from './route.ts';
 export { encodeFrame, FrameDecoder, type Framing } from './framing.ts';
-export { ConformanceLayer } from './conformance.ts';
+export { ConformanceLayer, type CancelConvention } from './conformance.ts';

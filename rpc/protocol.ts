@@ -1,10 +1,8 @@
 /**
  * Mai's JSON-RPC protocol: every method declared once, as a typed constant (the way
- * vscode-languageserver-protocol does it), with one object parameter per method.
+ * vscode-languageserver-protocol does it) carrying its name, with one object parameter per method.
  * The params are zod schemas — the single source of truth: the server validates with them and
- * the TypeScript types are inferred from them — except the lifecycle's (initialize, shutdown),
- * declared once without zod in lifecycle.ts and wrapped here. Method names: methods.ts.
- * Results are core's facade types.
+ * the TypeScript types are inferred from them. Results are core's facade types.
  * Clients import these from `rpc/index.ts`: `client.sendRequest(ChatSendRequest.type, {...})`.
  */
 import { NotificationType, ParameterStructures, ProgressType, RequestType } from 'vscode-jsonrpc/node';
@@ -16,15 +14,6 @@ import type { MetricsText, ModelsReport, StatusReport } from '../core/mai.ts';
 import type { TurnEvent, TurnResult } from '../core/pipeline/turn.ts';
 import { TurnRequest } from '../core/turn-request.ts';
 import type { RpcErrorData } from './errors.ts';
-import {
-  initializeParamsCheck,
-  noParamsCheck,
-  type InitializeParams as LifecycleInitializeParams,
-  type InitializeResult,
-  type NoParams as LifecycleNoParams,
-} from './lifecycle.ts';
-import { Methods } from './methods.ts';
-import type { ParamsSchema } from './route.ts';
 
 /** One request of the protocol: its method name, its params schema, and the vscode-jsonrpc type. */
 export interface RequestDefinition<M extends string, S extends z.ZodType, R> {
@@ -42,32 +31,47 @@ export function defineRequest<R>() {
   });
 }
 
-/**
- * A zod schema that checks with one of lifecycle.ts's hand-written checks (declared there, without
- * zod, so `mai serve` answers `initialize` before loading zod), reporting its issues unchanged.
- */
-function fromCheck<T>(check: ParamsSchema<T>): z.ZodType<T> {
-  return z.custom<T>().superRefine((value, context) => {
-    const result = check.safeParse(value);
-    if (!result.success) for (const issue of result.error.issues) context.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
-  });
+/** Declares a notification once. */
+function defineNotification<P>() {
+  return <const M extends string>(method: M) => ({ method, type: new NotificationType<P>(method) }) as const;
 }
 
 /** Params of a method that takes none: an empty object (or nothing at all on the wire). */
-const NoParams = fromCheck(noParamsCheck);
-export type NoParams = LifecycleNoParams;
+const NoParams = z.strictObject({});
+export type NoParams = z.infer<typeof NoParams>;
 
-// ---- lifecycle (declared in lifecycle.ts) ------------------------------------------------------
+// ---- lifecycle -----------------------------------------------------------------------------------
 
 /** Loose on purpose: LSP-style clients send more (processId, rootUri, locale…), which Mai ignores. */
-export const InitializeParams = fromCheck(initializeParamsCheck);
-export type InitializeParams = LifecycleInitializeParams;
-export { CancelNotification, ExitNotification, type CancelConvention, type CancelParams, type InitializeResult } from './lifecycle.ts';
-export { Methods, requestMethods, type RequestMethod } from './methods.ts';
-
-export const InitializeRequest = defineRequest<InitializeResult>()(Methods.initialize, InitializeParams);
+export const InitializeParams = z.looseObject({
+  clientInfo: z.looseObject({ name: z.string(), version: z.string().optional() }).optional(),
+  capabilities: z.record(z.string(), z.unknown()).optional(),
+});
+export type InitializeParams = z.infer<typeof InitializeParams>;
+export interface InitializeResult {
+  serverInfo: { name: 'mai'; version: string };
+  capabilities: {
+    /** Every request method the server answers. */
+    methods: string[];
+    /** chat/send streams `$/progress` when given a progressToken. */
+    progress: boolean;
+    /** `$/cancelRequest` aborts a turn. */
+    cancellation: boolean;
+    /** Arrays of requests are answered with an array. */
+    batch: boolean;
+    framings: Array<'content-length' | 'ndjson'>;
+  };
+}
+export const InitializeRequest = defineRequest<InitializeResult>()('initialize', InitializeParams);
 /** After `shutdown` the server answers only `exit`; `exit` then ends it with code 0 (1 without shutdown). */
-export const ShutdownRequest = defineRequest<null>()(Methods.shutdown, NoParams);
+export const ShutdownRequest = defineRequest<null>()('shutdown', NoParams);
+export const ExitNotification = defineNotification<void>()('exit');
+
+export interface CancelParams {
+  id: string | number;
+}
+/** vscode-jsonrpc sends it when a request's CancellationToken fires; the reply is then error -32800. */
+export const CancelNotification = defineNotification<CancelParams>()('$/cancelRequest');
 
 // ---- chat ----------------------------------------------------------------------------------------
 
@@ -81,7 +85,7 @@ export const ChatSendParams = TurnRequest.omit({ client: true }).extend({
 });
 export type ChatSendParams = z.infer<typeof ChatSendParams>;
 export type ChatSendResult = TurnResult;
-export const ChatSendRequest = defineRequest<ChatSendResult>()(Methods.chatSend, ChatSendParams);
+export const ChatSendRequest = defineRequest<ChatSendResult>()('chat/send', ChatSendParams);
 
 /** What `$/progress` carries for chat/send: a piece of text, or `restart` (discard what came so far). */
 export type ChatProgress = TurnEvent;
@@ -89,7 +93,7 @@ export interface ProgressParams {
   token: ProgressToken;
   value: ChatProgress;
 }
-export const ProgressNotification = { method: Methods.progress, type: new NotificationType<ProgressParams>(Methods.progress) } as const;
+export const ProgressNotification = defineNotification<ProgressParams>()('$/progress');
 /** For clients: `connection.onProgress(ChatProgressType, token, (value) => …)`. */
 export const ChatProgressType = new ProgressType<ChatProgress>();
 
@@ -101,7 +105,7 @@ export const ModelsListParams = z.strictObject({
 });
 export type ModelsListParams = z.infer<typeof ModelsListParams>;
 export type ModelsListResult = ModelsReport;
-export const ModelsListRequest = defineRequest<ModelsListResult>()(Methods.modelsList, ModelsListParams);
+export const ModelsListRequest = defineRequest<ModelsListResult>()('models/list', ModelsListParams);
 
 export const ModelsSwitchParams = z.strictObject({
   /** A model id to pin; "auto" or null unpins. */
@@ -111,13 +115,13 @@ export type ModelsSwitchParams = z.infer<typeof ModelsSwitchParams>;
 export interface ModelsSwitchResult {
   pinned: string | null;
 }
-export const ModelsSwitchRequest = defineRequest<ModelsSwitchResult>()(Methods.modelsSwitch, ModelsSwitchParams);
+export const ModelsSwitchRequest = defineRequest<ModelsSwitchResult>()('models/switch', ModelsSwitchParams);
 
 /** The machine's picture: models, pin, resources, backends, counters, loaded models, clients and queues. */
 export type StatusResult = StatusReport;
 export type { ClientStatus } from '../core/clients.ts';
 export type { ModelQueueStatus } from '../core/fallback/model-queue.ts';
-export const StatusRequest = defineRequest<StatusResult>()(Methods.status, NoParams);
+export const StatusRequest = defineRequest<StatusResult>()('status', NoParams);
 
 // ---- observability -------------------------------------------------------------------------------
 
@@ -132,11 +136,11 @@ export const StatsParams = z.strictObject({
 });
 export type StatsParams = z.infer<typeof StatsParams>;
 export type StatsResult = StatsReport;
-export const StatsRequest = defineRequest<StatsResult>()(Methods.stats, StatsParams);
+export const StatsRequest = defineRequest<StatsResult>()('stats', StatsParams);
 
 /** The Prometheus text exposition (what GET /metrics would answer). */
 export type MetricsResult = MetricsText;
-export const MetricsRequest = defineRequest<MetricsResult>()(Methods.metrics, NoParams);
+export const MetricsRequest = defineRequest<MetricsResult>()('metrics', NoParams);
 
 // ---- conversations and config --------------------------------------------------------------------
 
@@ -154,18 +158,18 @@ export interface ConversationsListResult {
   /** Present when more conversations follow: pass it as `cursor`. */
   nextCursor?: string;
 }
-export const ConversationsListRequest = defineRequest<ConversationsListResult>()(Methods.conversationsList, ConversationsListParams);
+export const ConversationsListRequest = defineRequest<ConversationsListResult>()('conversations/list', ConversationsListParams);
 /**
  * The conversation as read back. `warnings` says what could not be read as written, one sentence
  * each: a zero-length file, bytes that are not UTF-8 (read as U+FFFD), a record or a turn torn by a
  * crash and skipped. Empty when the file read back whole.
  */
 export type ConversationsGetResult = Conversation;
-export const ConversationsGetRequest = defineRequest<ConversationsGetResult>()(Methods.conversationsGet, ConversationIdParams);
+export const ConversationsGetRequest = defineRequest<ConversationsGetResult>()('conversations/get', ConversationIdParams);
 export interface ConversationsDeleteResult {
   deleted: boolean;
 }
-export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()(Methods.conversationsDelete, ConversationIdParams);
+export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()('conversations/delete', ConversationIdParams);
 
 export const ConfigReloadParams = z.strictObject({
   /** Another config file to load instead: only Mai's own or one its `reload.allow` lists (else -32014). */
@@ -175,4 +179,22 @@ export type ConfigReloadParams = z.infer<typeof ConfigReloadParams>;
 export interface ConfigReloadResult {
   file: string;
 }
-export const ConfigReloadRequest = defineRequest<ConfigReloadResult>()(Methods.configReload, ConfigReloadParams);
+export const ConfigReloadRequest = defineRequest<ConfigReloadResult>()('config/reload', ConfigReloadParams);
+
+/** Every request, in the order `initialize` lists them. */
+export const requests = [
+  InitializeRequest,
+  ShutdownRequest,
+  ChatSendRequest,
+  ModelsListRequest,
+  ModelsSwitchRequest,
+  StatusRequest,
+  StatsRequest,
+  MetricsRequest,
+  ConversationsListRequest,
+  ConversationsGetRequest,
+  ConversationsDeleteRequest,
+  ConfigReloadRequest,
+] as const;
+export type RequestMethod = (typeof requests)[number]['method'];
+export const requestMethods: readonly RequestMethod[] = requests.map((r) => r.method);

@@ -9,17 +9,16 @@ import { createMessageConnection, type Logger as JsonRpcLogger } from 'vscode-js
 import { defaultMaxMessageBytes } from '../core/config/message-limit.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
-import { ConformanceLayer } from './conformance.ts';
+import { ConformanceLayer, type CancelConvention } from './conformance.ts';
 import { RpcCodes } from './errors.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
-import type { CancelConvention } from './lifecycle.ts';
-import type { RouteSet } from './route.ts';
+import type { Routes } from './route.ts';
 import { attachMaiServer } from './server.ts';
 
 export interface ServeOptions {
   input: Readable;
   output: Writable;
-  /** Mai, or its promise while it is built: `initialize`/`shutdown`/`exit` are answered without waiting for it. */
+  /** Mai, or its promise while it is built: the methods that need no Mai (initialize, shutdown, exit) do not wait for it. */
   mai: Mai | Promise<Mai>;
   log: Logger;
   /** Another protocol on the same framing, conformance layer and server (`mai serve --mcp`: rpc/mcp/). */
@@ -34,7 +33,7 @@ export interface ServeOptions {
 
 /** What a protocol served over this stack changes: the methods it answers and how its clients cancel. */
 export interface ServerFace {
-  routes: RouteSet;
+  routes: Routes;
   cancel?: CancelConvention;
 }
 

@@ -1,9 +1,8 @@
 /**
- * What every CLI command shares: flags parsed by node's util.parseArgs, opening Mai from the
+ * What every CLI command shares: its flags (args.ts), opening Mai from the
  * config (a bad config is its one-paragraph message on stderr and exit code 2), the in-process
  * JSON-RPC link, and turning failures into a message on stderr and an exit code.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { MaiError } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
@@ -11,39 +10,10 @@ import type { LoadedConfig } from '../../core/config/load.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
 import { configErrorCodes, describeErrorData, toResponseError, type RpcErrorData } from '../errors.ts';
+import { ExitCodes, UsageError } from './args.ts';
 
-/** Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted. */
-export const ExitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
-
-export interface Command {
-  name: string;
-  summary: string;
-  help: string;
-  run(args: string[]): Promise<number>;
-}
-
-/** A mistake in how the command was called: its message and exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export const configOption = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const satisfies Options;
-
-/** The client commands' escape from the shared host (MAI_STANDALONE=1 does the same). */
-export const clientOptions = { ...configOption, standalone: { type: 'boolean' } } as const satisfies Options;
-
-type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
-
-/** util.parseArgs, strict, with its errors turned into usage errors that point at --help. */
-export function parseCommandArgs<const O extends Options>(command: string, args: string[], options: O): Parsed<O> {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.replace(/\.$/, '')}. See \`mai ${command} --help\`.`);
-  }
-}
+// The lean part (flags, usage errors, exit codes) lives in args.ts, which `mai serve`'s forwarder loads alone.
+export { clientOptions, configOption, ExitCodes, parseCommandArgs, UsageError, type Command } from './args.ts';
 
 export function logger(): Logger {
   return createLogger('mai');

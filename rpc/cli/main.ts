@@ -1,6 +1,6 @@
 /** The `mai` command line: picks the subcommand, runs it, and turns any failure into an exit code. */
 import { maiVersion } from '../version.ts';
-import { reportFailure, UsageError, type Command } from './common.ts';
+import { UsageError, type Command } from './args.ts';
 
 /**
  * Every command, loaded only when it runs: `mai serve` must not load what chat, batch… import
@@ -63,6 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!command) throw new UsageError(`unknown command "${name}". Commands: ${commandNames.join(', ')}. See \`mai --help\`.`);
     return await (await command).run(args);
   } catch (error) {
-    return reportFailure(error);
+    // Loaded only on a failure: common.ts brings vscode-jsonrpc, which the forwarder never needs.
+    return (await import('./common.ts')).reportFailure(error);
   }
 }

@@ -1,11 +1,5 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
-import type { Mai } from '../../core/mai.ts';
-import { watchClient } from '../client-gone.ts';
-import { clientOptions, logger, openMai, parseCommandArgs, type Command } from './common.ts';
-import { installLastResortHandlers } from './last-resort.ts';
-
-/** Without any input, Mai is built this long after the server listens. */
-const BUILD_DELAY_MS = 20;
+import { clientOptions, parseCommandArgs, type Command } from './args.ts';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -47,43 +41,30 @@ Options:
       const outcome = await forward({ input: process.stdin, output: process.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve' });
       return outcome.code;
     }
+    // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, zod, the schemas, Mai's core).
+    const [{ logger, openMai }, { installLastResortHandlers }, { watchClient }, { serveStreams }, face] = await Promise.all([
+      import('./common.ts'),
+      import('./last-resort.ts'),
+      import('../client-gone.ts'),
+      import('../serve.ts'),
+      values.mcp ? import('../mcp/server.ts').then((m) => m.mcpFace) : undefined,
+    ]);
     const log = logger();
-    // Listen first, build Mai behind: `initialize` (and shutdown/exit) need no Mai nor zod (their
-    // routes are rpc/lifecycle.ts), every other request waits for Mai and its routes (rpc/handlers.ts,
-    // imported once Mai is built). The build starts once the first input has been handled (so the
-    // first `initialize` is not slowed by loading Mai's modules) or after BUILD_DELAY_MS without input.
-    let start: () => void = () => {};
-    let started = false;
-    const mai = new Promise<Mai>((resolve) => {
-      start = () => {
-        start = () => {};
-        started = true;
-        // The long-lived server exports the metrics (metrics.textfile, metrics.listen); one-shot commands do not.
-        resolve(openMai(values.config, log, { exporters: true }));
-      };
-    });
-    const face = values.mcp ? (await import('../mcp/server.ts')).mcpFace : undefined;
     installLastResortHandlers(log);
+    // Serving starts at once and Mai is built behind it: the methods that need no Mai (initialize,
+    // shutdown, exit) are answered while Mai's modules load; every other request awaits it.
+    // The long-lived server exports the metrics (metrics.textfile, metrics.listen); one-shot commands do not.
+    const mai = openMai(values.config, log, { exporters: true });
+    mai.catch(() => {}); // reported below, once the client has ended the session
     // An editor that quits closes stdout and stderr too: that ends serving though no reply was due.
     // (Watched to the end: a client that leaves while Mai is still being built is not waited for.)
     const gone = new Promise<string>((resolve) => watchClient(resolve));
-    // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, the conformance layer).
-    const { serveStreams } = await import('../serve.ts');
     const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, gone, ...(face ? { face } : {}) });
-    // After serveStreams' own listener, so the build starts once the first chunk has been handled
-    // and the replies it needs no Mai for are written: vscode-jsonrpc dispatches it on one
-    // setImmediate, serveStreams writes the replies on the next, then (a turn later) Mai's modules load.
-    process.stdin.once('data', () => setImmediate(() => setImmediate(() => start())));
-    const idle = setTimeout(() => start(), BUILD_DELAY_MS);
     const outcome = await served;
-    clearTimeout(idle);
     log.debug(`serve finished: ${outcome.reason}`);
     const clientGone = outcome.reason === 'client-gone' || outcome.reason === 'output-closed';
     // A config that fails is its message on stderr and exit code 2 (main's reportFailure) once the
     // client has ended the session; until then every request that needed Mai was answered with it.
-    // Mai is built (if the input ended before it was) so a bad config is reported however short the input.
-    if (clientGone && !started) return outcome.code; // nobody to report a bad config to
-    start();
     // A client that left while Mai is still being built has nobody to report a bad config to.
     const built = await Promise.race([mai, gone.then(() => null)]);
     if (!built) return outcome.code;

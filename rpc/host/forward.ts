@@ -103,8 +103,9 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       const s = connection.socket;
       const fromHost = new FrameDecoder({ frame: (text) => repliesIn(text, (id) => pending.delete(keyOf(id))), badFrame: () => {} });
       s.on('data', (chunk: Buffer) => {
-        fromHost.push(chunk);
+        // The bytes go on first: reading which replies they carry is off the turn's path.
         output.write(chunk);
+        fromHost.push(chunk);
         if (inputEnded && pending.size === 0) s.end();
       });
       s.on('error', () => {}); // 'close' follows and says what to do
@@ -152,11 +153,14 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     let queue: Promise<void> = Promise.resolve();
     let waiting = 0;
     const onData = (chunk: Buffer) => {
-      fromClient.push(chunk);
       if (socket && waiting === 0) {
+        // The bytes go on first; which requests they carry is read after, in the same turn of the
+        // event loop (so before any news of the host's end can come).
         socket.write(chunk);
+        fromClient.push(chunk);
         return;
       }
+      fromClient.push(chunk);
       waiting++;
       queue = queue.then(async () => {
         const s = socket ?? (await reach());

@@ -7,7 +7,8 @@
  */
 import { NotificationType } from 'vscode-jsonrpc/node';
 import { z } from 'zod';
-import { defineRequest, ProgressToken, type CancelConvention } from '../protocol.ts';
+import type { CancelConvention } from '../conformance.ts';
+import { defineRequest, ProgressToken } from '../protocol.ts';
 
 /** Newest first. Mai answers the client's version when it is one of these, else the newest. */
 export const mcpProtocolVersions = ['2025-06-18', '2025-03-26', '2024-11-05'] as const;

@@ -7,9 +7,8 @@
  */
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
-import type { Mai } from '../../core/mai.ts';
 import { describeErrorData, invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
-import { route, type Lifecycle, type Route, type RouteSet } from '../route.ts';
+import { route, type Routes } from '../route.ts';
 import type { ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
 import {
@@ -60,8 +59,11 @@ async function callTool(tools: ReadonlyMap<string, MaiTool>, params: ToolsCallPa
   }
 }
 
-/** MCP's lifecycle (initialize with version negotiation, ping): answered before Mai is built. */
-function mcpLifecycleRoutes(_lifecycle: Lifecycle, log: Logger): Route[] {
+/** The MCP methods, for rpc/server.ts (its dispatcher validates params and turns throws into errors). */
+export const mcpRoutes: Routes = ({ mai, log }) => {
+  // The tools need Mai; initialize and ping are answered while it is built.
+  const tools = mai.then((built) => new Map(maiTools(built, log).map((tool) => [tool.descriptor.name, tool])));
+  tools.catch(() => {}); // a failed build is the tool requests' error
   return [
     route(McpInitializeRequest, (params) => {
       const protocolVersion = negotiateProtocolVersion(params.protocolVersion);
@@ -75,20 +77,10 @@ function mcpLifecycleRoutes(_lifecycle: Lifecycle, log: Logger): Route[] {
       };
     }),
     route(PingRequest, () => ({})),
+    route(ToolsListRequest, async () => ({ tools: [...(await tools).values()].map((tool) => tool.descriptor) })),
+    route(ToolsCallRequest, async (params, context) => callTool(await tools, params, context, log)),
   ];
-}
-
-/** MCP's tool methods, once Mai is built. */
-function mcpToolRoutes(mai: Mai, _lifecycle: Lifecycle, log: Logger): Route[] {
-  const tools = new Map(maiTools(mai, log).map((tool) => [tool.descriptor.name, tool]));
-  return [
-    route(ToolsListRequest, () => ({ tools: [...tools.values()].map((tool) => tool.descriptor) })),
-    route(ToolsCallRequest, (params, context) => callTool(tools, params, context, log)),
-  ];
-}
-
-/** The MCP methods, for rpc/server.ts (its dispatcher validates params and turns throws into errors). */
-export const mcpRoutes: RouteSet = { lifecycle: mcpLifecycleRoutes, withMai: mcpToolRoutes };
+};
 
 /** What `mai serve --mcp` hands serveStreams: the MCP routes and MCP's way to cancel. */
 export const mcpFace: ServerFace = { routes: mcpRoutes, cancel: mcpCancelConvention };
