@@ -4,7 +4,7 @@
  * and the MCP chat tool's arguments are picked from it.
  */
 import { z } from 'zod';
-import { Capability } from './config/schema.ts';
+import { Capability } from './config/capability.ts';
 
 /** How urgent a turn is: someone waits for it (an editor, `mai chat`, MCP), or it is one of many (`mai batch`). */
 export const Priority = z.enum(['interactive', 'batch']);

@@ -3,6 +3,7 @@
  * The TypeScript types are inferred from it, never written twice.
  */
 import { z } from 'zod';
+import { Capability } from './capability.ts';
 import { defaultMaxMessageBytes } from './message-limit.ts';
 import { isLoopbackHost } from '../metrics/loopback.ts';
 
@@ -10,9 +11,7 @@ export const tiers = ['small', 'medium', 'large'] as const;
 export const Tier = z.enum(tiers);
 export type Tier = z.infer<typeof Tier>;
 
-export const capabilities = ['chat', 'code', 'reasoning', 'vision', 'tools'] as const;
-export const Capability = z.enum(capabilities);
-export type Capability = z.infer<typeof Capability>;
+export { Capability, capabilities } from './capability.ts';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().min(0);
