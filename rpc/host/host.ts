@@ -54,7 +54,11 @@ export async function runHost(options: HostOptions): Promise<number> {
     clearTimeout(idle);
     if (sockets.size > 0 || stopping) return;
     const ms = mai.config.config.host.idleExitMs;
-    idle = setTimeout(() => void stop(`no client for ${ms} ms (host.idleExitMs)`), ms);
+    // Judged after the I/O already due is handled: a client whose connection waits to be accepted
+    // (the loop was busy as the time ran out) is a client, and keeps the host.
+    idle = setTimeout(() => afterPendingIO(() => {
+        if (sockets.size === 0) void stop(`no client for ${ms} ms (host.idleExitMs)`);
+      }), ms);
   };
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));
@@ -107,12 +111,22 @@ function removeSocket(address: HostAddress, log: Logger): void {
   }
 }
 
+/**
+ * Runs `then` once the event loop has polled for I/O: a timer fires before the poll of its loop
+ * turn, so a timeout judged at once would miss data or a connection that is already there.
+ */
+function afterPendingIO(then: () => void): void {
+  setImmediate(then);
+}
+
 /** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it. */
 async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>): Promise<void> {
   const timeoutMs = mai.config.config.host.helloTimeoutMs;
   let buffered = Buffer.alloc(0);
   const opening = await new Promise<{ hello?: ClientHello; rest: Buffer } | string>((resolve) => {
-    const timer = setTimeout(() => resolve(`nothing came for ${timeoutMs} ms (host.helloTimeoutMs)`), timeoutMs);
+    let settled = false;
+    // Judged after the I/O already due: a hello that came while the loop was busy is read first.
+    const timer = setTimeout(() => afterPendingIO(() => settle(`nothing came for ${timeoutMs} ms (host.helloTimeoutMs)`)), timeoutMs);
     const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       const first = buffered.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
@@ -127,6 +141,8 @@ async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face)
     };
     const onEnd = () => settle('it closed before saying anything');
     function settle(value: { hello?: ClientHello; rest: Buffer } | string) {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.pause(); // what comes next waits for serveStreams (unshift() gives back what was read)
       socket.off('data', onData);
