@@ -175,16 +175,17 @@ async function serveClient(socket: Socket, rest: Buffer, mai: Mai, log: Logger, 
   log.info(`client ${session.id} (${name}) connected`);
   // The end of the connection is the client gone: the forwarder ends its side only once every
   // reply it awaits has come, so whatever is still in flight here has nobody to go to.
-  const gone = new AbortController();
-  socket.once('end', () => gone.abort());
-  socket.once('close', () => gone.abort());
+  const gone = new Promise<string>((resolve) => {
+    socket.once('end', () => resolve('its connection ended'));
+    socket.once('close', () => resolve('its connection closed'));
+  });
   if (rest.length > 0) socket.unshift(rest);
   const served = serveStreams({
     input: socket,
     output: socket,
     mai: session.mai,
     log: clientLog,
-    signal: gone.signal,
+    gone,
     onInitialize: (params) => session.describe(params),
     ...(face ? { face } : {}),
   });
