@@ -4,12 +4,12 @@
  * foreign and open sockets, strangers on the socket, and the idle exit. Each test has its own
  * runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
  */
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { alive, hostLogs as logsIn, hostPids as pidsIn, killHosts, until as waitFor } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { loopbackConfig, runCli, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
 
@@ -25,37 +25,9 @@ let clients: ServeProcess[] = [];
 const stateDir = () => join(dir.path, 'env-state');
 const runtimeDir = () => join(stateDir(), 'run', 'mai');
 
-function hostLogs(): string {
-  if (!existsSync(stateDir())) return '';
-  return readdirSync(stateDir())
-    .filter((f) => f.startsWith('host-') && f.endsWith('.log'))
-    .map((f) => readFileSync(join(stateDir(), f), 'utf8'))
-    .join('');
-}
-
-/** Pids of every host started in this test (from their logs). */
-function hostPids(): number[] {
-  return [...hostLogs().matchAll(/host pid (\d+) serves/g)].map((m) => Number(m[1]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; host log:\n${hostLogs()}`);
-    await sleep(25);
-  }
-}
+const hostLogs = () => logsIn(stateDir());
+const hostPids = () => pidsIn(stateDir());
+const until = <T>(what: string, probe: () => T | undefined | false) => waitFor(what, probe, stateDir());
 
 function serve(extra: Record<string, string> = {}): ServeProcess {
   const client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: { ...hostEnv, ...extra } });
@@ -80,7 +52,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const client of clients) client.child.kill('SIGKILL');
   clients = [];
-  for (const pid of hostPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  killHosts(stateDir());
   await server.close();
   await dir.cleanup();
 });

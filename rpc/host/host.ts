@@ -14,6 +14,7 @@ import { serveStreams, type ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
 import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
 import { probeHost } from './connect.ts';
+import { hostReload, type Reload } from './reload.ts';
 import { openClientSession } from './session.ts';
 import { helloLine, openingOf, parseHello, type ClientHello, type Face } from './wire.ts';
 
@@ -28,9 +29,10 @@ const MAX_HELLO = 4096;
 
 export async function runHost(options: HostOptions): Promise<number> {
   const { log } = options;
-  const address = hostAddress(options.find);
+  let address = hostAddress(options.find);
   ensurePrivateDir(address.socketDir);
   const mai = await options.open(); // a broken config fails here: exit code 2 and its message in the log
+  const reload = hostReload({ mai, find: options.find, log, address: () => address, moved: (next) => (address = next) });
   const faces = new Map<Face, ServerFace | undefined>([['mai', undefined]]);
   const faceOf = async (face: Face) => {
     if (!faces.has(face)) faces.set(face, (await import('../mcp/server.ts')).mcpFace);
@@ -71,7 +73,7 @@ export async function runHost(options: HostOptions): Promise<number> {
       idleCheck();
     });
     socket.on('error', (error) => log.debug('a client socket failed', error));
-    void greet(socket, mai, log, faceOf);
+    void greet(socket, mai, log, faceOf, reload);
   });
   await listen(server, address, log);
   log.info(`Mai ${maiVersion()} host pid ${process.pid} serves ${address.configFile} on ${address.socket}`);
@@ -120,7 +122,7 @@ function afterPendingIO(then: () => void): void {
 }
 
 /** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it. */
-async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>): Promise<void> {
+async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>, reload: Reload): Promise<void> {
   const timeoutMs = mai.config.config.host.helloTimeoutMs;
   let buffered = Buffer.alloc(0);
   const opening = await new Promise<{ hello?: ClientHello; rest: Buffer } | string>((resolve) => {
@@ -164,12 +166,21 @@ async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face)
     return;
   }
   if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid }));
-  await serveClient(socket, rest, mai, log, await faceOf(hello?.face ?? 'mai'), hello?.name ?? 'a direct JSON-RPC client', hello?.clientInfo);
+  const client = { name: hello?.name ?? 'a direct JSON-RPC client', ...(hello?.clientInfo ? { clientInfo: hello.clientInfo } : {}) };
+  await serveClient(socket, rest, mai, log, await faceOf(hello?.face ?? 'mai'), client, reload);
 }
 
 /** One client: its session on Mai, serveStreams on its socket; a client gone mid-stream cancels its own turns. */
-async function serveClient(socket: Socket, rest: Buffer, mai: Mai, log: Logger, face: ServerFace | undefined, name: string, clientInfo?: ClientHello['clientInfo']): Promise<void> {
-  const session = openClientSession(mai, name);
+async function serveClient(
+  socket: Socket,
+  rest: Buffer,
+  mai: Mai,
+  log: Logger,
+  face: ServerFace | undefined,
+  { name, clientInfo }: { name: string; clientInfo?: ClientHello['clientInfo'] },
+  reload: Reload,
+): Promise<void> {
+  const session = openClientSession(mai, name, { reload });
   if (clientInfo) session.describe({ clientInfo });
   const clientLog = log.child(session.id);
   log.info(`client ${session.id} (${name}) connected`);
