@@ -1,11 +1,10 @@
 /**
  * The shared host (rpc/host/) with real processes over the real socket: `mai serve` forwarders and
- * CLI calls sharing one host per config, a client that vanishes, a host killed mid-turn, stale,
- * foreign and open sockets, strangers on the socket, and the idle exit. Each test has its own
- * runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
+ * CLI calls sharing one host per config, a client that vanishes, a host killed mid-turn, and the
+ * idle exit (stale, foreign and open sockets, strangers on the socket: host-bad-input.test.ts).
+ * Each test has its own runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
  */
-import { chmodSync, chownSync, readdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
@@ -116,74 +115,6 @@ describe('the shared host', () => {
     const contents = (conversation.result as { messages: Array<{ text: string }> }).messages.map((m) => m.text);
     expect(contents).toEqual(expect.arrayContaining(['remember this', 'quick', 'and again']));
     expect(contents).not.toContain('a long one');
-  });
-
-  it('a stale socket (its host dead) is recovered', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    const [pid] = hostPids();
-    process.kill(pid!, 'SIGKILL');
-    await until('the host to die', () => !alive(pid!));
-    expect(readdirSync(runtimeDir()).some((f) => f.endsWith('.sock'))).toBe(true);
-    const run = await cli(['status']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/stale host socket/);
-    expect(hostPids()).toHaveLength(2);
-  });
-
-  it('a socket folder open to others is refused, and the command answers in its own process', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    chmodSync(runtimeDir(), 0o755);
-    const run = await cli(['status']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/has mode 755: others could reach the host.*chmod 700/);
-    expect(run.stderr).toMatch(/answering in this process/);
-  });
-
-  it.runIf(process.getuid?.() === 0)("another user's socket folder is refused", async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    chownSync(runtimeDir(), 4242, 4242);
-    const run = await cli(['status']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/belongs to user 4242, not to you/);
-  });
-
-  it('garbage and silence on the socket are refused; a direct JSON-RPC client is served', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
-    const talk = (text: string | null) =>
-      new Promise<string>((resolve) => {
-        const s = connect(socket);
-        let got = '';
-        s.on('data', (c) => {
-          got += c.toString();
-          if (text?.startsWith('{') && got.includes('\n')) s.end();
-        });
-        s.on('close', () => resolve(got));
-        if (text !== null) s.write(text);
-      });
-    expect(await talk('GET / HTTP/1.1\r\n\r\n')).toMatch(/Mai's host socket.*refused/);
-    expect(await talk(null)).toMatch(/nothing came for 500 ms/);
-    expect(JSON.parse(await talk('{"jsonrpc":"2.0","id":7,"method":"status"}\n'))).toMatchObject({ id: 7, result: { counters: expect.any(Object) } });
-    expect((await cli(['status'])).code).toBe(0); // the host took no harm
-  });
-
-  it('a host of another Mai version on the socket is told apart: the command says so and answers in its own process', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    const [pid] = hostPids();
-    process.kill(pid!, 'SIGKILL');
-    await until('the host to die', () => !alive(pid!));
-    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
-    unlinkSync(socket);
-    const old = createServer((c) => c.end(`MAI-HOST/1 ${JSON.stringify({ ok: false, version: '0.0.1', pid: 1, error: 'this host is Mai 0.0.1, the client Mai 0.1.0' })}\n`));
-    await new Promise<void>((resolve) => old.listen(socket, resolve));
-    chmodSync(socket, 0o600);
-    try {
-      const run = await cli(['status']);
-      expect(run.code, run.stderr).toBe(0);
-      expect(run.stderr).toMatch(/refused: this host is Mai 0\.0\.1.*\n.*answering in this process/);
-    } finally {
-      old.close();
-    }
   });
 
   it('a forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {

@@ -15,8 +15,9 @@ import { maiVersion } from '../version.ts';
 import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
 import { probeHost } from './connect.ts';
 import { hostReload, type Reload } from './reload.ts';
+import { afterPendingIO, readOpening } from './opening.ts';
 import { openClientSession } from './session.ts';
-import { helloLine, openingOf, parseHello, type ClientHello, type Face } from './wire.ts';
+import { helloLine, type ClientHello, type Face } from './wire.ts';
 
 export interface HostOptions {
   find: FindConfigOptions;
@@ -24,8 +25,6 @@ export interface HostOptions {
   /** Builds Mai (the CLI's openMai). */
   open(): Promise<Mai>;
 }
-
-const MAX_HELLO = 4096;
 
 export async function runHost(options: HostOptions): Promise<number> {
   const { log } = options;
@@ -113,61 +112,28 @@ function removeSocket(address: HostAddress, log: Logger): void {
   }
 }
 
-/**
- * Runs `then` once the event loop has polled for I/O: a timer fires before the poll of its loop
- * turn, so a timeout judged at once would miss data or a connection that is already there.
- */
-function afterPendingIO(then: () => void): void {
-  setImmediate(then);
-}
-
-/** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it. */
+/** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it or says why not. */
 async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>, reload: Reload): Promise<void> {
-  const timeoutMs = mai.config.config.host.helloTimeoutMs;
-  let buffered = Buffer.alloc(0);
-  const opening = await new Promise<{ hello?: ClientHello; rest: Buffer } | string>((resolve) => {
-    let settled = false;
-    // Judged after the I/O already due: a hello that came while the loop was busy is read first.
-    const timer = setTimeout(() => afterPendingIO(() => settle(`nothing came for ${timeoutMs} ms (host.helloTimeoutMs)`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const first = buffered.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
-      if (first === -1) return;
-      const kind = openingOf(buffered[first]!);
-      if (kind === 'json-rpc') return settle({ rest: buffered });
-      if (kind === 'unknown') return settle(`it does not start with a hello ("MAI-HOST/1 {…}") nor with JSON-RPC ("{", "[" or "Content-Length")`);
-      const newline = buffered.indexOf(0x0a);
-      if (newline === -1) return buffered.length > MAX_HELLO ? settle('the hello line is too long') : undefined;
-      const hello = parseHello<ClientHello>(buffered.subarray(0, newline).toString('utf8').trim());
-      settle(typeof hello === 'string' ? hello : { hello, rest: buffered.subarray(newline + 1) });
-    };
-    const onEnd = () => settle('it closed before saying anything');
-    function settle(value: { hello?: ClientHello; rest: Buffer } | string) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.pause(); // what comes next waits for serveStreams (unshift() gives back what was read)
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      resolve(value);
+  const opening = await readOpening(socket, mai.config.config.host.helloTimeoutMs);
+  if (opening.kind === 'refused') {
+    log.info(`refused a connection: ${opening.why}`);
+    if (opening.asHello) {
+      socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `${opening.why} (this host is Mai ${maiVersion()})` }));
+      return;
     }
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-  });
-  if (typeof opening === 'string') {
-    log.info(`refused a connection: ${opening}`);
-    const message = `This is Mai's host socket; the connection was refused: ${opening}. Connect with \`mai serve\` (it forwards stdio here).`;
+    const message = `This is Mai's host socket; the connection was refused: ${opening.why}. Connect with \`mai serve\` (it forwards stdio here).`;
     socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message } })}\n`);
     return;
   }
-  const { hello, rest } = opening;
+  const hello = opening.kind === 'hello' ? opening.hello : undefined;
   if (hello && hello.version !== maiVersion()) {
+    log.info(`refused a client of Mai ${hello.version}`);
     socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `this host is Mai ${maiVersion()}, the client Mai ${hello.version}` }));
     return;
   }
   if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid }));
   const client = { name: hello?.name ?? 'a direct JSON-RPC client', ...(hello?.clientInfo ? { clientInfo: hello.clientInfo } : {}) };
-  await serveClient(socket, rest, mai, log, await faceOf(hello?.face ?? 'mai'), client, reload);
+  await serveClient(socket, opening.rest, mai, log, await faceOf(hello?.face ?? 'mai'), client, reload);
 }
 
 /** One client: its session on Mai, serveStreams on its socket; a client gone mid-stream cancels its own turns. */
