@@ -7,9 +7,10 @@
  * named, and clients of the other file would not find it. That is refused with the way to get it:
  * `mai serve --config <file>` (or the CLI's --config) reaches the host for that file.
  */
-import { realpathSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { FindConfigOptions } from '../../core/config/find.ts';
+import { canonical } from '../../core/config/reload-target.ts';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
@@ -17,14 +18,6 @@ import { checkSocket, hostAddress, type HostAddress } from './address.ts';
 import { probeHost } from './connect.ts';
 
 export type Reload = Mai['reload'];
-
-function canonical(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
 
 export interface HostReloadOptions {
   mai: Mai;
