@@ -23,11 +23,13 @@ export interface ServeOptions {
   log: Logger;
   /** Another protocol on the same framing, conformance layer and server (`mai serve --mcp`: rpc/mcp/). */
   face?: ServerFace;
-  /** The client is gone (the host's socket closed both ways): its requests are cancelled, then serving ends. */
-  signal?: AbortSignal;
   /** `initialize` arrived with these params (the host names its client by them). */
   onInitialize?: (params: Record<string, unknown>) => void;
-  /** Resolves (with what was seen) when the client is known to be gone though the input has not ended (rpc/client-gone.ts). */
+  /**
+   * The one way to say the client is gone though the input may not have ended: resolves with what
+   * was seen (stdio: rpc/client-gone.ts; the host: its client's connection closed). What is in
+   * flight is cancelled, then serving ends ('client-gone').
+   */
   gone?: Promise<string>;
 }
 
@@ -193,11 +195,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       void Promise.race([layer.end(), grace]).then(() => finish({ reason, code: 1 }));
     };
     const onOutputError = (error: Error) => onGone('output-closed', `the output failed: ${error.message}`);
-    options.gone?.then((why) => onGone('client-gone', why));
-    // The host's connection closed both ways: the same as any client that is gone.
-    const onSignal = () => onGone('client-gone', 'the connection closed');
-    if (options.signal?.aborted) onSignal();
-    else options.signal?.addEventListener('abort', onSignal, { once: true });
+    void options.gone?.then((why) => onGone('client-gone', why));
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('close', onEnd);

@@ -11,9 +11,10 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startOpenAIServer, type FakeModel, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { hostPids, killHosts } from './support/host-state.ts';
 import { maiCommand, lua, nvimRunner, nvimVersion, running, type NvimRecord } from './support/nvim-session.ts';
 import { binPath, loopbackConfig } from './support/rpc-client.ts';
 
@@ -299,10 +300,12 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     expect(running(record.pid!)).toBe(false);
   });
 
-  // Fails today: mai serve, orphaned with its stderr closed, spins at 100 % CPU forever (issue 16:
-  // its uncaughtException handler logs to the closed stderr, which throws again). Measured here:
-  // the orphan at 96.8 % CPU 3 s after Neovim was killed. Enabled once issue 16's fix is on main.
-  it.skip('Neovim killed outright (its pipes all close at once) mid-answer: mai serve ends by itself', async () => {
+  // Once mai serve, orphaned with its stderr closed, spun at 100 % CPU (its uncaughtException handler
+  // logged to the closed stderr, which threw again); rpc/client-gone.ts now sees the client leave.
+  it.each([
+    ['in its own process', {}],
+    ['forwarding to the shared host', { MAI_STANDALONE: '0' }],
+  ])('Neovim killed outright (its pipes all close at once) mid-answer: mai serve (%s) ends by itself', async (_mode, env: Record<string, string>) => {
     const { server, config } = await modelServer([{ id: 'slow', reply: 'word '.repeat(40), chunks: 40, chunkDelayMs: 150 }]);
     const told = join(dir.path, 'told.json');
     const run = nvim(
@@ -313,7 +316,9 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
   vim.wait(60000)
 `,
       maiCommand(config),
+      env,
     ).catch((error: unknown) => error);
+    onTestFinished(() => killHosts(join(dir.path, 'mai-state'))); // the shared host, if one was started (by its log's pid)
     await until(() => existsSync(told), 'Neovim to say the answer is streaming', 60_000);
     const { pid } = JSON.parse(await readFile(told, 'utf8')) as { pid: number };
     runner.latest()!.pid = pid;
@@ -322,5 +327,7 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
     await run; // no record: Neovim was killed
     await until(() => !running(pid), 'mai serve to exit after its editor vanished');
     await until(() => server.requests[0]?.clientClosed === true, 'the backend request to be closed');
+    // Forwarding, the turn was the shared host's: it cancelled it and serves on.
+    expect(hostPids(join(dir.path, 'mai-state')).filter(running)).toHaveLength(env.MAI_STANDALONE === '0' ? 1 : 0);
   });
 });

@@ -1,15 +1,14 @@
 /**
  * The shared host (rpc/host/) with real processes over the real socket: `mai serve` forwarders and
- * CLI calls sharing one host per config, a client that vanishes, a host killed mid-turn, stale,
- * foreign and open sockets, strangers on the socket, and the idle exit. Each test has its own
- * runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
+ * CLI calls sharing one host per config, a client that vanishes, a host killed mid-turn, and the
+ * idle exit (stale, foreign and open sockets, strangers on the socket: host-bad-input.test.ts).
+ * Each test has its own runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
  */
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { alive, hostLogs as logsIn, hostPids as pidsIn, killHosts, until as waitFor } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { loopbackConfig, runCli, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
 
@@ -25,37 +24,9 @@ let clients: ServeProcess[] = [];
 const stateDir = () => join(dir.path, 'env-state');
 const runtimeDir = () => join(stateDir(), 'run', 'mai');
 
-function hostLogs(): string {
-  if (!existsSync(stateDir())) return '';
-  return readdirSync(stateDir())
-    .filter((f) => f.startsWith('host-') && f.endsWith('.log'))
-    .map((f) => readFileSync(join(stateDir(), f), 'utf8'))
-    .join('');
-}
-
-/** Pids of every host started in this test (from their logs). */
-function hostPids(): number[] {
-  return [...hostLogs().matchAll(/host pid (\d+) serves/g)].map((m) => Number(m[1]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; host log:\n${hostLogs()}`);
-    await sleep(25);
-  }
-}
+const hostLogs = () => logsIn(stateDir());
+const hostPids = () => pidsIn(stateDir());
+const until = <T>(what: string, probe: () => T | undefined | false) => waitFor(what, probe, stateDir());
 
 function serve(extra: Record<string, string> = {}): ServeProcess {
   const client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: { ...hostEnv, ...extra } });
@@ -80,7 +51,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const client of clients) client.child.kill('SIGKILL');
   clients = [];
-  for (const pid of hostPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  killHosts(stateDir());
   await server.close();
   await dir.cleanup();
 });
@@ -123,10 +94,9 @@ describe('the shared host', () => {
     expect(server.requests.find((r) => r.messages.at(-1)?.content === 'from b')?.clientClosed).toBeFalsy();
   });
 
-  // Known flake (2 of ~6 full-suite runs, never alone): after the SIGKILL the next request sometimes
-  // finds no host it can start ("no host could be started"). Retried while the cause is found; a
-  // failure prints the client's stderr and the host logs (issue 13's note).
-  it('a host killed mid-turn: a clear retryable error, the next request starts a host, no conversation lost', { retry: 2 }, async () => {
+  // Once flaky under load (2 of ~6 full-suite runs): the next request connected to the dying host's
+  // socket as its process closed it and failed with ECONNRESET, which was not taken for "no host".
+  it('a host killed mid-turn: a clear retryable error, the next request starts a host, no conversation lost', async () => {
     const a = serve();
     const first = await a.request('chat/send', { message: 'remember this', model: 'fast-model' });
     const conversationId = (first.result as { conversationId: string }).conversationId;
@@ -145,74 +115,6 @@ describe('the shared host', () => {
     const contents = (conversation.result as { messages: Array<{ text: string }> }).messages.map((m) => m.text);
     expect(contents).toEqual(expect.arrayContaining(['remember this', 'quick', 'and again']));
     expect(contents).not.toContain('a long one');
-  });
-
-  it('a stale socket (its host dead) is recovered', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    const [pid] = hostPids();
-    process.kill(pid!, 'SIGKILL');
-    await until('the host to die', () => !alive(pid!));
-    expect(readdirSync(runtimeDir()).some((f) => f.endsWith('.sock'))).toBe(true);
-    const run = await cli(['status']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/stale host socket/);
-    expect(hostPids()).toHaveLength(2);
-  });
-
-  it('a socket folder open to others is refused, and the command answers in its own process', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    chmodSync(runtimeDir(), 0o755);
-    const run = await cli(['status']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/has mode 755: others could reach the host.*chmod 700/);
-    expect(run.stderr).toMatch(/answering in this process/);
-  });
-
-  it.runIf(process.getuid?.() === 0)("another user's socket folder is refused", async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    chownSync(runtimeDir(), 4242, 4242);
-    const run = await cli(['status']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/belongs to user 4242, not to you/);
-  });
-
-  it('garbage and silence on the socket are refused; a direct JSON-RPC client is served', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
-    const talk = (text: string | null) =>
-      new Promise<string>((resolve) => {
-        const s = connect(socket);
-        let got = '';
-        s.on('data', (c) => {
-          got += c.toString();
-          if (text?.startsWith('{') && got.includes('\n')) s.end();
-        });
-        s.on('close', () => resolve(got));
-        if (text !== null) s.write(text);
-      });
-    expect(await talk('GET / HTTP/1.1\r\n\r\n')).toMatch(/Mai's host socket.*refused/);
-    expect(await talk(null)).toMatch(/nothing came for 500 ms/);
-    expect(JSON.parse(await talk('{"jsonrpc":"2.0","id":7,"method":"status"}\n'))).toMatchObject({ id: 7, result: { counters: expect.any(Object) } });
-    expect((await cli(['status'])).code).toBe(0); // the host took no harm
-  });
-
-  it('a host of another Mai version on the socket is told apart: the command says so and answers in its own process', async () => {
-    expect((await cli(['status'])).code).toBe(0);
-    const [pid] = hostPids();
-    process.kill(pid!, 'SIGKILL');
-    await until('the host to die', () => !alive(pid!));
-    const socket = join(runtimeDir(), readdirSync(runtimeDir()).find((f) => f.endsWith('.sock'))!);
-    unlinkSync(socket);
-    const old = createServer((c) => c.end(`MAI-HOST/1 ${JSON.stringify({ ok: false, version: '0.0.1', pid: 1, error: 'this host is Mai 0.0.1, the client Mai 0.1.0' })}\n`));
-    await new Promise<void>((resolve) => old.listen(socket, resolve));
-    chmodSync(socket, 0o600);
-    try {
-      const run = await cli(['status']);
-      expect(run.code, run.stderr).toBe(0);
-      expect(run.stderr).toMatch(/refused: this host is Mai 0\.0\.1.*\n.*answering in this process/);
-    } finally {
-      old.close();
-    }
   });
 
   it('a forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {

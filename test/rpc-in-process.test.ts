@@ -71,6 +71,22 @@ describe('in-process link', () => {
     await link.close();
   });
 
+  it('serveStreams: a client said gone (its one `gone` option) has its turn cancelled at the backend, and serving ends', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    let leave: (why: string) => void = () => {};
+    const gone = new Promise<string>((resolve) => (leave = resolve));
+    const served = serveStreams({ input, output, mai, log, gone });
+    input.write('{"jsonrpc":"2.0","id":1,"method":"chat/send","params":{"message":"a long one","model":"slow"}}\n');
+    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    leave('the connection closed');
+    expect(await served).toEqual({ reason: 'client-gone', code: 1 });
+    while (!server.requests[0]?.clientClosed) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(server.requests[0]?.clientClosed).toBe(true); // the backend request was aborted, not left to run
+    input.end();
+  });
+
   it('serveStreams speaks NDJSON on a raw stream pair and answers everything before it returns', async () => {
     const input = new PassThrough();
     const output = new PassThrough();

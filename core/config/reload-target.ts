@@ -11,7 +11,7 @@ import { ErrorCodes, MaiError } from '../errors.ts';
 import type { LoadedConfig } from './load.ts';
 
 /** The real path when the file exists (symlinks resolved), else the resolved one. */
-function canonical(path: string): string {
+export function canonical(path: string): string {
   try {
     return realpathSync(path);
   } catch {

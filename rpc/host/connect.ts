@@ -19,8 +19,24 @@ export interface HostConnection {
   hello: Extract<HostHello, { ok: true }>;
 }
 
-function open(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
+/**
+ * What a socket error while connecting or reading the hello means. Nobody listens (ENOENT: no
+ * socket file; ECONNREFUSED: a stale one, its host dead) or the host went as we came (ECONNRESET,
+ * EPIPE: a host killed or stopping closes its listening socket with our connection still in its
+ * backlog — its process closes its descriptors one by one, so a client may connect between the
+ * close of its last connection and that of its listening socket): absent, start one.
+ */
+function classify(error: NodeJS.ErrnoException, path: string, when: string): Error {
+  if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') return new HostAbsent(`no host listens on ${path} (${error.code})`);
+  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return new HostAbsent(`the host on ${path} went away ${when} (${error.code}): it stopped or died`);
+  return error;
+}
+
+/** EAGAIN: the host's backlog is full (it is alive but busy); tried again this many times. */
+const BUSY_RETRIES = 20;
+
+function open(path: string, busy = 0): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
     const socket = connect({ path, allowHalfOpen: true });
     socket.once('connect', () => {
       socket.off('error', reject);
@@ -28,7 +44,11 @@ function open(path: string): Promise<Socket> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       socket.destroy();
-      reject(error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? new HostAbsent(`no host listens on ${path} (${error.code})`) : error);
+      if (error.code === 'EAGAIN' && busy < BUSY_RETRIES) {
+        setTimeout(() => open(path, busy + 1).then(resolve, reject), 10 * (busy + 1));
+        return;
+      }
+      reject(classify(error, path, 'as we connected'));
     });
   });
 }
@@ -69,7 +89,7 @@ export async function connectHost(path: string, face: Face, name: string, client
       resolve({ socket, hello: reply });
     };
     const onEnd = () => fail(new HostAbsent(`the host on ${path} closed the connection before its hello`));
-    const onError = (error: Error) => fail(error);
+    const onError = (error: NodeJS.ErrnoException) => fail(classify(error, path, 'before its hello'));
     function cleanup() {
       socket.off('data', onData);
       socket.off('end', onEnd);

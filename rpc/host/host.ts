@@ -14,8 +14,10 @@ import { serveStreams, type ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
 import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
 import { probeHost } from './connect.ts';
+import { hostReload, type Reload } from './reload.ts';
+import { afterPendingIO, readOpening } from './opening.ts';
 import { openClientSession } from './session.ts';
-import { helloLine, openingOf, parseHello, type ClientHello, type Face } from './wire.ts';
+import { helloLine, type ClientHello, type Face } from './wire.ts';
 
 export interface HostOptions {
   find: FindConfigOptions;
@@ -24,13 +26,12 @@ export interface HostOptions {
   open(): Promise<Mai>;
 }
 
-const MAX_HELLO = 4096;
-
 export async function runHost(options: HostOptions): Promise<number> {
   const { log } = options;
-  const address = hostAddress(options.find);
+  let address = hostAddress(options.find);
   ensurePrivateDir(address.socketDir);
   const mai = await options.open(); // a broken config fails here: exit code 2 and its message in the log
+  const reload = hostReload({ mai, find: options.find, log, address: () => address, moved: (next) => (address = next) });
   const faces = new Map<Face, ServerFace | undefined>([['mai', undefined]]);
   const faceOf = async (face: Face) => {
     if (!faces.has(face)) faces.set(face, (await import('../mcp/server.ts')).mcpFace);
@@ -54,7 +55,11 @@ export async function runHost(options: HostOptions): Promise<number> {
     clearTimeout(idle);
     if (sockets.size > 0 || stopping) return;
     const ms = mai.config.config.host.idleExitMs;
-    idle = setTimeout(() => void stop(`no client for ${ms} ms (host.idleExitMs)`), ms);
+    // Judged after the I/O already due is handled: a client whose connection waits to be accepted
+    // (the loop was busy as the time ran out) is a client, and keeps the host.
+    idle = setTimeout(() => afterPendingIO(() => {
+        if (sockets.size === 0) void stop(`no client for ${ms} ms (host.idleExitMs)`);
+      }), ms);
   };
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));
@@ -67,7 +72,7 @@ export async function runHost(options: HostOptions): Promise<number> {
       idleCheck();
     });
     socket.on('error', (error) => log.debug('a client socket failed', error));
-    void greet(socket, mai, log, faceOf);
+    void greet(socket, mai, log, faceOf, reload);
   });
   await listen(server, address, log);
   log.info(`Mai ${maiVersion()} host pid ${process.pid} serves ${address.configFile} on ${address.socket}`);
@@ -107,68 +112,57 @@ function removeSocket(address: HostAddress, log: Logger): void {
   }
 }
 
-/** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it. */
-async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>): Promise<void> {
-  const timeoutMs = mai.config.config.host.helloTimeoutMs;
-  let buffered = Buffer.alloc(0);
-  const opening = await new Promise<{ hello?: ClientHello; rest: Buffer } | string>((resolve) => {
-    const timer = setTimeout(() => resolve(`nothing came for ${timeoutMs} ms (host.helloTimeoutMs)`), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const first = buffered.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
-      if (first === -1) return;
-      const kind = openingOf(buffered[first]!);
-      if (kind === 'json-rpc') return settle({ rest: buffered });
-      if (kind === 'unknown') return settle(`it does not start with a hello ("MAI-HOST/1 {…}") nor with JSON-RPC ("{", "[" or "Content-Length")`);
-      const newline = buffered.indexOf(0x0a);
-      if (newline === -1) return buffered.length > MAX_HELLO ? settle('the hello line is too long') : undefined;
-      const hello = parseHello<ClientHello>(buffered.subarray(0, newline).toString('utf8').trim());
-      settle(typeof hello === 'string' ? hello : { hello, rest: buffered.subarray(newline + 1) });
-    };
-    const onEnd = () => settle('it closed before saying anything');
-    function settle(value: { hello?: ClientHello; rest: Buffer } | string) {
-      clearTimeout(timer);
-      socket.pause(); // what comes next waits for serveStreams (unshift() gives back what was read)
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      resolve(value);
+/** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it or says why not. */
+async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>, reload: Reload): Promise<void> {
+  const opening = await readOpening(socket, mai.config.config.host.helloTimeoutMs);
+  if (opening.kind === 'refused') {
+    log.info(`refused a connection: ${opening.why}`);
+    if (opening.asHello) {
+      socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `${opening.why} (this host is Mai ${maiVersion()})` }));
+      return;
     }
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-  });
-  if (typeof opening === 'string') {
-    log.info(`refused a connection: ${opening}`);
-    const message = `This is Mai's host socket; the connection was refused: ${opening}. Connect with \`mai serve\` (it forwards stdio here).`;
+    const message = `This is Mai's host socket; the connection was refused: ${opening.why}. Connect with \`mai serve\` (it forwards stdio here).`;
     socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message } })}\n`);
     return;
   }
-  const { hello, rest } = opening;
+  const hello = opening.kind === 'hello' ? opening.hello : undefined;
   if (hello && hello.version !== maiVersion()) {
+    log.info(`refused a client of Mai ${hello.version}`);
     socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `this host is Mai ${maiVersion()}, the client Mai ${hello.version}` }));
     return;
   }
   if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid }));
-  await serveClient(socket, rest, mai, log, await faceOf(hello?.face ?? 'mai'), hello?.name ?? 'a direct JSON-RPC client', hello?.clientInfo);
+  const client = { name: hello?.name ?? 'a direct JSON-RPC client', ...(hello?.clientInfo ? { clientInfo: hello.clientInfo } : {}) };
+  await serveClient(socket, opening.rest, mai, log, await faceOf(hello?.face ?? 'mai'), client, reload);
 }
 
 /** One client: its session on Mai, serveStreams on its socket; a client gone mid-stream cancels its own turns. */
-async function serveClient(socket: Socket, rest: Buffer, mai: Mai, log: Logger, face: ServerFace | undefined, name: string, clientInfo?: ClientHello['clientInfo']): Promise<void> {
-  const session = openClientSession(mai, name);
+async function serveClient(
+  socket: Socket,
+  rest: Buffer,
+  mai: Mai,
+  log: Logger,
+  face: ServerFace | undefined,
+  { name, clientInfo }: { name: string; clientInfo?: ClientHello['clientInfo'] },
+  reload: Reload,
+): Promise<void> {
+  const session = openClientSession(mai, name, { reload });
   if (clientInfo) session.describe({ clientInfo });
   const clientLog = log.child(session.id);
   log.info(`client ${session.id} (${name}) connected`);
   // The end of the connection is the client gone: the forwarder ends its side only once every
   // reply it awaits has come, so whatever is still in flight here has nobody to go to.
-  const gone = new AbortController();
-  socket.once('end', () => gone.abort());
-  socket.once('close', () => gone.abort());
+  const gone = new Promise<string>((resolve) => {
+    socket.once('end', () => resolve('its connection ended'));
+    socket.once('close', () => resolve('its connection closed'));
+  });
   if (rest.length > 0) socket.unshift(rest);
   const served = serveStreams({
     input: socket,
     output: socket,
     mai: session.mai,
     log: clientLog,
-    signal: gone.signal,
+    gone,
     onInitialize: (params) => session.describe(params),
     ...(face ? { face } : {}),
   });

@@ -28,7 +28,12 @@ interface ClientHandle {
 }
 type Registry = { attachClient?(info: { name?: string; version?: string; kind?: string }): ClientHandle };
 
-export function openClientSession(mai: Mai, name: string): ClientSession {
+export interface SessionOptions {
+  /** How this client's config/reload is done (the host's: its own file only, rekeying its socket). */
+  reload?: Mai['reload'];
+}
+
+export function openClientSession(mai: Mai, name: string, options: SessionOptions = {}): ClientSession {
   let named = name;
   const kind = name.includes('--mcp') ? 'mcp' : name.startsWith('mai serve') ? 'editor' : 'cli';
   const registry = mai as Mai & Registry;
@@ -37,8 +42,9 @@ export function openClientSession(mai: Mai, name: string): ClientSession {
   const view = new Proxy(mai, {
     get(target, property) {
       if (property === 'chat') {
-        return (request: TurnRequest, options?: ChatOptions) => target.chat({ ...request, client: handle.id } as TurnRequest, options);
+        return (request: TurnRequest, chatOptions?: ChatOptions) => target.chat({ ...request, client: handle.id } as TurnRequest, chatOptions);
       }
+      if (property === 'reload' && options.reload) return options.reload;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

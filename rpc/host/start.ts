@@ -33,26 +33,37 @@ export interface ReachOptions {
   clientInfo?: ClientHello['clientInfo'];
 }
 
+/** Hosts started in one reach before giving up (each one that went before we reached it is one). */
+const START_ATTEMPTS = 3;
+
 export async function reachHost(address: HostAddress, options: ReachOptions): Promise<HostConnection> {
   ensurePrivateDir(address.socketDir);
   const attempt = () => connectHost(address.socket, options.face, options.name, options.clientInfo);
-  try {
-    checkSocket(address.socket);
-    return await attempt();
-  } catch (error) {
-    if (!(error instanceof HostAbsent)) throw error;
-  }
-  const { lock } = await import('proper-lockfile');
-  const release = await lock(address.lock, { realpath: false, stale: 15_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 100 } });
-  try {
+  /** A connection, or null when no host answers (a connection that fails as a host goes counts as none). */
+  const tryHost = async (): Promise<HostConnection | null> => {
     try {
       checkSocket(address.socket);
       return await attempt();
     } catch (error) {
-      if (!(error instanceof HostAbsent)) throw error;
+      if (error instanceof HostAbsent) return null;
+      throw error;
     }
-    await startHost(address);
-    return await attempt();
+  };
+  const reached = await tryHost();
+  if (reached) return reached;
+  const { lock } = await import('proper-lockfile');
+  const release = await lock(address.lock, { realpath: false, stale: 15_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 100 } });
+  try {
+    // Under the lock: another client may have started the host meanwhile; else start it. A host
+    // may still go before we reach it (its idle time ran out, it was killed): start another.
+    for (let started = 0; started < START_ATTEMPTS; started++) {
+      const connection = await tryHost();
+      if (connection) return connection;
+      await startHost(address);
+    }
+    const connection = await tryHost();
+    if (connection) return connection;
+    throw new HostStartFailed(`${START_ATTEMPTS} hosts were started and each was gone before this client reached it (its log: ${address.log})`);
   } finally {
     await release().catch(() => {});
   }

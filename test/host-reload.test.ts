@@ -1,0 +1,66 @@
+/**
+ * config/reload on the shared host, with real processes over the real socket. The host is the one
+ * for its config file (the socket's name hashes the file's path and content): a reload may re-read
+ * that file, after which the host takes the name of the new content (the next client of the edited
+ * file reaches it, no second host starts), but may not point the host at another file — refused
+ * with the way to reach that file's own host.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { hostPids, killHosts } from './support/host-state.ts';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { loopbackConfig, runCli, spawnServe, type ServeProcess } from './support/rpc-client.ts';
+
+const hostEnv = { MAI_STANDALONE: '0' };
+let dir: TempDir;
+let server: FakeOpenAIServer;
+let config: string;
+let other: string;
+let client: ServeProcess | undefined;
+const stateDir = () => join(dir.path, 'env-state');
+const sockets = () => readdirSync(join(stateDir(), 'run', 'mai')).filter((f) => f.endsWith('.sock'));
+const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: hostEnv });
+
+beforeEach(async () => {
+  dir = await tempDir('mai-host-reload-');
+  server = await startOpenAIServer([{ id: 'fast-model', reply: 'quick' }]);
+  // The owner allows other.yaml for reloads: what stops the host is that it is the host of mai.config.yaml.
+  config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 5000 }\nreload: { allow: [./other.yaml] }\n'));
+  other = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: fast-model\n    priority: 3\n'), 'other.yaml');
+});
+
+afterEach(async () => {
+  client?.child.kill('SIGKILL');
+  client = undefined;
+  killHosts(stateDir());
+  await server.close();
+  await dir.cleanup();
+});
+
+it('a reload that points the host at another file is refused, naming mai serve --config for that file; the host serves on', async () => {
+  client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: hostEnv });
+  const reply = await client.request('config/reload', { config: './other.yaml' });
+  expect(reply.error?.code).toBe(-32014);
+  expect(reply.error?.message).toContain(`cannot move Mai's shared host to ${other}`);
+  expect(reply.error?.message).toContain(`run \`mai serve --config ${other}\``);
+  expect(reply.error?.data).toMatchObject({ code: 'config-not-allowed', file: other, config });
+  expect((await client.request('chat/send', { message: 'still here?' })).result).toMatchObject({ text: 'quick' });
+  expect((await client.request('config/reload', { config })).result).toEqual({ file: config }); // its own file, named, is fine
+  expect(hostPids(stateDir())).toHaveLength(1);
+});
+
+it('after its file changed and was reloaded, the host takes the new content’s socket name: the next client reaches it, no second host', async () => {
+  client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: hostEnv });
+  expect((await client.request('status')).result).toBeDefined();
+  const [before] = sockets();
+  writeFileSync(config, `${readFileSync(config, 'utf8')}\n# edited\n`);
+  expect((await client.request('config/reload', {})).result).toEqual({ file: config });
+  expect(sockets()).toHaveLength(1);
+  expect(sockets()[0]).not.toBe(before);
+  const run = await cli(['status']);
+  expect(run.code, run.stderr).toBe(0);
+  expect(hostPids(stateDir())).toHaveLength(1);
+  expect((await client.request('chat/send', { message: 'and the first client?' })).result).toMatchObject({ text: 'quick' });
+});
