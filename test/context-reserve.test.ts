@@ -1,83 +1,18 @@
 /**
- * A new conversation's file is created while the model answers (reserved-file.ts), so storing the
- * answer is one write; on real files. While the turn runs the file exists, empty, and reads as no
- * conversation (nor does one a crash left empty); the answer is written to it whole; a turn that
- * fails or is cancelled leaves no file; another writer's turn in a reserved file is never removed.
+ * Through Mai, on real files: a new conversation's file is created while the model answers
+ * (reserved-file.ts), so storing the answer is one write; while the turn runs the file exists, empty,
+ * and reads as no conversation; a turn that fails or is cancelled leaves no file. The store's side of
+ * it is in context-store-new.test.ts.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConversationStore } from '../core/context/conversation-store.ts';
-import type { StoredMessage } from '../core/context/message.ts';
 import type { Mai } from '../core/mai.ts';
 import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 
-const at = '2025-01-01T00:00:00.000Z';
-const turn = (q: string, a: string): StoredMessage[] => [
-  { role: 'user', text: q, at },
-  { role: 'assistant', text: a, at, model: 'm' },
-];
 const types = async (file: string) => (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { type: string }).type);
 const exists = (file: string) => stat(file).then(() => true, () => false);
-
-describe('the store: a reserved file', () => {
-  let dir: TempDir;
-  let store: ConversationStore;
-  beforeEach(async () => {
-    dir = await tempDir();
-    store = new ConversationStore(join(dir.path, 'conversations'));
-  });
-  afterEach(() => dir.cleanup());
-
-  it('exists empty once reserved, reads as no conversation, and takes the first turn whole', async () => {
-    const id = store.newId();
-    const reserved = store.reserve(id);
-    expect(reserved).not.toBeNull();
-    await reserved!.take().then((handle) => handle?.close()); // wait for the creation (a taken reservation is not reused)
-    expect((await stat(store.file(id))).size).toBe(0);
-    expect(await new ConversationStore(store.dir).load(id)).toBeNull();
-    expect((await store.list()).conversations).toEqual([]);
-
-    const again = store.newId();
-    const second = store.reserve(again);
-    await store.append(again, turn('one', 'first answer'), second);
-    expect(await types(store.file(again))).toEqual(['meta', 'message', 'message']);
-    await store.append(again, turn('two', 'second answer'));
-    expect((await store.load(again))?.messages.map((m) => m.text)).toEqual(['one', 'first answer', 'two', 'second answer']);
-    expect(store.reserve(again)).toBeNull(); // it has a file now
-    await store.settled();
-  });
-
-  it('is removed when its turn stores nothing, and kept when another writer appended to it meanwhile', async () => {
-    const unused = store.newId();
-    const reservation = store.reserve(unused)!;
-    await expect.poll(() => exists(store.file(unused))).toBe(true);
-    store.discard(reservation);
-    await store.settled();
-    expect(await exists(store.file(unused))).toBe(false);
-
-    // Another process that knew the id appended its turn (under the lock) before this turn failed.
-    const shared = store.newId();
-    const reserved = store.reserve(shared)!;
-    await expect.poll(() => exists(store.file(shared))).toBe(true);
-    await new ConversationStore(store.dir).append(shared, turn('from the other writer', 'kept'));
-    store.discard(reserved);
-    await store.settled();
-    expect((await store.load(shared))?.messages.map((m) => m.text)).toEqual(['from the other writer', 'kept']);
-  });
-
-  it('an empty file a crash left behind reads as no conversation, and the next turn writes its header', async () => {
-    await store.append('seed', turn('makes', 'the folder'));
-    await writeFile(store.file('left-empty'), '');
-    const after = new ConversationStore(store.dir);
-    expect(await after.load('left-empty')).toBeNull();
-    expect((await after.list()).conversations.map((c) => c.id)).toEqual(['seed']);
-    await after.append('left-empty', turn('hello', 'again'));
-    expect(await types(after.file('left-empty'))).toEqual(['meta', 'message', 'message']);
-    expect((await after.load('left-empty'))?.messages.map((m) => m.text)).toEqual(['hello', 'again']);
-  });
-});
 
 describe('through Mai', () => {
   let dir: TempDir;
