@@ -193,6 +193,16 @@ describe('the first turn of a new conversation', () => {
     expect((await store.load(shared))?.messages.map((m) => m.text)).toEqual(['from the other writer', 'kept']);
   });
 
+  it('has its first turn stored in a new file when its reserved file was deleted meanwhile', async () => {
+    const id = store.newId();
+    const reserved = store.reserve(id);
+    await expect.poll(() => exists(store.file(id))).toBe(true);
+    expect(await store.delete(id)).toBe(true); // conversations/delete while the first turn runs
+    await store.append(id, turn('one', 'kept all the same'), reserved);
+    expect((await store.load(id))?.messages.map((m) => m.text)).toEqual(['one', 'kept all the same']);
+    await store.settled();
+  });
+
   it('an empty file a crash left behind reads as no conversation, and the next turn writes its header', async () => {
     await store.append('seed', turn('makes', 'the folder'));
     await writeFile(store.file('left-empty'), '');

@@ -8,6 +8,7 @@
  * the answer is stored loses nothing and shows nothing; a turn that stores nothing removes it
  * (`discard`). The guarantee is unchanged: the reply comes after the turn is written.
  */
+import { fstatSync } from 'node:fs';
 import { stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../log.ts';
 import { lockForWriting } from './durable-file.ts';
@@ -27,16 +28,21 @@ export class ReservedFile {
   /**
    * The created file's handle, empty, for the first turn's write (the caller owns it from now on);
    * null when it could not be created (another process created it first: the turn appends under
-   * the lock; any other failure shows again, with its cause, on that path).
+   * the lock; any other failure shows again, with its cause, on that path) or was removed meanwhile
+   * (`conversations/delete` while the first turn ran: the turn's file is made again).
    */
   async take(): Promise<FileHandle | null> {
     if (this.used) return null;
     this.used = true;
+    let handle: FileHandle;
     try {
-      return await this.opening;
+      handle = await this.opening;
     } catch {
       return null;
     }
+    if (fstatSync(handle.fd).nlink > 0) return handle;
+    await handle.close().catch(() => undefined);
+    return null;
   }
 
   /**
