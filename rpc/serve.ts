@@ -70,6 +70,9 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
   // under pipelined requests one per reply was the server's biggest cost. The buffer is flushed on
   // setImmediate, later while the connection still has received messages to dispatch (their
   // replies follow at once) and under MAX_BUFFERED characters, and always before serveStreams returns.
+  // A notification (a streamed piece of an answer) that finds nothing waiting is written at once:
+  // the client sees each piece when it exists, not after whatever the turn does next — storing the
+  // answer ran before the last piece's flush, adding 0.5–0.8 ms to every turn's last token.
   let buffered: string[] = [];
   let bufferedChars = 0;
   let flushScheduled = false;
@@ -106,6 +109,10 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       json = JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: RpcCodes.internalError, message: `The reply could not be serialised: ${(error as Error).message}` } });
     }
     const frame = encodeFrame(decoder.framing ?? 'ndjson', json);
+    if (buffered.length === 0 && (message as { id?: unknown }).id === undefined) {
+      output.write(frame);
+      return;
+    }
     buffered.push(frame);
     bufferedChars += frame.length;
     if (!flushScheduled) {

@@ -3,10 +3,11 @@
  * cross-process lock (creating the file with 'ax' is exclusive), durably and whole; when several
  * processes (Deno children and this Node process) create the same new conversations at once, the
  * losers of each creation race append under the lock, and no record is lost or interleaved; the
- * folder is made again if it disappears; a new conversation's summaries are not read from disk.
+ * folder is made again if it disappears; a new conversation's summaries are not read from disk. Its
+ * file can be reserved (created empty while the model answers): empty, it reads as no conversation.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ const turn = (q: string, a: string): StoredMessage[] => [
   { role: 'user', text: q, at },
   { role: 'assistant', text: a, at, model: 'm' },
 ];
+const exists = (file: string) => stat(file).then(() => true, () => false);
 const records = async (file: string) => (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; turn?: string });
 
 describe('the first turn of a new conversation', () => {
@@ -152,5 +154,63 @@ describe('the first turn of a new conversation', () => {
     await cache.load(minted);
     expect(cache.get('later', 10)?.text).toBe('a summary');
     expect(await readFile(store.summaryFile(minted), 'utf8')).toContain('"later"');
+  });
+
+  it('has its file, once reserved, empty: it reads as no conversation, then takes the first turn whole', async () => {
+    const id = store.newId();
+    const reserved = store.reserve(id);
+    expect(reserved).not.toBeNull();
+    await reserved!.take().then((handle) => handle?.close()); // wait for the creation (a taken reservation is not reused)
+    expect((await stat(store.file(id))).size).toBe(0);
+    expect(await new ConversationStore(store.dir).load(id)).toBeNull();
+    expect((await store.list()).conversations).toEqual([]);
+
+    const again = store.newId();
+    const second = store.reserve(again);
+    await store.append(again, turn('one', 'first answer'), second);
+    expect((await records(store.file(again))).map((r) => r.type)).toEqual(['meta', 'message', 'message']);
+    await store.append(again, turn('two', 'second answer'));
+    expect((await store.load(again))?.messages.map((m) => m.text)).toEqual(['one', 'first answer', 'two', 'second answer']);
+    expect(store.reserve(again)).toBeNull(); // it has a file now
+    await store.settled();
+  });
+
+  it('has its reserved file removed when the turn stores nothing, and kept when another writer appended to it meanwhile', async () => {
+    const unused = store.newId();
+    const reservation = store.reserve(unused)!;
+    await expect.poll(() => exists(store.file(unused))).toBe(true);
+    store.discard(reservation);
+    await store.settled();
+    expect(await exists(store.file(unused))).toBe(false);
+
+    // Another process that knew the id appended its turn (under the lock) before this turn failed.
+    const shared = store.newId();
+    const reserved = store.reserve(shared)!;
+    await expect.poll(() => exists(store.file(shared))).toBe(true);
+    await new ConversationStore(store.dir).append(shared, turn('from the other writer', 'kept'));
+    store.discard(reserved);
+    await store.settled();
+    expect((await store.load(shared))?.messages.map((m) => m.text)).toEqual(['from the other writer', 'kept']);
+  });
+
+  it('has its first turn stored in a new file when its reserved file was deleted meanwhile', async () => {
+    const id = store.newId();
+    const reserved = store.reserve(id);
+    await expect.poll(() => exists(store.file(id))).toBe(true);
+    expect(await store.delete(id)).toBe(true); // conversations/delete while the first turn runs
+    await store.append(id, turn('one', 'kept all the same'), reserved);
+    expect((await store.load(id))?.messages.map((m) => m.text)).toEqual(['one', 'kept all the same']);
+    await store.settled();
+  });
+
+  it('an empty file a crash left behind reads as no conversation, and the next turn writes its header', async () => {
+    await store.append('seed', turn('makes', 'the folder'));
+    await writeFile(store.file('left-empty'), '');
+    const after = new ConversationStore(store.dir);
+    expect(await after.load('left-empty')).toBeNull();
+    expect((await after.list()).conversations.map((c) => c.id)).toEqual(['seed']);
+    await after.append('left-empty', turn('hello', 'again'));
+    expect((await records(after.file('left-empty'))).map((r) => r.type)).toEqual(['meta', 'message', 'message']);
+    expect((await after.load('left-empty'))?.messages.map((m) => m.text)).toEqual(['hello', 'again']);
   });
 });

@@ -67,6 +67,19 @@ context: { stateDir: ./state, summary: digest }
     expect(JSON.stringify(stored.messages.at(-1))).toContain('Backup answers.');
   });
 
+  it('a stream whose tokens keep coming is never cut, however much longer than stallTimeoutMs it lasts', async () => {
+    const m = await start(
+      [
+        { id: 'primary', reply: 'a steady answer in ten pieces', chunks: 10, chunkDelayMs: 100 },
+        { id: 'backup', reply: 'Backup answers.' },
+      ],
+      '{ retries: 0, backoffMs: 0, stallTimeoutMs: 600, firstTokenTimeoutMs: 30000, totalTimeoutMs: 600000 }',
+    );
+    const result = await m.chat({ message: 'hi', model: 'primary' });
+    expect(result.attempts).toEqual([{ model: 'primary' }]);
+    expect(result.text).toBe('a steady answer in ten pieces');
+  });
+
   it('a pinned model cooling down is tried first, not refused; when it fails again its fallback answers, the attempt visible', async () => {
     const m = await start(
       [

@@ -4,9 +4,12 @@
  * (raw NDJSON, and vscode-jsonrpc's own CancellationToken over Content-Length framing).
  */
 import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openMai } from '../rpc/cli/common.ts';
 import { MaiClient } from '../rpc/client.ts';
+import { serveStreams } from '../rpc/serve.ts';
 import { ConversationsListRequest, InitializeRequest, type ChatProgress } from '../rpc/index.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
@@ -55,6 +58,32 @@ describe('streaming and cancellation over the real process', () => {
     const before = mai.messages.length;
     await mai.request('chat/send', { message: 'Quietly.', model: 'steady' });
     expect(mai.messages.length).toBe(before + 1);
+  });
+
+  it('writes each piece of the answer as it comes: the last one is not held back while the turn is stored and answered', async () => {
+    // Every write to the output is kept as it was made.
+    const writes: string[] = [];
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        writes.push(chunk.toString());
+        done();
+      },
+    });
+    const input = new PassThrough();
+    const log = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, child: () => log };
+    const built = openMai(config, log);
+    const served = serveStreams({ input, output, mai: built, log });
+    input.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chat/send', params: { message: 'Stream it.', model: 'steady', progressToken: 'p' } })}\n`);
+    await until(() => writes.some((w) => w.includes('"id":1')), 'the reply');
+    input.end();
+    await served;
+    await (await built).close();
+    const messages = writes.map((w) => w.trim().split('\n').map((line) => JSON.parse(line) as Reply));
+    // Five pieces, five writes of one notification each, then the reply in a write of its own.
+    expect(messages.map((m) => m.map((one) => one.method ?? `reply ${String(one.id)}`))).toEqual([
+      ...Array.from({ length: 5 }, () => ['$/progress']),
+      ['reply 1'],
+    ]);
   });
 
   it('says restart when a fallback happens after text was streamed, and the text never mentions it', async () => {

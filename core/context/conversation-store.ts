@@ -20,6 +20,7 @@ import { ConversationIndex, type ConversationPage } from './conversation-index.t
 /** conversations/list's page size when the client names none. */
 export const DEFAULT_PAGE = 100;
 import { errno, lockForWriting, syncDir } from './durable-file.ts';
+import type { ReservedFile } from './reserved-file.ts';
 import { TurnWriter } from './turn-writer.ts';
 
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -82,7 +83,7 @@ export class ConversationStore {
     return join(this.dir, '.summaries', `${id}.jsonl`);
   }
 
-  /** Reads a conversation; null when it does not exist. */
+  /** Reads a conversation; null when it does not exist (an empty file is one whose first turn is not stored yet, or never was). */
   async load(id: string): Promise<Conversation | null> {
     const file = this.file(id);
     let bytes: Buffer;
@@ -95,17 +96,38 @@ export class ConversationStore {
       }
       throw new MaiError(ErrorCodes.conversationCorrupt, `Cannot read ${file}: ${(error as Error).message}`, { cause: error, data: { file } });
     }
+    if (bytes.length === 0) {
+      this.rememberUnborn(id);
+      return null;
+    }
     this.unborn.delete(id);
     const { text, warnings } = decodeConversation(file, bytes);
     const conversation = parseConversation(id, file, text);
     return warnings.length === 0 ? conversation : { ...conversation, warnings: [...warnings, ...conversation.warnings] };
   }
 
-  /** Appends one finished turn's messages (creating the file with its header when new); see turn-writer.ts. */
-  async append(id: string, messages: ReadonlyArray<StoredMessage>): Promise<void> {
-    if (messages.length === 0) return;
+  /**
+   * For a conversation with no file yet: starts creating it (empty) now, while the model answers, so
+   * that `append` only writes (reserved-file.ts); null for one that has a file. Pass it to `append`,
+   * or to `discard` when the turn stores nothing.
+   */
+  reserve(id: string): ReservedFile | null {
+    return this.unborn.has(id) ? this.writer.reserve(this.file(id)) : null;
+  }
+
+  /** The turn that reserved this file stores nothing: it is removed if still empty (behind the caller; `settled()` waits). */
+  discard(reserved: ReservedFile): void {
+    this.writer.discard(reserved);
+  }
+
+  /** Appends one finished turn's messages (creating the file with its header when new, or writing to the one reserved); see turn-writer.ts. */
+  async append(id: string, messages: ReadonlyArray<StoredMessage>, reserved?: ReservedFile | null): Promise<void> {
+    if (messages.length === 0) {
+      if (reserved) this.discard(reserved);
+      return;
+    }
     const file = this.file(id);
-    await this.writer.append(id, file, messages, this.unborn.delete(id));
+    await this.writer.append(id, file, messages, this.unborn.delete(id), reserved);
   }
 
   private rememberUnborn(id: string): void {

@@ -4,6 +4,7 @@
  * caller that did not wait for them; and the cross-process lock a writer takes.
  */
 import type { Buffer } from 'node:buffer';
+import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { ErrorCodes, MaiError } from '../errors.ts';
@@ -12,9 +13,21 @@ import type { Logger } from '../log.ts';
 /** The errno code of a file-system error (ENOENT, EEXIST…), if it has one. */
 export const errno = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | null | undefined)?.code;
 
+/**
+ * Up to this many bytes are written at once, on the calling thread: a turn's write goes to the page
+ * cache in tens of microseconds, less than a round trip through libuv's thread pool (a hand-off and
+ * a wake-up each way, 0.1–0.7 ms per turn on this project's loaded 2-core machines), and the reply
+ * waits for it either way. Bigger writes go through the pool, so a huge turn never holds the loop.
+ */
+const WRITE_NOW_BYTES = 64 * 1024;
+
 /** One write of the whole buffer (looping only if the kernel takes part of it). */
 export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   let written = 0;
+  if (data.length <= WRITE_NOW_BYTES) {
+    while (written < data.length) written += writeSync(handle.fd, data, written, data.length - written);
+    return;
+  }
   while (written < data.length) written += (await handle.write(data, written, data.length - written)).bytesWritten;
 }
 

@@ -32,4 +32,6 @@ export interface Transcript {
   prompt(model: CatalogModel, signal: AbortSignal): Promise<BuiltPrompt>;
   /** Stores the finished answer durably. */
   commit(reply: { text: string; model: string; usage: Usage; finishReason: FinishReason }): Promise<void>;
+  /** The turn is over: lets go of what was prepared for storing it (a new conversation's file) if `commit` did not use it. */
+  release(): void;
 }

@@ -10,7 +10,8 @@
  *
  * The first turn of a conversation known not to exist yet skips the lock: it creates the file with
  * O_CREAT|O_EXCL|O_APPEND ('ax'), which only one process can win, and writes header and turn in one
- * O_APPEND write; a process that loses that race (EEXIST) takes the locked path. The folder is made
+ * O_APPEND write; a process that loses that race (EEXIST) takes the locked path. The creation can be
+ * started while the model answers (`reserve`, reserved-file.ts), leaving the turn only the write. The folder is made
  * once per writer (again if it disappears). An append after a torn tail first ends the torn line and
  * marks it, so the file stays readable.
  */
@@ -25,6 +26,7 @@ import type { StoredMessage } from './message.ts';
 import { encodeTurn, type ConversationRecord } from './conversation-file.ts';
 import { errno, lockForWriting, PendingSyncs, syncDir, writeAll } from './durable-file.ts';
 import { makeDir, stateDirError } from './make-dir.ts';
+import { ReservedFile } from './reserved-file.ts';
 
 function saveFailed(file: string, error: unknown): MaiError {
   if (error instanceof MaiError) return error;
@@ -42,6 +44,8 @@ function header(id: string, messages: ReadonlyArray<StoredMessage>): Conversatio
 
 export class TurnWriter {
   private readonly syncs = new PendingSyncs();
+  /** Reserved files no turn wrote, being removed. */
+  private readonly discards = new PendingSyncs();
   private dirReady: Promise<void> | null = null;
   /** The folder's fsync under way, and the one queued behind it that new names join (group commit). */
   private folderSyncRunning: Promise<void> | null = null;
@@ -59,9 +63,9 @@ export class TurnWriter {
     return this.syncs.size;
   }
 
-  /** Resolves once every turn written so far is fsynced. */
-  settled(): Promise<void> {
-    return this.syncs.settled();
+  /** Resolves once every turn written so far is fsynced (and every unused reserved file removed). */
+  async settled(): Promise<void> {
+    await Promise.all([this.syncs.settled(), this.discards.settled()]);
   }
 
   /** How many times the folder was fsynced for new conversations' names. */
@@ -69,9 +73,27 @@ export class TurnWriter {
     return this.folderSyncCount;
   }
 
-  /** Appends one turn's messages to `file`; `isNew`: this process knows of no such file (no lock needed to create it). */
-  async append(id: string, file: string, messages: ReadonlyArray<StoredMessage>, isNew: boolean): Promise<void> {
+  /** Starts creating a new conversation's file now, for its first turn's `append` to write to. */
+  reserve(file: string): ReservedFile {
+    return new ReservedFile(file, this.openIn(file, 'ax'), this.log);
+  }
+
+  /** A reserved file no turn will write: removed behind the caller (`settled()` waits for it). */
+  discard(reserved: ReservedFile): void {
+    this.discards.track(reserved.discard());
+  }
+
+  /**
+   * Appends one turn's messages to `file`; `isNew`: this process knows of no such file (no lock
+   * needed to create it); `reserved`: the file, created for this turn (taken here, whatever happens).
+   */
+  async append(id: string, file: string, messages: ReadonlyArray<StoredMessage>, isNew: boolean, reserved?: ReservedFile | null): Promise<void> {
     const turn = randomUUID();
+    const made = reserved ? await reserved.take() : null;
+    if (made) {
+      await this.writeFirst(id, file, made, turn, messages);
+      return;
+    }
     if (isNew && (await this.create(id, file, turn, messages))) return;
     let handle: FileHandle;
     try {
@@ -128,6 +150,12 @@ export class TurnWriter {
       if (errno(error) === 'EEXIST') return false;
       throw saveFailed(file, error);
     }
+    await this.writeFirst(id, file, handle, turn, messages);
+    return true;
+  }
+
+  /** Header and turn in one O_APPEND write to a file this process just created ('ax'), then its fsync. */
+  private async writeFirst(id: string, file: string, handle: FileHandle, turn: string, messages: ReadonlyArray<StoredMessage>): Promise<void> {
     try {
       await writeAll(handle, encodeTurn('', [header(id, messages)], turn, messages));
     } catch (error) {
@@ -135,7 +163,6 @@ export class TurnWriter {
       throw saveFailed(file, error);
     }
     await this.finish(handle, file, true);
-    return true;
   }
 
   /**

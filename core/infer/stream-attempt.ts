@@ -36,8 +36,17 @@ export async function streamAttempt(turn: TurnContext, model: CatalogModel, back
   let firstTokenTimer: ReturnType<typeof setTimeout> | undefined = setTimeout(expire('sent no token', firstTokenMs), firstTokenMs);
   const totalTimer = setTimeout(expire('did not finish', timeouts.totalTimeoutMs), timeouts.totalTimeoutMs);
   // Once tokens flow, a stream that stops sending (a stalled server) is cut like any other failure.
+  // One timer for the whole stream: each token only notes its time, and the timer, when it fires,
+  // sleeps again for what is left since the latest one (clearing and setting a timer per token cost
+  // more than anything else Mai does with a token besides sending it).
   const stallMs = timeouts.stallTimeoutMs;
   let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastTokenAt = 0;
+  const stalled = (ms: number): void => {
+    const left = ms - (performance.now() - lastTokenAt);
+    stallTimer = left > 0 ? setTimeout(stalled, left, ms) : undefined;
+    if (!stallTimer) expire('stalled: it sent no further token', ms)();
+  };
   const started = performance.now();
   let firstTokenAt = 0;
   let text = '';
@@ -63,8 +72,8 @@ export async function streamAttempt(turn: TurnContext, model: CatalogModel, back
           firstTokenAt = performance.now();
         }
         if (stallMs !== undefined) {
-          clearTimeout(stallTimer);
-          stallTimer = setTimeout(expire('stalled: it sent no further token', stallMs), stallMs);
+          lastTokenAt = performance.now();
+          stallTimer ??= setTimeout(stalled, stallMs, stallMs);
         }
         chunks++;
         text += chunk.text;

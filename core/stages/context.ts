@@ -63,6 +63,12 @@ export function contextStage(options: ContextStageOptions): Middleware<TurnConte
 
   return async function context(turn, next) {
     const tried = new Map<string, { model: CatalogModel; prompt: BuiltPrompt }>();
+    // A new conversation's file is created while the model answers, so storing the answer is one write.
+    let reserved = store.reserve(turn.conversationId);
+    const release = () => {
+      if (reserved) store.discard(reserved);
+      reserved = null;
+    };
     turn.transcript = {
       conversationId: turn.conversationId,
       async prompt(model, signal) {
@@ -101,10 +107,18 @@ export function contextStage(options: ContextStageOptions): Middleware<TurnConte
         const messages: StoredMessage[] = [];
         for (const m of added) messages.push(await counted(m, attempt?.model));
         messages.push(await counted({ role: 'assistant', text: reply.text, at: new Date().toISOString(), model: reply.model }, attempt?.model));
-        await store.append(turn.conversationId, messages);
+        const file = reserved;
+        reserved = null;
+        await store.append(turn.conversationId, messages, file);
         if (attempt && reply.usage.promptTokens > 0) counter.observe(attempt.model, attempt.prompt.promptTokens, reply.usage.promptTokens);
       },
+      release,
     };
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      release();
+      throw error;
+    }
   };
 }

@@ -17,17 +17,22 @@ export function inferStage(options: InferStageOptions): Middleware<TurnContext> 
     if (!turn.plan || !turn.transcript) {
       throw new MaiError(ErrorCodes.internal, 'infer ran without a plan or a transcript: the fallback and context stages must come after it.');
     }
-    const { model, outcome } = await runAttempts(turn);
-    const { text, usage, finishReason } = outcome;
-    await turn.transcript.commit({ text, model: model.id, usage, finishReason });
-    turn.result = {
-      conversationId: turn.conversationId,
-      text,
-      model: model.id,
-      finishReason,
-      usage,
-      attempts: turn.attempts,
-      latencyMs: Date.now() - turn.startedAt,
-    };
+    const { transcript } = turn;
+    try {
+      const { model, outcome } = await runAttempts(turn);
+      const { text, usage, finishReason } = outcome;
+      await transcript.commit({ text, model: model.id, usage, finishReason });
+      turn.result = {
+        conversationId: turn.conversationId,
+        text,
+        model: model.id,
+        finishReason,
+        usage,
+        attempts: turn.attempts,
+        latencyMs: Date.now() - turn.startedAt,
+      };
+    } finally {
+      transcript.release(); // what commit did not use (a turn that failed, or was cancelled)
+    }
   };
 }
