@@ -11,6 +11,7 @@ import { LedgerWriter } from '../core/ledger/ledger-writer.ts';
 import type { LedgerRecord } from '../core/ledger/record.ts';
 import { computeStats, type StatsReport } from '../core/ledger/stats.ts';
 import { parseStatsLine, statsLine } from '../core/ledger/stats-line.ts';
+import { StatsLineDecoder } from '../core/ledger/stats-line-decode.ts';
 import { createLogger } from '../core/log.ts';
 import type { AttemptSummary } from '../core/observe/turn-summary.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
@@ -112,6 +113,14 @@ describe('the stats file beside the ledger', () => {
       return kept;
     });
     expect(parseStatsLine(statsLine(r, 123))).toEqual({ t: r.t, outcome: r.outcome, model: r.model, attempts, fallbacks: r.fallbacks, switch: true, up: r.up, down: r.down });
+    // The byte decoder stats uses gives the same, for plain names and for those it hands to JSON.parse.
+    const decoder = new StatsLineDecoder();
+    const odd = { ...r, model: 'qwén "7b"', attempts: [{ model: 'qwén "7b"', backend: 'a\\b', ok: true, queueMs: 0.1, ttftMs: 1e-7, tokensPerSecond: 12.25 }] };
+    for (const x of [r, r, odd]) {
+      const text = statsLine(x, 99);
+      expect(decoder.decode(Buffer.from(`junk${text}`), 4, 4 + Buffer.byteLength(text))).toEqual(parseStatsLine(text));
+    }
+    expect(() => decoder.decode(Buffer.from('[1,2,"ok",null,[],[],0,[],[]]x'), 0, 30)).toThrow();
     expect(() => parseStatsLine('[1,2,"maybe",null,[],[],0,[],[]]')).toThrow();
     expect(() => parseStatsLine('{"t":1}')).toThrow();
   });

@@ -7,7 +7,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { ledgerFiles } from './ledger-files.ts';
 import { STATS_END } from './record.ts';
-import { parseStatsLine, type StatsInput } from './stats-line.ts';
+import type { StatsInput } from './stats-line.ts';
+import { StatsLineDecoder } from './stats-line-decode.ts';
 
 export interface ReadOptions {
   dir: string;
@@ -27,8 +28,8 @@ export interface ReadOutcome {
 
 const NEWLINE = 0x0a;
 const COMMA = 0x2c;
+const OPEN = 0x5b;
 const LEDGER_PREFIX = Buffer.from('{"t":');
-const STATS_PREFIX = Buffer.from('[');
 const STATS_END_BYTES = Buffer.from(STATS_END);
 
 /** The unsigned integer at `from` up to a comma: [value, index after the comma], or null. */
@@ -48,34 +49,52 @@ function startsWith(bytes: Buffer, prefix: Buffer, start: number, end: number): 
   return end - start > prefix.length && bytes.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
 }
 
-/** The turns in the window from a stats file, or null when it does not stand for all of its ledger file's `ledgerBytes`. */
-async function fromStatsFile(file: string, ledgerBytes: number, options: ReadOptions): Promise<StatsInput[] | null> {
+/** A stats file whose lines added up but one of them could not be read: stats starts again without it. */
+export class StatsFileDistrusted extends Error {
+  constructor(readonly file: string) {
+    super(`${file} has a line that is not a stats line`);
+  }
+}
+
+/**
+ * The turns in the window from a stats file, when it stands for all of its ledger file's
+ * `ledgerBytes` (false, and nothing added, when it does not). A first pass checks that on each
+ * line's two leading numbers; the second decodes the lines in the window straight into `add`.
+ */
+async function fromStatsFile(file: string, ledgerBytes: number, options: ReadOptions, decoder: StatsLineDecoder, add: (turn: StatsInput) => void): Promise<boolean> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch {
-    return null;
+    return false;
   }
-  if (bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE) return null; // torn at the end
-  const turns: StatsInput[] = [];
+  if (bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE) return false; // torn at the end
   let covered = 0;
   for (let start = 0; start < bytes.length; ) {
     const end = bytes.indexOf(NEWLINE, start);
-    if (!startsWith(bytes, STATS_PREFIX, start, end)) return null;
-    const t = integerAt(bytes, start + STATS_PREFIX.length, end);
+    if (bytes[start] !== OPEN) return false;
+    const t = integerAt(bytes, start + 1, end);
     const n = t && integerAt(bytes, t[1], end);
-    if (!t || !n) return null;
+    if (!t || !n) return false;
     covered += n[0];
-    if (t[0] >= options.since && t[0] <= options.until) {
+    start = end + 1;
+  }
+  if (covered !== ledgerBytes) return false;
+  for (let start = 0; start < bytes.length; ) {
+    const end = bytes.indexOf(NEWLINE, start);
+    const t = integerAt(bytes, start + 1, end)![0];
+    if (t >= options.since && t <= options.until) {
+      let turn: StatsInput;
       try {
-        turns.push(parseStatsLine(bytes.toString('utf8', start, end)));
+        turn = decoder.decode(bytes, start, end);
       } catch {
-        return null;
+        throw new StatsFileDistrusted(file);
       }
+      add(turn);
     }
     start = end + 1;
   }
-  return covered === ledgerBytes ? turns : null;
+  return true;
 }
 
 /** The turns in the window from a ledger file; lines that cannot be read are counted. */
@@ -105,8 +124,10 @@ function fromLedgerBytes(bytes: Buffer, options: ReadOptions, add: (turn: StatsI
   return unreadable;
 }
 
-export async function readTurns(options: ReadOptions, add: (turn: StatsInput) => void): Promise<ReadOutcome> {
+/** Reads every file of the window into `add`; throws StatsFileDistrusted for a stats file to leave out (`distrusted`) in a new read. */
+export async function readTurns(options: ReadOptions, add: (turn: StatsInput) => void, distrusted: ReadonlySet<string> = new Set()): Promise<ReadOutcome> {
   const outcome: ReadOutcome = { files: 0, unreadable: 0, viaStats: 0 };
+  const decoder = new StatsLineDecoder();
   for (const file of ledgerFiles(options.dir, options.maxFiles)) {
     let size: number;
     try {
@@ -116,11 +137,9 @@ export async function readTurns(options: ReadOptions, add: (turn: StatsInput) =>
     } catch {
       continue; // missing (never rotated that far) or rotated away just now
     }
-    const fast = await fromStatsFile(file.stats, size, options);
-    if (fast) {
+    if (!distrusted.has(file.stats) && (await fromStatsFile(file.stats, size, options, decoder, add))) {
       outcome.files++;
       outcome.viaStats++;
-      for (const turn of fast) add(turn);
       continue;
     }
     let bytes: Buffer;

@@ -4,7 +4,7 @@
  * every Mai process that shares the state directory and survive restarts. Percentiles are nearest-rank.
  */
 import type { StatsInput } from './stats-line.ts';
-import { readTurns } from './stats-read.ts';
+import { readTurns, StatsFileDistrusted } from './stats-read.ts';
 
 export interface ModelStats {
   model: string;
@@ -72,6 +72,18 @@ interface ModelAcc {
 const round = (n: number | null, places = 2) => (n === null ? null : Math.round(n * 10 ** places) / 10 ** places);
 
 export async function computeStats(options: StatsOptions): Promise<StatsReport> {
+  const distrusted = new Set<string>();
+  for (;;) {
+    try {
+      return await tally(options, distrusted);
+    } catch (error) {
+      if (!(error instanceof StatsFileDistrusted)) throw error;
+      distrusted.add(error.file); // rare (a corrupt line whose lengths still add up): count again without that file
+    }
+  }
+}
+
+async function tally(options: StatsOptions, distrusted: ReadonlySet<string>): Promise<StatsReport> {
   const until = options.until ?? Date.now();
   const since = options.since;
   const bucketCount = Math.max(1, Math.min(200, options.buckets ?? 12));
@@ -148,7 +160,7 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
     }
   };
 
-  const read = await readTurns({ dir: options.dir, maxFiles: options.maxFiles, since, until }, add);
+  const read = await readTurns({ dir: options.dir, maxFiles: options.maxFiles, since, until }, add, distrusted);
 
   const modelStats = [...models.values()].map(({ stats, ttft, tps, queue }) => {
     const p50 = percentile(ttft, 0.5);
