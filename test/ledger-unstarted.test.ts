@@ -6,7 +6,6 @@
  * still writes the lines of its last turns.
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -87,20 +86,17 @@ describe('turns that fail before a model is tried', () => {
   it('a process that exits without closing Mai still writes its last turns', async () => {
     const dist = (path: string) => JSON.stringify(pathToFileURL(join(process.cwd(), 'dist', path)).href);
     const file = await writeConfig(dir.path, config(server.baseURL));
-    const script = join(dir.path, 'exits.mjs');
-    await writeFile(
-      script,
-      `import { Mai } from ${dist('core/mai.js')};
+    const script = `import { Mai } from ${dist('core/mai.js')};
 import { loadConfig } from ${dist('core/config/load.js')};
 import { builtinPlugins } from ${dist('plugins/index.js')};
 const mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: ${JSON.stringify(file)} }) });
 await mai.chat({ message: 'One.' });
 await mai.chat({ message: 'Two.' });
 process.exit(0); // no close: the ledger's batch has not gone out yet
-`,
-    );
-    const command = 'Deno' in globalThis ? [process.execPath, 'run', '-A', script] : [process.execPath, script];
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir.path });
+`;
+    // Evaluated from the repository (so its packages resolve on Deno as on Node), state in the test's folder.
+    const command = 'Deno' in globalThis ? [process.execPath, 'eval', script] : [process.execPath, '--input-type=module', '-e', script];
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], cwd: process.cwd() });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
