@@ -4,7 +4,7 @@
  * takes on a ledger of 100,000 turns (the `stats` method of a running `mai serve`, and the
  * computation alone in this process).
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawnLoopbackServer } from '../lib/processes.js';
@@ -61,6 +61,20 @@ function ledgerLine(i, now) {
 }
 
 /**
+ * CPU time (ms) a process has used, from /proc (null where there is none).
+ * @param {number | undefined} pid
+ */
+async function cpuMs(pid) {
+  try {
+    const fields = ((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1] ?? '').split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in ticks of 1/100 s
+    return Number.isFinite(ticks) ? (ticks * 1000) / 100 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * @param {import('../lib/rpc-pipe.js').RpcPipe} mai
  */
 async function turn(mai) {
@@ -105,6 +119,7 @@ export async function observability({ smoke }) {
     const onTimes = [];
     /** @type {number[]} */
     const offTimes = [];
+    const cpuBefore = [await cpuMs(withLedger.child.pid), await cpuMs(without.child.pid)];
     for (let i = 0; i < iterations; i++) {
       // Alternate who goes first, so neither always follows the other.
       if (i % 2 === 0) {
@@ -116,6 +131,14 @@ export async function observability({ smoke }) {
       }
     }
     const added = p50(onTimes) - p50(offTimes);
+    const cpuAfter = [await cpuMs(withLedger.child.pid), await cpuMs(without.child.pid)];
+    /** CPU ms per turn of each mai serve over the measured turns (its batches of ledger lines included). */
+    const perTurn = cpuBefore.map((before, i) => {
+      const after = cpuAfter[i];
+      return before === null || after === null || after === undefined ? null : (after - before) / iterations;
+    });
+    const [cpuOn = null, cpuOff = null] = perTurn;
+    const paired = p50(onTimes.map((t, i) => t - (offTimes[i] ?? t)));
 
     // `mai stats` on 100,000 lines: in the state directory of the Mai with the ledger on (its own turns are in it too).
     const lines = smoke ? 2_000 : LINES;
@@ -180,6 +203,8 @@ export async function observability({ smoke }) {
       header: ['measure', 'p50', 'p99 / max', 'reference', 'difference'],
       rows: [
         ['turn, ledger on (mai serve, 20 ms answer)', ms(p50(onTimes)), ms(p99(onTimes)), `ledger off ${ms(p50(offTimes))}`, plusMs(added)],
+        ['the same, median of the turn-by-turn differences (on − off)', plusMs(paired), '—', '—', '—'],
+        ['CPU time of mai serve per turn, ledger on', cpuOn === null ? '—' : ms(cpuOn), '—', `ledger off ${cpuOff === null ? '—' : ms(cpuOff)}`, cpuOn === null || cpuOff === null ? '—' : plusMs(cpuOn - cpuOff)],
         [`stats method, ${lines.toLocaleString('en-US')} ledger lines (${(Buffer.byteLength(text) / 1024 / 1024).toFixed(0)} MiB)`, ms(statsP50), ms(Math.max(...viaMethod)), '—', '—'],
         ['the same computation in this process (computeStats)', ms(p50(inProcess)), ms(Math.max(...inProcess)), `CPU time p50 ${ms(p50(cpu))}`, '—'],
         ['the same without the stats file (the ledger parsed, the fallback)', ms(p50(fromLedger)), ms(Math.max(...fromLedger)), `CPU time p50 ${ms(p50(fromLedgerCpu))}`, `stats file ${(p50(fromLedgerCpu) / p50(cpu)).toFixed(1)}× less CPU`],
@@ -189,7 +214,7 @@ export async function observability({ smoke }) {
         { name: `mai stats on ${lines.toLocaleString('en-US')} ledger lines (stats method, p50)`, target: '≤ 1 s', measured: ms(statsP50), pass: statsP50 <= 1000 },
       ],
       notes: [
-        `${iterations} turns on each of two \`mai serve\` (ledger.enabled true and false, each its own state directory) after ${warmup} warm-up turns each, alternating request by request and who goes first; the loopback server sends 20 chunks over 20 ms. The metrics count turns in both; only the ledger differs. Ended turns are handed to the ledger in batches 200 ms after they end (core/observe/turn-observer.ts), off every reply's path.`,
+        `${iterations} turns on each of two \`mai serve\` (ledger.enabled true and false, each its own state directory) after ${warmup} warm-up turns each, alternating request by request and who goes first; the loopback server sends 20 chunks over 20 ms. The metrics count turns in both; only the ledger differs. Ended turns are handed to the ledger in batches once a second (core/observe/turn-observer.ts), off every reply's path.`,
         `The ledger of the stats rows is ${lines.toLocaleString('en-US')} lines written as Mai writes them (3 ranked models with 5 scorer scores each, one or two attempts) with the stats file beside it (core/ledger/stats-line.ts), spread over the last 20 hours, read with --since 24h; ${rounds} rounds each. The stats method includes the JSON-RPC round trip and the reply. The last row reads the ledger alone (what stats does when the stats file is missing or damaged).`,
       ],
       seconds: (performance.now() - began) / 1000,
