@@ -3,28 +3,21 @@
  * The RPC server is a thin layer over this class.
  */
 import { randomUUID } from 'node:crypto';
-import { ClientRegistry, type ClientHandle, type ClientInfo, type ClientStatus } from './clients.ts';
+import { ClientRegistry, type ClientHandle, type ClientInfo, type ClientTurn } from './clients.ts';
 import { loadConfig, type FindConfigOptions, type LoadedConfig } from './config/load.ts';
 import { reloadTarget } from './config/reload-target.ts';
 import type { ConversationPage } from './context/conversation-index.ts';
 import type { Conversation } from './context/message.ts';
-import { prepareTurnHistory } from './context/turn-history.ts';
+import { prepareTurnHistory, type TurnHistory } from './context/turn-history.ts';
 import { ErrorCodes, MaiError } from './errors.ts';
-import type { ModelQueueStatus } from './fallback/model-queue.ts';
-import { ledgerDir } from './ledger/ledger-files.ts';
-import { computeStats, type StatsReport } from './ledger/stats.ts';
-import { sinceOrThrow } from './ledger/window.ts';
+import type { StatsReport } from './ledger/stats.ts';
 import { createLogger, type Logger } from './log.ts';
-import { MetricsExporters } from './metrics/exporters.ts';
+import { MaiObservability, type MetricsText, type StatsOptions } from './mai-observability.ts';
+import { modelsReport, statusReport, type ModelsReport, type StatusReport } from './mai-reports.ts';
 import type { ResourceMonitor } from './monitor/resource-monitor.ts';
 import type { TurnContext, TurnEvent, TurnRequest, TurnResult } from './pipeline/turn.ts';
-import type { RankedModel } from './select/ranking.ts';
 import type { MaiPlugin } from './plugin.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
-import type { SwitchRecord } from './state.ts';
-import type { LoadReport } from './load/load-board.ts';
-import { modelServers, type ModelServer } from './load/model-servers.ts';
-import type { Capability, ResourceSnapshot, Tier } from './types.ts';
 
 export interface MaiOptions {
   loaded?: LoadedConfig;
@@ -41,71 +34,13 @@ export interface MaiOptions {
   exporters?: boolean;
 }
 
-export interface StatsOptions {
-  /** The window: a duration back from now (1h, 30m, 7d) or a date; default 24h. */
-  since?: string | undefined;
-  /** Slices of the window for backend reachability over time (default 12). */
-  buckets?: number | undefined;
-}
-
-export interface MetricsText {
-  contentType: string;
-  text: string;
-}
-
 export interface ChatOptions {
   signal?: AbortSignal;
   onEvent?: (event: TurnEvent) => void;
 }
 
-export interface ModelReport {
-  id: string;
-  backend: string;
-  loaded: boolean;
-  contextLength: number;
-  sizeBytes: number | null;
-  quantization: string | null;
-  tier: Tier;
-  capabilities: Capability[];
-  fits: boolean;
-  reason?: string;
-  score: number;
-  scores: Record<string, number>;
-  vetoes: string[];
-  reasons: string[];
-  coolingDownUntil?: string;
-  /** Where it runs: 'local' or the host's name (the first replica's). */
-  host: string;
-  /** Each server that answers for it, with its load now. */
-  servers: ModelServer[];
-}
-
-
-export type { ModelServer };
-
-export interface ModelsReport {
-  models: ModelReport[];
-  current: string | null;
-  pinned: string | null;
-}
-
-export interface StatusReport {
-  model: string | null;
-  pinned: string | null;
-  resources: ResourceSnapshot;
-  backends: Array<{ name: string; reachable: boolean; error?: string; host: string; local: boolean; load?: LoadReport }>;
-  counters: { turns: number; fallbacks: number; switches: number };
-  lastSwitch?: SwitchRecord;
-  uptimeMs: number;
-  config: { file: string; source: string };
-  /** Models the backends say are loaded now (from the catalogue's latest listing). */
-  loaded: Array<{ model: string; backend: string; memoryBytes: number | null }>;
-  /** Every attached client (and the local one once it sent a turn), with its turns. */
-  clients: ClientStatus[];
-  /** Every model with turns running or waiting. */
-  queues: ModelQueueStatus[];
-}
-
+export type { MetricsText, StatsOptions } from './mai-observability.ts';
+export type { ModelReport, ModelServer, ModelsReport, StatusReport } from './mai-reports.ts';
 
 export class Mai {
   private runtime: Runtime;
@@ -115,14 +50,15 @@ export class Mai {
   private readonly clients = new ClientRegistry();
   /** The config file Mai was started with: a reload may always re-read it. */
   private readonly startedWith: string;
-  private readonly exporters: MetricsExporters | null;
+  /** The ledger and the metrics: stats, metrics and their exporters. */
+  private readonly observed: MaiObservability;
 
   private constructor(runtime: Runtime, options: MaiOptions, log: Logger) {
     this.runtime = runtime;
     this.startedWith = runtime.loaded.file;
     this.options = options;
     this.log = log;
-    this.exporters = options.exporters ? new MetricsExporters({ metrics: () => this.metrics(), log: log.child('metrics') }) : null;
+    this.observed = new MaiObservability(() => this.runtime, { exporters: options.exporters ?? false, log });
   }
 
   static async create(options: MaiOptions): Promise<Mai> {
@@ -138,7 +74,7 @@ export class Mai {
     runtime.monitor.start();
     runtime.load.start();
     const mai = new Mai(runtime, options, log);
-    await mai.exporters?.apply(loaded.config.metrics, loaded.baseDir);
+    await mai.observed.applyConfig();
     return mai;
   }
 
@@ -161,9 +97,22 @@ export class Mai {
   /** Answers one turn with the best model that fits now. */
   async chat(request: TurnRequest, options: ChatOptions = {}): Promise<TurnResult> {
     const runtime = this.runtime;
-    const clientTurn = this.clients.beginTurn(request.client, options.signal);
+    const { observer } = runtime.observability;
+    const arrivedAt = Date.now();
+    let clientTurn: ClientTurn | undefined;
+    let prepared: TurnHistory;
     try {
-      const { conversationId, history, added, needs, warnings } = await prepareTurnHistory(runtime.store, request, runtime.loaded.config.context);
+      clientTurn = this.clients.beginTurn(request.client, options.signal);
+      prepared = await prepareTurnHistory(runtime.store, request, runtime.loaded.config.context);
+    } catch (error) {
+      // Failed before the pipeline started (the client is gone, the conversation id is not valid or
+      // its file cannot be read): still a turn of the ledger and the metrics, with its error.
+      observer.endedBeforeStart(request, arrivedAt, error, options.signal);
+      clientTurn?.end();
+      throw error;
+    }
+    try {
+      const { conversationId, history, added, needs, warnings } = prepared;
       for (const warning of warnings) this.log.warn(warning);
       const turn: TurnContext = {
         id: randomUUID(),
@@ -180,7 +129,7 @@ export class Mai {
         streamed: false,
       };
       runtime.state.counters.turns++;
-      const trace = runtime.observer.begin(turn);
+      const trace = observer.begin(turn);
       try {
         await runtime.run(turn);
         if (!turn.result) throw new MaiError(ErrorCodes.internal, 'The pipeline finished without an answer.');
@@ -196,60 +145,25 @@ export class Mai {
   }
 
   /** Per model and backend over a window, from the ledger (every Mai sharing the state directory, across restarts). */
-  async stats(options: StatsOptions = {}): Promise<StatsReport> {
-    const { observer, ledger, loaded, stateDir } = this.runtime;
-    const since = sinceOrThrow(options.since ?? '24h');
-    observer.flush();
-    await ledger?.flush(); // this process's latest turns are in
-    return computeStats({ dir: ledgerDir(stateDir), maxFiles: loaded.config.ledger.maxFiles, since, ...(options.buckets ? { buckets: options.buckets } : {}) });
+  stats(options: StatsOptions = {}): Promise<StatsReport> {
+    return this.observed.stats(options);
   }
 
   /** The Prometheus metrics, in the text exposition format. */
-  async metrics(): Promise<MetricsText> {
-    const { observer, metrics } = this.runtime;
-    observer.flush();
-    return { contentType: metrics.contentType, text: await metrics.text() };
+  metrics(): Promise<MetricsText> {
+    return this.observed.metrics();
   }
 
   /** Where the metrics are exported now (null for what is off or not started). */
   get metricsExport(): { url: string | null; textfile: string | null } {
-    return { url: this.exporters?.url ?? null, textfile: this.exporters?.textfilePath ?? null };
+    return this.observed.export;
   }
 
   async models(options: { refresh?: boolean } = {}): Promise<ModelsReport> {
-    const { catalog, selector, state, monitor, cooldowns, loaded, router } = this.runtime;
+    const { catalog } = this.runtime;
     if (options.refresh ?? true) await catalog.refresh();
     else await catalog.ensure();
-    const ranking: RankedModel[] = selector.rank({
-      catalog: catalog.list(),
-      resources: monitor.latest(),
-      needs: { capabilities: ['chat'], minPromptTokens: 0, fullPromptTokens: 0, replyTokens: loaded.config.context.replyTokens },
-      current: state.current,
-    });
-    const cooling = cooldowns.snapshot();
-    return {
-      models: ranking.map((r) => ({
-        id: r.model.id,
-        backend: r.model.backend,
-        loaded: r.model.loaded,
-        contextLength: r.model.contextLength,
-        sizeBytes: r.model.sizeBytes ?? null,
-        quantization: r.model.quantization ?? null,
-        tier: r.model.tier,
-        capabilities: r.model.capabilities,
-        fits: r.fits,
-        ...(r.fits ? {} : { reason: r.vetoes.join('; ') }),
-        score: Math.round(r.score * 1000) / 1000,
-        scores: r.scores,
-        vetoes: r.vetoes,
-        reasons: r.reasons,
-        ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id] } : {}),
-        host: r.model.host ?? 'local',
-        servers: modelServers(router, r.model),
-      })),
-      current: state.current,
-      pinned: state.pinned,
-    };
+    return modelsReport(this.runtime);
   }
 
   /** Waits for the catalogue's first listing (once); later calls only refresh it in the background when stale. Cheap: no ranking. */
@@ -258,27 +172,8 @@ export class Mai {
   }
 
   status(): StatusReport {
-    const { state, monitor, catalog, loaded, queue, locations, load } = this.runtime;
-    return {
-      model: state.current,
-      pinned: state.pinned,
-      resources: monitor.latest(),
-      backends: catalog.status().map((b) => {
-        const where = locations.get(b.name) ?? { host: 'local', local: true };
-        const figures = load.report(b.name);
-        return { name: b.name, reachable: b.reachable, ...(b.error ? { error: b.error } : {}), ...where, ...(figures ? { load: figures } : {}) };
-      }),
-      counters: { ...state.counters },
-      ...(state.lastSwitch ? { lastSwitch: state.lastSwitch } : {}),
-      uptimeMs: Date.now() - state.startedAt,
-      config: { file: loaded.file, source: loaded.source },
-      loaded: catalog
-        .list()
-        .filter((m) => m.loaded)
-        .map((m) => ({ model: m.id, backend: m.backend, memoryBytes: m.memoryBytes ?? null })),
-      clients: this.clients.list((client) => queue.waitingOf(client)),
-      queues: queue.status(),
-    };
+    const runtime = this.runtime;
+    return statusReport(runtime, this.clients.list((client) => runtime.queue.waitingOf(client)));
   }
 
   /**
@@ -327,7 +222,7 @@ export class Mai {
       plugins: this.options.plugins,
       log: this.log,
       state: this.runtime.state,
-      metrics: this.runtime.metrics,
+      metrics: this.runtime.observability.metrics,
       ...(this.options.env ? { env: this.options.env } : {}),
       ...(this.options.createMonitor ? { createMonitor: this.options.createMonitor } : {}),
     });
@@ -336,12 +231,12 @@ export class Mai {
     const previous = this.runtime;
     this.runtime = next;
     await previous.close();
-    await this.exporters?.apply(loaded.config.metrics, loaded.baseDir);
+    await this.observed.applyConfig();
     return { file: loaded.file };
   }
 
   async close(): Promise<void> {
     await this.runtime.close();
-    await this.exporters?.close();
+    await this.observed.close();
   }
 }

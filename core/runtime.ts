@@ -13,12 +13,11 @@ import { ModelQueue } from './fallback/model-queue.ts';
 import { LoadBoard, type LoadProbe } from './load/load-board.ts';
 import { locate, type Location } from './load/locality.ts';
 import { ReplicaRouter } from './load/replica-router.ts';
-import { Ledger } from './ledger/ledger.ts';
 import type { Logger } from './log.ts';
-import { MaiMetrics } from './metrics/mai-metrics.ts';
+import type { MaiMetrics } from './metrics/mai-metrics.ts';
 import { OsMonitor, type LoadedModelsSource, type ResourceMonitor } from './monitor/resource-monitor.ts';
 import { SamplingMonitor } from './monitor/sampling-monitor.ts';
-import { TurnObserver } from './observe/turn-observer.ts';
+import { observeTurns, type Observability } from './observe/observability.ts';
 import { compose } from './pipeline/compose.ts';
 import type { TurnContext } from './pipeline/turn.ts';
 import { checkPlugins, createPlugins, pluginProblemsError, type MaiPlugin, type PluginContext } from './plugin.ts';
@@ -58,11 +57,8 @@ export interface Runtime {
   readonly router: ReplicaRouter;
   readonly locations: ReadonlyMap<string, Location>;
   readonly stateDir: string;
-  /** Watches every turn for the ledger and the metrics (Mai.chat begins and ends each). */
-  readonly observer: TurnObserver;
-  /** null when ledger.enabled is false. */
-  readonly ledger: Ledger | null;
-  readonly metrics: MaiMetrics;
+  /** Watches every turn for the ledger and the metrics (Mai.chat begins and ends each): core/observe/observability.ts. */
+  readonly observability: Observability;
   readonly run: (turn: TurnContext) => Promise<void>;
   close(): Promise<void>;
 }
@@ -131,17 +127,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     preloadTimeoutMs: config.fallback.loadingFirstTokenTimeoutMs,
   });
 
-  const ledger = config.ledger.enabled
-    ? new Ledger({ config: config.ledger, stateDir, backends: () => catalog.status().map((b) => ({ name: b.name, reachable: b.reachable })), log: log.child('ledger') })
-    : null;
-  const metrics = options.metrics ?? new MaiMetrics();
-  metrics.bind({
-    queue: () => queue.depths(),
-    loadedModels: () => catalog.list().filter((m) => m.loaded).map((m) => ({ model: m.id, backend: m.backend })),
-    backends: () => catalog.status(),
-    resources: () => monitor.latest(),
-  });
-  const observer = new TurnObserver(ledger ? [ledger, metrics] : [metrics], log.child('observe'));
+  const observability = observeTurns({ ledger: config.ledger, stateDir, catalog, queue, monitor, metrics: options.metrics, log });
 
   // The onion, outer to inner. What each stage does before and after next():
   //
@@ -208,14 +194,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     router,
     locations,
     stateDir,
-    observer,
-    ledger,
-    metrics,
+    observability,
     run,
     async close() {
       board.close();
-      observer.flush();
-      await ledger?.flush();
+      await observability.close();
       switcher.cancelPreload();
       await switcher.settled();
       await monitor.close();

@@ -1,12 +1,14 @@
 /**
  * Rotation keeps the bound: past maxFileBytes the file becomes ledger.1.jsonl and the oldest past
  * maxFiles is deleted — also with two writers (two Mai processes) sharing the folder, where every
- * line still lands whole. And through Mai: ledger.maxFileMb / maxFiles from the config.
+ * line still lands whole. And through Mai: ledger.maxFileMb / maxFiles from the config, each
+ * ledger file rotated with its stats file.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerWriter } from '../core/ledger/ledger-writer.ts';
+import { computeStats } from '../core/ledger/stats.ts';
 import { createLogger } from '../core/log.ts';
 import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
@@ -34,7 +36,7 @@ describe('ledger rotation', () => {
       writer.write(line(i));
       if (i % 7 === 0) await writer.flush(); // batches of different sizes
     }
-    await writer.flush();
+    await writer.close();
     const files = await linesOf(folder);
     expect([...files.keys()]).toEqual(['ledger.1.jsonl', 'ledger.2.jsonl', 'ledger.3.jsonl', 'ledger.jsonl']);
     for (const name of files.keys()) expect((await stat(join(folder, name))).size).toBeLessThanOrEqual(1000);
@@ -52,7 +54,7 @@ describe('ledger rotation', () => {
       writers[i % 2]!.write(JSON.stringify({ t: i, w: i % 2, pad: 'y'.repeat(60) }));
       if (i % 5 === 0) await Promise.all(writers.map((w) => w.flush()));
     }
-    await Promise.all(writers.map((w) => w.flush()));
+    await Promise.all(writers.map((w) => w.close()));
     const files = await linesOf(folder);
     expect(files.size).toBeLessThanOrEqual(3);
     expect([...files.keys()].every((n) => /^ledger(\.\d)?\.jsonl$/.test(n))).toBe(true); // no claim left behind
@@ -80,8 +82,15 @@ context: { stateDir: ./state, summary: digest }
     }
     const folder = join(dir.path, 'state', 'ledger');
     const files = await linesOf(folder);
-    expect([...files.keys()]).toEqual(['ledger.1.jsonl', 'ledger.jsonl']);
-    for (const name of files.keys()) expect((await stat(join(folder, name))).size).toBeLessThanOrEqual(0.002 * 1024 * 1024);
-    expect([...files.values()].flat().length).toBeLessThan(12);
+    // Each ledger file with its stats file beside it, rotated together, a stats line per ledger line.
+    expect([...files.keys()]).toEqual(['ledger.1.jsonl', 'ledger.1.stats', 'ledger.jsonl', 'ledger.stats']);
+    for (const name of ['ledger.1.jsonl', 'ledger.jsonl']) expect((await stat(join(folder, name))).size).toBeLessThanOrEqual(0.002 * 1024 * 1024);
+    expect(files.get('ledger.1.stats')).toHaveLength(files.get('ledger.1.jsonl')!.length);
+    expect(files.get('ledger.stats')).toHaveLength(files.get('ledger.jsonl')!.length);
+    const kept = files.get('ledger.1.jsonl')!.length + files.get('ledger.jsonl')!.length;
+    expect(kept).toBeLessThan(12);
+    // Both files are read through their stats files, and count every turn kept.
+    const s = await computeStats({ dir: folder, maxFiles: 2, since: Date.now() - 3_600_000 });
+    expect(s.ledger).toMatchObject({ files: 2, fromStatsFiles: 2, lines: kept, unreadable: 0 });
   });
 });

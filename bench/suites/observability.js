@@ -4,7 +4,7 @@
  * takes on a ledger of 100,000 turns (the `stats` method of a running `mai serve`, and the
  * computation alone in this process).
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawnLoopbackServer } from '../lib/processes.js';
@@ -61,6 +61,20 @@ function ledgerLine(i, now) {
 }
 
 /**
+ * CPU time (ms) a process has used, from /proc (null where there is none).
+ * @param {number | undefined} pid
+ */
+async function cpuMs(pid) {
+  try {
+    const fields = ((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1] ?? '').split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in ticks of 1/100 s
+    return Number.isFinite(ticks) ? (ticks * 1000) / 100 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * @param {import('../lib/rpc-pipe.js').RpcPipe} mai
  */
 async function turn(mai) {
@@ -105,6 +119,7 @@ export async function observability({ smoke }) {
     const onTimes = [];
     /** @type {number[]} */
     const offTimes = [];
+    const cpuBefore = [await cpuMs(withLedger.child.pid), await cpuMs(without.child.pid)];
     for (let i = 0; i < iterations; i++) {
       // Alternate who goes first, so neither always follows the other.
       if (i % 2 === 0) {
@@ -116,14 +131,26 @@ export async function observability({ smoke }) {
       }
     }
     const added = p50(onTimes) - p50(offTimes);
+    const cpuAfter = [await cpuMs(withLedger.child.pid), await cpuMs(without.child.pid)];
+    /** CPU ms per turn of each mai serve over the measured turns (its batches of ledger lines included). */
+    const perTurn = cpuBefore.map((before, i) => {
+      const after = cpuAfter[i];
+      return before === null || after === null || after === undefined ? null : (after - before) / iterations;
+    });
+    const [cpuOn = null, cpuOff = null] = perTurn;
+    const paired = p50(onTimes.map((t, i) => t - (offTimes[i] ?? t)));
 
     // `mai stats` on 100,000 lines: in the state directory of the Mai with the ledger on (its own turns are in it too).
     const lines = smoke ? 2_000 : LINES;
     const now = Date.now();
     const ledgerDir = join(on.path, 'state', 'ledger');
     await mkdir(ledgerDir, { recursive: true });
-    const text = `${Array.from({ length: lines }, (_, i) => ledgerLine(lines - 1 - i, now)).join('\n')}\n`;
+    // As Mai writes it: each ledger line with its stats line in the stats file beside it.
+    const { statsLine } = await import(join(repoRoot, 'dist', 'core', 'ledger', 'stats-line.js'));
+    const ledgerLines = Array.from({ length: lines }, (_, i) => ledgerLine(lines - 1 - i, now));
+    const text = `${ledgerLines.join('\n')}\n`;
     await writeFile(join(ledgerDir, 'ledger.1.jsonl'), text);
+    await writeFile(join(ledgerDir, 'ledger.1.stats'), `${ledgerLines.map((l) => statsLine(JSON.parse(l), Buffer.byteLength(l) + 1)).join('\n')}\n`);
     const rounds = smoke ? 2 : 5;
     /** @type {number[]} */
     const viaMethod = [];
@@ -144,10 +171,30 @@ export async function observability({ smoke }) {
     for (let i = 0; i < rounds; i++) {
       const started = performance.now();
       const used = process.cpuUsage();
-      await computeStats({ dir: ledgerDir, maxFiles: 5, since: now - 86_400_000 });
+      const report = await computeStats({ dir: ledgerDir, maxFiles: 5, since: now - 86_400_000 });
       const spent = process.cpuUsage(used);
       inProcess.push(performance.now() - started);
       cpu.push((spent.user + spent.system) / 1000);
+      if (report.ledger.fromStatsFiles !== report.ledger.files) throw new Error(`stats did not read every stats file: ${JSON.stringify(report.ledger)}`);
+    }
+    // The fallback: the same ledger without its stats file (written by an older Mai, or the stats file damaged).
+    const bare = await tempDir();
+    /** @type {number[]} */
+    const fromLedger = [];
+    /** @type {number[]} */
+    const fromLedgerCpu = [];
+    try {
+      await writeFile(join(bare.path, 'ledger.1.jsonl'), text);
+      for (let i = 0; i < rounds; i++) {
+        const started = performance.now();
+        const used = process.cpuUsage();
+        await computeStats({ dir: bare.path, maxFiles: 5, since: now - 86_400_000 });
+        const spent = process.cpuUsage(used);
+        fromLedger.push(performance.now() - started);
+        fromLedgerCpu.push((spent.user + spent.system) / 1000);
+      }
+    } finally {
+      await bare.cleanup();
     }
     const statsP50 = p50(viaMethod);
     return {
@@ -156,16 +203,19 @@ export async function observability({ smoke }) {
       header: ['measure', 'p50', 'p99 / max', 'reference', 'difference'],
       rows: [
         ['turn, ledger on (mai serve, 20 ms answer)', ms(p50(onTimes)), ms(p99(onTimes)), `ledger off ${ms(p50(offTimes))}`, plusMs(added)],
+        ['the same, median of the turn-by-turn differences (on − off)', plusMs(paired), '—', '—', '—'],
+        ['CPU time of mai serve per turn, ledger on', cpuOn === null ? '—' : ms(cpuOn), '—', `ledger off ${cpuOff === null ? '—' : ms(cpuOff)}`, cpuOn === null || cpuOff === null ? '—' : plusMs(cpuOn - cpuOff)],
         [`stats method, ${lines.toLocaleString('en-US')} ledger lines (${(Buffer.byteLength(text) / 1024 / 1024).toFixed(0)} MiB)`, ms(statsP50), ms(Math.max(...viaMethod)), '—', '—'],
         ['the same computation in this process (computeStats)', ms(p50(inProcess)), ms(Math.max(...inProcess)), `CPU time p50 ${ms(p50(cpu))}`, '—'],
+        ['the same without the stats file (the ledger parsed, the fallback)', ms(p50(fromLedger)), ms(Math.max(...fromLedger)), `CPU time p50 ${ms(p50(fromLedgerCpu))}`, `stats file ${(p50(fromLedgerCpu) / p50(cpu)).toFixed(1)}× less CPU`],
       ],
       checks: [
         { name: 'Per-turn overhead of the ledger, p50 (on − off)', target: '≤ 0.1 ms', measured: plusMs(added), pass: added <= 0.1 },
         { name: `mai stats on ${lines.toLocaleString('en-US')} ledger lines (stats method, p50)`, target: '≤ 1 s', measured: ms(statsP50), pass: statsP50 <= 1000 },
       ],
       notes: [
-        `${iterations} turns on each of two \`mai serve\` (ledger.enabled true and false, each its own state directory) after ${warmup} warm-up turns each, alternating request by request and who goes first; the loopback server sends 20 chunks over 20 ms. The metrics count turns in both; only the ledger differs.`,
-        `The ledger of the stats rows is ${lines.toLocaleString('en-US')} lines written as Mai writes them (3 ranked models with 5 scorer scores each, one or two attempts), spread over the last 20 hours, read with --since 24h; ${rounds} rounds each. The stats method includes the JSON-RPC round trip and the reply.`,
+        `${iterations} turns on each of two \`mai serve\` (ledger.enabled true and false, each its own state directory) after ${warmup} warm-up turns each, alternating request by request and who goes first; the loopback server sends 20 chunks over 20 ms. The metrics count turns in both; only the ledger differs. Ended turns are handed to the ledger in batches once a second (core/observe/turn-observer.ts), off every reply's path.`,
+        `The ledger of the stats rows is ${lines.toLocaleString('en-US')} lines written as Mai writes them (3 ranked models with 5 scorer scores each, one or two attempts) with the stats file beside it (core/ledger/stats-line.ts), spread over the last 20 hours, read with --since 24h; ${rounds} rounds each. The stats method includes the JSON-RPC round trip and the reply. The last row reads the ledger alone (what stats does when the stats file is missing or damaged).`,
       ],
       seconds: (performance.now() - began) / 1000,
     };

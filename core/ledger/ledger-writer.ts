@@ -1,14 +1,20 @@
 /**
- * Appends ledger lines off the reply's path: `write` only queues the line; a later tick appends
- * every queued line in one write (open, append, close — so several Mai processes can share the
- * file, each write landing whole at its end) and rotates the file past its size, keeping a bounded
- * number of files. Rotation claims the file by renaming it, so when two processes rotate at once
- * only one does. The writer can never fail a turn: the first error (a full disk, a read-only
- * folder) is one warning, then the ledger pauses, drops what comes, and tries again later.
+ * Appends ledger lines, and the stats line of each (core/ledger/stats-line.ts) to the stats file
+ * beside it. Nothing here runs on a reply's path: the observer hands lines over in batches after
+ * the turns ended (core/observe/turn-observer.ts), and each batch is one append to each file
+ * through handles kept open. One stat of ledger.jsonl per batch tells whether another Mai
+ * process sharing the folder rotated it (then the handles are opened again) and how big it is
+ * (past maxFileBytes it is rotated, keeping a bounded number of files: ledger-rotation.ts).
+ *
+ * The writer can never fail a turn: the first error (a full disk, a read-only folder) is one
+ * warning, then the ledger pauses, drops what comes, and tries again later. Lines still queued
+ * when the process exits are written synchronously (`writeSync`), so a normal exit loses none.
  */
-import { appendFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { appendFileSync, mkdirSync, type Stats } from 'node:fs';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../log.ts';
-import { ledgerFile } from './ledger-files.ts';
+import { ledgerFile, statsFile } from './ledger-files.ts';
+import { rotateLedger } from './ledger-rotation.ts';
 
 export interface LedgerWriterOptions {
   dir: string;
@@ -22,12 +28,27 @@ export interface LedgerWriterOptions {
 /** Pending lines beyond this are dropped (a disk slower than the turns; the ledger never grows memory without bound). */
 const MAX_PENDING = 10_000;
 
+interface Entry {
+  line: string;
+  stats: string | undefined;
+}
+
+interface OpenFiles {
+  ledger: FileHandle;
+  stats: FileHandle | null;
+  dev: number;
+  ino: number;
+}
+
+const joined = (lines: string[]) => `${lines.join('\n')}\n`;
+
 export class LedgerWriter {
-  private pending: string[] = [];
+  private pending: Entry[] = [];
   private draining: Promise<void> | null = null;
   private pausedUntil = 0;
   private warned = false;
   private dropped = 0;
+  private files: OpenFiles | null = null;
   private readonly file: string;
 
   constructor(private readonly options: LedgerWriterOptions) {
@@ -39,14 +60,14 @@ export class LedgerWriter {
     return Date.now() < this.pausedUntil;
   }
 
-  /** Queues one line (no newline); it is written on a later tick. Never throws. */
-  write(line: string): void {
+  /** Queues one line (no newline) and its stats line; both are appended once the current batch is handed over. Never throws. */
+  write(line: string, stats?: string): void {
     if (this.paused || this.pending.length >= MAX_PENDING) {
       this.dropped++;
       return;
     }
-    this.pending.push(line);
-    this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    this.pending.push({ line, stats });
+    this.draining ??= Promise.resolve().then(() => this.drain());
   }
 
   /** Resolves once every queued line is written (or dropped by a pause). */
@@ -54,21 +75,42 @@ export class LedgerWriter {
     while (this.draining) await this.draining;
   }
 
+  /** Writes what is queued and closes the files. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.closeFiles();
+  }
+
+  /** At exit: what is still queued goes out now, synchronously (errors are swallowed: the process is leaving). */
+  flushSync(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0 || this.paused) return;
+    try {
+      mkdirSync(this.options.dir, { recursive: true });
+      appendFileSync(this.file, joined(batch.map((e) => e.line)), { mode: 0o600 });
+      const stats = batch.flatMap((e) => (e.stats === undefined ? [] : [e.stats]));
+      if (stats.length > 0) appendFileSync(statsFile(this.options.dir, 0), joined(stats), { mode: 0o600 });
+    } catch {
+      // nothing to tell anyone any more
+    }
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const lines = this.pending;
+        const batch = this.pending;
         this.pending = [];
-        const text = `${lines.join('\n')}\n`;
         try {
-          await this.append(text);
+          await this.append(batch);
           if (this.warned) {
             this.options.log.info(`the ledger writes again to ${this.file}${this.dropped ? ` (${this.dropped} turn(s) went unrecorded meanwhile)` : ''}`);
             this.warned = false;
             this.dropped = 0;
           }
         } catch (error) {
-          this.pause(error, lines.length);
+          await this.closeFiles();
+          this.pause(error, batch.length);
         }
       }
     } finally {
@@ -76,34 +118,74 @@ export class LedgerWriter {
     }
   }
 
-  private async append(text: string): Promise<void> {
-    const bytes = Buffer.byteLength(text);
-    let size = 0;
-    try {
-      size = (await stat(this.file)).size;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await mkdir(this.options.dir, { recursive: true });
+  /** Appends the batch, rotating before the lines that would take the file past maxFileBytes (a line longer than that gets a file of its own). */
+  private async append(batch: Entry[]): Promise<void> {
+    let { files, size } = await this.current();
+    for (let from = 0; from < batch.length; ) {
+      let to = from;
+      let bytes = 0;
+      for (; to < batch.length; to++) {
+        const line = Buffer.byteLength(batch[to]!.line) + 1;
+        if (size + bytes > 0 && size + bytes + line > this.options.maxFileBytes) break;
+        bytes += line;
+      }
+      if (to === from) {
+        await this.closeFiles();
+        await rotateLedger(this.options.dir, this.options.maxFiles);
+        ({ files, size } = await this.current());
+        continue;
+      }
+      await this.appendTo(files, batch.slice(from, to));
+      size += bytes;
+      from = to;
     }
-    if (size > 0 && size + bytes > this.options.maxFileBytes) await this.rotate();
-    await appendFile(this.file, text, { mode: 0o600 });
   }
 
-  /** ledger.jsonl becomes ledger.1.jsonl, each older one moves up one, the oldest past maxFiles goes. */
-  private async rotate(): Promise<void> {
-    const claim = `${this.file}.${process.pid}.rotating`;
+  /** Both appends at once: their completions come back together, one wake-up of the process instead of two. */
+  private async appendTo(files: OpenFiles, batch: Entry[]): Promise<void> {
+    const stats = batch.flatMap((e) => (e.stats === undefined ? [] : [e.stats]));
+    await Promise.all([files.ledger.appendFile(joined(batch.map((e) => e.line))), stats.length > 0 ? this.appendStats(files, joined(stats)) : undefined]);
+  }
+
+  /** The stats file only speeds `mai stats` up: when it cannot be written, stats reads the ledger itself. */
+  private async appendStats(files: OpenFiles, text: string): Promise<void> {
     try {
-      await rename(this.file, claim);
+      files.stats ??= await open(statsFile(this.options.dir, 0), 'a', 0o600);
+      await files.stats.appendFile(text);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another process rotated it just now
+      this.options.log.debug('the ledger could not append to its stats file (mai stats reads the ledger instead)', error);
+    }
+  }
+
+  /** The files written to now: the handles kept open while ledger.jsonl is still the file they hold. */
+  private async current(): Promise<{ files: OpenFiles; size: number }> {
+    let now: Stats | null = null;
+    try {
+      now = await stat(this.file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const held = this.files;
+    // Without inode numbers (some platforms say 0) the files are opened again for each batch.
+    if (held && now && now.ino !== 0 && now.ino === held.ino && now.dev === held.dev) return { files: held, size: now.size };
+    await this.closeFiles();
+    if (!now) await mkdir(this.options.dir, { recursive: true });
+    const ledger = await open(this.file, 'a', 0o600);
+    try {
+      const opened = await ledger.stat();
+      this.files = { ledger, stats: null, dev: opened.dev, ino: opened.ino };
+      return { files: this.files, size: opened.size };
+    } catch (error) {
+      await ledger.close().catch(() => undefined);
       throw error;
     }
-    const { dir, maxFiles } = this.options;
-    const gone = async (file: string) => unlink(file).catch(ignoreMissing);
-    if (maxFiles <= 1) return gone(claim);
-    await gone(ledgerFile(dir, maxFiles - 1));
-    for (let i = maxFiles - 2; i >= 1; i--) await rename(ledgerFile(dir, i), ledgerFile(dir, i + 1)).catch(ignoreMissing);
-    await rename(claim, ledgerFile(dir, 1));
+  }
+
+  private async closeFiles(): Promise<void> {
+    const files = this.files;
+    this.files = null;
+    await files?.ledger.close().catch(() => undefined);
+    await files?.stats?.close().catch(() => undefined);
   }
 
   private pause(error: unknown, lost: number): void {
@@ -123,8 +205,4 @@ export class LedgerWriter {
       `the ledger cannot write to ${this.file} (${why}${code ? `, ${code}` : ''}); turns go on unrecorded and Mai tries again every ${Math.round((this.options.pauseMs ?? 60_000) / 1000)} s. Free the disk or fix the folder's permissions, or set ledger.enabled: false.`,
     );
   }
-}
-
-function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
 }

@@ -1,10 +1,15 @@
-/** The ledger as a turn sink: each finished turn becomes one JSON line (core/ledger/record.ts) for the writer. */
+/**
+ * The ledger as a turn sink: each finished turn becomes one JSON line (core/ledger/record.ts) and
+ * its stats line (core/ledger/stats-line.ts) for the writer. Called in the observer's batches,
+ * after the turns' replies went out: building and serialising the lines is never on a reply's path.
+ */
 import type { LedgerConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { TurnSink } from '../observe/turn-observer.ts';
 import type { TurnSummary } from '../observe/turn-summary.ts';
 import { ledgerDir } from './ledger-files.ts';
 import { ledgerRecord } from './record.ts';
+import { statsLine } from './stats-line.ts';
 import { LedgerWriter } from './ledger-writer.ts';
 
 export interface LedgerOptions {
@@ -32,11 +37,22 @@ export class Ledger implements TurnSink {
 
   turnEnded(summary: TurnSummary): void {
     const record = ledgerRecord(summary, { content: this.options.config.content, backends: this.options.backends() });
-    this.writer.write(JSON.stringify(record));
+    const line = JSON.stringify(record);
+    this.writer.write(line, statsLine(record, Buffer.byteLength(line) + 1));
   }
 
   /** Resolves once every line so far is on disk (or dropped by a pause). */
   flush(): Promise<void> {
     return this.writer.flush();
+  }
+
+  /** At exit: what is queued is written synchronously. */
+  flushSync(): void {
+    this.writer.flushSync();
+  }
+
+  /** Writes what is queued and closes the files. */
+  close(): Promise<void> {
+    return this.writer.close();
   }
 }

@@ -29,7 +29,7 @@ export interface LedgerRecord {
   attempts: AttemptSummary[];
   fallbacks: Array<{ from: string; to: string }>;
   switch: { from: string; to: string } | null;
-  /** Backends reachable and not, as the catalogue knew at the end of the turn. */
+  /** Backends reachable and not, as the catalogue knew when the line was made (within a second of the turn's end: the observer's batch). */
   up: string[];
   down: string[];
   turn: string;

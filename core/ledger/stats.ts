@@ -1,12 +1,10 @@
 /**
- * `mai stats`: per model and per backend over a window, read from the ledger files — so the
- * figures cover every Mai process that shares the state directory and survive restarts. Lines
- * outside the window are skipped on their leading `"t":` without being parsed, and files last
- * written before the window are not read at all. Percentiles are nearest-rank.
+ * `mai stats`: per model and per backend over a window, read from the ledger files (through the
+ * compact stats files beside them where those are whole: stats-read.ts) — so the figures cover
+ * every Mai process that shares the state directory and survive restarts. Percentiles are nearest-rank.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { STATS_END, type LedgerRecord } from './record.ts';
-import { ledgerFiles } from './ledger-files.ts';
+import type { StatsInput } from './stats-line.ts';
+import { readTurns, StatsFileDistrusted } from './stats-read.ts';
 
 export interface ModelStats {
   model: string;
@@ -42,7 +40,8 @@ export interface StatsReport {
   since: string;
   until: string;
   bucketMs: number;
-  ledger: { dir: string; files: number; lines: number; unreadable: number };
+  /** `fromStatsFiles`: of the files read, those read through the stats file beside them (core/ledger/stats-line.ts). */
+  ledger: { dir: string; files: number; lines: number; unreadable: number; fromStatsFiles: number };
   turns: { total: number; ok: number; failed: number; cancelled: number; fallbacks: number; switches: number };
   models: ModelStats[];
   backends: BackendStats[];
@@ -70,27 +69,21 @@ interface ModelAcc {
   queue: number[];
 }
 
-const NEWLINE = 0x0a;
-const STATS_END_BYTES = Buffer.from(STATS_END);
-const PREFIX = Buffer.from('{"t":');
-
-/** The `t` a line starts with (`{"t":1764…,`), read from the bytes without parsing the line; null if it has none. */
-function leadingTime(bytes: Buffer, start: number, end: number): number | null {
-  if (end - start < PREFIX.length + 2 || bytes.compare(PREFIX, 0, PREFIX.length, start, start + PREFIX.length) !== 0) return null;
-  let t = 0;
-  let i = start + PREFIX.length;
-  for (; i < end; i++) {
-    const c = bytes[i]!;
-    if (c === 0x2c) return i > start + PREFIX.length ? t : null; // ','
-    if (c < 0x30 || c > 0x39) return null;
-    t = t * 10 + (c - 0x30);
-  }
-  return null;
-}
-
 const round = (n: number | null, places = 2) => (n === null ? null : Math.round(n * 10 ** places) / 10 ** places);
 
 export async function computeStats(options: StatsOptions): Promise<StatsReport> {
+  const distrusted = new Set<string>();
+  for (;;) {
+    try {
+      return await tally(options, distrusted);
+    } catch (error) {
+      if (!(error instanceof StatsFileDistrusted)) throw error;
+      distrusted.add(error.file); // rare (a corrupt line whose lengths still add up): count again without that file
+    }
+  }
+}
+
+async function tally(options: StatsOptions, distrusted: ReadonlySet<string>): Promise<StatsReport> {
   const until = options.until ?? Date.now();
   const since = options.since;
   const bucketCount = Math.max(1, Math.min(200, options.buckets ?? 12));
@@ -98,8 +91,6 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
   const turns = { total: 0, ok: 0, failed: 0, cancelled: 0, fallbacks: 0, switches: 0 };
   const models = new Map<string, ModelAcc>();
   const backends = new Map<string, { turns: number; up: number; buckets: Array<{ turns: number; up: number }> }>();
-  let files = 0;
-  let unreadable = 0;
 
   const modelAcc = (model: string, backend: string): ModelAcc => {
     let acc = models.get(model);
@@ -117,7 +108,7 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
   const seen = new Map<string, boolean>();
   const tried = new Set<string>();
 
-  const add = (r: LedgerRecord) => {
+  const add = (r: StatsInput) => {
     turns.total++;
     turns[r.outcome]++;
     turns.fallbacks += r.fallbacks.length;
@@ -169,38 +160,7 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
     }
   };
 
-  for (const file of ledgerFiles(options.dir, options.maxFiles)) {
-    let bytes: Buffer;
-    try {
-      if ((await stat(file)).mtimeMs < since) continue; // last written before the window
-      bytes = await readFile(file);
-    } catch {
-      continue; // missing (never rotated that far) or rotated away just now
-    }
-    files++;
-    let start = 0;
-    while (start < bytes.length) {
-      let end = bytes.indexOf(NEWLINE, start);
-      if (end === -1) end = bytes.length;
-      if (end > start) {
-        const t = leadingTime(bytes, start, end);
-        if (t === null) unreadable++;
-        else if (t >= since && t <= until) {
-          // Only the part stats reads is decoded and parsed (the ranking, reasons and text are not).
-          const cut = bytes.indexOf(STATS_END_BYTES, start);
-          try {
-            let record = (cut !== -1 && cut < end ? JSON.parse(`${bytes.toString('utf8', start, cut)}}`) : null) as LedgerRecord | null;
-            // A line whose keys come in another order (written by hand, or by another tool) is parsed whole.
-            if (!record || record.outcome === undefined || record.attempts === undefined) record = JSON.parse(bytes.toString('utf8', start, end)) as LedgerRecord;
-            add(record);
-          } catch {
-            unreadable++; // a line cut by a crash or a full disk: the others still count
-          }
-        }
-      }
-      start = end + 1;
-    }
-  }
+  const read = await readTurns({ dir: options.dir, maxFiles: options.maxFiles, since, until }, add, distrusted);
 
   const modelStats = [...models.values()].map(({ stats, ttft, tps, queue }) => {
     const p50 = percentile(ttft, 0.5);
@@ -226,7 +186,7 @@ export async function computeStats(options: StatsOptions): Promise<StatsReport> 
     since: new Date(since).toISOString(),
     until: new Date(until).toISOString(),
     bucketMs: Math.round(bucketMs),
-    ledger: { dir: options.dir, files, lines: turns.total, unreadable },
+    ledger: { dir: options.dir, files: read.files, lines: turns.total, unreadable: read.unreadable, fromStatsFiles: read.viaStats },
     turns,
     models: modelStats,
     backends: backendStats,
