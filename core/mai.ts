@@ -24,6 +24,7 @@ import { createRuntime, type Runtime } from './runtime.ts';
 import type { SwitchRecord } from './state.ts';
 import type { LoadReport } from './load/load-board.ts';
 import { modelServers, type ModelServer } from './load/model-servers.ts';
+import { replicasOf } from './load/replica-router.ts';
 import type { Capability, ResourceSnapshot, Tier } from './types.ts';
 
 export interface MaiOptions {
@@ -73,7 +74,9 @@ export interface ModelReport {
   scores: Record<string, number>;
   vetoes: string[];
   reasons: string[];
+  /** While the model cools down after repeated failures: until when (ISO) and why. */
   coolingDownUntil?: string;
+  coolingReason?: string;
   /** Where it runs: 'local' or the host's name (the first replica's). */
   host: string;
   /** Each server that answers for it, with its load now. */
@@ -87,11 +90,25 @@ export interface ModelsReport {
   models: ModelReport[];
   current: string | null;
   pinned: string | null;
+  /** The pinned model's server the pin names (`mai switch id@backend`), else null. */
+  pinnedReplica: string | null;
+}
+
+/** Something cooling down now: a model (backend null) or one server of it; until when (ISO) and why. */
+export interface CoolingReport {
+  model: string;
+  backend: string | null;
+  until: string;
+  reason: string;
 }
 
 export interface StatusReport {
   model: string | null;
   pinned: string | null;
+  /** The pinned model's server the pin names, else null; while it cools, `cooling` says until when and why. */
+  pinnedReplica: string | null;
+  /** Models and servers (replicas) cooling down after failures: tried last (a replica: not at all) until then. */
+  cooling: CoolingReport[];
   resources: ResourceSnapshot;
   backends: Array<{ name: string; reachable: boolean; error?: string; host: string; local: boolean; load?: LoadReport }>;
   counters: { turns: number; fallbacks: number; switches: number };
@@ -243,12 +260,13 @@ export class Mai {
         scores: r.scores,
         vetoes: r.vetoes,
         reasons: r.reasons,
-        ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id] } : {}),
+        ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id], coolingReason: cooldowns.why(r.model.id) ?? 'repeated failures' } : {}),
         host: r.model.host ?? 'local',
-        servers: modelServers(router, r.model),
+        servers: modelServers(router, r.model, r.model.id === state.pinned ? state.pinnedReplica : null),
       })),
       current: state.current,
       pinned: state.pinned,
+      pinnedReplica: state.pinnedReplica,
     };
   }
 
@@ -258,10 +276,13 @@ export class Mai {
   }
 
   status(): StatusReport {
-    const { state, monitor, catalog, loaded, queue, locations, load } = this.runtime;
+    const { state, monitor, catalog, loaded, queue, locations, load, cooldowns, router } = this.runtime;
+    const models = Object.entries(cooldowns.snapshot()).map(([model, until]) => ({ model, backend: null, until, reason: cooldowns.why(model) ?? 'repeated failures' }));
     return {
       model: state.current,
       pinned: state.pinned,
+      pinnedReplica: state.pinnedReplica,
+      cooling: [...models, ...router.coolingAll()],
       resources: monitor.latest(),
       backends: catalog.status().map((b) => {
         const where = locations.get(b.name) ?? { host: 'local', local: true };
@@ -283,18 +304,29 @@ export class Mai {
 
   /**
    * Pins a model (null or "auto" unpins) for every client of this Mai: the pin is the machine's
-   * (saved in the state directory), not one connection's. An unknown id is an error listing the known ones.
+   * (saved in the state directory), not one connection's. `id@backend` pins one server of a model
+   * served by several: it answers while it is not cooling down; while it cools, the model's other
+   * servers do (never another model first). An unknown id is an error listing the known ones.
    */
-  async switch(model: string | null): Promise<{ pinned: string | null }> {
+  async switch(model: string | null): Promise<{ pinned: string | null; replica?: string }> {
     const { catalog, state } = this.runtime;
     if (model === null || model === 'auto') {
       state.pin(null);
       return { pinned: null };
     }
     await catalog.ensure();
-    const found = catalog.require(model);
-    state.pin(found.id);
-    return { pinned: found.id };
+    const ref = catalog.splitRef(model);
+    const found = catalog.require(ref.model);
+    if (ref.replica !== null) {
+      const servers = replicasOf(found).map((r) => r.backend);
+      if (!servers.includes(ref.replica)) {
+        throw new MaiError(ErrorCodes.unknownModel, `${found.id} is not served by ${ref.replica} now; its servers: ${servers.join(', ')}. Pin one of them (${found.id}@${servers[0]}) or the model (${found.id}).`, {
+          data: { model: found.id, replica: ref.replica, servers },
+        });
+      }
+    }
+    state.pin(found.id, ref.replica);
+    return { pinned: found.id, ...(ref.replica !== null ? { replica: ref.replica } : {}) };
   }
 
   /** One page of the conversations, newest first (`nextCursor` asks for the next one). */

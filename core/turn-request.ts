@@ -14,7 +14,7 @@ export const TurnRequest = z.strictObject({
   message: z.string().min(1, 'the message is empty: send the text to answer in "message"'),
   conversationId: z.string().min(1).optional(),
   system: z.string().optional(),
-  /** Answer this turn with this model (like a pin, for one turn). */
+  /** Answer this turn with this model (like a pin, for one turn); `id@backend` names one of its servers. */
   model: z.string().min(1).optional(),
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),
