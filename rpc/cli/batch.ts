@@ -64,7 +64,12 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
   let written = 0;
   let failed = 0;
   let flushing = Promise.resolve();
-  const flush = () => {
+  let scheduled = false;
+  // Every line in order that is ready, in one write: a write per result (a system call each on a
+  // pipe) cost about 2 % of a batch's CPU; the results that arrive within one turn of the event
+  // loop go out together, and each still leaves as soon as every earlier one has.
+  const write = () => {
+    scheduled = false;
     let text = '';
     while (written < items.length && results[written] !== undefined) {
       text += `${results[written]}\n`;
@@ -72,6 +77,11 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
       written++;
     }
     if (text !== '') flushing = flushing.then(() => writeOut(text));
+  };
+  const flush = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(write);
   };
   const worker = async () => {
     for (let index = next++; index < items.length; index = next++) {
@@ -83,6 +93,7 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, items.length)) }, worker));
+  write();
   await flushing;
   bar?.finish();
   if (failed > 0) process.stderr.write(`mai batch: ${failed} of ${items.length} prompt(s) failed (see their "error")\n`);
