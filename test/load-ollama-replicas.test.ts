@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Mai } from '../core/mai.ts';
-import { LoadScene } from './support/load-scene.ts';
+import { batch, LoadScene } from './support/load-scene.ts';
 import { startOllamaServer, type FakeOllamaServer } from './support/ollama-server.ts';
 
 const DIGEST = 'a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72';
@@ -20,21 +20,6 @@ context: { stateDir: ./state, summary: digest }
 fallback: { retries: 0 }
 `;
 
-async function batch(mai: Mai, count: number, concurrency: number): Promise<string[]> {
-  const models: string[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const n = ++next;
-        const result = await mai.chat({ message: `prompt ${n}` });
-        expect(result.text).toBe(`Answer to: prompt ${n}.`);
-        models.push(result.model);
-      }
-    }),
-  );
-  return models;
-}
 
 const turns = (server: FakeOllamaServer) => server.chats.filter((c) => c.messages.length > 0);
 
