@@ -160,6 +160,17 @@ export class Catalog {
     );
   }
 
+  /**
+   * A model reference as a client writes it: a model id, or `id@backend` for one of its servers
+   * (a configured backend's name after the last `@`; a listed id that itself has an `@` stays whole).
+   */
+  splitRef(ref: string): { model: string; replica: string | null } {
+    const at = ref.lastIndexOf('@');
+    if (at <= 0 || this.get(ref)) return { model: ref, replica: null };
+    const backend = ref.slice(at + 1);
+    return this.backends.has(backend) ? { model: ref.slice(0, at), replica: backend } : { model: ref, replica: null };
+  }
+
   /** Like get, but an unknown id is an error that lists the known ones. */
   require(id: string): CatalogModel {
     const model = this.get(id);

@@ -28,7 +28,9 @@ export interface ModelReport {
   scores: Record<string, number>;
   vetoes: string[];
   reasons: string[];
+  /** While the model cools down after repeated failures: until when (ISO) and why. */
   coolingDownUntil?: string;
+  coolingReason?: string;
   /** Where it runs: 'local' or the host's name (the first replica's). */
   host: string;
   /** Each server that answers for it, with its load now. */
@@ -39,11 +41,25 @@ export interface ModelsReport {
   models: ModelReport[];
   current: string | null;
   pinned: string | null;
+  /** The pinned model's server the pin names (`mai switch id@backend`), else null. */
+  pinnedReplica: string | null;
+}
+
+/** Something cooling down now: a model (backend null) or one server of it; until when (ISO) and why. */
+export interface CoolingReport {
+  model: string;
+  backend: string | null;
+  until: string;
+  reason: string;
 }
 
 export interface StatusReport {
   model: string | null;
   pinned: string | null;
+  /** The pinned model's server the pin names, else null; while it cools, `cooling` says until when and why. */
+  pinnedReplica: string | null;
+  /** Models and servers (replicas) cooling down after failures: tried last (a replica: not at all) until then. */
+  cooling: CoolingReport[];
   resources: ResourceSnapshot;
   backends: Array<{ name: string; reachable: boolean; error?: string; host: string; local: boolean; load?: LoadReport }>;
   counters: { turns: number; fallbacks: number; switches: number };
@@ -84,20 +100,24 @@ export function modelsReport(runtime: Runtime): ModelsReport {
       scores: r.scores,
       vetoes: r.vetoes,
       reasons: r.reasons,
-      ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id] } : {}),
+      ...(cooling[r.model.id] ? { coolingDownUntil: cooling[r.model.id], coolingReason: cooldowns.why(r.model.id) ?? 'repeated failures' } : {}),
       host: r.model.host ?? 'local',
-      servers: modelServers(router, r.model),
+      servers: modelServers(router, r.model, r.model.id === state.pinned ? state.pinnedReplica : null),
     })),
     current: state.current,
     pinned: state.pinned,
+    pinnedReplica: state.pinnedReplica,
   };
 }
 
 export function statusReport(runtime: Runtime, clients: ClientStatus[]): StatusReport {
-  const { state, monitor, catalog, loaded, queue, locations, load } = runtime;
+  const { state, monitor, catalog, loaded, queue, locations, load, cooldowns, router } = runtime;
+  const models = Object.entries(cooldowns.snapshot()).map(([model, until]) => ({ model, backend: null, until, reason: cooldowns.why(model) ?? 'repeated failures' }));
   return {
     model: state.current,
     pinned: state.pinned,
+    pinnedReplica: state.pinnedReplica,
+    cooling: [...models, ...router.coolingAll()],
     resources: monitor.latest(),
     backends: catalog.status().map((b) => {
       const where = locations.get(b.name) ?? { host: 'local', local: true };

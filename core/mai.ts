@@ -18,6 +18,7 @@ import type { ResourceMonitor } from './monitor/resource-monitor.ts';
 import type { TurnContext, TurnEvent, TurnRequest, TurnResult } from './pipeline/turn.ts';
 import type { MaiPlugin } from './plugin.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
+import { replicasOf } from './load/replica-router.ts';
 
 export interface MaiOptions {
   loaded?: LoadedConfig;
@@ -40,7 +41,7 @@ export interface ChatOptions {
 }
 
 export type { MetricsText, StatsOptions } from './mai-observability.ts';
-export type { ModelReport, ModelServer, ModelsReport, StatusReport } from './mai-reports.ts';
+export type { CoolingReport, ModelReport, ModelServer, ModelsReport, StatusReport } from './mai-reports.ts';
 
 export class Mai {
   private runtime: Runtime;
@@ -178,18 +179,29 @@ export class Mai {
 
   /**
    * Pins a model (null or "auto" unpins) for every client of this Mai: the pin is the machine's
-   * (saved in the state directory), not one connection's. An unknown id is an error listing the known ones.
+   * (saved in the state directory), not one connection's. `id@backend` pins one server of a model
+   * served by several: it answers while it is not cooling down; while it cools, the model's other
+   * servers do (never another model first). An unknown id is an error listing the known ones.
    */
-  async switch(model: string | null): Promise<{ pinned: string | null }> {
+  async switch(model: string | null): Promise<{ pinned: string | null; replica?: string }> {
     const { catalog, state } = this.runtime;
     if (model === null || model === 'auto') {
       state.pin(null);
       return { pinned: null };
     }
     await catalog.ensure();
-    const found = catalog.require(model);
-    state.pin(found.id);
-    return { pinned: found.id };
+    const ref = catalog.splitRef(model);
+    const found = catalog.require(ref.model);
+    if (ref.replica !== null) {
+      const servers = replicasOf(found).map((r) => r.backend);
+      if (!servers.includes(ref.replica)) {
+        throw new MaiError(ErrorCodes.unknownModel, `${found.id} is not served by ${ref.replica} now; its servers: ${servers.join(', ')}. Pin one of them (${found.id}@${servers[0]}) or the model (${found.id}).`, {
+          data: { model: found.id, replica: ref.replica, servers },
+        });
+      }
+    }
+    state.pin(found.id, ref.replica);
+    return { pinned: found.id, ...(ref.replica !== null ? { replica: ref.replica } : {}) };
   }
 
   /** One page of the conversations, newest first (`nextCursor` asks for the next one). */

@@ -159,7 +159,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       replicas: router,
       onAttempt(event) {
         if (event.ok) cooldowns.recordSuccess(event.model);
-        else if (event.error?.retryable) cooldowns.recordFailure(event.model, event.at);
+        else if (event.error?.retryable) cooldowns.recordFailure(event.model, event.at, `${event.error.code}: ${event.error.message}`);
         replyTimes.observe(event);
         for (const s of scorers) s.instance.observe?.(event);
       },

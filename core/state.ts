@@ -30,6 +30,8 @@ export function defaultStateDir(env: Readonly<Record<string, string | undefined>
 
 export class MaiState {
   pinned: string | null = null;
+  /** The one server (backend) of the pinned model the pin names (`mai switch id@backend`), else null. */
+  pinnedReplica: string | null = null;
   current: string | null = null;
   currentSince = 0;
   lastSwitch: SwitchRecord | undefined;
@@ -43,8 +45,9 @@ export class MaiState {
   ) {
     this.file = join(stateDir, 'state.json');
     try {
-      const saved = JSON.parse(readFileSync(this.file, 'utf8')) as { pinned?: unknown };
+      const saved = JSON.parse(readFileSync(this.file, 'utf8')) as { pinned?: unknown; replica?: unknown };
       if (typeof saved.pinned === 'string') this.pinned = saved.pinned;
+      if (this.pinned !== null && typeof saved.replica === 'string') this.pinnedReplica = saved.replica;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         log.warn(`ignoring unreadable ${this.file} (the pin is reset; \`mai switch MODEL\` sets it again)`, error);
@@ -52,13 +55,14 @@ export class MaiState {
     }
   }
 
-  /** Pins a model, or unpins with null; persisted at once. */
-  pin(model: string | null): void {
+  /** Pins a model (and one of its servers, when `replica` names it), or unpins with null; persisted at once. */
+  pin(model: string | null, replica: string | null = null): void {
     this.pinned = model;
+    this.pinnedReplica = model === null ? null : replica;
     try {
       makeDirSync(this.stateDir);
       const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify({ pinned: model }, null, 2)}\n`);
+      writeFileSync(tmp, `${JSON.stringify({ pinned: model, ...(this.pinnedReplica ? { replica: this.pinnedReplica } : {}) }, null, 2)}\n`);
       renameSync(tmp, this.file);
     } catch (error) {
       this.log.warn(`could not save the pin to ${this.file}; it holds until Mai stops`, error);

@@ -14,7 +14,7 @@ export const TurnRequest = z.strictObject({
   message: z.string().min(1, 'the message is empty: send the text to answer in "message"'),
   conversationId: z.string().min(1).optional(),
   system: z.string().optional(),
-  /** Answer this turn with this model (like a pin, for one turn). */
+  /** Answer this turn with this model (like a pin, for one turn); `id@backend` names one of its servers. */
   model: z.string().min(1).optional(),
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),
@@ -22,6 +22,11 @@ export const TurnRequest = z.strictObject({
   capabilities: z.array(Capability).min(1).optional(),
   /** Interactive (the default) turns go before batch ones in each model's queue. */
   priority: Priority.optional(),
+  /**
+   * At most this many of the client's turns are answered at once; its others wait ready in Mai's
+   * queue (`mai batch -j N` keeps a few more than N there, so a freed slot never waits for a round trip).
+   */
+  concurrency: z.number().int().positive().optional(),
   /** The client that sent the turn (a `ClientHandle`'s id; the implicit local client when none). Set by the host per connection, never taken from the wire. */
   client: z.string().min(1).optional(),
 });

@@ -44,7 +44,7 @@ export interface BackendModel {
   demo?: boolean;
   /** Why this model cannot run here at all (a missing runtime or permission, and the fix); never tried while set. */
   unavailable?: string;
-  /** The weights file's name (a GGUF's basename), when known: the same file on two servers makes them replicas. */
+  /** What names the weights (a GGUF's basename, an Ollama manifest's `sha256:` digest), when known: the same on two servers makes them replicas. */
   artifact?: string;
 }
 

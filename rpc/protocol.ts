@@ -108,12 +108,14 @@ export type ModelsListResult = ModelsReport;
 export const ModelsListRequest = defineRequest<ModelsListResult>()('models/list', ModelsListParams);
 
 export const ModelsSwitchParams = z.strictObject({
-  /** A model id to pin; "auto" or null unpins. */
+  /** A model id to pin (`id@backend`: one of its servers); "auto" or null unpins. */
   model: z.string().min(1).nullable(),
 });
 export type ModelsSwitchParams = z.infer<typeof ModelsSwitchParams>;
 export interface ModelsSwitchResult {
   pinned: string | null;
+  /** The server pinned, when the pin names one. */
+  replica?: string;
 }
 export const ModelsSwitchRequest = defineRequest<ModelsSwitchResult>()('models/switch', ModelsSwitchParams);
 

@@ -11,6 +11,7 @@ import { promptWasTruncated } from '../plugins/backends/ollama-chat.ts';
 import { drain, failure, until } from './support/backend-helpers.ts';
 import { closedPort } from './support/openai-server.ts';
 import { ollamaTokens, startOllamaServer, type FakeOllamaModel, type FakeOllamaServer, type OllamaServerOptions } from './support/ollama-server.ts';
+import { ollamaDigest } from './support/ollama-shapes.ts';
 
 const servers: FakeOllamaServer[] = [];
 afterEach(async () => {
@@ -54,8 +55,10 @@ describe('ollama backend: listing', () => {
         architecture: { kvBytesPerElement: 2, layers: 28, heads: 24, kvHeads: 8, embeddingSize: 3072 },
         memoryBytes: 2_019_393_189,
         vramBytes: 1_500_000_000,
+        // The manifest's digest: the same on another Ollama makes it a replica (test/load-ollama-replicas.test.ts).
+        artifact: `sha256:${ollamaDigest(llama)}`,
       },
-      { id: 'qwen2.5vl:3b', loaded: false, contextLength: 8192, sizeBytes: 3_200_000_000, quantization: 'Q8_0', capabilities: ['chat', 'vision', 'reasoning'] },
+      { id: 'qwen2.5vl:3b', loaded: false, contextLength: 8192, sizeBytes: 3_200_000_000, quantization: 'Q8_0', capabilities: ['chat', 'vision', 'reasoning'], artifact: `sha256:${ollamaDigest(qwen)}` },
     ]);
     await backend.listModels();
     // Details are asked once per model (and digest), not on every listing.

@@ -5,9 +5,8 @@
  * says `host:`; traffic only ever goes to 127.0.0.1.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Mai } from '../core/mai.ts';
 import { GiB } from './support/harness.ts';
-import { LoadScene, until } from './support/load-scene.ts';
+import { batch, LoadScene, until } from './support/load-scene.ts';
 import { startOllamaServer } from './support/ollama-server.ts';
 import type { SlotServerOptions } from './support/slot-server.ts';
 
@@ -21,24 +20,6 @@ context: { stateDir: ./state, summary: digest }
 `;
 
 const backend = (name: string, url: string, extra = '', options = '') => `  - { use: openai, name: ${name}, options: { baseURL: "${url}/v1"${options} }${extra} }`;
-
-
-/** Runs prompts `concurrency` at a time (as `mai batch` does); returns the answering models. */
-async function batch(mai: Mai, count: number, concurrency: number, prefix = 'prompt'): Promise<string[]> {
-  const models: string[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const n = ++next;
-        const result = await mai.chat({ message: `${prefix} ${n}` });
-        expect(result.text).toBe(`Answer to: ${prefix} ${n}.`);
-        models.push(result.model);
-      }
-    }),
-  );
-  return models;
-}
 
 describe('model servers on other hosts, routed by their own load', () => {
   const scene = new LoadScene();

@@ -34,6 +34,8 @@ export interface AcquireOptions {
   client?: string;
   /** Interactive (the default) before batch. */
   priority?: Priority;
+  /** At most this many of the client's leases at once (the turn's `concurrency`); it waits, unpassed, while the client holds as many. */
+  clientLimit?: number;
 }
 
 export interface Lease {
@@ -53,6 +55,7 @@ interface Waiter {
   exclusive: boolean;
   client: string;
   priority: Priority;
+  clientLimit: number;
   bypassed: number;
   grant(lease: Lease): void;
 }
@@ -104,6 +107,7 @@ export class ModelQueue {
         exclusive: options.exclusive ?? false,
         client,
         priority: options.priority ?? 'interactive',
+        clientLimit: options.clientLimit ?? Number.POSITIVE_INFINITY,
         bypassed: 0,
         grant: (lease) => {
           signal?.removeEventListener('abort', onAbort);
@@ -178,7 +182,8 @@ export class ModelQueue {
   private fairOrder(priority: Priority): Waiter[] {
     const byClient = new Map<string, Waiter[]>();
     for (const w of this.waiters) {
-      if (w.priority !== priority) continue;
+      // Held back by its own client's limit: not in line (never counted as passed over) until a lease of that client ends.
+      if (w.priority !== priority || (this.holding.get(w.client) ?? 0) >= w.clientLimit) continue;
       const line = byClient.get(w.client);
       if (line) line.push(w);
       else byClient.set(w.client, [w]);

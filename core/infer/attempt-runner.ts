@@ -76,6 +76,7 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
       signal: turn.signal,
       ...(turn.request.client ? { client: turn.request.client } : {}),
       ...(turn.request.priority ? { priority: turn.request.priority } : {}),
+      ...(turn.request.concurrency ? { clientLimit: turn.request.concurrency } : {}),
     });
     try {
       const loadFrom = performance.now();

@@ -1,6 +1,6 @@
 /**
  * Which listed models are one model served by several servers (replicas): the same id on
- * several backends, the same weights file (`artifact`: a GGUF's name) under different ids, or a
+ * several backends, the same weights (`artifact`: a GGUF's name, an Ollama digest) under different ids, or a
  * config entry's `replicaOf`. Each group becomes one catalogue model; its first member (in the
  * order backends are configured) names it, and every member is a replica.
  */

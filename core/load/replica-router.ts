@@ -3,9 +3,11 @@
  * healthy one — Mai's own turns routed there and the server's reported running + waiting,
  * relative to its slots — except that a conversation goes back to the replica that answered its
  * last turn (its prompt prefix is cached there) while that one is neither saturated nor cooling.
- * A replica that fails cools down (`fallback.cooldownMs`) and the turn's next attempt goes to
- * another replica before any other model. Also the source of each model's parallel limit: its
- * server's slots when it reports them, else `fallback.parallelPerModel`.
+ * A replica that fails cools down (`fallback.cooldownMs`, with why, for `status` and `models`) and
+ * the turn's next attempt goes to another replica before any other model. A replica the client
+ * pinned (`id@backend`) goes first, even when busy, while it is not cooling; while it cools the
+ * other replicas answer. Also the source of each model's parallel limit: its server's slots when
+ * it reports them, else `fallback.parallelPerModel`.
  */
 import type { MaiError } from '../errors.ts';
 import type { TurnContext } from '../pipeline/turn.ts';
@@ -45,6 +47,15 @@ export interface Routed {
   done(error?: MaiError): void;
 }
 
+/** A replica cooling down: which, until when (ISO) and why (the failure that cooled it). */
+export interface ReplicaCooling {
+  model: string;
+  backend: string;
+  host: string;
+  until: string;
+  reason: string;
+}
+
 /** What scorers may ask: each replica of a model with its load now. */
 export interface LoadView {
   loads(model: CatalogModel, now?: number): ReplicaLoad[];
@@ -57,7 +68,7 @@ export function replicasOf(model: CatalogModel): Replica[] {
 }
 
 export class ReplicaRouter implements LoadView {
-  private readonly coolUntil = new Map<string, number>();
+  private readonly coolUntil = new Map<string, { until: number; model: string; backend: string; host: string; reason: string }>();
   private readonly affinity = new Map<string, string>();
   private readonly keyBackend = new Map<string, string>();
   private readonly tried = new WeakMap<TurnContext, Set<string>>();
@@ -97,7 +108,7 @@ export class ReplicaRouter implements LoadView {
         waiting: figures?.waiting ?? null,
         kvUsage: figures?.kvUsage ?? null,
         known: figures !== undefined,
-        cooling: (this.coolUntil.get(this.replicaKey(model, r.backend)) ?? 0) > now,
+        cooling: (this.coolUntil.get(this.replicaKey(model, r.backend))?.until ?? 0) > now,
         saturated: busy >= slots,
       };
     });
@@ -121,6 +132,7 @@ export class ReplicaRouter implements LoadView {
     const sticky = this.affinity.get(turn.conversationId);
     const ratio = (r: ReplicaLoad) => r.busy / r.slots;
     const chosen =
+      candidates.find((r) => turn.replica?.model === model.id && r.backend === turn.replica.backend && !r.cooling) ??
       candidates.find((r) => r.backend === sticky && !r.saturated && !r.cooling) ??
       candidates.reduce((best, r) => (ratio(r) < ratio(best) - 1e-9 ? r : best));
     tried.add(chosen.backend);
@@ -146,7 +158,7 @@ export class ReplicaRouter implements LoadView {
           this.coolUntil.delete(counter);
           this.remember(turn.conversationId, chosen.backend);
         } else if (error.retryable && error.code !== 'cancelled' && several) {
-          this.coolUntil.set(counter, Date.now() + this.options.cooldownMs);
+          this.coolUntil.set(counter, { until: Date.now() + this.options.cooldownMs, model: model.id, backend: chosen.backend, host: chosen.host, reason: `${error.code}: ${error.message}` });
         }
       },
     };
@@ -159,13 +171,25 @@ export class ReplicaRouter implements LoadView {
     if (this.affinity.size > max) this.affinity.delete(this.affinity.keys().next().value!);
   }
 
-  /** Replicas cooling now and until when (ISO), for `mai models`. */
-  cooling(model: CatalogModel, now = Date.now()): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const r of replicasOf(model)) {
-      const until = this.coolUntil.get(this.replicaKey(model, r.backend)) ?? 0;
-      if (until > now) out[r.backend] = new Date(until).toISOString();
-    }
+  /** A model's replicas cooling now, by backend (one whose server stopped listing the model included), for `mai models`. */
+  cooling(model: CatalogModel, now = Date.now()): Record<string, ReplicaCooling> {
+    const out: Record<string, ReplicaCooling> = {};
+    for (const entry of this.coolingAll(now)) if (entry.model === model.id) out[entry.backend] = entry;
     return out;
+  }
+
+  /** Every replica cooling now (including one whose server no longer lists the model), for `mai status`. */
+  coolingAll(now = Date.now()): ReplicaCooling[] {
+    return [...this.coolUntil.keys()].flatMap((key) => this.cooledNow(key, now) ?? []);
+  }
+
+  private cooledNow(key: string, now: number): ReplicaCooling | undefined {
+    const entry = this.coolUntil.get(key);
+    if (!entry) return undefined;
+    if (entry.until <= now) {
+      this.coolUntil.delete(key);
+      return undefined;
+    }
+    return { model: entry.model, backend: entry.backend, host: entry.host, until: new Date(entry.until).toISOString(), reason: entry.reason };
   }
 }

@@ -67,6 +67,8 @@ export interface TurnContext {
   resources?: ResourceSnapshot;
   ranking?: RankedModel[];
   model?: CatalogModel;
+  /** select: the server of the pinned model that the pin or the turn's `model: "id@backend"` names, tried first while it is not cooling. */
+  replica?: { model: string; backend: string };
   plan?: AttemptPlan;
   transcript?: Transcript;
   attempts: AttemptRecord[];

@@ -40,8 +40,10 @@ export function selectStage(options: SelectStageOptions): Middleware<TurnContext
     const resources = turn.resources ?? osSnapshot();
     turn.ranking = selector.rank({ catalog: catalog.list(), resources, needs: turn.needs, current: state.current });
     const current = state.current;
+    // A model the turn names, else the pin; `id@backend` also names the server to try first.
+    const pin = turn.request.model !== undefined ? catalog.splitRef(turn.request.model) : { model: state.pinned, replica: state.pinnedReplica };
     const choice = selector.choose(turn.ranking, {
-      pinned: turn.request.model ?? state.pinned,
+      pinned: pin.model,
       current,
       currentSince: state.currentSince,
       resources,
@@ -50,6 +52,7 @@ export function selectStage(options: SelectStageOptions): Middleware<TurnContext
       ...(options.preload?.coolingDown ? { coolingDown: options.preload.coolingDown } : {}),
     });
     turn.model = choice.model;
+    if (pin.replica && choice.reason === 'pinned') turn.replica = { model: choice.model.id, backend: pin.replica };
     turn.observe?.({ kind: 'chosen', model: choice.model, reason: `${choice.reason}: ${choice.detail}`, previous: current });
     if (choice.model.id !== current) options.log?.debug(`turn ${turn.id}: ${choice.model.id} (${choice.reason}: ${choice.detail})`);
     await next();

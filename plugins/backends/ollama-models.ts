@@ -52,6 +52,12 @@ export function canChat(show: OllamaShow | undefined): boolean {
   return !show?.capabilities || show.capabilities.includes('completion');
 }
 
+/** `sha256:<hex>` from /api/tags' digest (bare hex, or already prefixed); undefined when it is not one. */
+export function ollamaDigestOf(digest: string | undefined): string | undefined {
+  const hex = digest?.trim().toLowerCase().replace(/^sha256[:-]/, '');
+  return hex && /^[0-9a-f]{12,64}$/.test(hex) ? `sha256:${hex}` : undefined;
+}
+
 export interface MergeInput {
   tags: readonly OllamaTag[];
   running: readonly OllamaRunning[];
@@ -82,6 +88,10 @@ export function mergeOllamaModels(input: MergeInput): BackendModel[] {
     if (architecture) model.architecture = { kvBytesPerElement: 2, ...architecture };
     if (live && positive(live.size)) model.memoryBytes = live.size!;
     if (live && typeof live.size_vram === 'number') model.vramBytes = live.size_vram;
+    // The manifest's digest names the weights whatever the tag: the same digest on two Ollama
+    // servers (pulled or `ollama cp`-ed under other names) is one model with two replicas.
+    const digest = ollamaDigestOf(tag.digest);
+    if (digest) model.artifact = digest;
     out.push(model);
   }
   return out;

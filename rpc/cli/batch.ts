@@ -16,6 +16,14 @@ const QUEUE_FULL_RETRIES = 100;
 
 const DEFAULT_CONCURRENCY = 4;
 
+/**
+ * Prompts sent beyond the N answered at once (`concurrency` tells Mai to answer at most N of them
+ * together; the others wait ready in its queue). Without them, each answer's slot at the model
+ * server stood idle for the round trip to the next prompt: the reply to this process, the next
+ * request back, and Mai's work before the backend call.
+ */
+export const readAhead = (concurrency: number): number => Math.max(1, Math.ceil(concurrency / 4));
+
 /** --json is accepted like every command's: the output is JSON lines already. */
 const options = { ...clientOptions, concurrency: { type: 'string', short: 'j' }, model: { type: 'string', short: 'm' }, json: { type: 'boolean' } } as const;
 
@@ -31,13 +39,14 @@ export function concurrencyNote(input: { concurrency: number; chosen: boolean; p
   return `mai batch: ${inFlight} prompts at once, but a model answers ${turns} at a time (fallback.parallelPerModel in ${input.configFile}) unless its server reports its slots (llama.cpp does); the others wait their turn unless they go to different models. Raise it to what your model server serves at once.\n`;
 }
 
-async function answer(client: MaiClient, item: BatchItem, model: string | undefined): Promise<{ line: string; ok: boolean }> {
+async function answer(client: MaiClient, item: BatchItem, model: string | undefined, concurrency: number): Promise<{ line: string; ok: boolean }> {
   if (!item.ok) return { line: JSON.stringify({ id: item.id, error: { code: -32602, message: item.message, data: { code: 'invalid-params', retryable: false } } }), ok: false };
   const { line } = item;
   const params = {
     message: line.prompt,
     // Editors and `mai chat` sharing the host go first; the batch takes the turns between theirs.
     priority: 'batch' as const,
+    concurrency,
     ...(line.conversationId ? { conversationId: line.conversationId } : {}),
     ...(line.model ?? model ? { model: line.model ?? model } : {}),
   };
@@ -64,7 +73,12 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
   let written = 0;
   let failed = 0;
   let flushing = Promise.resolve();
-  const flush = () => {
+  let scheduled = false;
+  // Every line in order that is ready, in one write: a write per result (a system call each on a
+  // pipe) cost about 2 % of a batch's CPU; the results that arrive within one turn of the event
+  // loop go out together, and each still leaves as soon as every earlier one has.
+  const write = () => {
+    scheduled = false;
     let text = '';
     while (written < items.length && results[written] !== undefined) {
       text += `${results[written]}\n`;
@@ -73,16 +87,22 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
     }
     if (text !== '') flushing = flushing.then(() => writeOut(text));
   };
+  const flush = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(write);
+  };
   const worker = async () => {
     for (let index = next++; index < items.length; index = next++) {
-      const { line, ok } = await answer(client, items[index]!, model);
+      const { line, ok } = await answer(client, items[index]!, model, concurrency);
       results[index] = line;
       if (!ok) failed++;
       bar?.tick(ok);
       flush();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, items.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency + readAhead(concurrency), Math.max(1, items.length)) }, worker));
+  write();
   await flushing;
   bar?.finish();
   if (failed > 0) process.stderr.write(`mai batch: ${failed} of ${items.length} prompt(s) failed (see their "error")\n`);
@@ -103,9 +123,10 @@ An id defaults to the line number. Blank lines are skipped. A progress bar goes 
 stderr is a terminal. Exit code 0 when every prompt was answered, 1 when any failed.
 
 Options:
-  -j, --concurrency N  prompts in flight at once (default 4); one model answers
-                       fallback.parallelPerModel of them at a time (default 1), so
-                       -j N above that overlaps turns on different models only (said on stderr)
+  -j, --concurrency N  prompts answered at once (default 4; a few more wait ready in
+                       Mai's queue, so a model server's freed slot never waits); one
+                       model answers as many as its server has slots (llama.cpp says),
+                       else fallback.parallelPerModel (default 1) (said on stderr)
   -m, --model MODEL    answer with this model unless a line names one
       --json           accepted for symmetry: the output is JSON lines already
       --config FILE    the config to use

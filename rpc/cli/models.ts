@@ -6,11 +6,27 @@ import { bytes, table } from './format.ts';
 
 const options = { ...clientOptions, 'available-only': { type: 'boolean' }, json: { type: 'boolean' } } as const;
 
-/** Each server of a model: `backend` (this machine) or `backend@host`, busy/slots (`~` when the slots are the config's), cooling. */
+/** A time of today as HH:MM:SS (local), else the whole ISO time. */
+export function clock(iso: string): string {
+  const at = new Date(iso);
+  return at.toDateString() === new Date().toDateString() ? at.toTimeString().slice(0, 8) : iso;
+}
+
+/** Each server of a model: `backend` (this machine) or `backend@host`, busy/slots (`~` when the slots are the config's), pinned, cooling until when. */
 function servers(m: ModelsListResult['models'][number]): string {
   return m.servers
-    .map((s) => `${s.backend}${s.host === 'local' ? '' : `@${s.host}`} ${s.busy}/${s.slotsFrom === 'server' ? '' : '~'}${s.slots}${s.coolingDownUntil ? ' cooling' : ''}`)
+    .map((s) => `${s.backend}${s.host === 'local' ? '' : `@${s.host}`} ${s.busy}/${s.slotsFrom === 'server' ? '' : '~'}${s.slots}${s.pinned ? ' pinned' : ''}${s.coolingDownUntil ? ` cooling until ${clock(s.coolingDownUntil)}` : ''}`)
     .join(', ');
+}
+
+/** What cools down now and why, one line each (the table has no room for the why). */
+function coolingLines(report: ModelsListResult): string[] {
+  const lines: string[] = [];
+  for (const m of report.models) {
+    if (m.coolingDownUntil) lines.push(`${m.id} cools down until ${clock(m.coolingDownUntil)}: ${m.coolingReason ?? 'repeated failures'}`);
+    for (const s of m.servers) if (s.coolingDownUntil) lines.push(`${m.id}@${s.backend} cools down until ${clock(s.coolingDownUntil)}: ${s.coolingReason ?? 'it failed'}`);
+  }
+  return lines;
 }
 
 export function formatModels(report: ModelsListResult): string {
@@ -24,8 +40,9 @@ export function formatModels(report: ModelsListResult): string {
     m.loaded ? 'yes' : 'no',
     m.fits ? `yes (${m.score})` : `no: ${m.reason ?? ''}`,
   ]);
-  const legend = `* current  P pinned${report.pinned ? ` (${report.pinned}; \`mai switch auto\` unpins)` : ''}`;
-  return `${table(['   model', 'backend (host busy/slots)', 'tier', 'context', 'size', 'loaded', 'fits now'], rows)}\n${legend}`;
+  const pin = report.pinned && report.pinnedReplica ? `${report.pinned}@${report.pinnedReplica}` : report.pinned;
+  const legend = `* current  P pinned${pin ? ` (${pin}; \`mai switch auto\` unpins)` : ''}`;
+  return [table(['   model', 'backend (host busy/slots)', 'tier', 'context', 'size', 'loaded', 'fits now'], rows), ...coolingLines(report), legend].join('\n');
 }
 
 export const modelsCommand: Command = {

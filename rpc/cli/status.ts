@@ -2,7 +2,7 @@
 import { ModelsListRequest, StatusRequest, type ModelsListResult, type StatusResult } from '../protocol.ts';
 import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
 import { bytes, duration, percent, table } from './format.ts';
-import { formatModels } from './models.ts';
+import { clock, formatModels } from './models.ts';
 
 const options = { ...clientOptions, verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' } } as const;
 
@@ -22,11 +22,22 @@ function describeLoad(b: StatusResult['backends'][number]): string {
   return ` · ${parts.join(' · ')}`;
 }
 
+/** The pin, and what happens to a pinned server that cannot answer now. */
+function describePin(status: StatusResult): string {
+  if (status.pinned === null) return 'no (Mai picks per turn; `mai switch MODEL` pins)';
+  const replica = status.pinnedReplica;
+  if (replica === null) return status.pinned;
+  const cooling = status.cooling.find((c) => c.model === status.pinned && c.backend === replica);
+  const backend = status.backends.find((b) => b.name === replica);
+  const down = cooling ? `cooling until ${clock(cooling.until)} (${cooling.reason})` : backend && !backend.reachable ? `not reachable (${backend.error ?? 'unknown'})` : '';
+  return `${status.pinned} on ${replica}${down ? `: ${down}; its other servers answer meanwhile` : ''}`;
+}
+
 export function formatStatus(status: StatusResult, verbose: boolean): string {
   const r = status.resources;
   const lines = [
     `model      ${status.model ?? '(none yet: chosen at the first turn)'}`,
-    `pinned     ${status.pinned ?? 'no (Mai picks per turn; `mai switch MODEL` pins)'}`,
+    `pinned     ${describePin(status)}`,
     `resources  cpu ${percent(r.cpuLoad)} · memory ${bytes(r.memFreeBytes)} free of ${bytes(r.memTotalBytes)} · ${r.gpus.length} GPU(s)`,
     ...status.backends.map((b, i) => `${i === 0 ? 'backends   ' : '           '}${b.name}: ${b.reachable ? 'reachable' : `not usable (${b.error ?? 'unknown'})`}${describeLoad(b)}`),
     `counters   ${status.counters.turns} turns · ${status.counters.fallbacks} fallbacks · ${status.counters.switches} switches`,
@@ -35,6 +46,7 @@ export function formatStatus(status: StatusResult, verbose: boolean): string {
     const s = status.lastSwitch;
     lines.push(`last switch ${s.from ?? '(none)'} → ${s.to} (${s.reason}) at ${s.at}`);
   }
+  lines.push(...status.cooling.map((c, i) => `${i === 0 ? 'cooling    ' : '           '}${c.backend ? `${c.model}@${c.backend}` : c.model} until ${clock(c.until)}: ${c.reason}`));
   lines.push(`loaded     ${status.loaded.length === 0 ? 'none' : status.loaded.map((m) => `${m.model} (${m.backend}${m.memoryBytes === null ? '' : `, ${bytes(m.memoryBytes)}`})`).join(' · ')}`);
   lines.push(...section('queues', table(['MODEL', 'RUNNING', 'WAITING'], status.queues.map((q) => [q.model, String(q.running), String(q.waiting)])), status.queues.length));
   const now = Date.now();

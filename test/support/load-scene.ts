@@ -15,6 +15,23 @@ export async function until(what: string, check: () => boolean | Promise<boolean
   }
 }
 
+/** Runs prompts `concurrency` at a time (as `mai batch` does), each answered "Answer to: PROMPT."; returns the answering models. */
+export async function batch(mai: Mai, count: number, concurrency: number, prefix = 'prompt'): Promise<string[]> {
+  const models: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const n = ++next;
+        const result = await mai.chat({ message: `${prefix} ${n}` });
+        if (result.text !== `Answer to: ${prefix} ${n}.`) throw new Error(`${prefix} ${n} was answered ${JSON.stringify(result.text)}`);
+        models.push(result.model);
+      }
+    }),
+  );
+  return models;
+}
+
 export class LoadScene {
   private readonly servers: SlotServer[] = [];
   private readonly closers: Array<() => Promise<void>> = [];

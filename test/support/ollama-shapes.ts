@@ -17,6 +17,8 @@ export type OllamaBehaviour =
 
 export interface FakeOllamaModel {
   name: string;
+  /** The manifest digest /api/tags and /api/ps give (default: derived from the name). */
+  digest?: string;
   family?: string;
   sizeBytes?: number;
   sizeVram?: number;
@@ -48,7 +50,7 @@ export const ollamaDetails = (m: FakeOllamaModel) => ({
   quantization_level: m.quantization ?? 'Q4_K_M',
 });
 
-export const ollamaDigest = (m: FakeOllamaModel) => Buffer.from(m.name).toString('hex').padEnd(64, '0').slice(0, 64);
+export const ollamaDigest = (m: FakeOllamaModel) => m.digest ?? Buffer.from(m.name).toString('hex').padEnd(64, '0').slice(0, 64);
 
 /** The body of POST /api/show for a model. */
 export function ollamaShowBody(model: FakeOllamaModel): Record<string, unknown> {
