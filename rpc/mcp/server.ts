@@ -8,7 +8,7 @@
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
-import { describeErrorData, invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
+import { describeErrorData, invalidParams, protocolError, RpcCodes, rpcErrorOf } from '../errors.ts';
 import { route, type Lifecycle, type Route, type RouteSet } from '../route.ts';
 import type { ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
@@ -33,8 +33,7 @@ const protocolFailures: ReadonlySet<string> = new Set([ErrorCodes.cancelled, Err
 
 /** A failed tool run as MCP asks: `isError` with a message that names the problem (and each model tried). */
 export function toolErrorResult(error: MaiError): CallToolResult {
-  const data: RpcErrorData = { ...(error.data ?? {}), code: error.code, retryable: error.retryable };
-  const why = describeErrorData(data);
+  const why = describeErrorData(rpcErrorOf(error).data);
   const text = `${error.message} [${error.code}${error.retryable ? ', retryable' : ''}]${why ? `\n${why.trimEnd()}` : ''}`;
   return { content: [{ type: 'text', text }], isError: true };
 }
