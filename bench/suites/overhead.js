@@ -148,7 +148,7 @@ export async function overhead({ smoke }) {
       ],
       notes: [
         `${iterations} turns per path after ${warmup} warm-up turns each; the three paths take turns request by request (rotating who goes first). "Added" is the path's percentile minus the direct path's same percentile.`,
-        'The loopback server (bench/lib/loopback-server.js) runs in its own process and sends its 20 chunks evenly over 20 ms. Mai runs `node dist/rpc/bin.js serve` with the openai backend, the five default scorers and the sampling monitor at its default 2 s; each turn is a new conversation, stored (appended and fsynced) before its result is sent.',
+        'The loopback server (bench/lib/loopback-server.js) runs in its own process and sends its 20 chunks evenly over 20 ms. Mai runs `node dist/rpc/bin.js serve` with the openai backend, the default scorers (DEFAULT_SCORERS) and the sampling monitor at its default 2 s; each turn is a new conversation, stored (appended and fsynced) before its result is sent.',
         'A Mai "turn" ends at the chat/send result, which comes after the conversation is stored; the openai and Portkey paths end at the end of the stream. The last-token column compares what a user sees stream.',
         'Portkey runs `start-server.js --headless` with provider openai and x-portkey-custom-host set to the loopback server, through bench/lib/portkey-preload.js (binds 127.0.0.1; copies fetch Responses so Portkey 1.15.2 can add its headers — without it every request fails with "TypeError: immutable", Portkey-AI/gateway#1389).',
       ],
