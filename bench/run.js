@@ -57,10 +57,10 @@ const started = performance.now();
 const results = [];
 let failed = false;
 for (const name of only) {
-  const run = /** @type {(typeof suites)[string]} */ (suites[name]);
+  const runSuite = /** @type {(typeof suites)[string]} */ (suites[name]);
   process.stderr.write(`bench: ${name}…\n`);
   try {
-    const result = await run({ smoke });
+    const result = await runSuite({ smoke });
     results.push(result);
     process.stdout.write(`${result.title}  (${result.seconds.toFixed(1)} s)\n${textTable(result.header, result.rows)}\n\n`);
   } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * The one error type of Mai. Every expected failure is a MaiError with a stable string code,
  * a `retryable` flag the fallback stage acts on, an optional cause, and JSON-safe `data` that
- * says why (it travels as the `data` of the JSON-RPC error; see rpc/errors.ts for the codes).
+ * says why (it travels as the `data` of the JSON-RPC error; see rpc/error-codes.ts for the codes).
  */
 
 export const ErrorCodes = {

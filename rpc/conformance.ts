@@ -12,7 +12,7 @@
 import type { Message, MessageReader, MessageStrategy, MessageWriter } from 'vscode-jsonrpc/node';
 import type { Logger } from '../core/log.ts';
 import { boundReplies } from './bounded-reply.ts';
-import { RpcCodes } from './errors.ts';
+import { errorResponse, protocolErrorObject, RpcCodes, type ProtocolCode } from './error-codes.ts';
 import { LayerReader, LayerWriter } from './layer-streams.ts';
 import { CancelNotification } from './protocol.ts';
 import { classify, type RequestId } from './validate.ts';
@@ -266,12 +266,6 @@ export class ConformanceLayer {
   }
 }
 
-const dataCodes = new Map<number, string>([
-  [RpcCodes.parseError, 'parse-error'],
-  [RpcCodes.invalidRequest, 'invalid-request'],
-  [RpcCodes.internalError, 'internal'],
-]);
-
-function errorReply(id: RequestId | null, code: number, message: string): object {
-  return { jsonrpc: '2.0', id, error: { code, message, data: { code: dataCodes.get(code) ?? 'invalid-request', retryable: false } } };
+function errorReply(id: RequestId | null, code: ProtocolCode, message: string): object {
+  return errorResponse(id, protocolErrorObject(code, message));
 }

@@ -10,7 +10,7 @@ import { defaultMaxMessageBytes } from '../core/config/message-limit.ts';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { ConformanceLayer, type CancelConvention } from './conformance.ts';
-import { RpcCodes } from './errors.ts';
+import { errorResponse, protocolErrorObject, RpcCodes } from './error-codes.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 import type { Routes } from './route.ts';
 import { attachMaiServer } from './server.ts';
@@ -104,9 +104,9 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     try {
       json = JSON.stringify(message);
     } catch (error) {
-      const id = (message as { id?: unknown }).id;
+      const id = (message as { id?: string | number | null }).id;
       log.error('a reply could not be serialised', error);
-      json = JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: RpcCodes.internalError, message: `The reply could not be serialised: ${(error as Error).message}` } });
+      json = JSON.stringify(errorResponse(id ?? null, protocolErrorObject(RpcCodes.internalError, `The reply could not be serialised: ${(error as Error).message}`)));
     }
     const frame = encodeFrame(decoder.framing ?? 'ndjson', json);
     if (buffered.length === 0 && (message as { id?: unknown }).id === undefined) {

@@ -3,7 +3,7 @@
  * (which a client may send; Mai makes no requests, so it is dropped), or an invalid request with
  * the -32600 error to answer. vscode-jsonrpc would silently drop what is invalid here.
  */
-import { RpcCodes } from './errors.ts';
+import { RpcCodes } from './error-codes.ts';
 
 export type RequestId = string | number;
 
@@ -11,7 +11,7 @@ export type Classified =
   | { kind: 'request'; id: RequestId; method: string; params: unknown }
   | { kind: 'notification'; method: string; params: unknown }
   | { kind: 'response' }
-  | { kind: 'invalid'; id: RequestId | null; code: number; message: string };
+  | { kind: 'invalid'; id: RequestId | null; code: typeof RpcCodes.invalidRequest; message: string };
 
 const has = (value: object, key: string): boolean => Object.prototype.hasOwnProperty.call(value, key);
 

@@ -18,7 +18,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const command = 'npm run reliability';
 
 /** @param {string} out */
-function run(out) {
+function runLongSuites(out) {
   const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
   // One suite at a time: they measure how long things take, and two cores are all there is.
   const result = spawnSync(process.execPath, [vitest, 'run', '--no-file-parallelism', 'test/reliability/'], {
@@ -89,7 +89,7 @@ if (process.argv[2] === '--write') {
   writeReport(resolve(process.argv[3] ?? '.'));
 } else {
   const out = mkdtempSync(join(tmpdir(), 'mai-reliability-'));
-  const code = run(out);
+  const code = runLongSuites(out);
   const count = writeReport(out, code);
   rmSync(out, { recursive: true, force: true });
   process.stdout.write(`RELIABILITY.md: ${count} suite(s)${code === 0 ? '' : `; the run failed (exit code ${code})`}\n`);

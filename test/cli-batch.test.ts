@@ -130,6 +130,8 @@ describe('mai batch', () => {
     expect(results[1]?.error).toMatchObject({ code: -32602, data: { code: 'unknown-model', model: 'nope' } });
     expect(results[1]?.error?.message).toMatch(/m0/);
     expect(results[2]?.error?.message).toMatch(/line 3 starts with "\{" but is not valid JSON/);
+    // A line Mai cannot read is an invalid-params error like the server's, built by rpc/errors.ts.
+    expect(results[2]?.error).toMatchObject({ code: -32602, data: { code: 'invalid-params', retryable: false } });
     expect(results[3]?.error?.message).toMatch(/prompt: the prompt is empty/);
     expect(results[4]).toMatchObject({ text: 'echo: last', conversationId: 'c-1' });
     expect(run.stderr).toMatch(/3 of 5 prompt\(s\) failed/);

@@ -11,7 +11,7 @@ import parsePrometheusTextFormat, { type PrometheusFamily as PromFamily } from '
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config/load.ts';
 import { startMetricsListener } from '../core/metrics/listener.ts';
-import { isLoopbackHost } from '../core/metrics/loopback.ts';
+import { isLoopbackHost } from '../core/config/loopback.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { listeningSockets } from './support/proc-sockets.ts';
 import { closedPort, startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';

@@ -34,11 +34,11 @@ export async function tempDir() {
  * @property {number} [parallelPerModel] fallback.parallelPerModel (turns one model answers at once; Mai's default 1)
  * @property {string} [name] file name (default mai.config.yaml)
  * @property {boolean} [llamaCpp] let the openai backend ask llama.cpp's /props (its slots) and /tokenize (default: off)
- * @property {boolean} [loadScorer] add the load scorer, as Mai's default config has it (default: off)
  */
 
 /**
- * Writes a config: OpenAI-compatible loopback backends, the default scorers, fallback with no
+ * Writes a config: OpenAI-compatible loopback backends, Mai's default scorers (no `scorers:` key:
+ * the schema's DEFAULT_SCORERS, so a bench measures the set users get), fallback with no
  * retry of the same model (a failure moves on at once) and no cooldown (every turn tries the
  * primary again), conversations in ./state. Returns its path.
  * @param {string} dir
@@ -51,13 +51,7 @@ export async function writeBenchConfig(dir, options) {
   const models = (options.models ?? []).map((m) => `  - { id: ${m.id}, priority: ${m.priority ?? 0} }`).join('\n');
   const yaml = `backends:
 ${backends}
-scorers:
-  - { use: resource-fit, weight: 3 }
-  - { use: context-fit, weight: 1 }
-  - { use: capability, weight: 1 }
-  - { use: reliability, weight: 2 }
-  - { use: latency, weight: 1 }
-${options.loadScorer ? '  - { use: load, weight: 1 }\n' : ''}${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000${options.parallelPerModel ? `, parallelPerModel: ${options.parallelPerModel}` : ''} }
+${models ? `models:\n${models}\n` : ''}fallback: { retries: 0, backoffMs: 0, failuresBeforeCooldown: 100000${options.parallelPerModel ? `, parallelPerModel: ${options.parallelPerModel}` : ''} }
 monitor: { enabled: ${options.monitor ? 'true' : 'false'} }
 context: { stateDir: ./state, summary: digest }
 switching: { preload: false }

@@ -91,14 +91,13 @@ export async function batch({ smoke }) {
     const backends = [{ name: 'loop', baseURL: server.baseURL }];
     // Configured for this server (it serves 8 at once), and Mai's default (one turn per model at once).
     const tuned = await writeBenchConfig(dir.path, { backends, monitor: true, parallelPerModel: SLOTS, name: 'parallel.yaml' });
-    const defaults = await writeBenchConfig(dir.path, { backends, monitor: true, name: 'default.yaml', llamaCpp: true, loadScorer: true });
-    const oneReplica = await writeBenchConfig(dir.path, { backends: [{ name: 'r1', baseURL: r1.baseURL }], monitor: true, name: 'one-replica.yaml', llamaCpp: true, loadScorer: true });
+    const defaults = await writeBenchConfig(dir.path, { backends, monitor: true, name: 'default.yaml', llamaCpp: true });
+    const oneReplica = await writeBenchConfig(dir.path, { backends: [{ name: 'r1', baseURL: r1.baseURL }], monitor: true, name: 'one-replica.yaml', llamaCpp: true });
     const twoReplicas = await writeBenchConfig(dir.path, {
       backends: replicas.map((r, i) => ({ name: `r${i + 1}`, baseURL: r.baseURL })),
       monitor: true,
       name: 'two-replicas.yaml',
       llamaCpp: true,
-      loadScorer: true,
     });
     /** @param {number} concurrency @param {string} config */
     const mai = (concurrency, config) => [binPath, 'batch', '--concurrency', String(concurrency), '--config', config];

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { Capability } from './capability.ts';
 import { defaultMaxMessageBytes } from './message-limit.ts';
-import { isLoopbackHost } from '../metrics/loopback.ts';
+import { isLoopbackHost } from './loopback.ts';
 
 export const tiers = ['small', 'medium', 'large'] as const;
 export const Tier = z.enum(tiers);

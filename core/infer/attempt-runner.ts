@@ -68,7 +68,7 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
   }
 
   /** One step: the queue's lease, the load, the stream; the lease is released however it ends. */
-  async function run(turn: TurnContext, model: CatalogModel, key: string): Promise<AttemptOutcome> {
+  async function leaseLoadAndStream(turn: TurnContext, model: CatalogModel, key: string): Promise<AttemptOutcome> {
     // Queue-full and cancellation while queued are not retryable: the turn ends with them.
     const waitFrom = performance.now();
     const lease = await options.queue?.acquire(key, {
@@ -103,7 +103,7 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
         turn.streamed = false;
       }
       try {
-        const outcome = await run(turn, model, routed.key);
+        const outcome = await leaseLoadAndStream(turn, model, routed.key);
         routed.done();
         turn.attempts.push({ model: model.id });
         const { timeToFirstTokenMs, tokensPerSecond, durationMs } = outcome;

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCodes, MaiError } from '../errors.ts';
-import { isLoopbackHost, loopbackBindAddress } from './loopback.ts';
+import { isLoopbackHost, loopbackBindAddress } from '../config/loopback.ts';
 
 export interface MetricsListenerOptions {
   host: string;

@@ -90,7 +90,7 @@ export class SamplingMonitor implements ResourceMonitor {
     this.counts.running = true;
     // Read now, so the first sample measures the CPU over the worker's start instead of waiting to prime.
     this.firstCpuBaseline = cpuBaseline();
-    void this.run();
+    void this.sampleInWorker();
     this.timer = setInterval(() => this.tick(), this.config.intervalMs);
     this.timer.unref?.();
   }
@@ -104,7 +104,7 @@ export class SamplingMonitor implements ResourceMonitor {
       inFlight.controller.abort();
       return;
     }
-    void this.run();
+    void this.sampleInWorker();
   }
 
   private onWorkerError(error: unknown): void {
@@ -128,7 +128,7 @@ export class SamplingMonitor implements ResourceMonitor {
   }
 
   /** One sample in the worker (joins the one in flight); null when it failed. `gpu`: ask for GPUs even if not due. */
-  private run(gpu = false): Promise<RawSample | null> {
+  private sampleInWorker(gpu = false): Promise<RawSample | null> {
     if (this.inFlight) return this.inFlight.promise;
     const pool = this.pool;
     if (!pool || this.closed || this.broken) return Promise.resolve(null);
@@ -184,13 +184,13 @@ export class SamplingMonitor implements ResourceMonitor {
   }
 
   latest(): ResourceSnapshot {
-    if (this.isStale() && this.pool && !this.closed) void this.run();
+    if (this.isStale() && this.pool && !this.closed) void this.sampleInWorker();
     const base = this.snapshot ?? { ...osSnapshot(), unavailable: [this.broken ?? 'sampling: the first sample is not in yet (OS counters shown)'] };
     return this.withLoaded(base);
   }
 
   async current(): Promise<ResourceSnapshot> {
-    if (this.isStale() && this.pool && !this.closed) await within(this.run(), this.config.sampleTimeoutMs);
+    if (this.isStale() && this.pool && !this.closed) await within(this.sampleInWorker(), this.config.sampleTimeoutMs);
     return this.latest();
   }
 
@@ -199,7 +199,7 @@ export class SamplingMonitor implements ResourceMonitor {
     // A sample already running may have started before the caller's change: wait it out, then take another.
     if (this.inFlight) await within(this.inFlight.promise, timeoutMs);
     // GPUs too: VRAM is what comes back after an unload.
-    const raw = await within(this.run(true), deadline - Date.now());
+    const raw = await within(this.sampleInWorker(true), deadline - Date.now());
     if (!raw) return this.latest();
     return this.withLoaded({
       cpuLoad: raw.cpuLoad,

@@ -12,7 +12,7 @@ export function compose<T>(middleware: ReadonlyArray<Middleware<T>>): (context: 
     if (typeof fn !== 'function') throw new TypeError(`compose: middleware #${index} is ${typeof fn}, not a function`);
   }
   const stack = [...middleware];
-  return function run(context: T, last?: Next): Promise<void> {
+  return function runPipeline(context: T, last?: Next): Promise<void> {
     let called = -1;
     const dispatch = (i: number): Promise<void> => {
       if (i <= called) return Promise.reject(new Error(`next() called twice by middleware "${stack[i - 1]?.name || i - 1}"`));

@@ -46,7 +46,7 @@ export interface StartOutcome {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the command, resolving with its exit code and the tail of its output; kills it after `timeoutMs`. */
-function run(command: string, args: string[], env: StartServerInput['env'], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function runCommand(command: string, args: string[], env: StartServerInput['env'], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(command, args, { env: { ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], shell: false });
@@ -74,7 +74,7 @@ export async function startLmStudioServer(input: StartServerInput): Promise<Star
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   const deadline = Date.now() + input.timeoutMs;
   input.log?.info(`starting LM Studio's server: ${lms} server start --port ${port}`);
-  const { code, output } = await run(lms, ['server', 'start', '--port', port], input.env, input.timeoutMs);
+  const { code, output } = await runCommand(lms, ['server', 'start', '--port', port], input.env, input.timeoutMs);
   if (code !== 0) input.log?.warn(`\`lms server start\` exited with ${code ?? 'an error'}${output ? `: ${output.slice(-300)}` : ''}`);
   while (Date.now() < deadline) {
     const left = deadline - Date.now();

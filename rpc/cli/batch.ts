@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { MaiClient } from '../client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes } from '../../core/errors.ts';
+import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import { rpcCodeFor, toResponseError } from '../errors.ts';
 import { clientOptions, errorJson, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
@@ -40,7 +40,7 @@ export function concurrencyNote(input: { concurrency: number; chosen: boolean; p
 }
 
 async function answer(client: MaiClient, item: BatchItem, model: string | undefined, concurrency: number): Promise<{ line: string; ok: boolean }> {
-  if (!item.ok) return { line: JSON.stringify({ id: item.id, error: { code: -32602, message: item.message, data: { code: 'invalid-params', retryable: false } } }), ok: false };
+  if (!item.ok) return { line: JSON.stringify({ id: item.id, error: errorJson(new MaiError(ErrorCodes.invalidParams, item.message)) }), ok: false };
   const { line } = item;
   const params = {
     message: line.prompt,

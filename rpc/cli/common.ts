@@ -73,8 +73,7 @@ export async function withClient<T>(scope: ClientScope, body: (client: MaiClient
 
 /** A failed request as the JSON the CLI prints for it (`chat --json`, a `mai batch` line): its JSON-RPC error. */
 export function errorJson(error: unknown): { code: number; message: string; data?: unknown } {
-  const reply = toResponseError(error);
-  return { code: reply.code, message: reply.message, ...(reply.data ? { data: reply.data } : {}) };
+  return toResponseError(error).toJson();
 }
 
 /** Prints what went wrong on stderr and returns the exit code. */

@@ -10,6 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { FindConfigOptions } from '../../core/config/find.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
+import { errorResponse, protocolErrorObject, RpcCodes } from '../error-codes.ts';
 import { serveStreams, type ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
 import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
@@ -122,7 +123,7 @@ async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face)
       return;
     }
     const message = `This is Mai's host socket; the connection was refused: ${opening.why}. Connect with \`mai serve\` (it forwards stdio here).`;
-    socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message } })}\n`);
+    socket.end(`${JSON.stringify(errorResponse(null, protocolErrorObject(RpcCodes.parseError, message)))}\n`);
     return;
   }
   const hello = opening.kind === 'hello' ? opening.hello : undefined;

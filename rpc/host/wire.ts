@@ -6,6 +6,7 @@
  * `Content-Length` instead is a direct JSON-RPC client of Mai's methods (no hello). Free of zod,
  * vscode-jsonrpc and Mai's core: the forwarder (`mai serve`) loads this and little else.
  */
+import { errorResponse, maiErrorObject } from '../error-codes.ts';
 
 /** The first bytes of a hello line; the number is the wire's version, bumped on any change to the hello. */
 export const HELLO_PREFIX = 'MAI-HOST/1 ';
@@ -24,12 +25,6 @@ export interface ClientHello {
 }
 
 export type HostHello = { ok: true; version: string; pid: number } | { ok: false; version: string; pid: number; error: string };
-
-/** JSON-RPC codes the forwarder answers with itself (rpc/errors.ts maps Mai's codes to them). */
-export const HostRpcCodes = {
-  /** The host stopped (killed, crashed) while the request was in flight: retryable. */
-  hostLost: -32050,
-} as const;
 
 export function helloLine(hello: ClientHello | HostHello): string {
   return `${HELLO_PREFIX}${JSON.stringify(hello)}\n`;
@@ -56,13 +51,6 @@ export function openingOf(first: number): 'hello' | 'json-rpc' | 'unknown' {
 
 /** The error reply the forwarder makes for a request the host took and never answered. */
 export function hostLostReply(id: string | number, why: string): string {
-  return JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    error: {
-      code: HostRpcCodes.hostLost,
-      message: `Mai's shared host stopped while answering this request (${why}); nothing of the turn was stored and the conversation on disk is intact. Retry: the next request starts a new host.`,
-      data: { code: 'host-lost', retryable: true },
-    },
-  });
+  const message = `Mai's shared host stopped while answering this request (${why}); nothing of the turn was stored and the conversation on disk is intact. Retry: the next request starts a new host.`;
+  return JSON.stringify(errorResponse(id, maiErrorObject('host-lost', message, true)));
 }

@@ -7,7 +7,7 @@
  */
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
-import { describeErrorData, invalidParams, protocolError, RpcCodes, type RpcErrorData } from '../errors.ts';
+import { describeErrorData, invalidParams, protocolError, RpcCodes, rpcErrorOf } from '../errors.ts';
 import { route, type Routes } from '../route.ts';
 import type { ServerFace } from '../serve.ts';
 import { maiVersion } from '../version.ts';
@@ -32,8 +32,7 @@ const protocolFailures: ReadonlySet<string> = new Set([ErrorCodes.cancelled, Err
 
 /** A failed tool run as MCP asks: `isError` with a message that names the problem (and each model tried). */
 export function toolErrorResult(error: MaiError): CallToolResult {
-  const data: RpcErrorData = { ...(error.data ?? {}), code: error.code, retryable: error.retryable };
-  const why = describeErrorData(data);
+  const why = describeErrorData(rpcErrorOf(error).data);
   const text = `${error.message} [${error.code}${error.retryable ? ', retryable' : ''}]${why ? `\n${why.trimEnd()}` : ''}`;
   return { content: [{ type: 'text', text }], isError: true };
 }

@@ -1,4 +1,8 @@
-/** Which addresses are this machine's loopback: the only ones the metrics listener may bind. */
+/**
+ * Which addresses are this machine's loopback: the only ones the metrics listener may bind. Here, at
+ * config's layer, because the config schema refuses any other `metrics.host` and the metrics
+ * listener (core/metrics, above config) checks again what it bound.
+ */
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** True for localhost, 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. */

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * `npm run graph` (part of `npm test`): the import graph of core/, plugins/ and rpc/ has no circles
+ * and no arrow that runs up a layer. madge reads every import, `import type` included (a type-only
+ * circle still means two files that cannot be understood apart), and resolves them as tsc does.
+ * Layers, lowest first: core/ (its config/ below every other part of it), plugins/, rpc/; inside
+ * rpc/, the MCP face does not lean on the CLI. Prints each circle and each wrong arrow with the
+ * files that make it, and exits 1 when there is any.
+ */
+import madge from 'madge';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Arrows that must not exist: a file under `from` importing a file `to` accepts.
+ * @type {Array<{ from: string, to: (target: string) => boolean, why: string }>}
+ */
+const forbidden = [
+  { from: 'core/', to: (t) => t.startsWith('plugins/'), why: 'core/ is the lowest layer: the caller hands it the built-in plugins' },
+  { from: 'core/', to: (t) => t.startsWith('rpc/'), why: 'core/ knows nothing of the protocol' },
+  { from: 'plugins/', to: (t) => t.startsWith('rpc/'), why: 'plugins are loaded by core/ and know nothing of the protocol' },
+  { from: 'rpc/mcp/', to: (t) => t.startsWith('rpc/cli/'), why: 'the MCP face is served by the host, not by the CLI' },
+  {
+    from: 'core/config/',
+    to: (t) => /^core\/[^/]+\//.test(t) && !t.startsWith('core/config/'),
+    why: 'the config is the ground every part of core/ reads: it imports none of them',
+  },
+];
+
+/** How madge reads the tree: every import, `import type` included, resolved as tsc does. */
+export const madgeOptions = {
+  fileExtensions: ['ts', 'js'],
+  tsConfig: resolve(root, 'tsconfig.json'),
+  detectiveOptions: { ts: { skipTypeImports: false }, es6: { skipTypeImports: false } },
+};
+
+/**
+ * The circles and wrong arrows of a graph (file -> the files it imports, relative to the root).
+ * @param {Record<string, string[]>} graph
+ * @param {string[][]} circles
+ * @returns {string[]} one line per problem
+ */
+export function graphProblems(graph, circles) {
+  const problems = circles.map((circle) => `circle: ${[...circle, circle[0]].join(' -> ')}`);
+  for (const [file, imports] of Object.entries(graph)) {
+    for (const target of imports) {
+      const rule = forbidden.find((r) => file.startsWith(r.from) && r.to(target));
+      if (rule) problems.push(`upward arrow: ${file} -> ${target} (${rule.why})`);
+    }
+  }
+  return problems;
+}
+
+async function main() {
+  const result = await madge(['core', 'plugins', 'rpc'], { ...madgeOptions, baseDir: root });
+  const graph = result.obj();
+  const problems = graphProblems(graph, result.circular());
+  // A relative import madge cannot resolve would hide its arrow: name it too (packages are not followed).
+  for (const skipped of result.warnings().skipped) if (skipped.startsWith('.')) problems.push(`unresolved import: ${skipped}`);
+  const files = Object.keys(graph).length;
+  if (problems.length === 0) {
+    process.stdout.write(`import graph: ${files} files, no circles, no upward arrows\n`);
+    return 0;
+  }
+  process.stderr.write(`import graph: ${problems.length} problem(s) in ${files} files:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+  process.stderr.write('Give a piece both sides need one home at the lower layer (a type in the folder that produces it), or hand it in from above.\n');
+  return 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = await main();
