@@ -8,7 +8,8 @@
  * interleaved lines), then a summary of every step's wall time; any failure fails the run.
  * MAI_TEST_JOBS=1 runs the steps one after another, as `npm test` did before.
  *
- *   node scripts/test.js            (npm test)
+ *   node scripts/test.js                              (npm test)
+ *   MAI_TEST_REPORT_DIR=/tmp/profile npm test         (also node.json and deno.json: each file's duration)
  */
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -24,12 +25,16 @@ const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
 /** @type {Step} */
 const build = { name: 'build', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'] };
+/** MAI_TEST_REPORT_DIR=DIR: each suite also writes DIR/<runtime>.json (vitest's JSON report: every file's duration). */
+const reportDir = process.env['MAI_TEST_REPORT_DIR'];
+/** @param {string} runtime */
+const report = (runtime) => (reportDir ? ['--reporter=default', '--reporter=json', `--outputFile.json=${join(resolve(reportDir), `${runtime}.json`)}`] : []);
 /** @type {Step[]} */
 const steps = [
-  { name: 'vitest (Node)', command: node, args: [vitest, 'run'] },
+  { name: 'vitest (Node)', command: node, args: [vitest, 'run', ...report('node')] },
   { name: 'typecheck', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'] },
   { name: 'lint', command: bin('eslint'), args: ['.'] },
-  { name: 'vitest (Deno)', command: bin('deno'), args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts'] },
+  { name: 'vitest (Deno)', command: bin('deno'), args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')] },
 ];
 
 const jobs = Math.max(1, Number(process.env['MAI_TEST_JOBS'] ?? 3) || 3);
