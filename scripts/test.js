@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * `npm test`: builds dist/ (the suites spawn `node dist/rpc/bin.js`), then runs the type check, the
- * linter, the suite on Node and the suite on Deno side by side, at most MAI_TEST_JOBS (default 3)
- * at a time, in that order of start. Most of the suites' time is spent waiting on processes, sockets
- * and timers, so on a 2-core machine the four overlap well: the Deno suite starts as soon as the
- * type check or the linter is done. Each step's output is printed whole when it ends (no
- * interleaved lines), then a summary of every step's wall time; any failure fails the run.
- * MAI_TEST_JOBS=1 runs the steps one after another, as `npm test` did before.
+ * `npm test`: builds dist/ (the suites spawn `node dist/rpc/bin.js`), then runs the suite on Node
+ * with the type check and the linter beside it (tsc and ESLint keep a core busy while the suite
+ * mostly waits on processes, sockets and timers), then the suite on Deno. Each step's output is
+ * printed whole when it ends (no interleaved lines), then every step's wall time; any failure
+ * fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another,
+ * as `npm test` did before. MAI_TEST_SUITES_TOGETHER=1 also starts the Deno suite beside the Node
+ * suite: faster when the machine is idle, but on a loaded 2-core machine (load ~20) four test
+ * workers at once made a few spawning tests exceed their waits, so it is not the default.
  *
  *   node scripts/test.js                              (npm test)
  *   MAI_TEST_REPORT_DIR=/tmp/profile npm test         (also node.json and deno.json: each file's duration)
@@ -21,7 +22,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const node = process.execPath;
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
-/** @typedef {{ name: string, command: string, args: string[] }} Step */
+/** @typedef {{ name: string, command: string, args: string[], after?: string }} Step */
 
 /** @type {Step} */
 const build = { name: 'build', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'] };
@@ -34,7 +35,12 @@ const steps = [
   { name: 'vitest (Node)', command: node, args: [vitest, 'run', ...report('node')] },
   { name: 'typecheck', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'] },
   { name: 'lint', command: bin('eslint'), args: ['.'] },
-  { name: 'vitest (Deno)', command: bin('deno'), args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')] },
+  {
+    name: 'vitest (Deno)',
+    command: bin('deno'),
+    args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')],
+    ...(process.env['MAI_TEST_SUITES_TOGETHER'] === '1' ? {} : { after: 'vitest (Node)' }),
+  },
 ];
 
 const jobs = Math.max(1, Number(process.env['MAI_TEST_JOBS'] ?? 3) || 3);
@@ -69,11 +75,26 @@ function run(step) {
 
 const results = [await run(build)];
 if (results[0]?.code === 0) {
-  const queue = [...steps];
-  const worker = async () => {
-    for (let step = queue.shift(); step; step = queue.shift()) results.push(await run(step));
-  };
-  await Promise.all(Array.from({ length: Math.min(jobs, steps.length) }, worker));
+  /** @type {Map<string, Promise<unknown>>} */
+  const ended = new Map();
+  let free = jobs;
+  /** @type {Array<() => void>} */
+  const waiting = [];
+  const slot = () => (free > 0 ? (free--, Promise.resolve()) : new Promise((/** @type {(value?: unknown) => void} */ go) => waiting.push(go)));
+  const release = () => (waiting.length > 0 ? waiting.shift()?.() : free++);
+  for (const step of steps) {
+    const dependency = step.after === undefined ? undefined : ended.get(step.after);
+    ended.set(
+      step.name,
+      (async () => {
+        await dependency;
+        await slot();
+        results.push(await run(step));
+        release();
+      })(),
+    );
+  }
+  await Promise.all(ended.values());
 }
 const failed = results.filter((r) => r.code !== 0);
 process.stdout.write(`\nnpm test (${jobs} at a time): ${results.map((r) => `${r.name} ${r.seconds.toFixed(1)} s${r.code === 0 ? '' : ' FAILED'}`).join(' · ')}\n`);
