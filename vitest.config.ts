@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/support/slow-first.ts';
 
 export default defineConfig({
   test: {
@@ -9,5 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Suites spawn real processes and servers; two cores are shared between them.
     maxWorkers: 2,
+    // On a clean clone (no durations cached), the files that take longest start first.
+    sequence: { sequencer: SlowFirstSequencer },
   },
 });

@@ -12,7 +12,8 @@ import { parseConfig } from '../core/config/load.ts';
 import { MaiError } from '../core/errors.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { loopbackConfig, spawnServe, type ServeProcess } from './support/rpc-client.ts';
+import { loopbackConfig } from './support/rpc-client.ts';
+import { linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 const secret = 'sk-live-9f8e7d6c5b4a3210';
 
@@ -72,20 +73,20 @@ describe('config errors never quote what is not config', () => {
   });
 });
 
+// `mai serve`'s server stack linked in this process over an in-memory pair: the same requests and replies as over its pipes.
 describe('config/reload over mai serve', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
   let config: string;
-  let mai: ServeProcess;
+  let mai: LinkedServe;
   beforeEach(async () => {
     server = await startOpenAIServer([{ id: 'alpha', reply: 'Alpha answers.' }]);
     dir = await tempDir('mai-reload-');
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'reload: { allow: [./allowed.yaml, ./secrets.env] }\n'));
-    mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state') });
+    mai = linkServe({ config, framing: 'ndjson' });
   });
   afterEach(async () => {
-    mai.child.kill();
-    await mai.exited;
+    await mai.stop();
     await server.close();
     await dir.cleanup();
   });

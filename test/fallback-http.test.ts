@@ -3,43 +3,27 @@
  * real one does (refused, 500, 429 + Retry-After, hang, cut stream, context overflow); the answer
  * comes from the next model, and the failing one cools down (the next turn goes straight past it).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isMaiError, type MaiError } from '../core/errors.ts';
 import type { Mai } from '../core/mai.ts';
 import type { TurnEvent } from '../core/pipeline/turn.ts';
-import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
-import { startOpenAIServer, type Behaviour, type FakeOpenAIServer } from './support/openai-server.ts';
+import type { Behaviour, FakeOpenAIServer } from './support/openai-server.ts';
+import { primaryBackupBackends, useScene } from './support/scene.ts';
 
 const BACKUP_REPLY = 'The backup model answers.';
 
 describe('fallback over real HTTP servers', () => {
+  const scene = useScene();
   let primary: FakeOpenAIServer;
   let backup: FakeOpenAIServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
 
   beforeEach(async () => {
-    primary = await startOpenAIServer([{ id: 'primary', reply: 'The primary model answers.', chunks: 4 }]);
-    backup = await startOpenAIServer([{ id: 'backup', reply: BACKUP_REPLY, chunks: 3 }]);
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await mai?.close();
-    mai = undefined;
-    await primary.close();
-    await backup.close();
-    await dir.cleanup();
+    primary = await scene.openai([{ id: 'primary', reply: 'The primary model answers.', chunks: 4 }]);
+    backup = await scene.openai([{ id: 'backup', reply: BACKUP_REPLY, chunks: 3 }]);
   });
 
   const config = (extra = '') => `
-backends:
-  - use: openai
-    name: a
-    options: { baseURL: ${primary.baseURL}, llamaCppExtras: false }
-  - use: openai
-    name: b
-    options: { baseURL: ${backup.baseURL}, llamaCppExtras: false }
-models:
+${primaryBackupBackends(primary.baseURL, backup.baseURL)}models:
   - { id: primary, tier: large, contextLength: 4096 }
   - { id: backup, tier: small, contextLength: 8192 }
 scorers:
@@ -61,7 +45,7 @@ context:
 `;
 
   async function start(extra = ''): Promise<Mai> {
-    ({ mai } = await createTestMai(dir.path, config(extra)));
+    const mai = await scene.mai(config(extra));
     await mai.models(); // the catalogue is listed while both servers are up
     return mai;
   }
@@ -187,37 +171,19 @@ context:
 });
 
 describe('cooldown after repeated failures (default: 3 within a minute)', () => {
-  let primary: FakeOpenAIServer;
-  let backup: FakeOpenAIServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  beforeEach(async () => {
-    primary = await startOpenAIServer([{ id: 'primary', behaviour: { kind: 'status', status: 500 } }]);
-    backup = await startOpenAIServer([{ id: 'backup', reply: BACKUP_REPLY }]);
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await mai?.close();
-    await primary.close();
-    await backup.close();
-    await dir.cleanup();
-  });
+  const scene = useScene();
 
   it('the primary cools down only at its third failure; then a turn asking for it still tries it first (issue 16) and falls back, the attempt visible', async () => {
-    ({ mai } = await createTestMai(
-      dir.path,
-      `
-backends:
-  - { use: openai, name: a, options: { baseURL: ${primary.baseURL}, llamaCppExtras: false } }
-  - { use: openai, name: b, options: { baseURL: ${backup.baseURL}, llamaCppExtras: false } }
-models:
+    const primary = await scene.openai([{ id: 'primary', behaviour: { kind: 'status', status: 500 } }]);
+    const backup = await scene.openai([{ id: 'backup', reply: BACKUP_REPLY }]);
+    const mai = await scene.mai(`
+${primaryBackupBackends(primary.baseURL, backup.baseURL)}models:
   - { id: primary, tier: large }
   - { id: backup, tier: small }
 scorers: [{ use: resource-fit }, { use: reliability }]
 fallback: { retries: 0, backoffMs: 10 }
-`,
-    ));
-    const cooling = async () => (await mai!.models({ refresh: false })).models.find((m) => m.id === 'primary')?.coolingDownUntil;
+`);
+    const cooling = async () => (await mai.models({ refresh: false })).models.find((m) => m.id === 'primary')?.coolingDownUntil;
     for (let i = 1; i <= 3; i++) {
       const result = await mai.chat({ message: `turn ${i}`, model: 'primary' });
       expect(result.model).toBe('backup');
@@ -235,31 +201,18 @@ fallback: { retries: 0, backoffMs: 10 }
 });
 
 describe('context overflow with no larger window: the same model again, its prompt compressed', () => {
-  let server: FakeOpenAIServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  beforeEach(async () => {
-    server = await startOpenAIServer([{ id: 'solo', reply: 'Noted.' }]);
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await mai?.close();
-    await server.close();
-    await dir.cleanup();
-  });
+  const scene = useScene();
 
   it('retries within the window the server states, older turns compressed, and answers', async () => {
-    ({ mai } = await createTestMai(
-      dir.path,
-      `
+    const server = await scene.openai([{ id: 'solo', reply: 'Noted.' }]);
+    const mai = await scene.mai(`
 backends:
   - { use: openai, options: { baseURL: ${server.baseURL}, llamaCppExtras: false } }
 models:
   - { id: solo, contextLength: 8192 }
 scorers: [{ use: context-fit }]
 context: { stateDir: ./state, summary: digest, replyTokens: 64 }
-`,
-    ));
+`);
     let conversationId: string | undefined;
     for (let i = 0; i < 6; i++) {
       const r = await mai.chat({ message: `Fact ${i}: ${'the quick brown fox jumps over the lazy dog '.repeat(4)}`, ...(conversationId ? { conversationId } : {}) });

@@ -2,32 +2,25 @@
  * Nothing fits at all: minimal-resource mode tries the smallest model anyway, then the rest; only
  * when every model has failed does the turn fail (real Ollama backend, Ollama test server).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isMaiError, type MaiError } from '../core/errors.ts';
 import type { Mai } from '../core/mai.ts';
-import { GiB, createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
-import { startOllamaServer, type FakeOllamaServer } from './support/ollama-server.ts';
+import { GiB, snapshot } from './support/harness.ts';
+import type { FakeOllamaServer } from './support/ollama-server.ts';
+import { useScene } from './support/scene.ts';
 
 
 describe('minimal-resource mode', () => {
+  const scene = useScene();
   let server: FakeOllamaServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  afterEach(async () => {
-    await mai?.close();
-    await server.close();
-    await dir.cleanup();
-  });
 
   async function start(): Promise<Mai> {
-    server = await startOllamaServer([
+    server = await scene.ollama([
       { name: 'large', sizeBytes: 20 * GiB, reply: 'large' },
       { name: 'medium', sizeBytes: 8 * GiB, reply: 'medium' },
       { name: 'small', sizeBytes: 3 * GiB, reply: 'small and squeezed in' },
     ]);
-    dir = await tempDir();
-    ({ mai } = await createTestMai(
-      dir.path,
+    return scene.mai(
       `
 backends: [{ use: ollama, options: { baseURL: ${server.url} } }]
 models:
@@ -39,8 +32,7 @@ fallback: { retries: 0 }
 switching: { preload: false, unloadWaitMs: 100 }
 `,
       snapshot({ memFreeBytes: 1 * GiB, memTotalBytes: 8 * GiB }),
-    ));
-    return mai;
+    );
   }
 
   it('tries the smallest model anyway and answers with it', async () => {

@@ -5,10 +5,8 @@
  * --parallel, OLLAMA_NUM_PARALLEL, vLLM) is used fully; turns beyond it still wait in Mai's queue.
  * Checked at a real OpenAI-compatible server on 127.0.0.1 that counts the requests it is answering.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Mai } from '../core/mai.ts';
-import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
-import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { describe, expect, it } from 'vitest';
+import { useScene } from './support/scene.ts';
 
 const config = (baseURL: string, fallback = '') => `
 backends: [{ use: openai, name: loop, options: { baseURL: "${baseURL}", llamaCppExtras: false } }]
@@ -18,22 +16,14 @@ context: { stateDir: ./state, summary: digest }
 `;
 
 describe('fallback.parallelPerModel', () => {
-  let server: FakeOpenAIServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  afterEach(async () => {
-    await mai?.close();
-    await server.close();
-    await dir.cleanup();
-  });
+  const scene = useScene();
 
   /** Six turns at once; what the server saw at the most at once, and every answer. */
   async function sixAtOnce(fallback: string): Promise<{ max: number; texts: string[] }> {
     // Each answer takes ~160 ms (4 chunks, 40 ms apart), so turns sent together overlap at the server.
-    server = await startOpenAIServer([{ id: 'm', reply: (messages) => `answer to ${messages.at(-1)?.content}`, chunks: 4, chunkDelayMs: 40 }]);
-    dir = await tempDir();
-    ({ mai } = await createTestMai(dir.path, config(server.baseURL, fallback)));
-    const results = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => mai!.chat({ message: `turn ${i}` })));
+    const server = await scene.openai([{ id: 'm', reply: (messages) => `answer to ${messages.at(-1)?.content}`, chunks: 4, chunkDelayMs: 40 }]);
+    const mai = await scene.mai(config(server.baseURL, fallback));
+    const results = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => mai.chat({ message: `turn ${i}` })));
     return { max: server.concurrency.max, texts: results.map((r) => r.text) };
   }
 
@@ -50,8 +40,7 @@ describe('fallback.parallelPerModel', () => {
   });
 
   it('a value that is not a whole number of at least 1 is a config error naming the key', async () => {
-    server = await startOpenAIServer([{ id: 'm' }]);
-    dir = await tempDir();
-    await expect(createTestMai(dir.path, config(server.baseURL, 'fallback: { parallelPerModel: 0 }'))).rejects.toThrow(/fallback\.parallelPerModel: expected a number > 0, got 0/);
+    const server = await scene.openai([{ id: 'm' }]);
+    await expect(scene.mai(config(server.baseURL, 'fallback: { parallelPerModel: 0 }'))).rejects.toThrow(/fallback\.parallelPerModel: expected a number > 0, got 0/);
   });
 });

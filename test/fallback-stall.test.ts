@@ -5,28 +5,18 @@
  * down is still tried first, and its fallback answers when it fails again. Real OpenAI-compatible
  * SSE servers on 127.0.0.1.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Mai } from '../core/mai.ts';
 import type { TurnEvent } from '../core/pipeline/turn.ts';
-import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
-import { startOpenAIServer, type FakeModel, type FakeOpenAIServer } from './support/openai-server.ts';
+import type { FakeModel } from './support/openai-server.ts';
+import { useScene } from './support/scene.ts';
 
 describe('stalls and cooling pins', () => {
-  let server: FakeOpenAIServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  afterEach(async () => {
-    await mai?.close();
-    mai = undefined;
-    await server.close();
-    await dir.cleanup();
-  });
+  const scene = useScene();
 
   async function start(models: FakeModel[], fallback: string, scorers = '[{ use: context-fit }]'): Promise<Mai> {
-    server = await startOpenAIServer(models);
-    dir = await tempDir('mai-stall-');
-    ({ mai } = await createTestMai(
-      dir.path,
+    const server = await scene.openai(models);
+    return scene.mai(
       `
 backends: [{ use: openai, name: loop, options: { baseURL: "${server.baseURL}" } }]
 models:
@@ -37,8 +27,7 @@ fallback: ${fallback}
 switching: { preload: false }
 context: { stateDir: ./state, summary: digest }
 `,
-    ));
-    return mai;
+    );
   }
 
   it('a primary that sends two tokens and then nothing is cut after stallTimeoutMs; the backup answers, queued turns too', async () => {

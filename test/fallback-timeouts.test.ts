@@ -3,28 +3,19 @@
  * still loading — with the real Ollama backend against the Ollama test server, whose models take
  * `loadDelayMs` to load and `chunkDelayMs` before each piece of the answer.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Mai } from '../core/mai.ts';
-import { GiB, createTestMai, snapshot, tempDir, type TempDir } from './support/harness.ts';
-import { startOllamaServer, type FakeOllamaModel, type FakeOllamaServer } from './support/ollama-server.ts';
+import { GiB, snapshot } from './support/harness.ts';
+import type { FakeOllamaModel } from './support/ollama-server.ts';
+import { useScene } from './support/scene.ts';
 
 
 describe('first-token and total timeouts', () => {
-  let server: FakeOllamaServer;
-  let dir: TempDir;
-  let mai: Mai | undefined;
-  afterEach(async () => {
-    await mai?.close();
-    mai = undefined;
-    await server.close();
-    await dir.cleanup();
-  });
+  const scene = useScene();
 
   async function start(models: FakeOllamaModel[]): Promise<Mai> {
-    server = await startOllamaServer(models);
-    dir = await tempDir();
-    ({ mai } = await createTestMai(
-      dir.path,
+    const server = await scene.ollama(models);
+    return scene.mai(
       `
 backends: [{ use: ollama, options: { baseURL: ${server.url} } }]
 models:
@@ -35,8 +26,7 @@ fallback: { retries: 0, firstTokenTimeoutMs: 300, loadingFirstTokenTimeoutMs: 50
 switching: { preload: false }
 `,
       snapshot({ memFreeBytes: 64 * GiB, memTotalBytes: 96 * GiB }),
-    ));
-    return mai;
+    );
   }
 
   it('a model still loading gets the longer loading timeout (a 700 ms load is no failure)', async () => {

@@ -12,10 +12,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config/load.ts';
 import { startMetricsListener } from '../core/metrics/listener.ts';
 import { isLoopbackHost } from '../core/config/loopback.ts';
-import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { writeConfig, type TempDir } from './support/harness.ts';
 import { listeningSockets } from './support/proc-sockets.ts';
-import { closedPort, startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { closedPort, type FakeOpenAIServer } from './support/openai-server.ts';
 import { runCli, spawnServe, type ServeProcess } from './support/rpc-client.ts';
+import { primaryBackupBackends, useScene } from './support/scene.ts';
 
 const value = (families: PromFamily[], name: string, labels: Record<string, string> = {}): number => {
   const family = families.find((f) => f.name === name);
@@ -35,15 +36,16 @@ const histogramCount = (text: string, name: string, labels: Record<string, strin
 };
 
 describe('Prometheus metrics', () => {
+  const scene = useScene();
   let primary: FakeOpenAIServer;
   let backup: FakeOpenAIServer;
   let dir: TempDir;
   let mai: ServeProcess | undefined;
 
   beforeEach(async () => {
-    primary = await startOpenAIServer([{ id: 'primary', reply: 'Primary answers.' }]);
-    backup = await startOpenAIServer([{ id: 'backup', reply: 'Backup answers.' }]);
-    dir = await tempDir('mai-metrics-');
+    primary = await scene.openai([{ id: 'primary', reply: 'Primary answers.' }]);
+    backup = await scene.openai([{ id: 'backup', reply: 'Backup answers.' }]);
+    dir = await scene.dir('mai-metrics-');
   });
   afterEach(async () => {
     if (mai) {
@@ -51,22 +53,12 @@ describe('Prometheus metrics', () => {
       await mai.exited;
       mai = undefined;
     }
-    await primary.close();
-    await backup.close();
-    await dir.cleanup();
   });
 
   const config = (metrics: string) =>
     writeConfig(
       dir.path,
-      `backends:
-  - use: openai
-    name: a
-    options: { baseURL: ${primary.baseURL}, llamaCppExtras: false }
-  - use: openai
-    name: b
-    options: { baseURL: ${backup.baseURL}, llamaCppExtras: false }
-models:
+      `${primaryBackupBackends(primary.baseURL, backup.baseURL)}models:
   - { id: primary, tier: large }
   - { id: backup, tier: small }
 scorers: [{ use: resource-fit }]

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { loopbackConfig, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
+import { endServe, linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 const DEPTH = 20_000;
 /** Objects in objects (an array was always described without being printed). */
@@ -20,15 +21,15 @@ describe('deeply nested members', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
   let config: string;
-  let mai: ServeProcess | undefined;
+  let mai: ServeProcess | LinkedServe | undefined;
   beforeEach(async () => {
     server = await startOpenAIServer([{ id: 'alpha', reply: 'Alpha answers.', chunks: 2 }]);
     dir = await tempDir('mai-deep-');
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
   });
   afterEach(async () => {
-    mai?.child.kill();
-    if (mai) await mai.exited;
+    await endServe(mai);
+    mai = undefined;
     await server.close();
     await dir.cleanup();
   });
@@ -39,15 +40,17 @@ describe('deeply nested members', () => {
     ['jsonrpc', `{"jsonrpc":${deep('"2.0"')},"id":1,"method":"status"}`],
     ['a batch member', `[{"jsonrpc":"2.0","id":1,"method":${deep('"x"')}}]`],
   ])('a deep %s is one -32600, and the chat/send written with it is answered and stored once', async (_what, line) => {
-    mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state') });
+    // The server stack linked in this process (the same bytes as over a pipe); the two cases below run the real process.
+    const link = linkServe({ config, framing: 'ndjson' });
+    mai = link;
     const chat = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'chat/send', params: { message: 'hello', model: 'alpha' } });
     const status = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'status' });
-    mai.writeRaw(`${line}\n${chat}\n${status}\n`); // one write, as the defect needed
-    await mai.waitFor((m) => !Array.isArray(m) && m.id === 3);
-    await mai.waitFor((m) => !Array.isArray(m) && m.id === 2);
-    const list = await mai.request('conversations/list');
+    link.writeRaw(`${line}\n${chat}\n${status}\n`); // one write, as the defect needed
+    await link.waitFor((m) => !Array.isArray(m) && m.id === 3);
+    await link.waitFor((m) => !Array.isArray(m) && m.id === 2);
+    const list = await link.request('conversations/list');
     await new Promise((r) => setTimeout(r, 200)); // a replayed line would have been answered by now
-    const replies = flat(mai.messages);
+    const replies = flat(link.messages);
     const invalid = replies.filter((r) => r.error?.code === -32600);
     expect(invalid).toHaveLength(1);
     expect(invalid[0]!.error!.message.length).toBeLessThan(400);
@@ -55,7 +58,7 @@ describe('deeply nested members', () => {
     expect(replies.filter((r) => r.id === 3)).toHaveLength(1);
     expect((list.result as { conversations: unknown[] }).conversations).toHaveLength(1);
     expect(server.requests.filter((r) => r.model === 'alpha')).toHaveLength(1);
-    expect(mai.garbage).toEqual([]);
+    expect(link.garbage).toEqual([]);
   });
 
   it('Content-Length framing: one -32600, then everything after answered', async () => {

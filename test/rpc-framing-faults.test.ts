@@ -4,12 +4,16 @@
  * Content-Length swallows nothing after it; an error reply never repeats a large input; and a
  * header that breaks sync (negative, too small, too large, LF-only, garbage first, -5 alone) is
  * answered as a parse error while every later request is still answered.
+ * The framing is the server stack's (rpc/serve.ts), so most cases link it in this process over an
+ * in-memory pair (test/support/rpc-link.ts) with the same bytes; the size-limit cases run on the
+ * real `mai serve` over its pipes, where a large message arrives in many reads.
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
-import { frame, loopbackConfig, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
+import { frame, loopbackConfig, spawnServe, type Reply, type ServeEnd, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
+import { endServe, linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 const flat = (messages: Array<Reply | Reply[]>): Reply[] => messages.flatMap((m) => (Array.isArray(m) ? m : [m])).filter((m) => m.method === undefined);
 const status = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'status' });
@@ -18,27 +22,28 @@ const tenStatus = (framing: WireFraming) => Array.from({ length: 10 }, (_, i) =>
 describe('framing faults', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
-  let mai: ServeProcess | undefined;
+  let mai: ServeProcess | LinkedServe | undefined;
   beforeEach(async () => {
     server = await startOpenAIServer([{ id: 'alpha' }]);
     dir = await tempDir('mai-framing-');
   });
   afterEach(async () => {
-    mai?.child.kill();
-    if (mai) await mai.exited;
+    await endServe(mai);
     mai = undefined;
     await server.close();
     await dir.cleanup();
   });
 
-  const start = async (framing: WireFraming, extra = '') => {
+  /** `mai serve` linked in this process, or with `spawned` the real process over pipes. */
+  const start = async (framing: WireFraming, extra = '', spawned = false): Promise<ServeEnd> => {
     const config = await writeConfig(dir.path, loopbackConfig(server.baseURL, extra));
-    mai = spawnServe({ config, framing, stateDir: join(dir.path, 'state') });
-    expect((await mai.request('status')).error).toBeUndefined(); // Mai (and its config's limit) is ready
-    return mai;
+    const m = spawned ? spawnServe({ config, framing, stateDir: join(dir.path, 'state') }) : linkServe({ config, framing });
+    mai = m;
+    expect((await m.request('status')).error).toBeUndefined(); // Mai (and its config's limit) is ready
+    return m;
   };
   /** Waits until a reply matches (already read or still to come). */
-  const until = async (m: ServeProcess, match: (r: Reply) => boolean): Promise<Reply> => {
+  const until = async (m: ServeEnd, match: (r: Reply) => boolean): Promise<Reply> => {
     for (let i = 0; i < 400; i++) {
       const found = flat(m.messages).find(match);
       if (found) return found;
@@ -46,14 +51,14 @@ describe('framing faults', () => {
     }
     throw new Error(`no such reply; ${m.messages.length} messages came: ${JSON.stringify(flat(m.messages).map((r) => r.id))}`);
   };
-  const allTenAnswered = async (m: ServeProcess) => {
+  const allTenAnswered = async (m: ServeEnd) => {
     for (let id = 100; id < 110; id++) await until(m, (r) => r.id === id);
     expect(flat(m.messages).filter((r) => r.id !== null && r.error)).toEqual([]);
     expect(m.garbage).toEqual([]);
   };
 
   it.each<WireFraming>(['ndjson', 'content-length'])('%s: a message over server.maxMessageBytes is refused with the limit and the key, then the next ones are answered', async (framing) => {
-    const m = await start(framing, 'server: { maxMessageBytes: 65536 }');
+    const m = await start(framing, 'server: { maxMessageBytes: 65536 }', true);
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chat/send', params: { message: 'x'.repeat(200_000) } });
     m.writeRaw(frame(framing, big) + tenStatus(framing));
     const refused = await until(m, (r) => r.id === null);

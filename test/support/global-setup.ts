@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export default async function setup(): Promise<void> {
+  // `npm test` (scripts/test.js) has just built dist/ and runs the Node and Deno suites at once: neither builds it again.
+  if (process.env['MAI_TEST_BUILT'] === '1' && existsSync(join(root, 'dist', 'rpc', 'bin.js'))) return;
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const output = await new Promise<string>((done) => {
     execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {

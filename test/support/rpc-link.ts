@@ -9,7 +9,7 @@ import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import { openMai } from '../../rpc/cli/common.ts';
 import { serveStreams } from '../../rpc/serve.ts';
-import type { ServeEnd } from './rpc-client.ts';
+import type { ServeEnd, ServeProcess } from './rpc-client.ts';
 import { wireSession, type WireFraming } from './wire-session.ts';
 
 /** A logger that keeps what `mai serve` would write to stderr, for the test to read. */
@@ -58,4 +58,12 @@ export function linkServe(options: { config: string; framing: WireFraming }): Li
       await exited;
     },
   };
+}
+
+/** Ends a test's `mai serve` of either kind and waits for it: a spawned one is killed, a linked one stopped. */
+export async function endServe(mai: ServeProcess | LinkedServe | undefined): Promise<void> {
+  if (!mai) return;
+  if ('child' in mai) mai.child.kill();
+  else await mai.stop();
+  await mai.exited;
 }

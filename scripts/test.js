@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: builds dist/ (the suites spawn `node dist/rpc/bin.js`), then runs the suite on Node
+ * with the type check, the linter and the import-graph check beside it (tsc and ESLint keep a core busy while the suite
+ * mostly waits on processes, sockets and timers), then the suite on Deno. Each step's output is
+ * printed whole when it ends (no interleaved lines), then every step's wall time; any failure
+ * fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another,
+ * as `npm test` did before. MAI_TEST_SUITES_TOGETHER=1 also starts the Deno suite beside the Node
+ * suite: faster when the machine is idle, but on a loaded 2-core machine (load ~20) four test
+ * workers at once made a few spawning tests exceed their waits, so it is not the default.
+ *
+ *   node scripts/test.js                              (npm test)
+ *   MAI_TEST_REPORT_DIR=/tmp/profile npm test         (also node.json and deno.json: each file's duration)
+ */
+import { spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** @param {string} name */
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const node = process.execPath;
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+
+/** @typedef {{ name: string, command: string, args: string[], after?: string }} Step */
+
+/** @type {Step} */
+const build = { name: 'build', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'] };
+/** MAI_TEST_REPORT_DIR=DIR: each suite also writes DIR/<runtime>.json (vitest's JSON report: every file's duration). */
+const reportDir = process.env['MAI_TEST_REPORT_DIR'];
+/** @param {string} runtime */
+const report = (runtime) => (reportDir ? ['--reporter=default', '--reporter=json', `--outputFile.json=${join(resolve(reportDir), `${runtime}.json`)}`] : []);
+/** @type {Step[]} */
+const steps = [
+  { name: 'vitest (Node)', command: node, args: [vitest, 'run', ...report('node')] },
+  { name: 'typecheck', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'] },
+  { name: 'lint', command: bin('eslint'), args: ['.'] },
+  { name: 'import graph', command: node, args: [join(root, 'scripts', 'import-graph.js')] },
+  {
+    name: 'vitest (Deno)',
+    command: bin('deno'),
+    args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')],
+    ...(process.env['MAI_TEST_SUITES_TOGETHER'] === '1' ? {} : { after: 'vitest (Node)' }),
+  },
+];
+
+const jobs = Math.max(1, Number(process.env['MAI_TEST_JOBS'] ?? 3) || 3);
+
+/**
+ * Runs one step with its output kept, and prints it whole when the step ends.
+ * @param {Step} step
+ * @returns {Promise<{ name: string, code: number, seconds: number }>}
+ */
+function run(step) {
+  const started = performance.now();
+  return new Promise((done) => {
+    /** @type {Buffer[]} */
+    const output = [];
+    // MAI_TEST_BUILT: the suites' global setup need not build dist/ again (it was just built).
+    const child = spawn(step.command, step.args, { cwd: root, env: { ...process.env, MAI_TEST_BUILT: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk) => output.push(chunk));
+    child.stderr.on('data', (chunk) => output.push(chunk));
+    const finish = (/** @type {number} */ code) => {
+      const seconds = (performance.now() - started) / 1000;
+      process.stdout.write(`\n===== ${step.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${seconds.toFixed(1)} s =====\n`);
+      process.stdout.write(Buffer.concat(output));
+      done({ name: step.name, code, seconds });
+    };
+    child.on('error', (error) => {
+      output.push(Buffer.from(`${step.command}: ${error.message}\n`));
+      finish(127);
+    });
+    child.on('close', (code) => finish(code ?? 1));
+  });
+}
+
+const results = [await run(build)];
+if (results[0]?.code === 0) {
+  /** @type {Map<string, Promise<unknown>>} */
+  const ended = new Map();
+  let free = jobs;
+  /** @type {Array<() => void>} */
+  const waiting = [];
+  const slot = () => (free > 0 ? (free--, Promise.resolve()) : new Promise((/** @type {(value?: unknown) => void} */ go) => waiting.push(go)));
+  const release = () => (waiting.length > 0 ? waiting.shift()?.() : free++);
+  for (const step of steps) {
+    const dependency = step.after === undefined ? undefined : ended.get(step.after);
+    ended.set(
+      step.name,
+      (async () => {
+        await dependency;
+        await slot();
+        results.push(await run(step));
+        release();
+      })(),
+    );
+  }
+  await Promise.all(ended.values());
+}
+const failed = results.filter((r) => r.code !== 0);
+process.stdout.write(`\nnpm test (${jobs} at a time): ${results.map((r) => `${r.name} ${r.seconds.toFixed(1)} s${r.code === 0 ? '' : ' FAILED'}`).join(' · ')}\n`);
+process.exit(failed.length === 0 && results.length === steps.length + 1 ? 0 : 1);
