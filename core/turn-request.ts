@@ -1,6 +1,6 @@
 /**
  * What a client asks of one turn: the one schema for it. `Mai.chat` takes it; the protocol's
- * `chat/send` params are this schema plus what only the wire needs (rpc/protocol.ts: progressToken),
+ * `chat/send` params are this schema plus what only the wire needs (rpc/mai-protocol.ts: progressToken),
  * and the MCP chat tool's arguments are picked from it.
  */
 import { z } from 'zod';

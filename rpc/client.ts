@@ -5,9 +5,9 @@
  */
 import { CancellationTokenSource, ProgressType, type CancellationToken, type MessageConnection, type RequestParam } from 'vscode-jsonrpc/node';
 import type { z } from 'zod';
-import type { ChatProgress, ChatSendParams, ChatSendRequest, ChatSendResult, RequestDefinition } from './protocol.ts';
+import type { ChatProgress, ChatSendParams, ChatSendRequest, ChatSendResult, RequestDefinition } from './mai-protocol.ts';
 
-/** The progress of a chat turn (protocol.ts's ChatProgressType; made here so `mai chat` loads no schema). */
+/** The progress of a chat turn (mai-protocol.ts's ChatProgressType; made here so `mai chat` loads no schema). */
 const chatProgress = new ProgressType<ChatProgress>();
 /** ChatSendRequest's method (typed by it: a name that drifted would not compile), without loading the schemas. */
 const chatSend: (typeof ChatSendRequest)['method'] = 'chat/send';

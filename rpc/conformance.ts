@@ -14,7 +14,7 @@ import type { Logger } from '../core/log.ts';
 import { boundReplies } from './bounded-reply.ts';
 import { errorResponse, protocolErrorObject, RpcCodes, type ProtocolCode } from './error-codes.ts';
 import { LayerReader, LayerWriter } from './layer-streams.ts';
-import { CancelNotification } from './protocol.ts';
+import { CancelNotification } from './mai-protocol.ts';
 import { classify, type RequestId } from './validate.ts';
 
 /**

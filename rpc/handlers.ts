@@ -23,7 +23,7 @@ import {
   StatsRequest,
   StatusRequest,
   type InitializeResult,
-} from './protocol.ts';
+} from './mai-protocol.ts';
 import { route, type Route, type Session } from './route.ts';
 import { maiVersion } from './version.ts';
 

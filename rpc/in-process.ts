@@ -1,5 +1,5 @@
 /**
- * The CLI's link to Mai: the real server (serve.ts, with its framing and conformance layers) and a
+ * The CLI's link to Mai: the real server (serve-streams.ts, with its framing and conformance layers) and a
  * vscode-jsonrpc client connection, joined by an in-memory stream pair in one process. The client
  * speaks Content-Length framing, exactly as an editor talking to `mai serve` would.
  */
@@ -8,7 +8,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { MaiClient } from './client.ts';
-import { serveStreams, type ServeOutcome } from './serve.ts';
+import { serveStreams, type ServeOutcome } from './serve-streams.ts';
 
 export interface InProcessLink {
   client: MaiClient;

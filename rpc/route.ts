@@ -1,13 +1,13 @@
 /**
  * What a route is: a method, the zod schema of its params and its handler — the shape the server
- * (rpc/server.ts) dispatches to. A protocol (Mai's own: rpc/handlers.ts; MCP's: rpc/mcp/server.ts)
+ * (rpc/dispatcher.ts) dispatches to. A protocol (Mai's own: rpc/handlers.ts; MCP's: rpc/mcp/server.ts)
  * is a function from the session to its routes.
  */
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import type { z } from 'zod';
 import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
-import type { RequestDefinition } from './protocol.ts';
+import type { RequestDefinition } from './mai-protocol.ts';
 
 export interface RequestContext {
   token: CancellationToken;

@@ -83,7 +83,7 @@ async function main() {
   await ensureDemoModels(join(root, 'models'));
 
   const { MaiClient } = await import(join(root, 'dist', 'rpc', 'client.js'));
-  const P = await import(join(root, 'dist', 'rpc', 'protocol.js'));
+  const P = await import(join(root, 'dist', 'rpc', 'mai-protocol.js'));
   const flaky = await startFlakyServer();
   const dir = await mkdtemp(join(tmpdir(), 'mai-demo-'));
   const config = await demoConfig(flaky.baseURL, dir);

@@ -87,7 +87,7 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
     expect(modules.filter((path) => path.startsWith('core/') && !allowedCore.includes(path))).toEqual([]);
     expect(modules.filter((path) => path.startsWith('plugins/'))).toEqual([]);
     // Nothing of the server: its protocol, schemas, handlers, conformance layer or error mapping.
-    const server = ['rpc/protocol.js', 'rpc/handlers.js', 'rpc/server.js', 'rpc/serve.js', 'rpc/conformance.js', 'rpc/errors.js', 'rpc/client.js', 'rpc/cli/common.js'];
+    const server = ['rpc/mai-protocol.js', 'rpc/handlers.js', 'rpc/dispatcher.js', 'rpc/serve-streams.js', 'rpc/conformance.js', 'rpc/errors.js', 'rpc/client.js', 'rpc/cli/common.js'];
     expect(modules.filter((path) => server.includes(path))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * Content-Length swallows nothing after it; an error reply never repeats a large input; and a
  * header that breaks sync (negative, too small, too large, LF-only, garbage first, -5 alone) is
  * answered as a parse error while every later request is still answered.
- * The framing is the server stack's (rpc/serve.ts), so most cases link it in this process over an
+ * The framing is the server stack's (rpc/serve-streams.ts), so most cases link it in this process over an
  * in-memory pair (test/support/rpc-link.ts) with the same bytes; the size-limit cases run on the
  * real `mai serve` over its pipes, where a large message arrives in many reads.
  */

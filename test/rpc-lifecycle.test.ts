@@ -1,6 +1,6 @@
 /**
  * The lifecycle methods over the wire: invalid `initialize` and `shutdown` params are -32602
- * replies naming each problem (their zod schemas in rpc/protocol.ts, like every other method's),
+ * replies naming each problem (their zod schemas in rpc/mai-protocol.ts, like every other method's),
  * and `shutdown` then `exit` ends `mai serve` with code 0.
  */
 import { join } from 'node:path';

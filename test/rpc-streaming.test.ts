@@ -9,7 +9,7 @@ import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMai } from '../rpc/cli/common.ts';
 import { MaiClient } from '../rpc/client.ts';
-import { serveStreams } from '../rpc/serve.ts';
+import { serveStreams } from '../rpc/serve-streams.ts';
 import { ConversationsListRequest, InitializeRequest, type ChatProgress } from '../rpc/index.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';

@@ -3,7 +3,7 @@
  * terminal erases what was printed; a pipe cannot take text back, so it gets a line break and a
  * note on stderr, and the new answer follows.
  */
-import type { ChatProgress } from '../protocol.ts';
+import type { ChatProgress } from '../mai-protocol.ts';
 
 export class AnswerPrinter {
   private shown = '';

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { cancellationFrom, type MaiClient } from '../client.ts';
 import { RpcCodes } from '../errors.ts';
-import type { ChatSendParams, ChatSendResult } from '../protocol.ts';
+import type { ChatSendParams, ChatSendResult } from '../mai-protocol.ts';
 import { AnswerPrinter } from './answer-printer.ts';
 import { parseReplLine, REPL_HELP } from './repl-commands.ts';
 import { clientOptions, errorJson, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';

@@ -1,5 +1,5 @@
 /** `mai conversations [list] | show ID | delete ID`: the stored conversations, over conversations/*. */
-import { ConversationsDeleteRequest, ConversationsGetRequest, ConversationsListRequest, type ConversationsGetResult, type ConversationsListResult } from '../protocol.ts';
+import { ConversationsDeleteRequest, ConversationsGetRequest, ConversationsListRequest, type ConversationsGetResult, type ConversationsListResult } from '../mai-protocol.ts';
 import { clientOptions, parseCommandArgs, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { table } from './format.ts';
 

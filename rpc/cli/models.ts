@@ -1,6 +1,6 @@
 /** `mai models`: every model the backends list, ranked as the next turn would see them. */
-import type { ModelsListResult } from '../protocol.ts';
-import { ModelsListRequest } from '../protocol.ts';
+import type { ModelsListResult } from '../mai-protocol.ts';
+import { ModelsListRequest } from '../mai-protocol.ts';
 import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
 import { bytes, table } from './format.ts';
 

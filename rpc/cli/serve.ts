@@ -46,7 +46,7 @@ Options:
       import('./common.ts'),
       import('./last-resort.ts'),
       import('../client-gone.ts'),
-      import('../serve.ts'),
+      import('../serve-streams.ts'),
       values.mcp ? import('../mcp/server.ts').then((m) => m.mcpFace) : undefined,
     ]);
     const log = logger();

@@ -1,6 +1,6 @@
 /** `mai stats`: per model and per backend over a window, from the ledger every Mai process writes. */
 import { parseSince } from '../../core/ledger/window.ts';
-import { StatsRequest, type StatsResult } from '../protocol.ts';
+import { StatsRequest, type StatsResult } from '../mai-protocol.ts';
 import { clientOptions, parseCommandArgs, UsageError, withClient, writeOut, type Command } from './common.ts';
 import { duration, table } from './format.ts';
 

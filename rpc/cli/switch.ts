@@ -1,5 +1,5 @@
 /** `mai switch MODEL[@BACKEND]|auto`: pins a model, or one of its servers (kept in Mai's state directory), or unpins. */
-import { ModelsSwitchRequest } from '../protocol.ts';
+import { ModelsSwitchRequest } from '../mai-protocol.ts';
 import { clientOptions, parseCommandArgs, UsageError, withClient, writeOut, type Command } from './common.ts';
 
 export const switchCommand: Command = {

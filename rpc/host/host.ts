@@ -11,7 +11,7 @@ import type { FindConfigOptions } from '../../core/config/find.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import { errorResponse, protocolErrorObject, RpcCodes } from '../error-codes.ts';
-import { serveStreams, type ServerFace } from '../serve.ts';
+import { serveStreams, type ServerFace } from '../serve-streams.ts';
 import { maiVersion } from '../version.ts';
 import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
 import { probeHost } from './connect.ts';

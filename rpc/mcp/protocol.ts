@@ -1,6 +1,6 @@
 /**
  * The part of the Model Context Protocol Mai answers (`mai serve --mcp`), declared once like
- * rpc/protocol.ts: method names, the protocol versions Mai speaks, zod schemas of the params (the
+ * rpc/mai-protocol.ts: method names, the protocol versions Mai speaks, zod schemas of the params (the
  * server validates with them; their types are inferred) and the result types of the spec
  * (https://modelcontextprotocol.io/specification/2025-06-18). MCP rides on the same stack as Mai's
  * own protocol: newline-delimited JSON-RPC 2.0 (rpc/framing.ts), the conformance layer, the server.
@@ -8,7 +8,7 @@
 import { NotificationType } from 'vscode-jsonrpc/node';
 import { z } from 'zod';
 import type { CancelConvention } from '../conformance.ts';
-import { defineRequest, ProgressToken } from '../protocol.ts';
+import { defineRequest, ProgressToken } from '../mai-protocol.ts';
 
 /** Newest first. Mai answers the client's version when it is one of these, else the newest. */
 export const mcpProtocolVersions = ['2025-06-18', '2025-03-26', '2024-11-05'] as const;

@@ -1,6 +1,6 @@
 /**
- * Mai as an MCP server: the MCP methods as routes for the same server (rpc/server.ts), served on the
- * same framing and conformance layer (rpc/serve.ts) as Mai's own protocol — `mai serve --mcp`.
+ * Mai as an MCP server: the MCP methods as routes for the same server (rpc/dispatcher.ts), served on the
+ * same framing and conformance layer (rpc/serve-streams.ts) as Mai's own protocol — `mai serve --mcp`.
  * The lifecycle (initialize with version negotiation, notifications/initialized, ping), tools/list
  * and tools/call. A tool that runs and fails is an `isError` result the agent's model can read;
  * what the request itself got wrong (unknown tool, bad arguments) is a JSON-RPC error.
@@ -9,7 +9,7 @@ import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { describeErrorData, invalidParams, protocolError, RpcCodes, rpcErrorOf } from '../errors.ts';
 import { route, type Routes } from '../route.ts';
-import type { ServerFace } from '../serve.ts';
+import type { ServerFace } from '../serve-streams.ts';
 import { maiVersion } from '../version.ts';
 import {
   mcpCancelConvention,
@@ -58,7 +58,7 @@ async function callTool(tools: ReadonlyMap<string, MaiTool>, params: ToolsCallPa
   }
 }
 
-/** The MCP methods, for rpc/server.ts (its dispatcher validates params and turns throws into errors). */
+/** The MCP methods, for rpc/dispatcher.ts (its dispatcher validates params and turns throws into errors). */
 export const mcpRoutes: Routes = ({ mai, log }) => {
   // The tools need Mai; initialize and ping are answered while it is built.
   const tools = mai.then((built) => new Map(maiTools(built, log).map((tool) => [tool.descriptor.name, tool])));

@@ -2,12 +2,12 @@
  * The zod schemas of the MCP tools' arguments and of chat's structured result — the single source
  * of truth: the server validates arguments with them, tools/list shows the JSON Schemas derived
  * from them (z.toJSONSchema), and the TypeScript types are inferred. The argument rules are the
- * ones of Mai's own protocol (rpc/protocol.ts), reused and described for the agent's model.
+ * ones of Mai's own protocol (rpc/mai-protocol.ts), reused and described for the agent's model.
  */
 import { z } from 'zod';
 import type { TurnResult } from '../../core/pipeline/turn.ts';
 import { FINISH_REASONS } from '../../core/types.ts';
-import { ChatSendParams, ModelsListParams } from '../protocol.ts';
+import { ChatSendParams, ModelsListParams } from '../mai-protocol.ts';
 import type { ObjectJsonSchema } from './protocol.ts';
 
 const chat = ChatSendParams.shape;

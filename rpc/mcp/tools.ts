@@ -11,7 +11,7 @@ import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { TurnEvent } from '../../core/pipeline/turn.ts';
 import { signalOf } from '../handlers.ts';
-import type { ProgressToken } from '../protocol.ts';
+import type { ProgressToken } from '../mai-protocol.ts';
 import { McpProgressNotification, type CallToolResult, type McpProgressParams, type McpTool } from './protocol.ts';
 import { ChatToolInput, ChatToolOutput, chatToolOutput, ModelsToolInput, objectJsonSchema, StatusToolInput } from './tool-schemas.ts';
 

@@ -1,5 +1,5 @@
 /**
- * `mai serve`'s server stack (rpc/serve.ts: framing, conformance, vscode-jsonrpc, Mai's routes) linked
+ * `mai serve`'s server stack (rpc/serve-streams.ts: framing, conformance, vscode-jsonrpc, Mai's routes) linked
  * to the test in this process over an in-memory stream pair, as the CLI links to it. The protocol
  * suites use it: the same bytes in and out as over a pipe, without starting a process per test. A few
  * spawned smoke tests (rpc-client.ts) keep the real process, its stdio and exit codes covered.
@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import { openMai } from '../../rpc/cli/common.ts';
-import { serveStreams } from '../../rpc/serve.ts';
+import { serveStreams } from '../../rpc/serve-streams.ts';
 import type { ServeEnd, ServeProcess } from './rpc-client.ts';
 import { wireSession, type WireFraming } from './wire-session.ts';
 

@@ -11,7 +11,7 @@ import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { invalidParams, protocolError, RpcCodes, toResponseError } from './errors.ts';
 import { maiRoutes } from './handlers.ts';
-import { ExitNotification, InitializeRequest, ShutdownRequest } from './protocol.ts';
+import { ExitNotification, InitializeRequest, ShutdownRequest } from './mai-protocol.ts';
 import type { Route, Routes, Session } from './route.ts';
 
 export interface MaiServerOptions {

@@ -1,6 +1,6 @@
 /**
  * Serves Mai over a pair of byte streams: framing (framing.ts) → conformance (conformance.ts) →
- * vscode-jsonrpc's MessageConnection → the server (server.ts), and back the same way in the
+ * vscode-jsonrpc's MessageConnection → the server (dispatcher.ts), and back the same way in the
  * client's framing. The same function serves stdio (`mai serve`) and the CLI's in-process link.
  * At the end of the input every message already received is handled and answered before it returns.
  */
@@ -13,7 +13,7 @@ import { ConformanceLayer, type CancelConvention } from './conformance.ts';
 import { errorResponse, protocolErrorObject, RpcCodes } from './error-codes.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 import type { Routes } from './route.ts';
-import { attachMaiServer } from './server.ts';
+import { attachMaiServer } from './dispatcher.ts';
 
 export interface ServeOptions {
   input: Readable;
