@@ -210,7 +210,7 @@ export class Mai {
   }
 
   async getConversation(id: string): Promise<Conversation> {
-    const conversation = await this.runtime.store.load(id);
+    const conversation = await this.runtime.store.load(id, { showEmpty: true });
     if (!conversation) {
       throw new MaiError(ErrorCodes.conversationNotFound, `No conversation "${id}". \`mai conversations\` (conversations/list) lists them.`, {
         data: { conversationId: id },

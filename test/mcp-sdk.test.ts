@@ -87,7 +87,9 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
   const storedText = async (): Promise<string> => {
     const folder = join(stateDir, 'conversations');
     const files = await readdir(folder).catch(() => [] as string[]);
-    const texts = await Promise.all(files.filter((f) => f.endsWith('.jsonl')).map((f) => readFile(join(folder, f), 'utf8')));
+    // A failed turn's reserved (empty) file is removed behind its reply: one listed may be gone when read.
+    const read = (f: string) => readFile(join(folder, f), 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+    const texts = await Promise.all(files.filter((f) => f.endsWith('.jsonl')).map(read));
     return texts.join('\n');
   };
 

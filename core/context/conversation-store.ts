@@ -83,8 +83,12 @@ export class ConversationStore {
     return join(this.dir, '.summaries', `${id}.jsonl`);
   }
 
-  /** Reads a conversation; null when it does not exist (an empty file is one whose first turn is not stored yet, or never was). */
-  async load(id: string): Promise<Conversation | null> {
+  /**
+   * Reads a conversation; null when it does not exist (an empty file is one whose first turn is not
+   * stored yet, or never was). `showEmpty`: an empty file reads as a conversation with no messages
+   * and a warning saying why (what conversations/get shows a user who asks for it by id).
+   */
+  async load(id: string, options: { showEmpty?: boolean } = {}): Promise<Conversation | null> {
     const file = this.file(id);
     let bytes: Buffer;
     try {
@@ -98,9 +102,10 @@ export class ConversationStore {
     }
     if (bytes.length === 0) {
       this.rememberUnborn(id);
-      return null;
+      if (!options.showEmpty) return null;
+    } else {
+      this.unborn.delete(id);
     }
-    this.unborn.delete(id);
     const { text, warnings } = decodeConversation(file, bytes);
     const conversation = parseConversation(id, file, text);
     return warnings.length === 0 ? conversation : { ...conversation, warnings: [...warnings, ...conversation.warnings] };

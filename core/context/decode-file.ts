@@ -29,7 +29,7 @@ function invalidLines(bytes: Buffer): number[] {
 
 export function decodeConversation(file: string, bytes: Buffer): { text: string; warnings: string[] } {
   if (bytes.length === 0) {
-    return { text: '', warnings: [`${file} is empty (0 bytes): it holds no turn, not even its header; a crash or a disk problem may have emptied it.`] };
+    return { text: '', warnings: [`${file} is empty (0 bytes): it holds no turn, not even its header: its first turn is still being answered, or a crash (or a disk problem) came before it was stored.`] };
   }
   try {
     return { text: strict.decode(bytes), warnings: [] };
