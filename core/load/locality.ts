@@ -4,6 +4,7 @@
  * and any other address is another host. A model on another host is judged by the load its
  * server reports, never by this machine's memory.
  */
+import { isLoopbackHost } from '../config/loopback.ts';
 
 export interface Location {
   /** 'local', or the remote host's name. */
@@ -13,16 +14,18 @@ export interface Location {
 
 const LOCAL_NAMES = new Set(['local', 'localhost', 'this', 'self']);
 
-/** True for loopback addresses: 127.0.0.0/8, ::1, localhost and *.localhost. */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+/**
+ * True for this machine's addresses: the loopback ones the metrics listener accepts (config's one
+ * check), and names under *.localhost, which resolve to loopback (RFC 6761) but are never bound.
+ */
+function isThisMachine(hostname: string): boolean {
+  return isLoopbackHost(hostname) || hostname.toLowerCase().endsWith('.localhost');
 }
 
 /** Where a backend runs, from its config's `host:` and its endpoint (baseURL). */
 export function locate(declared: string | undefined, endpoint: string | undefined): Location {
   if (declared !== undefined) {
-    const local = LOCAL_NAMES.has(declared.toLowerCase()) || isLoopbackHost(declared);
+    const local = LOCAL_NAMES.has(declared.toLowerCase()) || isThisMachine(declared);
     return { host: local ? 'local' : declared, local };
   }
   if (endpoint === undefined) return { host: 'local', local: true };
@@ -33,5 +36,5 @@ export function locate(declared: string | undefined, endpoint: string | undefine
     return { host: 'local', local: true };
   }
   if (url.protocol === 'unix:' || url.protocol === 'file:' || url.hostname.startsWith('unix') || url.hostname === '') return { host: 'local', local: true };
-  return isLoopbackHost(url.hostname) ? { host: 'local', local: true } : { host: url.hostname, local: false };
+  return isThisMachine(url.hostname) ? { host: 'local', local: true } : { host: url.hostname, local: false };
 }
