@@ -8,6 +8,7 @@
  * to a reader. A sink that throws is logged once and never reaches the turn.
  */
 import { randomUUID } from 'node:crypto';
+import { clearTimeout, setTimeout } from 'node:timers';
 import type { Logger } from '../log.ts';
 import type { TurnContext, TurnFact, TurnRequest } from '../pipeline/turn.ts';
 import { summarise, type TurnSummary } from './turn-summary.ts';
@@ -51,7 +52,8 @@ export class TurnObserver {
 
   private queue(ended: Ended): void {
     this.pending.push(ended);
-    this.scheduled ??= setTimeout(() => this.flush(), BATCH_MS);
+    // Unref'd: a batch waiting never keeps the process alive; at exit the ledger's hook writes it (exit-flush.ts).
+    this.scheduled ??= setTimeout(() => this.flush(), BATCH_MS).unref();
   }
 
   /**
