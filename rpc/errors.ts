@@ -9,8 +9,6 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, MaiError, type ErrorCode } from '../core/errors.ts';
 import { maiErrorObject, protocolErrorObject, type ProtocolCode, type RpcErrorData, type RpcErrorObject } from './error-codes.ts';
 
-export { RpcCodes, rpcCodeFor, type RpcErrorData } from './error-codes.ts';
-
 /** One problem with a request's params: where (the path of keys) and what (a zod issue fits). */
 export interface ParamsIssue {
   readonly path: readonly PropertyKey[];

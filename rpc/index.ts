@@ -1,6 +1,7 @@
 /** What clients and embedders of Mai's JSON-RPC interface import. */
 export * from './mai-protocol.ts';
-export { configErrorCodes, RpcCodes, rpcCodeFor, toResponseError, type RpcErrorData } from './errors.ts';
+export { RpcCodes, rpcCodeFor, type RpcErrorData } from './error-codes.ts';
+export { configErrorCodes, toResponseError } from './errors.ts';
 export { MaiClient, cancellationFrom, type ChatCallOptions } from './client.ts';
 export { serveStreams, type ServeOptions, type ServeOutcome } from './serve-streams.ts';
 export { linkInProcess, type InProcessLink } from './in-process.ts';

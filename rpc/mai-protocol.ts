@@ -13,7 +13,7 @@ import { parseSince } from '../core/ledger/window.ts';
 import type { MetricsText, ModelsReport, StatusReport } from '../core/mai.ts';
 import type { TurnEvent, TurnResult } from '../core/pipeline/turn.ts';
 import { TurnRequest } from '../core/turn-request.ts';
-import type { RpcErrorData } from './errors.ts';
+import type { RpcErrorData } from './error-codes.ts';
 
 /** One request of the protocol: its method name, its params schema, and the vscode-jsonrpc type. */
 export interface RequestDefinition<M extends string, S extends z.ZodType, R> {

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { cancellationFrom, type MaiClient } from '../client.ts';
-import { RpcCodes } from '../errors.ts';
+import { RpcCodes } from '../error-codes.ts';
 import type { ChatSendParams, ChatSendResult } from '../mai-protocol.ts';
 import { AnswerPrinter } from './answer-printer.ts';
 import { parseReplLine, REPL_HELP } from './repl-commands.ts';

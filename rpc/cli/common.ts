@@ -9,7 +9,8 @@ import { createLogger, type Logger } from '../../core/log.ts';
 import type { LoadedConfig } from '../../core/config/load.ts';
 import type { Mai } from '../../core/mai.ts';
 import type { MaiClient } from '../client.ts';
-import { configErrorCodes, describeErrorData, toResponseError, type RpcErrorData } from '../errors.ts';
+import type { RpcErrorData } from '../error-codes.ts';
+import { configErrorCodes, describeErrorData, toResponseError } from '../errors.ts';
 import { ExitCodes, UsageError } from './args.ts';
 
 // The lean part (flags, usage errors, exit codes) lives in args.ts, which `mai serve`'s forwarder loads alone.

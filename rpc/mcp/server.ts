@@ -7,7 +7,8 @@
  */
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
-import { describeErrorData, invalidParams, protocolError, RpcCodes, rpcErrorOf } from '../errors.ts';
+import { RpcCodes } from '../error-codes.ts';
+import { describeErrorData, invalidParams, protocolError, rpcErrorOf } from '../errors.ts';
 import { route, type Routes } from '../route.ts';
 import type { ServerFace } from '../serve-streams.ts';
 import { maiVersion } from '../version.ts';
