@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import { rpcCodeFor } from '../error-codes.ts';
 import { toResponseError } from '../errors.ts';
-import { clientOptions, errorJson, ExitCodes, parseCommandArgs, readAll, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, ExitCodes, parseCommandArgs, UsageError, type Command } from './args.ts';
+import { errorJson, readAll, withClient, writeOut } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
 import { ProgressBar } from './progress-bar.ts';
 

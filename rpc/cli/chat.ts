@@ -6,7 +6,8 @@ import { RpcCodes } from '../error-codes.ts';
 import type { ChatSendParams, ChatSendResult } from '../mai-protocol.ts';
 import { AnswerPrinter } from './answer-printer.ts';
 import { parseReplLine, REPL_HELP } from './repl-commands.ts';
-import { clientOptions, errorJson, ExitCodes, parseCommandArgs, readAll, reportFailure, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, ExitCodes, parseCommandArgs, UsageError, type Command } from './args.ts';
+import { errorJson, readAll, reportFailure, withClient, writeOut } from './common.ts';
 
 const options = {
   ...clientOptions,

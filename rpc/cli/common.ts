@@ -1,6 +1,6 @@
 /**
- * What every CLI command shares: its flags (args.ts), opening Mai from the
- * config (a bad config is its one-paragraph message on stderr and exit code 2), the in-process
+ * What every CLI command shares beyond its flags (those are args.ts, which `mai serve`'s forwarder
+ * loads alone): opening Mai from the config (a bad config is its one-paragraph message on stderr and exit code 2), the in-process
  * JSON-RPC link, and turning failures into a message on stderr and an exit code.
  */
 import { ResponseError } from 'vscode-jsonrpc/node';
@@ -12,9 +12,6 @@ import type { MaiClient } from '../client.ts';
 import type { RpcErrorData } from '../error-codes.ts';
 import { configErrorCodes, describeErrorData, toResponseError } from '../errors.ts';
 import { ExitCodes, UsageError } from './args.ts';
-
-// The lean part (flags, usage errors, exit codes) lives in args.ts, which `mai serve`'s forwarder loads alone.
-export { clientOptions, configOption, ExitCodes, parseCommandArgs, UsageError, type Command } from './args.ts';
 
 export function logger(): Logger {
   return createLogger('mai');

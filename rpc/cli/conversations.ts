@@ -1,6 +1,7 @@
 /** `mai conversations [list] | show ID | delete ID`: the stored conversations, over conversations/*. */
 import { ConversationsDeleteRequest, ConversationsGetRequest, ConversationsListRequest, type ConversationsGetResult, type ConversationsListResult } from '../mai-protocol.ts';
-import { clientOptions, parseCommandArgs, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, UsageError, type Command } from './args.ts';
+import { withClient, writeOut } from './common.ts';
 import { table } from './format.ts';
 
 const options = { ...clientOptions, json: { type: 'boolean' } } as const;

@@ -1,5 +1,6 @@
 /** `mai host`: the shared host in the foreground (clients start it themselves; this is for running it by hand). */
-import { configOption, openMai, parseCommandArgs, type Command } from './common.ts';
+import { configOption, parseCommandArgs, type Command } from './args.ts';
+import { openMai } from './common.ts';
 import { createLogger } from '../../core/log.ts';
 
 export const hostCommand: Command = {

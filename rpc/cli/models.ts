@@ -1,7 +1,8 @@
 /** `mai models`: every model the backends list, ranked as the next turn would see them. */
 import type { ModelsListResult } from '../mai-protocol.ts';
 import { ModelsListRequest } from '../mai-protocol.ts';
-import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, type Command } from './args.ts';
+import { withClient, writeOut } from './common.ts';
 import { bytes, table } from './format.ts';
 
 const options = { ...clientOptions, 'available-only': { type: 'boolean' }, json: { type: 'boolean' } } as const;

@@ -1,7 +1,8 @@
 /** `mai stats`: per model and per backend over a window, from the ledger every Mai process writes. */
 import { parseSince } from '../../core/ledger/window.ts';
 import { StatsRequest, type StatsResult } from '../mai-protocol.ts';
-import { clientOptions, parseCommandArgs, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, UsageError, type Command } from './args.ts';
+import { withClient, writeOut } from './common.ts';
 import { duration, table } from './format.ts';
 
 const options = { ...clientOptions, since: { type: 'string' }, buckets: { type: 'string' }, json: { type: 'boolean' } } as const;

@@ -1,6 +1,7 @@
 /** `mai status`: the current model, the pin, resources, backends, counters, loaded models, clients and queues. */
 import { ModelsListRequest, StatusRequest, type ModelsListResult, type StatusResult } from '../mai-protocol.ts';
-import { clientOptions, parseCommandArgs, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, type Command } from './args.ts';
+import { withClient, writeOut } from './common.ts';
 import { bytes, duration, percent, table } from './format.ts';
 import { clock, formatModels } from './models.ts';
 

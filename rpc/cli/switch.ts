@@ -1,6 +1,7 @@
 /** `mai switch MODEL[@BACKEND]|auto`: pins a model, or one of its servers (kept in Mai's state directory), or unpins. */
 import { ModelsSwitchRequest } from '../mai-protocol.ts';
-import { clientOptions, parseCommandArgs, UsageError, withClient, writeOut, type Command } from './common.ts';
+import { clientOptions, parseCommandArgs, UsageError, type Command } from './args.ts';
+import { withClient, writeOut } from './common.ts';
 
 export const switchCommand: Command = {
   name: 'switch',
