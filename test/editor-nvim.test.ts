@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeModel, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { hostPids, killHosts } from './support/host-state.ts';
@@ -46,6 +46,7 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
   });
   afterEach(async () => {
     runner.stopAll(); // whatever a failed scenario left running, by pid
+    killHosts(join(dir.path, 'mai-state')); // a shared host a scenario started (by its log's pid), before its log is removed with the folder
     await server?.close();
     server = undefined;
     await dir.cleanup();
@@ -318,7 +319,6 @@ describe.skipIf(!nvimVersion && !required)(`Neovim plugin (editors/nvim) driving
       maiCommand(config),
       env,
     ).catch((error: unknown) => error);
-    onTestFinished(() => killHosts(join(dir.path, 'mai-state'))); // the shared host, if one was started (by its log's pid)
     await until(() => existsSync(told), 'Neovim to say the answer is streaming', 60_000);
     const { pid } = JSON.parse(await readFile(told, 'utf8')) as { pid: number };
     runner.latest()!.pid = pid;
