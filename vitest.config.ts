@@ -4,7 +4,7 @@ import { SlowFirstSequencer } from './test/support/slow-first.ts';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Builds dist/ once per run: suites spawn the real `node dist/rpc/bin.js`.
+    // Builds dist/ once per run: suites spawn the real `mai` bin (dist/bundle/mai.js).
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

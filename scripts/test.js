@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm test`: builds dist/ (the suites spawn `node dist/rpc/bin.js`), then runs the suite on Node
+ * `npm test`: builds dist/ (scripts/build.js: the suites spawn the `mai` bin, dist/bundle/mai.js), then runs the suite on Node
  * with the type check, the linter and the import-graph check beside it (tsc and ESLint keep a core busy while the suite
  * mostly waits on processes, sockets and timers), then the suite on Deno. Each step's output is
  * printed whole when it ends (no interleaved lines), then every step's wall time; any failure
@@ -25,7 +25,7 @@ const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 /** @typedef {{ name: string, command: string, args: string[], after?: string }} Step */
 
 /** @type {Step} */
-const build = { name: 'build', command: node, args: [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'] };
+const build = { name: 'build', command: node, args: [join(root, 'scripts', 'build.js')] };
 /** MAI_TEST_REPORT_DIR=DIR: each suite also writes DIR/<runtime>.json (vitest's JSON report: every file's duration). */
 const reportDir = process.env['MAI_TEST_REPORT_DIR'];
 /** @param {string} runtime */

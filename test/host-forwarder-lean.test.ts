@@ -3,21 +3,41 @@
  * protocol's schemas, nor vscode-jsonrpc, nor Mai's core (the pipeline, the config schema, the
  * plugins) — only the host's client side (rpc/host/), the byte framing, and the few zod-free
  * leaves of core/ that say where the host lives (the config file lookup, the state folder).
- * The real process is traced with Node's module hooks (ESM loads) and require.cache (CommonJS)
- * while a real host answers a real turn; Deno has no module hooks, so this runs on Node only.
+ * The real process (the `mai` bin, a bundle split at every dynamic import) is traced with Node's
+ * module hooks (ESM loads) and require.cache (CommonJS) while a real host answers a real turn; a
+ * loaded chunk of the bundle counts as the modules its source map lists. Deno has no module hooks,
+ * so this runs on Node only.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { binPath, loopbackConfig, spawnServe } from './support/rpc-client.ts';
 
 /** The zod-free leaves of core/ the forwarder may load: where the config and the host's socket are, and the framing's size limit. */
-const allowedCore = ['core/config/find.js', 'core/config/message-limit.js', 'core/context/make-dir.js', 'core/errors.js', 'core/state.js'];
+const allowedCore = ['core/config/find.js', 'core/config/message-limit.js', 'core/context/make-dir.js', 'core/errors.js', 'core/package-root.js', 'core/state.js'];
 const forbiddenPackages = ['zod', 'vscode-jsonrpc', 'openai', 'yaml', 'systeminformation', 'tinypool', 'prom-client', 'node-llama-cpp'];
+
+/** The modules a loaded file holds (as file URLs): itself, or for a chunk of the bundle, every module its source map lists. */
+function modulesIn(url: string): string[] {
+  if (!url.startsWith('file:')) return [];
+  const file = fileURLToPath(url);
+  if (!file.startsWith(bundleDir)) return [url];
+  if (!existsSync(`${file}.map`)) {
+    // No map: rolldown's own runtime helpers (no module of ours or of a package), or a facade chunk
+    // that only imports and re-exports another chunk (loaded, and traced, itself).
+    if (/^rolldown-runtime-[\w-]+\.js$/.test(basename(file))) return [];
+    const statements = readFileSync(file, 'utf8').trim().split('\n');
+    if (!statements.every((line) => /^(import|export) /.test(line))) throw new Error(`${file} holds code but has no source map`);
+    return [];
+  }
+  const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+  return map.sources.map((source) => pathToFileURL(resolve(dirname(file), source)).href);
+}
+const bundleDir = join(dirname(binPath), '/');
 
 describe.skipIf('Deno' in globalThis)('the mai serve forwarder', () => {
   let server: FakeOpenAIServer;
@@ -78,7 +98,10 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
     mai.send({ jsonrpc: '2.0', method: 'exit' });
     expect(await mai.exited).toBe(0);
 
-    const loaded = [...new Set(readFileSync(trace, 'utf8').split('\n').filter((url) => url.startsWith('file:')))];
+    const files = [...new Set(readFileSync(trace, 'utf8').split('\n').filter((url) => url.startsWith('file:')))];
+    // The bin is the bundle: what it loaded is read from its chunks' source maps (an empty map would pass nothing below).
+    expect(files.filter((url) => fileURLToPath(url).startsWith(bundleDir)).length).toBeGreaterThan(1);
+    const loaded = [...new Set(files.flatMap(modulesIn))];
     const ours = (url: string) => /\/dist\/(.*)$/.exec(url)?.[1];
     expect(loaded.map(ours)).toContain('rpc/host/forward.js');
     const packages = [...new Set(loaded.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((name): name is string => name !== undefined))];

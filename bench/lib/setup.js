@@ -2,13 +2,15 @@
  * What every benchmark shares: where the built binary is, a temporary folder, Mai configs written
  * to disk (each turn's state in the folder), the environment a spawned Mai runs in, and sleeping.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const binPath = join(repoRoot, 'dist', 'rpc', 'bin.js');
+/** The `mai` bin as npm installs it (package.json's bin: the bundle scripts/build.js writes). */
+export const binPath = join(repoRoot, JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).bin.mai);
 export const benchDir = join(repoRoot, 'bench');
 
 /** @param {number} ms */

@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { ErrorCodes, MaiError } from '../errors.ts';
+import { maiPackage } from '../package-root.ts';
 
 export type ConfigSource = 'flag' | 'env' | 'cwd' | 'xdg' | 'builtin';
 
@@ -18,15 +18,12 @@ export interface FindConfigOptions {
   cwd?: string;
 }
 
-/** The default config that ships with Mai (the repository's mai.config.yaml). */
+/** The default config that ships with Mai (the mai.config.yaml beside its package.json). */
 export function builtinConfigFile(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // core/config/ in the sources, dist/core/config/ once compiled.
-  for (const up of ['../..', '../../..']) {
-    const candidate = resolve(here, up, 'mai.config.yaml');
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new MaiError(ErrorCodes.configNotFound, `Mai's built-in mai.config.yaml is missing next to ${here}; reinstall Mai.`);
+  const root = maiPackage()?.root;
+  const candidate = root === undefined ? undefined : join(root, 'mai.config.yaml');
+  if (candidate !== undefined && existsSync(candidate)) return candidate;
+  throw new MaiError(ErrorCodes.configNotFound, `Mai's built-in mai.config.yaml is missing ${root === undefined ? '(no package.json of Mai found)' : `in ${root}`}; reinstall Mai.`);
 }
 
 /** --config, then MAI_CONFIG, then ./mai.config.yaml, then $XDG_CONFIG_HOME/mai/config.yaml, then the built-in. */

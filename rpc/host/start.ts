@@ -6,9 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { fromSources, maiPackage } from '../../core/package-root.ts';
 import { checkSocket, ensurePrivateDir, type HostAddress } from './address.ts';
 import { connectHost, HostAbsent, type HostConnection } from './connect.ts';
 import type { ClientHello, Face } from './wire.ts';
@@ -69,20 +70,20 @@ export async function reachHost(address: HostAddress, options: ReachOptions): Pr
   }
 }
 
-/** The command that runs `mai host` on this runtime (Node on dist/, Deno on the sources). */
+/** The command that runs `mai host` on this runtime (Node on the `mai` bin, Deno on the sources). */
 function hostCommand(address: HostAddress): { program: string; args: string[]; cwd: string } {
-  const here = fileURLToPath(import.meta.url);
-  const bin = resolve(dirname(here), '..', `bin${extname(here)}`);
-  const cwd = resolve(dirname(here), '..', '..', ...(here.includes(`${'/'}dist${'/'}`) ? ['..'] : []));
+  const pkg = maiPackage();
+  if (!pkg) throw new HostStartFailed(`Mai's package.json is missing above ${fileURLToPath(import.meta.url)}, so \`mai host\` cannot be started; reinstall Mai.`);
+  const bin = join(pkg.root, fromSources ? join('rpc', 'bin.ts') : pkg.bin);
   const tail = [bin, 'host', '--config', address.configFile];
   if ('Deno' in globalThis) {
     // The README's full `deno run` line, with the network open: the host listens on its Unix socket
     // (Deno asks net access per exact `unix:` path) and serves whatever backends the config names.
     // A client allowed to run programs could grant itself as much.
     const flags = ['--allow-read', '--allow-env', '--allow-net', '--allow-sys', '--allow-run', '--allow-ffi', '--allow-write'];
-    return { program: process.execPath, args: ['run', ...flags, ...tail], cwd };
+    return { program: process.execPath, args: ['run', ...flags, ...tail], cwd: pkg.root };
   }
-  return { program: process.execPath, args: tail, cwd };
+  return { program: process.execPath, args: tail, cwd: pkg.root };
 }
 
 async function startHost(address: HostAddress): Promise<void> {

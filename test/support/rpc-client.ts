@@ -1,18 +1,20 @@
 /**
- * Drives the real `node dist/rpc/bin.js` over real pipes. `spawnServe` writes frames in either
+ * Drives the real `mai` bin (node dist/bundle/mai.js, package.json's bin) over real pipes. `spawnServe` writes frames in either
  * framing and reads stdout with its own parser (independent of rpc/framing.ts), so anything on
  * stdout that is not a well-framed JSON message is caught as `garbage`. `connectServe` puts a
  * vscode-jsonrpc client on the process instead (Content-Length framing, cancellation, progress).
  * `runCli` runs any other command to completion.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { wireSession, type WireFraming, type WireSession } from './wire-session.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const binPath = join(repoRoot, 'dist', 'rpc', 'bin.js');
+/** The `mai` bin as npm installs it (package.json's bin: the bundle scripts/build.js writes). */
+export const binPath = join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { mai: string } }).bin.mai);
 
 export { frame, type Reply, type WireFraming } from './wire-session.ts';
 
@@ -37,7 +39,7 @@ export interface ServeProcess extends ServeEnd {
   child: ChildProcessWithoutNullStreams;
 }
 
-/** `command`: the program and leading arguments that run mai (default: this runtime on dist/rpc/bin.js); `args`: more for `serve` (`--mcp`). */
+/** `command`: the program and leading arguments that run mai (default: this runtime on the `mai` bin); `args`: more for `serve` (`--mcp`). */
 export function spawnServe(options: { config: string; framing: WireFraming; stateDir: string; env?: Record<string, string>; command?: readonly string[]; args?: readonly string[] }): ServeProcess {
   const [program, ...leading] = options.command ?? [process.execPath, binPath];
   const child = spawn(program!, [...leading, 'serve', ...(options.args ?? []), '--config', options.config], { env: maiEnv(options.stateDir, options.env), cwd: repoRoot });

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * `npm run build`: compiles the sources to dist/ file by file (`tsc -p tsconfig.build.json`), then
+ * bundles the `mai` bin with rolldown into dist/bundle/ (package.json's bin: dist/bundle/mai.js).
+ * Why bundle: on Node 20 most of a cold start is the ESM loader resolving, reading and linking
+ * each module file — zod alone is ~95 of them, vscode-jsonrpc ~30, Mai ~40 before `mai serve
+ * --standalone` answers initialize — and a bundle is a handful of files with the same code.
+ * The bundle is split at every dynamic import, as the sources are, so the thin `mai serve`
+ * forwarder still loads neither zod nor the server (test/host-forwarder-lean.test.ts reads the
+ * chunks' source maps to check it). Kept as files of their own: the sampling worker (its own
+ * entry beside the chunks, which load it by `new URL('./sample.worker.js', import.meta.url)`),
+ * tinypool (it starts its workers from its own files) and the optional, native node-llama-cpp.
+ * dist/ keeps the per-file output too (declarations, the worker's sources, `import` by path);
+ * Deno runs the TypeScript sources and needs neither.
+ *
+ *   node scripts/build.js          (npm run build; exits with tsc's code, after bundling what it emitted)
+ */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rolldown } from 'rolldown';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const out = join(dist, 'bundle');
+
+// tsc emits even when a file does not type-check (`npm run typecheck` is the check): bundle what it emitted.
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+
+rmSync(out, { recursive: true, force: true }); // chunk names carry hashes: no stale chunk stays behind
+const bundle = await rolldown({
+  cwd: root,
+  input: { mai: join(dist, 'rpc', 'bin.js'), 'sample.worker': join(dist, 'core', 'monitor', 'sample.worker.js') },
+  platform: 'node',
+  external: ['tinypool', /^node-llama-cpp(\/|$)/],
+});
+await bundle.write({ dir: out, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
+await bundle.close();
+process.exit(tsc.status ?? 1);
