@@ -7,6 +7,8 @@
  *   node bench/run.js --smoke    one small iteration of each (well under a minute), writes nothing
  *   --only overhead,batch        just these;  --out FILE  write the results there instead
  *   --refresh-analysis           only copy bench/analysis.md (kept by hand) into bench/RESULTS.md
+ *   --baseline BIN               cold-start also times another build's bin (e.g. main's, built in its own
+ *                                checkout), spawn for spawn beside this one: an A/B in one run
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,15 +17,15 @@ import { checksTable, load, machine, resultsMarkdown, textTable, withAnalysis } 
 import { benchDir, binPath } from './lib/setup.js';
 import { batch, coldStart, failover, host, monitor, observability, overhead, throughput } from './suites/index.js';
 
-/** @type {Record<string, (options: { smoke: boolean }) => Promise<import('./lib/report.js').SuiteResult>>} */
+/** @type {Record<string, (options: { smoke: boolean, baseline?: string }) => Promise<import('./lib/report.js').SuiteResult>>} */
 const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover, host, observability };
 
 const { values } = parseArgs({
-  options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, 'refresh-analysis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, baseline: { type: 'string' }, 'refresh-analysis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   strict: true,
 });
 if (values.help) {
-  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--out FILE] | --refresh-analysis\n`);
+  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--out FILE] [--baseline BIN] | --refresh-analysis\n`);
   process.exit(0);
 }
 if (values['refresh-analysis']) {
@@ -60,7 +62,7 @@ for (const name of only) {
   const runSuite = /** @type {(typeof suites)[string]} */ (suites[name]);
   process.stderr.write(`bench: ${name}…\n`);
   try {
-    const result = await runSuite({ smoke });
+    const result = await runSuite({ smoke, ...(values.baseline ? { baseline: values.baseline } : {}) });
     results.push(result);
     process.stdout.write(`${result.title}  (${result.seconds.toFixed(1)} s)\n${textTable(result.header, result.rows)}\n\n`);
   } catch (error) {

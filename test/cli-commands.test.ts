@@ -1,5 +1,5 @@
 /**
- * The CLI as real processes (`node dist/rpc/bin.js …`), each command a JSON-RPC client of the same
+ * The CLI as real processes (`node dist/bundle/mai.js …`), each command a JSON-RPC client of the same
  * server: chat (argument, piped stdin, --json, -c, -m), status, models, switch (the pin persists
  * across processes), --help everywhere, and usage errors.
  */

@@ -1,5 +1,5 @@
 /**
- * Crash safety of the real `mai serve` (node dist/rpc/bin.js over real pipes): SIGKILL in the middle
+ * Crash safety of the real `mai serve` (node dist/bundle/mai.js over real pipes): SIGKILL in the middle
  * of a streamed turn, restart, and every earlier turn is intact — byte for byte — and the
  * conversation continues; and SIGKILLs at random instants while turns are answered back to back
  * never lose a turn whose answer reached the client, never leave a half turn, and never leave a

@@ -1,6 +1,6 @@
 /**
  * A real editor drives `mai serve`: a headless Neovim with editors/nvim on its runtimepath starts
- * the built Mai (this runtime on dist/rpc/bin.js, so Mai runs on Deno under the Deno run) through
+ * the built Mai (this runtime on dist/bundle/mai.js, so Mai runs on Deno under the Deno run) through
  * Neovim's own JSON-RPC client (vim.lsp.rpc), against a real OpenAI-compatible server on loopback.
  * Each scenario is Lua run inside Neovim (test/support/nvim-driver.lua) that uses the plugin's
  * commands, records what the buffer, its status line and the messages showed, and quits with :qa!;

@@ -1,6 +1,6 @@
 /**
  * `mai serve --mcp` as an agent meets it: the official MCP TypeScript SDK client (`Client` +
- * `StdioClientTransport`) spawns the real `node dist/rpc/bin.js serve --mcp` and drives it through
+ * `StdioClientTransport`) spawns the real `node dist/bundle/mai.js serve --mcp` and drives it through
  * list → call → streamed call → cancelled call, with a real OpenAI-compatible server on 127.0.0.1
  * behind Mai and the state (conversations) in a temporary folder.
  */

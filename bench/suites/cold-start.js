@@ -2,7 +2,9 @@
  * 4. Cold start: from spawning `mai serve` to its reply to `initialize`, against a bare
  * vscode-jsonrpc server process doing the same; and from spawning a one-shot `mai chat` to the
  * first token on its stdout, against a Node process that streams the same answer straight from
- * the server with the `openai` package. Mai and its reference alternate, spawn by spawn.
+ * the server with the `openai` package. Mai and its reference alternate, spawn by spawn. With a
+ * baseline (bench/run.js --baseline BIN: another build's bin, e.g. main's) the same three Mai
+ * measures are also taken with it, in the same rounds, for an A/B under the same load.
  */
 import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -72,10 +74,10 @@ export function toFirstToken(args, env, cwd, expected) {
 }
 
 /**
- * @param {{ smoke: boolean }} options
+ * @param {{ smoke: boolean, baseline?: string }} options
  * @returns {Promise<import('../lib/report.js').SuiteResult>}
  */
-export async function coldStart({ smoke }) {
+export async function coldStart({ smoke, baseline }) {
   const began = performance.now();
   const runs = smoke ? 1 : 6;
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 20 });
@@ -91,8 +93,8 @@ export async function coldStart({ smoke }) {
     const hostConfig = join(dir.path, 'host.config.yaml');
     await writeFile(hostConfig, `${await readFile(config, 'utf8')}host: { idleExitMs: 60000 }\n`);
     const hosted = { ...env, MAI_STANDALONE: '0' };
-    /** @type {Record<'mai' | 'forwarder' | 'bare' | 'chat' | 'openai', number[]>} */
-    const t = { mai: [], forwarder: [], bare: [], chat: [], openai: [] };
+    /** @type {Record<'mai' | 'forwarder' | 'bare' | 'chat' | 'openai' | 'baseMai' | 'baseForwarder' | 'baseChat', number[]>} */
+    const t = { mai: [], forwarder: [], bare: [], chat: [], openai: [], baseMai: [], baseForwarder: [], baseChat: [] };
     // One untimed round first: the OS's file cache holds the modules afterwards, as on a used machine.
     await toInitialize([binPath, 'serve', '--config', hostConfig], hosted, dir.path); // starts the host
     if (!smoke) {
@@ -105,7 +107,14 @@ export async function coldStart({ smoke }) {
       t.bare.push(await toInitialize([echo, 'content-length'], env, dir.path));
       t.chat.push(await toFirstToken([binPath, 'chat', '--config', config, message], env, dir.path, expected));
       t.openai.push(await toFirstToken([direct, server.baseURL, 'bench-model', message], env, dir.path, expected));
+      if (baseline) {
+        t.baseMai.push(await toInitialize([baseline, 'serve', '--config', config], env, dir.path));
+        t.baseForwarder.push(await toInitialize([baseline, 'serve', '--config', hostConfig], hosted, dir.path));
+        t.baseChat.push(await toFirstToken([baseline, 'chat', '--config', config, message], env, dir.path, expected));
+      }
     }
+    /** @param {string} measure @param {number[]} ours @param {number[]} theirs @returns {string[]} */
+    const against = (measure, ours, theirs) => [measure, ms(p50(ours)), 'baseline build', ms(p50(theirs)), plusMs(p50(ours) - p50(theirs)), times(p50(ours) / p50(theirs))];
     const init = p50(t.mai);
     const forwarded = p50(t.forwarder);
     return {
@@ -116,6 +125,13 @@ export async function coldStart({ smoke }) {
         ['spawn → initialize reply (--standalone)', ms(init), 'bare vscode-jsonrpc server', ms(p50(t.bare)), plusMs(init - p50(t.bare)), times(init / p50(t.bare))],
         ['spawn → initialize reply (default: forwarder, host running)', ms(forwarded), 'bare vscode-jsonrpc server', ms(p50(t.bare)), plusMs(forwarded - p50(t.bare)), times(forwarded / p50(t.bare))],
         ['spawn → first token (one-shot chat)', ms(p50(t.chat)), 'node + openai package, streaming', ms(p50(t.openai)), plusMs(p50(t.chat) - p50(t.openai)), times(p50(t.chat) / p50(t.openai))],
+        ...(baseline
+          ? [
+              against('--standalone initialize reply', t.mai, t.baseMai),
+              against('forwarder initialize reply', t.forwarder, t.baseForwarder),
+              against('one-shot chat first token', t.chat, t.baseChat),
+            ]
+          : []),
       ],
       checks: [
         { name: 'Cold start to the initialize reply (Node, --standalone)', target: '≤ 250 ms', measured: ms(init), pass: init <= 250 },
@@ -124,6 +140,7 @@ export async function coldStart({ smoke }) {
       notes: [
         'The standalone `mai serve` loads zod and the protocol\'s schemas before it answers initialize (Mai itself is built behind the reply); the default `mai serve` is a forwarder that loads neither and gets the reply from the running host.',
         `${runs} spawns of each, alternating${smoke ? '' : ', after one untimed round (warm file cache)'}. \`mai serve\` and \`mai chat\` use the benchmark config: the openai backend on loopback, the default scorers, sampling on.`,
+        ...(baseline ? [`Baseline build: ${baseline}, spawned in the same rounds.`] : []),
         'The chat row times `mai chat --config FILE "Say hello."` (Mai and an in-process JSON-RPC link, the catalogue listed, one turn) to its first byte on stdout, against bench/lib/direct-chat.js.',
       ],
       seconds: (performance.now() - began) / 1000,

@@ -1,5 +1,5 @@
 /**
- * A client that vanishes the way editors do: `mai serve` (the built dist/rpc/bin.js) started with
+ * A client that vanishes the way editors do: `mai serve` (the built dist/bundle/mai.js) started with
  * stdin, stdout and stderr as Unix socketpairs (what Neovim's jobs hand their children) or as the
  * runtime's own child-process pipes, and any of its ends closed at once. Node has no socketpair
  * call: a listening Unix socket in a temp dir is connected to three times, and the connecting ends

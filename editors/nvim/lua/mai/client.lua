@@ -59,7 +59,7 @@ local function start()
   if type(program) ~= 'string' or vim.fn.executable(program) ~= 1 then
     notify(
       ('`%s` was not found or is not executable, so Mai cannot start. Install Mai (`npm install -g` in its checkout, or `npm link`), or name the command: '
-        .. "require('mai').setup({ cmd = { 'node', '/path/to/mai/dist/rpc/bin.js', 'serve' } })"):format(tostring(program)),
+        .. "require('mai').setup({ cmd = { 'node', '/path/to/mai/dist/bundle/mai.js', 'serve' } })"):format(tostring(program)),
       levels.ERROR
     )
     return nil

@@ -3,7 +3,7 @@ local M = {}
 
 M.defaults = {
   -- The program and its arguments (a list), started through Neovim's own RPC client (vim.lsp.rpc).
-  -- E.g. { 'node', '/path/to/mai/dist/rpc/bin.js', 'serve', '--config', '/path/to/mai.config.yaml' }.
+  -- E.g. { 'node', '/path/to/mai/dist/bundle/mai.js', 'serve', '--config', '/path/to/mai.config.yaml' }.
   cmd = { 'mai', 'serve' },
   -- Extra environment variables for mai serve (merged into Neovim's), and its working directory.
   env = nil,
