@@ -11,7 +11,7 @@
  *                                checkout), spawn for spawn beside this one: an A/B in one run
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checksTable, load, machine, resultsMarkdown, textTable, withAnalysis } from './lib/report.js';
 import { benchDir, binPath } from './lib/setup.js';
@@ -62,7 +62,7 @@ for (const name of only) {
   const runSuite = /** @type {(typeof suites)[string]} */ (suites[name]);
   process.stderr.write(`bench: ${name}…\n`);
   try {
-    const result = await runSuite({ smoke, ...(values.baseline ? { baseline: values.baseline } : {}) });
+    const result = await runSuite({ smoke, ...(values.baseline ? { baseline: resolve(values.baseline) } : {}) });
     results.push(result);
     process.stdout.write(`${result.title}  (${result.seconds.toFixed(1)} s)\n${textTable(result.header, result.rows)}\n\n`);
   } catch (error) {
