@@ -13,10 +13,11 @@
  * dist/ keeps the per-file output too (declarations, the worker's sources, `import` by path);
  * Deno runs the TypeScript sources and needs neither.
  *
- *   node scripts/build.js          (npm run build; exits with tsc's code, after bundling what it emitted)
+ *   node scripts/build.js          (npm run build; exits with tsc's code, after bundling what it emitted;
+ *                                   a rebuild that changes nothing rewrites no file of the bundle)
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rolldown } from 'rolldown';
@@ -28,13 +29,27 @@ const out = join(dist, 'bundle');
 // tsc emits even when a file does not type-check (`npm run typecheck` is the check): bundle what it emitted.
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 
-rmSync(out, { recursive: true, force: true }); // chunk names carry hashes: no stale chunk stays behind
+// Written beside, then moved in file by file: a file whose content is unchanged is left alone (chunk
+// names carry a hash of their content), so a rebuild that changes nothing touches nothing that a
+// running `mai` (a test's, a host) may still import; changed files replace theirs in one rename each,
+// and the files no longer part of the bundle go.
+const next = `${out}.next`;
+rmSync(next, { recursive: true, force: true });
 const bundle = await rolldown({
   cwd: root,
   input: { mai: join(dist, 'rpc', 'bin.js'), 'sample.worker': join(dist, 'core', 'monitor', 'sample.worker.js') },
   platform: 'node',
   external: ['tinypool', /^node-llama-cpp(\/|$)/],
 });
-await bundle.write({ dir: out, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
+await bundle.write({ dir: next, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
 await bundle.close();
+mkdirSync(out, { recursive: true });
+const fresh = new Set(readdirSync(next));
+for (const name of fresh) {
+  const target = join(out, name);
+  if (existsSync(target) && readFileSync(target).equals(readFileSync(join(next, name)))) continue;
+  renameSync(join(next, name), target);
+}
+for (const name of readdirSync(out)) if (!fresh.has(name)) rmSync(join(out, name));
+rmSync(next, { recursive: true, force: true });
 process.exit(tsc.status ?? 1);
