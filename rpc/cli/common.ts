@@ -16,7 +16,7 @@ import type { CliIo } from './io.ts';
 
 /** The command's logger: MAI_LOG of its environment, lines to its log sink. */
 export function logger(io: CliIo, scope = 'mai', level = levelFromEnv(io.env)): Logger {
-  return createLogger(scope, level, io.log);
+  return io.log ? createLogger(scope, level, io.log) : createLogger(scope, level);
 }
 
 /**

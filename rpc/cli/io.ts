@@ -2,10 +2,10 @@
  * What a CLI command reads and writes, handed to it as one object: the process's streams,
  * environment and folder by default (`processIo()`), or a test's own, so that every command runs
  * in the test's process against real servers and files. No command reads `process.*` itself.
- * Free of vscode-jsonrpc, zod and Mai's core, like args.ts: `mai serve`'s forwarder loads it.
+ * Free of vscode-jsonrpc, zod and Mai's core (core/log.ts included), like args.ts: `mai serve`'s
+ * forwarder loads it (test/host-forwarder-lean.test.ts).
  */
 import type { Readable, Writable } from 'node:stream';
-import { writeStderr } from '../../core/log.ts';
 
 type Tty = { isTTY?: boolean };
 
@@ -16,8 +16,8 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** The folder relative paths (--config, a batch file) are read from. */
   cwd: string;
-  /** Where log lines go (the process's: core/log.ts's writeStderr, which never fails on a closed stderr). */
-  log(text: string): void;
+  /** Where log lines go; absent: the process's stderr through core/log.ts's writeStderr, which never fails on a closed stderr. */
+  log?: (text: string) => void;
   /** Calls `handler` on Ctrl-C until the returned function is called. */
   onInterrupt(handler: () => void): () => void;
   /**
@@ -35,7 +35,6 @@ export function processIo(): CliIo {
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
-    log: writeStderr,
     onInterrupt(handler) {
       process.once('SIGINT', handler);
       return () => process.off('SIGINT', handler);
