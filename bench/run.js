@@ -4,8 +4,11 @@
  * peer — overhead per turn, protocol throughput, monitor cost, cold start, batch throughput and
  * failover. Prints a table per benchmark and the targets, and writes bench/RESULTS.md.
  *   node bench/run.js            the full run (a few minutes), writes bench/RESULTS.md
- *   node bench/run.js --smoke    one small iteration of each (well under a minute), writes nothing
+ *   node bench/run.js --smoke    one small iteration of each (well under a minute), writes nothing;
+ *                                the suites run two at a time (their numbers mean nothing anyway)
  *   --only overhead,batch        just these;  --out FILE  write the results there instead
+ *   --jobs N                     suites at once (default 1, or 2 with --smoke); each suite has its own
+ *                                servers, folders and hosts, but a measured run should keep 1
  *   --refresh-analysis           only copy bench/analysis.md (kept by hand) into bench/RESULTS.md
  *   --baseline BIN               cold-start also times another build's bin (e.g. main's, built in its own
  *                                checkout), spawn for spawn beside this one: an A/B in one run
@@ -21,11 +24,19 @@ import { batch, coldStart, failover, host, monitor, observability, overhead, thr
 const suites = { overhead, throughput, monitor, 'cold-start': coldStart, batch, failover, host, observability };
 
 const { values } = parseArgs({
-  options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, baseline: { type: 'string' }, 'refresh-analysis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    smoke: { type: 'boolean' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    jobs: { type: 'string' },
+    baseline: { type: 'string' },
+    'refresh-analysis': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
   strict: true,
 });
 if (values.help) {
-  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--out FILE] [--baseline BIN] | --refresh-analysis\n`);
+  process.stdout.write(`Usage: node bench/run.js [--smoke] [--only ${Object.keys(suites).join(',')}] [--jobs N] [--out FILE] [--baseline BIN] | --refresh-analysis\n`);
   process.exit(0);
 }
 if (values['refresh-analysis']) {
@@ -39,6 +50,11 @@ if (!existsSync(binPath)) {
   process.exit(2);
 }
 const smoke = values.smoke ?? false;
+const jobs = values.jobs === undefined ? (smoke ? 2 : 1) : Number(values.jobs);
+if (!Number.isInteger(jobs) || jobs < 1) {
+  process.stderr.write(`bench: --jobs must be a whole number of at least 1, got "${values.jobs}".\n`);
+  process.exit(2);
+}
 const only = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(suites);
 for (const name of only) {
   if (!suites[name]) {
@@ -58,18 +74,36 @@ const started = performance.now();
 /** @type {import('./lib/report.js').SuiteResult[]} */
 const results = [];
 let failed = false;
-for (const name of only) {
-  const runSuite = /** @type {(typeof suites)[string]} */ (suites[name]);
-  process.stderr.write(`bench: ${name}…\n`);
-  try {
-    const result = await runSuite({ smoke, ...(values.baseline ? { baseline: resolve(values.baseline) } : {}) });
-    results.push(result);
-    process.stdout.write(`${result.title}  (${result.seconds.toFixed(1)} s)\n${textTable(result.header, result.rows)}\n\n`);
-  } catch (error) {
-    failed = true;
-    process.stderr.write(`bench: ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+/** Each suite's outcome (null: it failed), printed in the listed order as soon as every earlier one is in. */
+/** @type {Array<(result: import('./lib/report.js').SuiteResult | null) => void>} */
+const settle = [];
+const outcomes = only.map(() => /** @type {Promise<import('./lib/report.js').SuiteResult | null>} */ (new Promise((resolve) => settle.push(resolve))));
+let next = 0;
+const worker = async () => {
+  for (let index = next++; index < only.length; index = next++) {
+    const name = /** @type {string} */ (only[index]);
+    const runSuite = /** @type {(typeof suites)[string]} */ (suites[name]);
+    process.stderr.write(`bench: ${name}…\n`);
+    await runSuite({ smoke, ...(values.baseline ? { baseline: resolve(values.baseline) } : {}) }).then(
+      (result) => settle[index]?.(result),
+      (error) => {
+        process.stderr.write(`bench: ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        settle[index]?.(null);
+      },
+    );
   }
+};
+const running = Promise.all(Array.from({ length: Math.min(jobs, only.length) }, worker));
+for (const outcome of outcomes) {
+  const result = await outcome;
+  if (!result) {
+    failed = true;
+    continue;
+  }
+  results.push(result);
+  process.stdout.write(`${result.title}  (${result.seconds.toFixed(1)} s)\n${textTable(result.header, result.rows)}\n\n`);
 }
+await running;
 const seconds = (performance.now() - started) / 1000;
 const summary = checksTable(results.flatMap((r) => r.checks));
 process.stdout.write(`Targets\n${textTable(summary.header, summary.rows)}\n\n${seconds.toFixed(0)} s in all · load ${load()}\n`);

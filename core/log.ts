@@ -13,24 +13,26 @@ export interface Logger {
   child(scope: string): Logger;
 }
 
-function levelFromEnv(): LogLevel {
-  const value = (typeof process !== 'undefined' ? process.env.MAI_LOG : undefined)?.toLowerCase();
+/** The level MAI_LOG names in `env` (default: the process's environment), else warn. */
+export function levelFromEnv(env: Readonly<Record<string, string | undefined>> | undefined = typeof process !== 'undefined' ? process.env : undefined): LogLevel {
+  const value = env?.MAI_LOG?.toLowerCase();
   return value && value in levels ? (value as LogLevel) : 'warn';
 }
 
-export function createLogger(scope = 'mai', level: LogLevel = levelFromEnv()): Logger {
+/** `sink` receives each line (default: stderr, through writeStderr). */
+export function createLogger(scope = 'mai', level: LogLevel = levelFromEnv(), sink: (text: string) => void = writeStderr): Logger {
   const threshold = levels[level];
   const write = (at: Exclude<LogLevel, 'silent'>, message: string, extra?: unknown) => {
     if (levels[at] > threshold) return;
     const tail = extra === undefined ? '' : ` ${extra instanceof Error ? extra.message : safeJson(extra)}`;
-    writeStderr(`[${scope}] ${at}: ${message}${tail}\n`);
+    sink(`[${scope}] ${at}: ${message}${tail}\n`);
   };
   return {
     error: (m, e) => write('error', m, e),
     warn: (m, e) => write('warn', m, e),
     info: (m, e) => write('info', m, e),
     debug: (m, e) => write('debug', m, e),
-    child: (name) => createLogger(`${scope}:${name}`, level),
+    child: (name) => createLogger(`${scope}:${name}`, level, sink),
   };
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `mai` executable (package.json bin → dist/rpc/bin.js). */
+/** The `mai` executable (package.json bin → dist/bundle/mai.js, the bundle scripts/build.js makes of dist/rpc/bin.js). */
 import { main } from './cli/main.ts';
 
 const code = await main(process.argv.slice(2));

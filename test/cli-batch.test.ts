@@ -1,13 +1,16 @@
 /**
- * `mai batch` as a real process: prompts piped on stdin, one JSON result a line on stdout in input
- * order, N prompts in flight at once (seen from the loopback server's side), and failed prompts
- * reported as results with `error` without ending the batch.
+ * `mai batch`: prompts piped on stdin, one JSON result a line on stdout in input order, N prompts
+ * in flight at once (seen from the loopback server's side), and failed prompts reported as results
+ * with `error` without ending the batch. The cases run `main(argv, io)` in this process
+ * (test/support/cli-in-process.ts) against a real loopback server and real files; the real binary
+ * runs a batch over a real pipe.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
 import { loopbackConfig, runCli } from './support/rpc-client.ts';
 
 interface BatchResult {
@@ -40,7 +43,7 @@ describe('mai batch', () => {
     const lines = Array.from({ length: 200 }, (_, i) =>
       i % 3 === 0 ? `plain prompt ${i}` : JSON.stringify({ id: `p${i}`, prompt: `json prompt ${i}`, model: `m${i % 4}` }),
     );
-    const run = await runCli(['batch', '--concurrency', '4', '--config', config], { stateDir: join(dir.path, 'state'), input: `${lines.join('\n')}\n` });
+    const run = await runCliInProcess(['batch', '--concurrency', '4', '--config', config], { stateDir: join(dir.path, 'state'), input: `${lines.join('\n')}\n` });
     expect(run.code, run.stderr).toBe(0);
     const results = parse(run.stdout);
     expect(results).toHaveLength(200);
@@ -63,7 +66,7 @@ describe('mai batch', () => {
 
   it('-j beyond fallback.parallelPerModel says on stderr where to raise it; with it raised, one model answers several at once', async () => {
     const lines = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `q${i}`, model: 'm0' }));
-    const queued = await runCli(['batch', '-j', '4', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
+    const queued = await runCliInProcess(['batch', '-j', '4', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
     expect(queued.code, queued.stderr).toBe(0);
     expect(queued.stderr).toMatch(/4 prompts at once, but a model answers 1 turn at a time \(fallback\.parallelPerModel in .*mai\.config\.yaml\)/);
     expect(server.concurrency.max).toBe(1);
@@ -89,28 +92,28 @@ describe('mai batch', () => {
       };
     }
     const raised = await writeConfig(dir.path, loopbackConfig(server.baseURL).replace('fallback: { retries: 0, backoffMs: 0 }', 'fallback: { retries: 0, backoffMs: 0, parallelPerModel: 4 }'), 'raised.yaml');
-    const parallel = await runCli(['batch', '-j', '4', '--config', raised], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
+    const parallel = await runCliInProcess(['batch', '-j', '4', '--config', raised], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
     expect(parallel.code, parallel.stderr).toBe(0);
     expect(parallel.stderr).not.toMatch(/parallelPerModel/);
     expect(parse(parallel.stdout).map((r) => r.text)).toEqual(lines.map((_, i) => `echo: q${i}`));
     expect(server.concurrency.max).toBeGreaterThan(1);
   });
 
-  it('the default run says nothing about concurrency (3 prompts, default -j, one turn per model), and --json is accepted', async () => {
+  it('the default run says nothing about concurrency (3 prompts, default -j, one turn per model), and --json is accepted (the real binary, over a pipe)', async () => {
     const lines = ['one', 'two', 'three'];
     const run = await runCli(['batch', '--json', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
     expect(parse(run.stdout).map((r) => r.text)).toEqual(lines.map((l) => `echo: ${l}`));
     // -j chosen but no more prompts in flight than a model answers: nothing to say either.
-    const one = await runCli(['batch', '-j', '8', '--config', config], { stateDir: join(dir.path, 'state'), input: 'just one\n' });
+    const one = await runCliInProcess(['batch', '-j', '8', '--config', config], { stateDir: join(dir.path, 'state'), input: 'just one\n' });
     expect(one.code, one.stderr).toBe(0);
     expect(one.stderr).not.toMatch(/parallelPerModel/);
   });
 
   it('with --concurrency 1 runs one prompt at a time', async () => {
     const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i}`, model: `m${i % 4}` }));
-    const run = await runCli(['batch', '-j', '1', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
+    const run = await runCliInProcess(['batch', '-j', '1', '--config', config], { stateDir: join(dir.path, 'state'), input: lines.join('\n') });
     expect(run.code, run.stderr).toBe(0);
     expect(parse(run.stdout).map((r) => r.text)).toEqual(lines.map((_, i) => `echo: q${i}`));
     expect(server.concurrency.max).toBe(1);
@@ -122,7 +125,7 @@ describe('mai batch', () => {
       file,
       ['first', '{"prompt": "to an unknown model", "model": "nope"}', '{not json', '', '{"id": 7, "prompt": ""}', '{"prompt": "last", "conversationId": "c-1"}'].join('\n'),
     );
-    const run = await runCli(['batch', file, '--config', config], { stateDir: join(dir.path, 'state') });
+    const run = await runCliInProcess(['batch', file, '--config', config], { stateDir: join(dir.path, 'state') });
     expect(run.code).toBe(1);
     const results = parse(run.stdout);
     expect(results.map((r) => r.id)).toEqual([1, 2, 3, 7, 6]);
@@ -138,10 +141,10 @@ describe('mai batch', () => {
   });
 
   it('explains its usage mistakes with exit code 2', async () => {
-    const bad = await runCli(['batch', '--concurrency', 'lots', '--config', config], { stateDir: join(dir.path, 'state'), input: 'x\n' });
+    const bad = await runCliInProcess(['batch', '--concurrency', 'lots', '--config', config], { stateDir: join(dir.path, 'state'), input: 'x\n' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--concurrency must be a whole number/);
-    const missing = await runCli(['batch', join(dir.path, 'none.txt'), '--config', config], { stateDir: join(dir.path, 'state') });
+    const missing = await runCliInProcess(['batch', join(dir.path, 'none.txt'), '--config', config], { stateDir: join(dir.path, 'state') });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*none\.txt/);
   });

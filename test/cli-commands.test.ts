@@ -1,7 +1,11 @@
 /**
- * The CLI as real processes (`node dist/bundle/mai.js …`), each command a JSON-RPC client of the same
- * server: chat (argument, piped stdin, --json, -c, -m), status, models, switch (the pin persists
- * across processes), --help everywhere, and usage errors.
+ * The CLI, each command a JSON-RPC client of Mai: chat (argument, piped stdin, --json, -c, -m),
+ * status, models, switch (the pin persists across runs), --help everywhere, and usage errors.
+ * Most cases run `main(argv, io)` in this process (test/support/cli-in-process.ts): each run builds
+ * its own Mai from the config file and the state folder on disk and closes it, as a new process
+ * would, against the same loopback server. The real binary (`node dist/bundle/mai.js`, `deno run …`)
+ * keeps its smoke tests at the end: a turn over real pipes, exit codes, the REPL on a terminal,
+ * and a turn through the shared host.
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -9,6 +13,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
+import { hostPids, killHosts } from './support/host-state.ts';
 import { binPath, loopbackConfig, maiEnv, runCli, type CliRun } from './support/rpc-client.ts';
 
 describe('the mai CLI', () => {
@@ -24,9 +30,10 @@ describe('the mai CLI', () => {
     ]);
     dir = await tempDir('mai-cli-');
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: alpha\n  - id: beta\n  - id: broken\n'));
-    mai = (args, input) => runCli([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...(input === undefined ? {} : { input }) });
+    mai = (args, input) => runCliInProcess([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...(input === undefined ? {} : { input }) });
   });
   afterEach(async () => {
+    killHosts(join(dir.path, 'state'));
     await server.close();
     await dir.cleanup();
   });
@@ -42,7 +49,7 @@ describe('the mai CLI', () => {
     expect(server.requests[1]).toMatchObject({ model: 'beta', messages: [{ role: 'user', content: 'A question from a pipe' }] });
   });
 
-  it('chat --json prints the result; -c continues that conversation in a new process', async () => {
+  it('chat --json prints the result; -c continues that conversation in a new run (a new Mai, from disk)', async () => {
     const first = await mai(['chat', '--json', '-s', 'Be terse.', 'One']);
     expect(first.code, first.stderr).toBe(0);
     const result = JSON.parse(first.stdout) as { conversationId: string; text: string; model: string; usage: object; attempts: unknown[] };
@@ -69,7 +76,7 @@ describe('the mai CLI', () => {
     expect(id).toBeDefined();
     const next = await mai(['chat', '--json', '-c', id!, 'again']);
     expect(JSON.parse(next.stdout)).toMatchObject({ conversationId: id });
-  }, 60_000);
+  });
 
   it('-m MODEL that fails falls back visibly: stderr says who answered and why, --json carries it in attempts', async () => {
     const run = await mai(['chat', '-m', 'broken', 'hi']);
@@ -83,7 +90,7 @@ describe('the mai CLI', () => {
     // The named model answering says nothing more than the id.
     const ok = await mai(['chat', '-m', 'beta', 'hi']);
     expect(ok.stderr).not.toMatch(/answered by/);
-  }, 90_000); // three CLI processes
+  });
 
   it('chat --json that fails prints one JSON error object on stdout (exit 1)', async () => {
     const run = await mai(['chat', '--json', '-m', 'gamma', 'hi']);
@@ -111,30 +118,9 @@ describe('the mai CLI', () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/No conversation/);
     expect((await mai(['conversations', 'show'])).code).toBe(2);
-  }, 90_000);
+  });
 
-  it('the REPL (on a real terminal, through script(1)) handles /help and other / commands itself; only messages reach the model', async () => {
-    const state = join(dir.path, 'state');
-    // Under Deno, its executable runs a script as `deno run -A` (a bare `deno script` would ask for permissions on the terminal).
-    const runtime = 'Deno' in globalThis ? `${process.execPath} run -A` : process.execPath;
-    const command = `${runtime} ${binPath} chat --config ${config}`;
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: maiEnv(state) });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    child.stdin.end('/help\n/bogus\nhello there\n/id\n/exit\n');
-    expect(await closed, out).toBe(0);
-    expect(out).toMatch(/Commands \(handled here, never sent to the model\)/);
-    expect(out).toMatch(/unknown command \/bogus/);
-    expect(out).toMatch(/Alpha says hello\./);
-    expect(server.requests).toHaveLength(1);
-    expect(server.requests[0]?.messages.at(-1)).toEqual({ role: 'user', content: 'hello there' });
-    const stored = JSON.parse((await mai(['conversations', '--json'])).stdout) as { conversations: Array<{ id: string }> };
-    expect(out).toContain(stored.conversations[0]!.id); // what /id printed
-  }, 90_000);
-
-  it('status, models and switch: the pin persists in the state directory across processes', async () => {
+  it('status, models and switch: the pin persists in the state directory across runs', async () => {
     const status = await mai(['status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ pinned: null, backends: [{ name: 'loop', reachable: true }] });
@@ -164,26 +150,80 @@ describe('the mai CLI', () => {
     expect(wrong.stderr).toMatch(/Known models: alpha, beta, broken/);
     expect((await mai(['switch', 'auto'])).stdout).toMatch(/Unpinned/);
     expect(JSON.parse((await mai(['status', '--json'])).stdout)).toMatchObject({ pinned: null });
-  }, 90_000); // nine CLI processes one after another: once over 30 s on this 2-core machine at load 7
+  });
 
   it('--help on every command, and usage errors exit 2', async () => {
     const state = { stateDir: join(dir.path, 'state') };
-    const top = await runCli(['--help'], state);
+    const top = await runCliInProcess(['--help'], state);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/--version/);
     for (const command of ['serve', 'chat', 'status', 'models', 'switch', 'batch', 'conversations']) {
       expect(top.stdout).toContain(command);
-      const help = await runCli([command, '--help'], state);
+      const help = await runCliInProcess([command, '--help'], state);
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toMatch(new RegExp(`^Usage: mai ${command}`));
       expect(help.stdout, command).toContain('--config');
     }
-    const flag = await runCli(['status', '--verbos'], state);
+    const flag = await runCliInProcess(['status', '--verbos'], state);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/--verbos.*mai status --help/s);
-    const command = await runCli(['stauts'], state);
+    const command = await runCliInProcess(['stauts'], state);
     expect(command.code).toBe(2);
     expect(command.stderr).toMatch(/unknown command "stauts"/);
-    expect((await runCli(['switch'], state)).code).toBe(2);
-  }, 90_000); // eleven CLI processes
+    expect((await runCliInProcess(['switch'], state)).code).toBe(2);
+  });
+
+  describe('the real binary', () => {
+    const spawned = (args: string[], options: { input?: string; env?: Record<string, string> } = {}) =>
+      runCli([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...options });
+
+    it('answers a turn piped on its stdin, and exits 1 on a failed request and 2 on bad usage', async () => {
+      const piped = await spawned(['chat', '-m', 'beta'], { input: 'A question from a pipe\n' });
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(piped.stdout).toBe('Beta says hello.\n');
+      expect(piped.stderr).toMatch(/\(beta · continue with: mai chat -c \S+\)/);
+      expect(server.requests[0]).toMatchObject({ model: 'beta', messages: [{ role: 'user', content: 'A question from a pipe' }] });
+      const unknown = await spawned(['chat', '--json', '-m', 'gamma', 'hi']);
+      expect(unknown.code).toBe(1);
+      expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { code: -32602, data: { code: 'unknown-model' } } });
+      const usage = await runCli(['stauts'], { stateDir: join(dir.path, 'state') });
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toMatch(/unknown command "stauts"/);
+    }, 60_000);
+
+    it('answers through the shared host it starts, which then serves the next command', async () => {
+      const state = join(dir.path, 'state');
+      const first = await spawned(['chat', 'hi'], { env: { MAI_STANDALONE: '0' } });
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toBe('Alpha says hello.\n');
+      expect(hostPids(state)).toHaveLength(1);
+      const status = await spawned(['status', '--json'], { env: { MAI_STANDALONE: '0' } });
+      expect(status.code, status.stderr).toBe(0);
+      // The host answered it: the turn of the first command is in its counters, and no second host started.
+      expect(JSON.parse(status.stdout)).toMatchObject({ counters: { turns: 1 } });
+      expect(hostPids(state)).toHaveLength(1);
+    }, 60_000);
+
+    it('the REPL (on a real terminal, through script(1)) handles /help and other / commands itself; only messages reach the model', async () => {
+      const state = join(dir.path, 'state');
+      // Under Deno, its executable runs a script as `deno run -A` (a bare `deno script` would ask for permissions on the terminal).
+      const runtime = 'Deno' in globalThis ? `${process.execPath} run -A` : process.execPath;
+      const command = `${runtime} ${binPath} chat --config ${config}`;
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env: maiEnv(state) });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.stdin.end('/help\n/bogus\nhello there\n/id\n/exit\n');
+      expect(await closed, out).toBe(0);
+      expect(out).toMatch(/Commands \(handled here, never sent to the model\)/);
+      expect(out).toMatch(/unknown command \/bogus/);
+      expect(out).toMatch(/Alpha says hello\./);
+      expect(server.requests).toHaveLength(1);
+      expect(server.requests[0]?.messages.at(-1)).toEqual({ role: 'user', content: 'hello there' });
+      const stored = JSON.parse((await mai(['conversations', '--json'])).stdout) as { conversations: Array<{ id: string }> };
+      expect(out).toContain(stored.conversations[0]!.id); // what /id printed
+    }, 90_000);
+
+  });
 });

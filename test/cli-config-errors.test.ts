@@ -2,12 +2,15 @@
  * A bad config at startup: the CLI prints the MaiError's message to stderr and exits with code 2;
  * `mai serve` writes nothing to stdout but the replies to the requests it received, which carry the
  * same message (an editor shows the reply; it rarely shows the stderr of the process it started).
+ * The commands run `main(argv, io)` in this process (test/support/cli-in-process.ts), with the
+ * request on a pipe-like stdin that then ends; the real binary runs the first case of each.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, type TempDir } from './support/harness.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
 import { runCli } from './support/rpc-client.ts';
 
 describe('bad config at startup', () => {
@@ -31,8 +34,11 @@ describe('bad config at startup', () => {
     ['a module that exports no plugin', 'not-a-plugin.yaml', /does not export a scorer plugin \(not-a-plugin\.yaml:2\)/],
   ];
 
-  it.each(cases)('%s: mai serve exits 2 with the message on stderr and as the reply to the request it received', async (_what, name, message) => {
-    const run = await runCli(['serve', '--config', file(name)], {
+  // The real binary for the first case (a missing file), main() in this process for every case.
+  const runs = [...cases.slice(0, 1).map((c) => [...c, 'spawned'] as const), ...cases.map((c) => [...c, 'in process'] as const)];
+
+  it.each(runs)('%s: mai serve exits 2 with the message on stderr and as the reply to the request it received (%s)', async (_what, name, message, how) => {
+    const run = await (how === 'spawned' ? runCli : runCliInProcess)(['serve', '--config', file(name)], {
       stateDir: join(dir.path, 'state'),
       input: '{"jsonrpc":"2.0","id":1,"method":"status"}\n',
     });
@@ -47,8 +53,8 @@ describe('bad config at startup', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
   });
 
-  it.each(cases)('%s: mai status exits 2 the same way', async (_what, name, message) => {
-    const run = await runCli(['status', '--config', file(name)], { stateDir: join(dir.path, 'state') });
+  it.each(runs)('%s: mai status exits 2 the same way (%s)', async (_what, name, message, how) => {
+    const run = await (how === 'spawned' ? runCli : runCliInProcess)(['status', '--config', file(name)], { stateDir: join(dir.path, 'state') });
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(message);
@@ -73,7 +79,7 @@ describe('bad config at startup', () => {
         '',
       ].join('\n'),
     );
-    const run = await runCli(['status', '--config', file('many-plugin-problems.yaml')], { stateDir: join(dir.path, 'state') });
+    const run = await runCliInProcess(['status', '--config', file('many-plugin-problems.yaml')], { stateDir: join(dir.path, 'state') });
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/has 4 problem\(s\) with its plugins; nothing of it was applied/);
@@ -84,11 +90,11 @@ describe('bad config at startup', () => {
     const footer = /the annotated default config, (\S+), shows every key/.exec(run.stderr);
     expect(footer?.[1]).toBeDefined();
     expect(existsSync(footer![1]!.replace(/,$/, ''))).toBe(true);
-  }, 60_000);
+  });
 
   it('schema errors name the annotated default config that exists, and an unknown key its own line', async () => {
     await writeFile(file('typo.yaml'), 'fallback:\n  retries: 0\n  backoffMs: 10\n  queueLimit: 4\n  quelimit: 5\n');
-    const run = await runCli(['status', '--config', file('typo.yaml')], { stateDir: join(dir.path, 'state') });
+    const run = await runCliInProcess(['status', '--config', file('typo.yaml')], { stateDir: join(dir.path, 'state') });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/unknown key "quelimit".*\(typo\.yaml:5\)/);
     const footer = /the annotated default config, (\S+), shows every key/.exec(run.stderr);

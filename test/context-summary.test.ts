@@ -16,6 +16,7 @@ import type { ContextConfig } from '../core/config/schema.ts';
 import type { CatalogModel } from '../core/types.ts';
 import { OpenAIBackend, OpenAIBackendOptions } from '../plugins/backends/openai.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { collectGarbage } from './support/gc.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 const at = '2025-01-01T00:00:00.000Z';
@@ -46,7 +47,9 @@ describe('who writes the summary', () => {
       { id: 'medium', contextLength: 8_192, reply: summary('medium') },
       { id: 'large', contextLength: 32_768, reply: summary('large') },
       { id: 'broken', contextLength: 8_192, behaviour: { kind: 'status', status: 500 } },
-      { id: 'hanging', contextLength: 8_192, behaviour: { kind: 'hang' } },
+      // Never answers; a garbage collection runs while the summariser waits, as one does in a busy
+      // suite (a time limit that a collection loses left this request hanging until the test timed out).
+      { id: 'hanging', contextLength: 8_192, hold: () => (collectGarbage(), new Promise<void>(() => {})) },
     ]);
     backend = new OpenAIBackend('loop', OpenAIBackendOptions.parse({ baseURL: server.baseURL, llamaCppExtras: false }), undefined);
     dir = await tempDir();

@@ -128,7 +128,10 @@ export async function host({ smoke }) {
     await inProcess.close();
     kill(hostPid(dir.path));
 
-    // 3. memory: three clients on one GGUF model through one host, against one in-process client.
+    // 3. memory: three clients on one GGUF model through one host, against one in-process client
+    // (smoke: one client, which runs the same path: a forwarder, the host loading the model, a turn).
+    const clientCount = smoke ? 1 : 3;
+    const three = clientCount === 3 ? 'three' : String(clientCount);
     const models = join(dir.path, 'models');
     await mkdir(models, { recursive: true });
     await ensureDemoModels(models);
@@ -137,7 +140,7 @@ export async function host({ smoke }) {
     const ggufArgs = [binPath, 'serve', '--config', gguf];
     const ask = { message: 'Hello', model: 'mai-demo-small' };
     const clients = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < clientCount; i++) {
       const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
       const reply = await pipe.request('chat/send', ask);
       if (reply.error) throw new Error(`GGUF chat/send via the host failed: ${reply.error.message}`);
@@ -175,9 +178,9 @@ export async function host({ smoke }) {
       rows: [
         ['spawn → first token, warm `mai chat`', ms(chat), 'node + openai package, streaming', ms(openai), plusMs(chat - openai), times(chat / openai)],
         ['turn p50 (mai serve → host)', ms(p50(turn.host)), 'in-process mai serve', ms(p50(turn.alone)), plusMs(added), times(p50(turn.host) / p50(turn.alone))],
-        ['RSS of the host serving three GGUF clients', mib(hostBytes), 'one in-process client', mib(aloneBytes), mib(hostBytes - aloneBytes), times(hostRatio)],
-        ['RSS, host + three forwarders', mib(sharedBytes), 'one in-process client (three: 3×)', mib(aloneBytes), mib(sharedBytes - aloneBytes), times(memoryRatio)],
-        ['private memory (USS), host + three forwarders', mib(sharedPrivate), 'one in-process client', mib(alonePrivate), mib(sharedPrivate - alonePrivate), times(privateRatio)],
+        [`RSS of the host serving ${three} GGUF clients`, mib(hostBytes), 'one in-process client', mib(aloneBytes), mib(hostBytes - aloneBytes), times(hostRatio)],
+        [`RSS, host + ${three} forwarders`, mib(sharedBytes), `one in-process client (${three}: ${clientCount}×)`, mib(aloneBytes), mib(sharedBytes - aloneBytes), times(memoryRatio)],
+        [`private memory (USS), host + ${three} forwarders`, mib(sharedPrivate), 'one in-process client', mib(alonePrivate), mib(sharedPrivate - alonePrivate), times(privateRatio)],
         ['private memory (USS) of one forwarder', mib(p50(forwarderPrivate)), 'one in-process client', mib(alonePrivate), mib(p50(forwarderPrivate) - alonePrivate), times(p50(forwarderPrivate) / alonePrivate)],
       ],
       checks: [

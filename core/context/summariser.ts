@@ -10,6 +10,7 @@
  */
 import { budgetFor, type SpanRequest, type SpanSummary } from './budget.ts';
 import type { ContextConfig } from '../config/schema.ts';
+import { deadline } from '../deadline.ts';
 import { digest } from './digest.ts';
 import { MaiError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -96,9 +97,18 @@ export class Summariser {
     return null;
   }
 
+  /** The summary by `model`, within the time limit (on any failure the caller uses the digest). */
   private async byModel(model: CatalogModel, request: SpanRequest): Promise<string> {
+    const limit = deadline(this.options.timeoutMs, request.signal);
+    try {
+      return await this.writeSummary(model, request, limit.signal);
+    } finally {
+      limit.clear();
+    }
+  }
+
+  private async writeSummary(model: CatalogModel, request: SpanRequest, signal: AbortSignal): Promise<string> {
     const { turns, keys, k, maxTokens } = request;
-    const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.options.timeoutMs)]);
     const counter = this.options.counter.for(model, signal);
     // Start from the longest span already summarised.
     let previous = '';

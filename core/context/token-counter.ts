@@ -6,6 +6,7 @@
  * raised if it proved low (never lowered below the estimate itself).
  */
 import { createHash } from 'node:crypto';
+import { deadline } from '../deadline.ts';
 import { isMaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Backend, CatalogModel } from '../types.ts';
@@ -67,9 +68,9 @@ export class TokenCounter {
           this.cache.set(key, hit);
           return hit;
         }
+        const limit = deadline(this.timeoutMs, signal);
         try {
-          const timeout = AbortSignal.timeout(this.timeoutMs);
-          const n = await backend.countTokens!(model.backendModelId, text, signal ? AbortSignal.any([signal, timeout]) : timeout);
+          const n = await backend.countTokens!(model.backendModelId, text, limit.signal);
           this.remember(key, n);
           return n;
         } catch (error) {
@@ -85,6 +86,8 @@ export class TokenCounter {
             this.options.log?.debug(`${model.id}: its tokenizer failed (${(error as Error).message}); estimating for ${PAUSE_MS / 1000} s`);
           }
           return estimate(text);
+        } finally {
+          limit.clear();
         }
       },
     };

@@ -5,6 +5,7 @@
  * on a failure records it and asks the plan for the next step. Cancellation and errors that are not
  * retryable end the turn at once; a plan that runs out is all-attempts-failed with every attempt's why.
  */
+import { deadline } from '../deadline.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { ModelQueue } from '../fallback/model-queue.ts';
 import type { ReplicaRouter, Routed } from '../load/replica-router.ts';
@@ -57,13 +58,15 @@ export function createAttemptRunner(options: AttemptRunnerOptions): (turn: TurnC
   async function load(turn: TurnContext, model: CatalogModel): Promise<boolean> {
     if (!options.switcher || model.loaded) return false;
     const ms = timeouts.loadingFirstTokenTimeoutMs;
-    const signal = AbortSignal.any([turn.signal, AbortSignal.timeout(ms)]);
+    const limit = deadline(ms, turn.signal);
     try {
-      return (await options.switcher.prepare(model, signal)).loaded;
+      return (await options.switcher.prepare(model, limit.signal)).loaded;
     } catch (error) {
       if (turn.signal.aborted) throw new MaiError(ErrorCodes.cancelled, 'The turn was cancelled.', { cause: error, retryable: false });
-      if (signal.aborted) throw new MaiError(ErrorCodes.timeout, `${model.id} did not load within ${ms} ms.`, { cause: error, data: { model: model.id, timeoutMs: ms } });
+      if (limit.signal.aborted) throw new MaiError(ErrorCodes.timeout, `${model.id} did not load within ${ms} ms.`, { cause: error, data: { model: model.id, timeoutMs: ms } });
       throw MaiError.from(error, ErrorCodes.serverError);
+    } finally {
+      limit.clear();
     }
   }
 

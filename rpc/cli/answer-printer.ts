@@ -4,11 +4,16 @@
  * note on stderr, and the new answer follows.
  */
 import type { ChatProgress } from '../mai-protocol.ts';
+import type { CliIo } from './io.ts';
 
 export class AnswerPrinter {
   private shown = '';
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
+  private readonly out: CliIo['stdout'];
+
+  constructor(private readonly io: Pick<CliIo, 'stdout' | 'stderr'>) {
+    this.out = io.stdout;
+  }
 
   onProgress = (event: ChatProgress): void => {
     if (event.kind === 'delta') {
@@ -22,7 +27,7 @@ export class AnswerPrinter {
       this.out.write(`\r${rows > 1 ? `\x1b[${rows - 1}A` : ''}\x1b[J`);
     } else {
       this.out.write('\n');
-      process.stderr.write(`mai: the answer restarts: ${event.model} takes over\n`);
+      this.io.stderr.write(`mai: the answer restarts: ${event.model} takes over\n`);
     }
     this.shown = '';
   };

@@ -3,6 +3,7 @@
  * zod and Mai's core, so `mai serve` loads this and not common.ts when it forwards to the host.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { CliIo } from './io.ts';
 
 /** Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted. */
 export const ExitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -11,7 +12,8 @@ export interface Command {
   name: string;
   summary: string;
   help: string;
-  run(args: string[]): Promise<number>;
+  /** Runs with the streams, environment and folder `io` gives (the process's, or a test's). */
+  run(args: string[], io: CliIo): Promise<number>;
 }
 
 /** A mistake in how the command was called: its message and exit code 2. */

@@ -4,6 +4,7 @@
  * result with `error`. A progress bar goes to stderr when stderr is a terminal.
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { MaiClient } from '../client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
@@ -13,6 +14,7 @@ import { clientOptions, ExitCodes, parseCommandArgs, UsageError, type Command } 
 import { errorJson, readAll, withClient, writeOut } from './common.ts';
 import { parseBatch, type BatchItem } from './batch-input.ts';
 import { ProgressBar } from './progress-bar.ts';
+import { processIo, type CliIo } from './io.ts';
 
 const QUEUE_FULL_RETRIES = 100;
 
@@ -68,9 +70,10 @@ async function answer(client: MaiClient, item: BatchItem, model: string | undefi
   }
 }
 
-export async function runBatch(client: MaiClient, items: BatchItem[], concurrency: number, model?: string): Promise<number> {
+/** Answers `items`, `concurrency` at a time, writing the results to `io`'s stdout in input order. */
+export async function runBatch(client: MaiClient, items: BatchItem[], concurrency: number, model?: string, io: CliIo = processIo()): Promise<number> {
   const results: Array<string | undefined> = new Array(items.length);
-  const bar = process.stderr.isTTY ? new ProgressBar(items.length) : null;
+  const bar = io.stderr.isTTY ? new ProgressBar(items.length, io.stderr) : null;
   let next = 0;
   let written = 0;
   let failed = 0;
@@ -87,7 +90,7 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
       results[written] = ''; // written; keep the slot defined
       written++;
     }
-    if (text !== '') flushing = flushing.then(() => writeOut(text));
+    if (text !== '') flushing = flushing.then(() => writeOut(io, text));
   };
   const flush = () => {
     if (scheduled) return;
@@ -107,7 +110,7 @@ export async function runBatch(client: MaiClient, items: BatchItem[], concurrenc
   write();
   await flushing;
   bar?.finish();
-  if (failed > 0) process.stderr.write(`mai batch: ${failed} of ${items.length} prompt(s) failed (see their "error")\n`);
+  if (failed > 0) io.stderr.write(`mai batch: ${failed} of ${items.length} prompt(s) failed (see their "error")\n`);
   return failed > 0 ? ExitCodes.failed : ExitCodes.ok;
 }
 
@@ -134,30 +137,30 @@ Options:
       --config FILE    the config to use
       --standalone     Mai in this process, not the shared host (mai host --help)
   -h, --help           this help`,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs('batch', args, options);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     const concurrency = Number(values.concurrency ?? DEFAULT_CONCURRENCY);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number of at least 1, got "${values.concurrency}".`);
     if (positionals.length > 1) throw new UsageError('name at most one input file (or pipe the prompts on stdin).');
     const file = positionals[0];
-    if (file === undefined && process.stdin.isTTY) throw new UsageError('no prompts: name a file (mai batch prompts.txt) or pipe them (cat prompts.txt | mai batch).');
+    if (file === undefined && io.stdin.isTTY) throw new UsageError('no prompts: name a file (mai batch prompts.txt) or pipe them (cat prompts.txt | mai batch).');
     let text: string;
     try {
-      text = file === undefined || file === '-' ? await readAll(process.stdin) : await readFile(file, 'utf8');
+      text = file === undefined || file === '-' ? await readAll(io.stdin) : await readFile(resolve(io.cwd, file), 'utf8');
     } catch (error) {
       throw new UsageError(`cannot read ${file}: ${(error as Error).message}.`);
     }
     const items = parseBatch(text);
-    return withClient({ config: values.config, standalone: values.standalone, name: 'mai batch' }, async (client, config) => {
+    return withClient({ config: values.config, standalone: values.standalone, name: 'mai batch' }, io, async (client, config) => {
       // -j N beyond what one model answers at once only queues in Mai: say so, and where to change it.
       const loaded = await config();
       const perModel = loaded.config.fallback.parallelPerModel;
-      process.stderr.write(concurrencyNote({ concurrency, chosen: values.concurrency !== undefined, prompts: items.length, perModel, configFile: loaded.file }));
-      return runBatch(client, items, concurrency, values.model);
+      io.stderr.write(concurrencyNote({ concurrency, chosen: values.concurrency !== undefined, prompts: items.length, perModel, configFile: loaded.file }));
+      return runBatch(client, items, concurrency, values.model, io);
     });
   },
 };

@@ -8,6 +8,7 @@ import { AnswerPrinter } from './answer-printer.ts';
 import { parseReplLine, REPL_HELP } from './repl-commands.ts';
 import { clientOptions, ExitCodes, parseCommandArgs, UsageError, type Command } from './args.ts';
 import { errorJson, readAll, reportFailure, withClient, writeOut } from './common.ts';
+import type { CliIo } from './io.ts';
 
 const options = {
   ...clientOptions,
@@ -20,16 +21,15 @@ const options = {
 type TurnParams = Omit<ChatSendParams, 'progressToken'>;
 
 /** One turn; Ctrl-C cancels it (the server aborts the backend and stores nothing). */
-async function turn(client: MaiClient, params: TurnParams, json: boolean): Promise<ChatSendResult> {
+async function turn(client: MaiClient, params: TurnParams, json: boolean, io: CliIo): Promise<ChatSendResult> {
   const interrupt = new AbortController();
-  const onSigint = () => interrupt.abort();
-  process.once('SIGINT', onSigint);
+  const stopListening = io.onInterrupt(() => interrupt.abort());
   const source = cancellationFrom(interrupt.signal);
-  const printer = new AnswerPrinter();
+  const printer = new AnswerPrinter(io);
   try {
     return await client.chat(params, { token: source.token, ...(json ? {} : { onProgress: printer.onProgress }) });
   } finally {
-    process.off('SIGINT', onSigint);
+    stopListening();
     printer.finish();
     source.dispose();
   }
@@ -60,47 +60,47 @@ function jsonError(error: unknown): string {
   return `${JSON.stringify({ error: errorJson(error) })}\n`;
 }
 
-async function oneShot(client: MaiClient, params: TurnParams, json: boolean): Promise<number> {
+async function oneShot(client: MaiClient, params: TurnParams, json: boolean, io: CliIo): Promise<number> {
   try {
-    const result = await turn(client, params, json);
-    if (json) await writeOut(`${JSON.stringify(result)}\n`);
-    process.stderr.write(fallbackNote(result, params.model) + (json ? '' : continueHint(result)));
+    const result = await turn(client, params, json, io);
+    if (json) await writeOut(io, `${JSON.stringify(result)}\n`);
+    io.stderr.write(fallbackNote(result, params.model) + (json ? '' : continueHint(result)));
     return ExitCodes.ok;
   } catch (error) {
-    if (json) await writeOut(jsonError(error));
+    if (json) await writeOut(io, jsonError(error));
     if (isCancelled(error)) {
-      process.stderr.write('mai: cancelled; nothing of the turn was stored\n');
+      io.stderr.write('mai: cancelled; nothing of the turn was stored\n');
       return ExitCodes.interrupted;
     }
-    return reportFailure(error);
+    return reportFailure(error, io);
   }
 }
 
-async function repl(client: MaiClient, base: TurnParams, json: boolean): Promise<number> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
-  process.stderr.write('mai chat: the conversation continues across turns; /help lists the commands, Ctrl-C cancels an answer, Ctrl-D quits.\n');
+async function repl(client: MaiClient, base: TurnParams, json: boolean, io: CliIo): Promise<number> {
+  const rl = createInterface({ input: io.stdin, output: io.stdout, prompt: 'you> ' });
+  io.stderr.write('mai chat: the conversation continues across turns; /help lists the commands, Ctrl-C cancels an answer, Ctrl-D quits.\n');
   let conversationId = base.conversationId;
   rl.prompt();
   for await (const raw of rl) {
     const line = parseReplLine(raw);
     if (line.kind === 'exit') break;
-    if (line.kind === 'help') process.stderr.write(`${REPL_HELP}\n`);
-    else if (line.kind === 'unknown') process.stderr.write(`mai: unknown command ${line.command}; /help lists them (//… sends a message that starts with /).\n`);
-    else if (line.kind === 'id') process.stderr.write(conversationId ? `${conversationId}\n` : '(no conversation yet: it starts with your first message)\n');
+    if (line.kind === 'help') io.stderr.write(`${REPL_HELP}\n`);
+    else if (line.kind === 'unknown') io.stderr.write(`mai: unknown command ${line.command}; /help lists them (//… sends a message that starts with /).\n`);
+    else if (line.kind === 'id') io.stderr.write(conversationId ? `${conversationId}\n` : '(no conversation yet: it starts with your first message)\n');
     else if (line.kind === 'new') {
       conversationId = undefined;
-      process.stderr.write('(a new conversation)\n');
+      io.stderr.write('(a new conversation)\n');
     } else if (line.kind === 'message') {
       rl.pause();
       try {
-        const result = await turn(client, { ...base, message: line.text, ...(conversationId ? { conversationId } : {}) }, json);
+        const result = await turn(client, { ...base, message: line.text, ...(conversationId ? { conversationId } : {}) }, json, io);
         conversationId = result.conversationId;
-        if (json) await writeOut(`${JSON.stringify(result)}\n`);
-        process.stderr.write(fallbackNote(result, base.model));
+        if (json) await writeOut(io, `${JSON.stringify(result)}\n`);
+        io.stderr.write(fallbackNote(result, base.model));
       } catch (error) {
-        if (json) await writeOut(jsonError(error));
-        if (isCancelled(error)) process.stderr.write('(cancelled)\n');
-        else reportFailure(error);
+        if (json) await writeOut(io, jsonError(error));
+        if (isCancelled(error)) io.stderr.write('(cancelled)\n');
+        else reportFailure(error, io);
       }
       rl.resume();
     }
@@ -132,10 +132,10 @@ Options:
       --config FILE      the config to use
       --standalone       Mai in this process, not the shared host (mai host --help)
   -h, --help             this help`,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs('chat', args, options);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     const base: TurnParams = {
@@ -145,10 +145,10 @@ Options:
       ...(values.system ? { system: values.system } : {}),
     };
     const json = values.json ?? false;
-    if (base.message === '' && !process.stdin.isTTY) {
-      base.message = (await readAll(process.stdin)).trim();
+    if (base.message === '' && !io.stdin.isTTY) {
+      base.message = (await readAll(io.stdin)).trim();
       if (base.message === '') throw new UsageError('no message: pass it as an argument (mai chat "hello") or pipe it on stdin.');
     }
-    return withClient({ config: values.config, standalone: values.standalone, name: 'mai chat' }, (client) => (base.message === '' ? repl(client, base, json) : oneShot(client, base, json)));
+    return withClient({ config: values.config, standalone: values.standalone, name: 'mai chat' }, io, (client) => (base.message === '' ? repl(client, base, json, io) : oneShot(client, base, json, io)));
   },
 };

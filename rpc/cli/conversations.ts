@@ -35,10 +35,10 @@ Options:
       --json         the protocol's result as JSON
       --config FILE  the config to use
   -h, --help         this help`,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs('conversations', args, options);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     const [action = 'list', id, ...extra] = positionals;
@@ -46,7 +46,7 @@ Options:
     if (action === 'list') {
       if (id !== undefined) throw new UsageError('`mai conversations list` takes no id; `mai conversations show ID` shows one.');
       // Every page (conversations/list is paged): the command lists them all.
-      const result = await withClient({ config: values.config, standalone: values.standalone, name: 'mai conversations' }, async (client) => {
+      const result = await withClient({ config: values.config, standalone: values.standalone, name: 'mai conversations' }, io, async (client) => {
         const all: ConversationsListResult = { conversations: [] };
         let cursor: string | undefined;
         do {
@@ -56,7 +56,7 @@ Options:
         } while (cursor);
         return all;
       });
-      await writeOut(json ? `${JSON.stringify(result)}\n` : `${formatList(result)}\n`);
+      await writeOut(io, json ? `${JSON.stringify(result)}\n` : `${formatList(result)}\n`);
       return 0;
     }
     if (action !== 'show' && action !== 'delete') {
@@ -64,12 +64,12 @@ Options:
     }
     if (id === undefined || extra.length > 0) throw new UsageError(`name one conversation: mai conversations ${action} ID (\`mai conversations\` lists the ids).`);
     if (action === 'show') {
-      const conversation = await withClient({ config: values.config, standalone: values.standalone, name: 'mai conversations' }, (client) => client.request(ConversationsGetRequest, { id }));
-      await writeOut(json ? `${JSON.stringify(conversation)}\n` : `${formatConversation(conversation)}\n`);
+      const conversation = await withClient({ config: values.config, standalone: values.standalone, name: 'mai conversations' }, io, (client) => client.request(ConversationsGetRequest, { id }));
+      await writeOut(io, json ? `${JSON.stringify(conversation)}\n` : `${formatConversation(conversation)}\n`);
       return 0;
     }
-    const result = await withClient({ config: values.config, standalone: values.standalone, name: 'mai conversations' }, (client) => client.request(ConversationsDeleteRequest, { id }));
-    await writeOut(json ? `${JSON.stringify(result)}\n` : result.deleted ? `Deleted ${id}.\n` : `No conversation ${id}; nothing deleted.\n`);
+    const result = await withClient({ config: values.config, standalone: values.standalone, name: 'mai conversations' }, io, (client) => client.request(ConversationsDeleteRequest, { id }));
+    await writeOut(io, json ? `${JSON.stringify(result)}\n` : result.deleted ? `Deleted ${id}.\n` : `No conversation ${id}; nothing deleted.\n`);
     return result.deleted ? 0 : 1;
   },
 };

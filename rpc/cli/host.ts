@@ -1,7 +1,6 @@
 /** `mai host`: the shared host in the foreground (clients start it themselves; this is for running it by hand). */
 import { configOption, parseCommandArgs, type Command } from './args.ts';
-import { openMai } from './common.ts';
-import { createLogger } from '../../core/log.ts';
+import { logger, openMai } from './common.ts';
 
 export const hostCommand: Command = {
   name: 'host',
@@ -17,15 +16,15 @@ host.idleExitMs (config) without clients, or on SIGTERM/SIGINT.
 Options:
   --config FILE   the config to serve (default: $MAI_CONFIG, ./mai.config.yaml, the built-in)
   -h, --help      this help`,
-  async run(args) {
+  async run(args, io) {
     const { values } = parseCommandArgs('host', args, configOption);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     // The log file says who came and went: at least info, debug when MAI_LOG=debug.
-    const log = createLogger('mai-host', process.env.MAI_LOG?.toLowerCase() === 'debug' ? 'debug' : 'info');
+    const log = logger(io, 'mai-host', io.env.MAI_LOG?.toLowerCase() === 'debug' ? 'debug' : 'info');
     const { runHost } = await import('../host/host.ts');
-    return runHost({ find: { flag: values.config }, log, open: () => openMai(values.config, log) });
+    return runHost({ find: { flag: values.config, env: io.env, cwd: io.cwd }, log, open: () => openMai(values.config, log, { io }) });
   },
 };

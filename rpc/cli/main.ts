@@ -1,6 +1,7 @@
 /** The `mai` command line: picks the subcommand, runs it, and turns any failure into an exit code. */
 import { maiVersion } from '../version.ts';
 import { UsageError, type Command } from './args.ts';
+import { processIo, type CliIo } from './io.ts';
 
 /**
  * Every command, loaded only when it runs: `mai serve` must not load what chat, batch… import
@@ -48,22 +49,23 @@ mai --version (or -V) prints Mai's version.
 Exit codes: 0 done, 1 a request failed, 2 bad usage or a bad config, 130 interrupted.`;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** Runs `mai ARGV…` with `io` (default: this process's stdio, environment and folder); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...args] = argv;
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      process.stdout.write(`${await usage()}\n`);
+      io.stdout.write(`${await usage()}\n`);
       return name === undefined ? 2 : 0;
     }
     if (name === '--version' || name === '-V') {
-      process.stdout.write(`${maiVersion()}\n`);
+      io.stdout.write(`${maiVersion()}\n`);
       return 0;
     }
     const command = loadCommand(name);
     if (!command) throw new UsageError(`unknown command "${name}". Commands: ${commandNames.join(', ')}. See \`mai --help\`.`);
-    return await (await command).run(args);
+    return await (await command).run(args, io);
   } catch (error) {
     // Loaded only on a failure: common.ts brings vscode-jsonrpc, which the forwarder never needs.
-    return (await import('./common.ts')).reportFailure(error);
+    return (await import('./common.ts')).reportFailure(error, io);
   }
 }

@@ -60,14 +60,14 @@ Options:
       --config FILE     the config to use
       --standalone      Mai in this process, not the shared host (mai host --help)
   -h, --help            this help`,
-  async run(args) {
+  async run(args, io) {
     const { values } = parseCommandArgs('models', args, options);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const report = await withClient({ config: values.config, standalone: values.standalone, name: 'mai models' }, (client) => client.request(ModelsListRequest, { availableOnly: values['available-only'] ?? false }));
-    await writeOut(values.json ? `${JSON.stringify(report)}\n` : `${formatModels(report)}\n`);
+    const report = await withClient({ config: values.config, standalone: values.standalone, name: 'mai models' }, io, (client) => client.request(ModelsListRequest, { availableOnly: values['available-only'] ?? false }));
+    await writeOut(io, values.json ? `${JSON.stringify(report)}\n` : `${formatModels(report)}\n`);
     return 0;
   },
 };

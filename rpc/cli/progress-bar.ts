@@ -7,7 +7,7 @@ export class ProgressBar {
 
   constructor(
     private readonly total: number,
-    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly out: NodeJS.WritableStream,
   ) {}
 
   tick(ok: boolean): void {

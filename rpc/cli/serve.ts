@@ -27,18 +27,19 @@ Options:
   --config FILE   the config to use (default: $MAI_CONFIG, ./mai.config.yaml, the built-in)
   --standalone    Mai in this process, not the shared host (mai host --help)
   -h, --help      this help`,
-  async run(args) {
+  async run(args, io) {
     const { values } = parseCommandArgs('serve', args, { ...clientOptions, mcp: { type: 'boolean' } });
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     // By default a thin forwarder: stdio to the shared host's socket, byte for byte (rpc/host/).
     const { standaloneWanted, useHost } = await import('../host/use-host.ts');
-    const reached = standaloneWanted(values.standalone) ? null : await useHost({ flag: values.config }, values.mcp ? 'mcp' : 'mai', values.mcp ? 'mai serve --mcp' : 'mai serve');
+    const find = { flag: values.config, env: io.env, cwd: io.cwd };
+    const reached = standaloneWanted(values.standalone, io.env) ? null : await useHost(find, values.mcp ? 'mcp' : 'mai', values.mcp ? 'mai serve --mcp' : 'mai serve', io);
     if (reached) {
       const { forward } = await import('../host/forward.ts');
-      const outcome = await forward({ input: process.stdin, output: process.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve' });
+      const outcome = await forward({ input: io.stdin, output: io.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve' });
       return outcome.code;
     }
     // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, zod, the schemas, Mai's core).
@@ -49,17 +50,18 @@ Options:
       import('../serve-streams.ts'),
       values.mcp ? import('../mcp/server.ts').then((m) => m.mcpFace) : undefined,
     ]);
-    const log = logger();
-    installLastResortHandlers(log);
+    const log = logger(io);
+    if (io.ownsProcess) installLastResortHandlers(log);
     // Serving starts at once and Mai is built behind it: the methods that need no Mai (initialize,
     // shutdown, exit) are answered while Mai's modules load; every other request awaits it.
     // The long-lived server exports the metrics (metrics.textfile, metrics.listen); one-shot commands do not.
-    const mai = openMai(values.config, log, { exporters: true });
+    const mai = openMai(values.config, log, { exporters: true, io });
     mai.catch(() => {}); // reported below, once the client has ended the session
     // An editor that quits closes stdout and stderr too: that ends serving though no reply was due.
     // (Watched to the end: a client that leaves while Mai is still being built is not waited for.)
-    const gone = new Promise<string>((resolve) => watchClient(resolve));
-    const served = serveStreams({ input: process.stdin, output: process.stdout, mai, log, gone, ...(face ? { face } : {}) });
+    // (Only the real process has file descriptors 1 and 2 to watch; a test's streams end by closing.)
+    const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve) : undefined));
+    const served = serveStreams({ input: io.stdin, output: io.stdout, mai, log, gone, ...(face ? { face } : {}) });
     const outcome = await served;
     log.debug(`serve finished: ${outcome.reason}`);
     const clientGone = outcome.reason === 'client-gone' || outcome.reason === 'output-closed';

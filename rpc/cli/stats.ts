@@ -62,10 +62,10 @@ Options:
       --config FILE   the config to use
       --standalone    Mai in this process, not the shared host
   -h, --help          this help`,
-  async run(args) {
+  async run(args, io) {
     const { values } = parseCommandArgs('stats', args, options);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     const since = values.since ?? '24h';
@@ -74,8 +74,8 @@ Options:
     if (buckets !== undefined && !(Number.isInteger(buckets) && buckets >= 1 && buckets <= 200)) {
       throw new UsageError(`--buckets "${values.buckets}" must be a whole number from 1 to 200. See \`mai stats --help\`.`);
     }
-    const report = await withClient({ config: values.config, standalone: values.standalone, name: 'mai stats' }, (client) => client.request(StatsRequest, { since, ...(buckets ? { buckets } : {}) }));
-    await writeOut(values.json ? `${JSON.stringify(report)}\n` : `${formatStats(report, since)}\n`);
+    const report = await withClient({ config: values.config, standalone: values.standalone, name: 'mai stats' }, io, (client) => client.request(StatsRequest, { since, ...(buckets ? { buckets } : {}) }));
+    await writeOut(io, values.json ? `${JSON.stringify(report)}\n` : `${formatStats(report, since)}\n`);
     return 0;
   },
 };

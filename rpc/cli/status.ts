@@ -85,19 +85,19 @@ Options:
       --config FILE  the config to use
       --standalone   Mai in this process, not the shared host (mai host --help)
   -h, --help      this help`,
-  async run(args) {
+  async run(args, io) {
     const { values } = parseCommandArgs('status', args, options);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     const verbose = values.verbose ?? false;
-    const { status, models } = await withClient({ config: values.config, standalone: values.standalone, name: 'mai status' }, async (client) => ({
+    const { status, models } = await withClient({ config: values.config, standalone: values.standalone, name: 'mai status' }, io, async (client) => ({
       status: await client.request(StatusRequest, {}),
       models: verbose ? await client.request(ModelsListRequest, {}) : null,
     }));
-    if (values.json) await writeOut(`${JSON.stringify(models ? { status, models } : status)}\n`);
-    else await writeOut(`${formatStatus(status, verbose)}${models ? `\n\n${formatModels(models as ModelsListResult)}` : ''}\n`);
+    if (values.json) await writeOut(io, `${JSON.stringify(models ? { status, models } : status)}\n`);
+    else await writeOut(io, `${formatStatus(status, verbose)}${models ? `\n\n${formatModels(models as ModelsListResult)}` : ''}\n`);
     return 0;
   },
 };

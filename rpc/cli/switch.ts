@@ -18,17 +18,17 @@ Options:
   --config FILE   the config to use
   --standalone    Mai in this process, not the shared host (mai host --help)
   -h, --help      this help`,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs('switch', args, clientOptions);
     if (values.help) {
-      process.stdout.write(`${this.help}\n`);
+      io.stdout.write(`${this.help}\n`);
       return 0;
     }
     const [model, ...extra] = positionals;
     if (model === undefined || extra.length > 0) throw new UsageError('name one model to pin, or `auto` to unpin: mai switch MODEL|auto.');
-    const result = await withClient({ config: values.config, standalone: values.standalone, name: 'mai switch' }, (client) => client.request(ModelsSwitchRequest, { model }));
+    const result = await withClient({ config: values.config, standalone: values.standalone, name: 'mai switch' }, io, (client) => client.request(ModelsSwitchRequest, { model }));
     const what = result.replica ? `${result.pinned} on ${result.replica}` : result.pinned;
-    await writeOut(what ? `Pinned ${what}; \`mai switch auto\` unpins.\n` : 'Unpinned: Mai picks the best model for each turn.\n');
+    await writeOut(io, what ? `Pinned ${what}; \`mai switch auto\` unpins.\n` : 'Unpinned: Mai picks the best model for each turn.\n');
     return 0;
   },
 };

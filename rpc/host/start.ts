@@ -32,6 +32,10 @@ export interface ReachOptions {
   face: Face;
   name: string;
   clientInfo?: ClientHello['clientInfo'];
+  /** The environment a host this client starts runs with (default: the process's). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Where the client's own notes go (default: the process's stderr). */
+  warn?: (text: string) => void;
 }
 
 /** Hosts started in one reach before giving up (each one that went before we reached it is one). */
@@ -60,7 +64,7 @@ export async function reachHost(address: HostAddress, options: ReachOptions): Pr
     for (let started = 0; started < START_ATTEMPTS; started++) {
       const connection = await tryHost();
       if (connection) return connection;
-      await startHost(address);
+      await startHost(address, options);
     }
     const connection = await tryHost();
     if (connection) return connection;
@@ -86,10 +90,10 @@ function hostCommand(address: HostAddress): { program: string; args: string[]; c
   return { program: process.execPath, args: tail, cwd: pkg.root };
 }
 
-async function startHost(address: HostAddress): Promise<void> {
+async function startHost(address: HostAddress, options: ReachOptions): Promise<void> {
   if (checkSocket(address.socket)) {
     // Nobody answered on it: its host is dead. The new host would remove it too; say so here.
-    process.stderr.write(`mai: removing the stale host socket ${address.socket} (its host is gone)\n`);
+    (options.warn ?? ((text: string) => process.stderr.write(text)))(`mai: removing the stale host socket ${address.socket} (its host is gone)\n`);
     const { unlinkSync } = await import('node:fs');
     unlinkSync(address.socket);
   }
@@ -98,7 +102,7 @@ async function startHost(address: HostAddress): Promise<void> {
   const from = existsSync(address.log) ? statSync(address.log).size : 0;
   const log = openSync(address.log, 'a', 0o600);
   const { program, args, cwd } = hostCommand(address);
-  const child = spawn(program, args, { cwd, detached: true, stdio: ['ignore', log, log], env: process.env });
+  const child = spawn(program, args, { cwd, detached: true, stdio: ['ignore', log, log], env: options.env ?? process.env });
   closeSync(log);
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));

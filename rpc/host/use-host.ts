@@ -18,7 +18,13 @@ export function standaloneWanted(flag: boolean | undefined, env: Readonly<Record
   return flag === true || env.MAI_STANDALONE === '1';
 }
 
-export async function useHost(find: FindConfigOptions, face: Face, name: string): Promise<ReachedHost | null> {
+/** Where a client's own messages go and the environment a host it starts inherits (default: the process's). */
+export interface HostUser {
+  stderr: { write(text: string): unknown };
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export async function useHost(find: FindConfigOptions, face: Face, name: string, user: HostUser = { stderr: process.stderr, env: process.env }): Promise<ReachedHost | null> {
   // Loaded only here: a standalone command (--standalone) loads nothing of the host.
   const [{ hostAddress }, { HostStartFailed, reachHost }] = await Promise.all([import('./address.ts'), import('./start.ts')]);
   let address: HostAddress;
@@ -28,10 +34,10 @@ export async function useHost(find: FindConfigOptions, face: Face, name: string)
     return null; // no config file: the in-process path names the problem
   }
   try {
-    return { address, connection: await reachHost(address, { face, name }) };
+    return { address, connection: await reachHost(address, { face, name, env: user.env, warn: (text) => user.stderr.write(text) }) };
   } catch (error) {
     if (error instanceof HostStartFailed && error.configError) return null;
-    process.stderr.write(`mai: not using the shared host: ${(error as Error).message}\nmai: answering in this process instead (--standalone skips the host).\n`);
+    user.stderr.write(`mai: not using the shared host: ${(error as Error).message}\nmai: answering in this process instead (--standalone skips the host).\n`);
     return null;
   }
 }
