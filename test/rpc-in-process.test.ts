@@ -107,4 +107,25 @@ describe('in-process link', () => {
     expect(lines).toContainEqual([expect.objectContaining({ id: 2 }), expect.objectContaining({ id: 3 })]);
     expect(lines).toContainEqual(expect.objectContaining({ id: null, error: expect.objectContaining({ code: -32700 }) }));
   });
+
+  it('serveStreams: pipelined requests share writes; a lone reply goes out in a write of its own', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const writes: string[] = [];
+    output.on('data', (c: Buffer) => writes.push(c.toString('utf8')));
+    const served = serveStreams({ input, output, mai, log });
+    // One request alone: its reply is one write that holds it and nothing else.
+    input.write('{"jsonrpc":"2.0","id":"alone","method":"status"}\n');
+    while (writes.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(writes).toHaveLength(1);
+    expect(JSON.parse(writes[0]!)).toMatchObject({ id: 'alone', result: expect.any(Object) });
+    // 48 requests in one chunk: replies made while received ones wait to be dispatched are buffered
+    // together (one write per at most 16 turns of the loop), not written one by one.
+    writes.length = 0;
+    input.end(Array.from({ length: 48 }, (_, i) => `{"jsonrpc":"2.0","id":${i},"method":"status"}\n`).join(''));
+    expect(await served).toEqual({ reason: 'eof', code: 0 });
+    const replies = writes.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as { id: number });
+    expect(replies.map((r) => r.id)).toEqual(Array.from({ length: 48 }, (_, i) => i));
+    expect(writes.length).toBeLessThanOrEqual(8);
+  });
 });
