@@ -1,15 +1,17 @@
 /**
  * The forwarder: what `mai serve` (and the CLI) is when a host serves its config — the client's
  * bytes to the host's socket and back, untouched (the host detects the framing). It reads the
- * frames on the side only to know which requests await a reply: if the host dies, each of those
- * gets a clear retryable error in the client's framing, and the next message reaches a new host
- * (started if need be) under the same client name. Loads neither zod, the schemas nor Mai's core.
+ * frames on the side only to know which requests await a reply (the host's through reply-ids.ts,
+ * which passes over notifications undecoded): if the host dies, each of those gets a clear
+ * retryable error in the client's framing, and the next message reaches a new host (started if
+ * need be) under the same client name. Loads neither zod, the schemas nor Mai's core.
  */
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '../framing.ts';
 import type { HostAddress } from './address.ts';
 import { reachHost, type ReachOptions } from './start.ts';
+import { ReplyIds } from './reply-ids.ts';
 import { hostLostReply } from './wire.ts';
 import type { HostConnection } from './connect.ts';
 
@@ -43,20 +45,6 @@ function requestsIn(text: string, found: (id: Id, message: Record<string, unknow
     if (typeof method !== 'string') continue;
     if (typeof id === 'string' || typeof id === 'number') found(id, message as Record<string, unknown>);
     else notified(method);
-  }
-}
-
-/** Reply ids in a frame the host sent (notifications, most of a stream, are not parsed: they start with "method"). */
-function repliesIn(text: string, found: (id: Id) => void): void {
-  if (text[0] !== '[' && !text.slice(0, 32).includes('"id"')) return;
-  try {
-    const value = JSON.parse(text) as unknown;
-    for (const message of Array.isArray(value) ? value : [value]) {
-      const { id, method } = (message ?? {}) as { id?: unknown; method?: unknown };
-      if (method === undefined && (typeof id === 'string' || typeof id === 'number')) found(id);
-    }
-  } catch {
-    // not ours to judge
   }
 }
 
@@ -101,7 +89,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     };
     const attach = (connection: HostConnection): Socket => {
       const s = connection.socket;
-      const fromHost = new FrameDecoder({ frame: (text) => repliesIn(text, (id) => pending.delete(keyOf(id))), badFrame: () => {} });
+      const fromHost = new ReplyIds((id) => pending.delete(keyOf(id)));
       s.on('data', (chunk: Buffer) => {
         // The bytes go on first: reading which replies they carry is off the turn's path.
         output.write(chunk);
