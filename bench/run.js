@@ -12,6 +12,8 @@
  *   --refresh-analysis           only copy bench/analysis.md (kept by hand) into bench/RESULTS.md
  *   --baseline BIN               cold-start also times another build's bin (e.g. main's, built in its own
  *                                checkout), spawn for spawn beside this one: an A/B in one run
+ * The per-turn overhead of two builds (yours and main's), turn by turn in one run:
+ *   node bench/ab.js --build new=dist/bundle/mai.js --build main=BIN   (its header says more)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureDemoModels } from '../../scripts/gguf/index.js';
 import { startLoopbackServer } from '../lib/loopback-server.js';
+import { cpuMs } from '../lib/processes.js';
 import { spawnRpc } from '../lib/rpc-pipe.js';
 import { benchDir, binPath, maiEnv, tempDir, writeBenchConfig } from '../lib/setup.js';
 import { ms, p50, plusMs, times } from '../lib/stats.js';
@@ -117,13 +118,19 @@ export async function host({ smoke }) {
       if (reply.error) throw new Error(`chat/send failed: ${reply.error.message}`);
       return performance.now() - t0;
     };
+    /** CPU per turn (ms) of the forwarder, the host and the in-process server, over the timed turns. */
+    const cpuPids = { forwarder: viaHost.child.pid ?? 0, host: hostPid(dir.path) ?? 0, alone: inProcess.child.pid ?? 0 };
+    /** @type {Record<string, number>} */
+    let cpuAt = {};
     for (let i = 0; i < warm + turns; i++) {
+      if (i === warm) cpuAt = Object.fromEntries(Object.entries(cpuPids).map(([k, pid]) => [k, cpuMs(pid)]));
       const order = i % 2 === 0 ? /** @type {const} */ (['host', 'alone']) : /** @type {const} */ (['alone', 'host']);
       for (const path of order) {
         const took = await one(path === 'host' ? viaHost : inProcess);
         if (i >= warm) turn[path].push(took);
       }
     }
+    const cpuTurn = Object.fromEntries(Object.entries(cpuPids).map(([k, pid]) => [k, (cpuMs(pid) - (cpuAt[k] ?? 0)) / turns]));
     await viaHost.close();
     await inProcess.close();
     kill(hostPid(dir.path));
@@ -178,6 +185,7 @@ export async function host({ smoke }) {
       rows: [
         ['spawn → first token, warm `mai chat`', ms(chat), 'node + openai package, streaming', ms(openai), plusMs(chat - openai), times(chat / openai)],
         ['turn p50 (mai serve → host)', ms(p50(turn.host)), 'in-process mai serve', ms(p50(turn.alone)), plusMs(added), times(p50(turn.host) / p50(turn.alone))],
+        [`CPU per turn, forwarder (${ms(cpuTurn.forwarder ?? 0)}) + host`, ms((cpuTurn.forwarder ?? 0) + (cpuTurn.host ?? 0)), 'in-process mai serve', ms(cpuTurn.alone ?? 0), plusMs((cpuTurn.forwarder ?? 0) + (cpuTurn.host ?? 0) - (cpuTurn.alone ?? 0)), times(((cpuTurn.forwarder ?? 0) + (cpuTurn.host ?? 0)) / (cpuTurn.alone ?? 1))],
         [`RSS of the host serving ${three} GGUF clients`, mib(hostBytes), 'one in-process client', mib(aloneBytes), mib(hostBytes - aloneBytes), times(hostRatio)],
         [`RSS, host + ${three} forwarders`, mib(sharedBytes), `one in-process client (${three}: ${clientCount}×)`, mib(aloneBytes), mib(sharedBytes - aloneBytes), times(memoryRatio)],
         [`private memory (USS), host + ${three} forwarders`, mib(sharedPrivate), 'one in-process client', mib(alonePrivate), mib(sharedPrivate - alonePrivate), times(privateRatio)],
@@ -192,6 +200,7 @@ export async function host({ smoke }) {
       notes: [
         `${runs} warm \`mai chat --config FILE "Say hello."\` spawns alternating with bench/lib/direct-chat.js, after one untimed call that starts the host.`,
         `${turns} turns per path after ${warm} warm-up turns, alternating turn by turn; both \`mai serve\` processes use the same config (openai backend on loopback, 20 ms answer in 20 chunks, sampling on), one through its host.`,
+        'CPU per turn: each process\'s time on a CPU over the timed turns (the sum of its threads\' /proc/PID/task/TID/schedstat), divided by the turns.',
         'RSS: the host, and the host plus three `mai serve` forwarders, each client having answered one turn with the 2 MB demo GGUF model, against one in-process `mai serve` that did the same (ps rss). A forwarder is a Node process (its RSS is mostly the runtime\'s own); the model is held once, by the host.',
         'Private memory (USS, /proc/PID/smaps_rollup Private_Clean + Private_Dirty) is what each process alone costs the machine: RSS also counts the pages all Node processes share (the node binary, ~30 MiB), once per process, though they are in memory once. The memory check is on USS; the in-process client is measured after the host has exited.',
       ],
