@@ -90,7 +90,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     const attach = (connection: HostConnection): Socket => {
       const s = connection.socket;
       const fromHost = new ReplyIds((id) => pending.delete(keyOf(id)));
-      s.on('data', (chunk: Buffer) => {
+      connection.receive((chunk) => {
         // The bytes go on first: reading which replies they carry is off the turn's path.
         output.write(chunk);
         fromHost.push(chunk);
@@ -111,7 +111,6 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       };
       s.on('end', gone);
       s.on('close', gone);
-      s.resume();
       return s;
     };
     /** The host went away: every request it had is answered with a retryable error. */
