@@ -4,6 +4,8 @@
  * its backlog, unaccepted; then it is killed, its listening socket closes, and the connection is
  * reset (ECONNRESET). That is "no host here" (start one), not a failure to report: the race behind
  * the once-flaky SIGKILL case of test/host.test.ts, where the next request met the dying host.
+ * And a host that answers and ends before the forwarder takes the connection: its bytes and its
+ * end are held (the socket paused) until `receive` is called, not emitted to nobody.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -60,4 +62,43 @@ it('a host killed with our connection in its backlog is absent (ECONNRESET → H
   const outcome = await reaching;
   expect(outcome).toBeInstanceOf(HostAbsent);
   expect((outcome as Error).message).toMatch(/went away (as we connected|before its hello) \((ECONNRESET|EPIPE)\)/);
+});
+
+it("the host's bytes and its end wait for the receiver: nothing is lost while the forwarder is still loading", async () => {
+  const socket = join(dir.path, 'host.sock');
+  const script = join(dir.path, 'quick-host.mjs');
+  // A host (a real process) that answers the hello, sends protocol bytes in the same write, and ends at once.
+  writeFileSync(
+    script,
+    `import { createServer } from 'node:net';
+const server = createServer({ allowHalfOpen: true }, (c) => {
+  let got = '';
+  c.on('data', (d) => {
+    got += d;
+    if (!got.includes('\\n')) return;
+    c.end('MAI-HOST/1 {"ok":true,"version":"test","pid":' + process.pid + '}\\n{"jsonrpc":"2.0","method":"first"}\\n{"jsonrpc":"2.0","method":"second"}\\n', () => process.stdout.write('sent\\n'));
+  });
+});
+server.listen(${JSON.stringify(socket)}, () => process.stdout.write('listening\\n'));
+`,
+  );
+  const child = spawn(process.execPath, ['Deno' in globalThis ? ['run', '-A'] : [], script].flat(), { stdio: ['ignore', 'pipe', 'inherit'] });
+  pid = child.pid!;
+  let said = '';
+  child.stdout.on('data', (d: Buffer) => (said += d.toString('utf8')));
+  const saying = async (line: string) => {
+    while (!said.includes(`${line}\n`)) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  await saying('listening');
+  const connection = await connectHost(socket, 'mai', 'test');
+  expect(connection.hello).toMatchObject({ ok: true, version: 'test' });
+  // The host has written everything and ended well before anyone listens.
+  await saying('sent');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const chunks: Buffer[] = [];
+  const ended = new Promise<void>((resolve) => connection.socket.once('end', () => resolve()));
+  connection.receive((chunk) => chunks.push(chunk));
+  await ended;
+  expect(Buffer.concat(chunks).toString('utf8')).toBe('{"jsonrpc":"2.0","method":"first"}\n{"jsonrpc":"2.0","method":"second"}\n');
+  connection.socket.destroy();
 });
