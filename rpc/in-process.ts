@@ -3,7 +3,7 @@
  * and dispatcher) and a vscode-jsonrpc client connection in one process, joined by a TextPort: each
  * message goes over as its JSON text, serialised and parsed as on a wire, but with no framing and
  * no stream between (encoding, decoding and piping every message through two in-memory streams and
- * two framings cost `mai batch` about as much CPU per turn as all of Mai's stages).
+ * two framings cost `mai batch` ~0.2–0.3 ms of CPU per prompt, at 200 prompts a second).
  */
 import type { Message } from 'vscode-jsonrpc/node';
 import { createMessageConnection } from 'vscode-jsonrpc/node';
