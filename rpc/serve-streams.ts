@@ -1,7 +1,8 @@
 /**
  * Serves Mai over a pair of byte streams: framing (framing.ts) → conformance (conformance.ts) →
  * vscode-jsonrpc's MessageConnection → the server (dispatcher.ts), and back the same way in the
- * client's framing. The same function serves stdio (`mai serve`) and the CLI's in-process link.
+ * client's framing. The same function serves stdio (`mai serve`), the host's sockets and, over a
+ * TextPort (each message's JSON text handed over whole, no bytes), the CLI's in-process link.
  * At the end of the input every message already received is handled and answered before it returns.
  */
 import type { Readable, Writable } from 'node:stream';
@@ -11,13 +12,29 @@ import type { Logger } from '../core/log.ts';
 import type { Mai } from '../core/mai.ts';
 import { ConformanceLayer, type CancelConvention } from './conformance.ts';
 import { errorResponse, protocolErrorObject, RpcCodes } from './error-codes.ts';
+import { tooLarge } from './frame-parts.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 import type { Routes } from './route.ts';
 import { attachMaiServer } from './dispatcher.ts';
 
-export interface ServeOptions {
-  input: Readable;
-  output: Writable;
+/**
+ * Messages without bytes, for a client in the same process (rpc/in-process.ts): each message's JSON
+ * text is handed over whole, so nothing is framed, decoded, or held back to save system calls; the
+ * conformance layer, the connection and the server see what they would see over a stream.
+ */
+export interface TextPort {
+  /** Starts handing the client's messages over, each one's JSON text to `message`; `end` once the client is done. */
+  listen(message: (text: string) => void, end: () => void): void;
+  /** One message's JSON text to the client. */
+  send(text: string): void;
+}
+
+/** Where messages come from and go: a pair of byte streams, or a TextPort. */
+export type ServeTransport = { input: Readable; output: Writable; port?: undefined } | { port: TextPort; input?: undefined; output?: undefined };
+
+export type ServeOptions = ServeTransport & ServeCommonOptions;
+
+interface ServeCommonOptions {
   /** Mai, or its promise while it is built: the methods that need no Mai (initialize, shutdown, exit) do not wait for it. */
   mai: Mai | Promise<Mai>;
   log: Logger;
@@ -64,7 +81,7 @@ function jsonRpcLogger(log: Logger): JsonRpcLogger {
 }
 
 export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
-  const { input, output, mai, log } = options;
+  const { input, output, port, mai, log } = options;
   let outputClosed = false;
   // Replies produced close together go out in one write: a write to a pipe is a system call, and
   // under pipelined requests one per reply was the server's biggest cost. The buffer is flushed on
@@ -91,7 +108,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     const chunk = buffered.length === 1 ? buffered[0]! : buffered.join('');
     buffered = [];
     bufferedChars = 0;
-    output.write(chunk);
+    output?.write(chunk);
   };
   const onImmediate = (): void => {
     if (layer.queued > 0 && bufferedChars < MAX_BUFFERED && deferrals < MAX_DEFERRALS) {
@@ -111,9 +128,13 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       log.error('a reply could not be serialised', error);
       json = JSON.stringify(errorResponse(id ?? null, protocolErrorObject(RpcCodes.internalError, `The reply could not be serialised: ${(error as Error).message}`)));
     }
+    if (port) {
+      port.send(json);
+      return;
+    }
     const frame = encodeFrame(decoder.framing ?? 'ndjson', json);
     if (buffered.length === 0 && ((message as { id?: unknown }).id === undefined || layer.queued === 0)) {
-      output.write(frame);
+      output?.write(frame);
       return;
     }
     buffered.push(frame);
@@ -141,12 +162,12 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       finished = true;
       flush(); // every reply already made goes out before the end
       outputClosed = true; // whatever a late handler still sends goes nowhere (the client has its replies)
-      input.off('data', onData);
-      input.off('end', onEnd);
-      input.off('close', onEnd);
-      input.off('error', onInputError);
-      output.off('error', onOutputError);
-      output.on('error', () => {}); // a write already under way may still fail on a closed pipe
+      stopReading();
+      input?.off('end', onEnd);
+      input?.off('close', onEnd);
+      input?.off('error', onInputError);
+      output?.off('error', onOutputError);
+      output?.on('error', () => {}); // a write already under way may still fail on a closed pipe
       server.dispose();
       layer.close();
       connection.dispose();
@@ -155,7 +176,7 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     // `exit` ends the process soon, but answers first: what is still in flight is cancelled (the
     // backend requests aborted) and replied -32800; nothing read after it is taken on.
     const onExit = (code: number) => {
-      input.off('data', onData);
+      stopReading();
       layer.cancelAll();
       void layer.end().then(() => finish({ reason: 'exit', code }));
     };
@@ -173,6 +194,19 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
     });
     connection.listen();
 
+    let reading = true;
+    const stopReading = () => {
+      reading = false;
+      input?.off('data', onData);
+    };
+    // A message from a TextPort: the size limit holds as it does for a frame read from bytes.
+    const onText = (text: string) => {
+      if (!reading) return;
+      const limit = limits.maxMessageBytes();
+      const bytes = text.length * 3 > limit ? Buffer.byteLength(text) : 0;
+      if (bytes > limit) layer.badFrame(tooLarge(bytes, limit));
+      else layer.receive(text);
+    };
     const onData = (chunk: Buffer | string) => {
       try {
         decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
@@ -199,13 +233,17 @@ export function serveStreams(options: ServeOptions): Promise<ServeOutcome> {
       if (leaving || finished) return;
       leaving = true;
       log.debug(`the client is gone (${why}); cancelling what is in flight`);
-      input.off('data', onData);
+      stopReading();
       layer.cancelAll();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, GONE_GRACE_MS).unref());
       void Promise.race([layer.end(), grace]).then(() => finish({ reason, code: 1 }));
     };
     const onOutputError = (error: Error) => onGone('output-closed', `the output failed: ${error.message}`);
     void options.gone?.then((why) => onGone('client-gone', why));
+    if (port) {
+      port.listen(onText, onEnd);
+      return;
+    }
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('close', onEnd);

@@ -18,6 +18,7 @@ import {
   type ChatProgress,
   type RpcErrorData,
 } from '../rpc/index.ts';
+import type { TextPort } from '../rpc/serve-streams.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
 import { loopbackConfig } from './support/rpc-client.ts';
@@ -127,5 +128,34 @@ describe('in-process link', () => {
     const replies = writes.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as { id: number });
     expect(replies.map((r) => r.id)).toEqual(Array.from({ length: 48 }, (_, i) => i));
     expect(writes.length).toBeLessThanOrEqual(8);
+  });
+
+  it('serveStreams over a TextPort (the in-process link: whole messages, no bytes) answers in order and holds the size limit in bytes', async () => {
+    const small = await createTestMai(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: quick\nserver: { maxMessageBytes: 4096 }\n'));
+    try {
+      const sent: unknown[] = [];
+      let toServer: (text: string) => void = () => {};
+      let end: () => void = () => {};
+      const port: TextPort = {
+        listen: (message, ended) => {
+          toServer = message;
+          end = ended;
+        },
+        send: (text) => sent.push(JSON.parse(text)),
+      };
+      const served = serveStreams({ port, mai: small.mai, log });
+      // 1,500 characters (4,500 bytes in UTF-8, some 4,570 with the envelope): over the limit in bytes though not in length.
+      toServer(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chat/send', params: { message: '€'.repeat(1500) } }));
+      toServer('{"jsonrpc":"2.0","id":2,"method":"chat/send","params":{"message":"a"}}');
+      toServer('not json');
+      end();
+      expect(await served).toEqual({ reason: 'eof', code: 0 });
+      expect(sent).toHaveLength(3);
+      expect(sent[0]).toMatchObject({ id: null, error: { code: -32700, message: expect.stringMatching(/is 45\d\d bytes, over the limit of 4096 bytes/) } });
+      expect(sent).toContainEqual(expect.objectContaining({ id: 2, result: expect.objectContaining({ text: 'Quick reply here.' }) }));
+      expect(sent).toContainEqual(expect.objectContaining({ id: null, error: expect.objectContaining({ code: -32700 }) }));
+    } finally {
+      await small.mai.close();
+    }
   });
 });
