@@ -232,7 +232,7 @@ describe.concurrent('a host of its own', () => {
   });
 
   it('a forwarder ends with its input; the host exits once idle', async () => {
-    const s = await scene('idle', '{ idleExitMs: 500 }');
+    const s = await scene('idle', '{ idleExitMs: 1000 }');
     onTestFinished(() => s.killClients());
     const a = s.serve();
     await a.request('initialize', {});
@@ -241,7 +241,7 @@ describe.concurrent('a host of its own', () => {
     a.end();
     expect(await a.exited).toBe(0);
     await s.until('the idle host to exit', () => !alive(pids[0]!));
-    expect(s.hostLogs()).toMatch(/the host stops: no client for 500 ms \(host\.idleExitMs\)/);
+    expect(s.hostLogs()).toMatch(/the host stops: no client for 1000 ms \(host\.idleExitMs\)/);
     expect(readdirSync(join(s.stateDir, 'run', 'mai')).filter((f) => f.endsWith('.sock'))).toEqual([]);
   });
 });
