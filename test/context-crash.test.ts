@@ -94,7 +94,7 @@ describe('mai serve killed with SIGKILL', () => {
   it('at random instants between and during turns: no answered turn is lost, no half turn is kept', async () => {
     let id: string | undefined;
     const answered: string[] = [];
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < 4; round++) {
       const serve = start();
       await serve.request('conversations/list'); // up and answering
       let stop = false;
@@ -107,8 +107,8 @@ describe('mai serve killed with SIGKILL', () => {
           answered.push(message);
         }
       })();
-      // Let a few turns through, then kill at an arbitrary moment.
-      await new Promise((r) => setTimeout(r, 300 + Math.floor(Math.random() * 1_000)));
+      // Let a few turns through (each takes milliseconds), then kill at an arbitrary moment.
+      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 600)));
       stop = true;
       // Once the process is gone (its stdout read to the end), every answer it sent has been seen;
       // a request still in flight can no longer be answered, so the loop need not be waited for.

@@ -3,11 +3,12 @@
  * for its config file (the socket's name hashes the file's path and content): a reload may re-read
  * that file, after which the host takes the name of the new content (the next client of the edited
  * file reaches it, no second host starts), but may not point the host at another file — refused
- * with the way to reach that file's own host.
+ * with the way to reach that file's own host. One host and one client for both cases, in order:
+ * the refused reload leaves the host as it was, which the second case then reloads for real.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { hostPids, killHosts } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
@@ -18,29 +19,28 @@ let dir: TempDir;
 let server: FakeOpenAIServer;
 let config: string;
 let other: string;
-let client: ServeProcess | undefined;
+let client: ServeProcess;
 const stateDir = () => join(dir.path, 'env-state');
 const sockets = () => readdirSync(join(stateDir(), 'run', 'mai')).filter((f) => f.endsWith('.sock'));
 const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: hostEnv });
 
-beforeEach(async () => {
+beforeAll(async () => {
   dir = await tempDir('mai-host-reload-');
   server = await startOpenAIServer([{ id: 'fast-model', reply: 'quick' }]);
   // The owner allows other.yaml for reloads: what stops the host is that it is the host of mai.config.yaml.
   config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 5000 }\nreload: { allow: [./other.yaml] }\n'));
   other = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: fast-model\n    priority: 3\n'), 'other.yaml');
+  client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: hostEnv });
 });
 
-afterEach(async () => {
-  client?.child.kill('SIGKILL');
-  client = undefined;
+afterAll(async () => {
+  client.child.kill('SIGKILL');
   killHosts(stateDir());
   await server.close();
   await dir.cleanup();
 });
 
 it('a reload that points the host at another file is refused, naming mai serve --config for that file; the host serves on', async () => {
-  client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: hostEnv });
   const reply = await client.request('config/reload', { config: './other.yaml' });
   expect(reply.error?.code).toBe(-32014);
   expect(reply.error?.message).toContain(`cannot move Mai's shared host to ${other}`);
@@ -52,7 +52,6 @@ it('a reload that points the host at another file is refused, naming mai serve -
 });
 
 it('after its file changed and was reloaded, the host takes the new content’s socket name: the next client reaches it, no second host', async () => {
-  client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: hostEnv });
   expect((await client.request('status')).result).toBeDefined();
   const [before] = sockets();
   writeFileSync(config, `${readFileSync(config, 'utf8')}\n# edited\n`);

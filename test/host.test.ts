@@ -2,163 +2,190 @@
  * The shared host (rpc/host/) with real processes over the real socket: `mai serve` forwarders and
  * CLI calls sharing one host per config, a client that vanishes, a host killed mid-turn, and the
  * idle exit (stale, foreign and open sockets, strangers on the socket: host-bad-input.test.ts).
- * Each test has its own runtime and state folders; every host a test starts is killed in afterEach (by the pid its log names).
+ *
+ * One model server for the file. The cases that only add clients share one host (their own config
+ * and state folder), in order, the host kill last; the start race and the idle exit each have a
+ * config and state folder of their own, so a host of their own. Every host is killed in afterAll
+ * (by the pid its log names). A turn to `slow-model` waits at the model server until the test lets
+ * it go (`gate`), so "mid-turn" lasts exactly as long as the test needs, not a fixed 3 s; one to
+ * `stream-model` streams deltas for ~3 s (a client that vanishes is seen at the next write).
  */
 import { readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { alive, hostLogs as logsIn, hostPids as pidsIn, killHosts, until as waitFor } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { loopbackConfig, runCli, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
 
 const hostEnv = { MAI_STANDALONE: '0' };
-/** A turn that takes ~3 s: long enough to act on while it is in flight. */
-const slow = { id: 'slow-model', reply: 'one two three four five six seven eight nine ten', chunks: 30, chunkDelayMs: 100 };
+const slowReply = 'one two three four five six seven eight nine ten';
+
+/** Held turns: released by `gate.open()` (and always after each test). */
+function held() {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+let gate = held();
 
 let dir: TempDir;
 let server: FakeOpenAIServer;
-let config: string;
-let clients: ServeProcess[] = [];
+const scenes: Scene[] = [];
 
-const stateDir = () => join(dir.path, 'env-state');
-const runtimeDir = () => join(stateDir(), 'run', 'mai');
-
-const hostLogs = () => logsIn(stateDir());
-const hostPids = () => pidsIn(stateDir());
-const until = <T>(what: string, probe: () => T | undefined | false) => waitFor(what, probe, stateDir());
-
-function serve(extra: Record<string, string> = {}): ServeProcess {
-  const client = spawnServe({ config, framing: 'ndjson', stateDir: stateDir(), env: { ...hostEnv, ...extra } });
-  clients.push(client);
-  return client;
+interface Scene {
+  stateDir: string;
+  config: string;
+  serve(extra?: Record<string, string>): ServeProcess;
+  cli(args: string[], env?: Record<string, string>): ReturnType<typeof runCli>;
+  hostLogs(): string;
+  hostPids(): number[];
+  until<T>(what: string, probe: () => T | undefined | false): Promise<T>;
+  /** SIGKILLs every `mai serve` this scene started that still runs. */
+  killClients(): void;
 }
 
-const cli = (args: string[], env: Record<string, string> = {}) => runCli([...args, '--config', config], { stateDir: stateDir(), env: { ...hostEnv, ...env } });
-
-async function status(): Promise<{ counters: { turns: number } } & Record<string, unknown>> {
-  const run = await cli(['status', '--json']);
-  expect(run.code, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as { counters: { turns: number } };
+/** A config file and a state folder of its own: the host for them is nobody else's. */
+async function scene(name: string, host: string): Promise<Scene> {
+  const folder = join(dir.path, name);
+  await mkdir(folder);
+  const config = await writeConfig(folder, loopbackConfig(server.baseURL, `host: ${host}\n`).replace('backoffMs: 0 }', 'backoffMs: 0, parallelPerModel: 4 }'));
+  const stateDir = join(folder, 'env-state');
+  const clients: ServeProcess[] = [];
+  const made: Scene = {
+    stateDir,
+    config,
+    serve(extra = {}) {
+      const client = spawnServe({ config, framing: 'ndjson', stateDir, env: { ...hostEnv, ...extra } });
+      clients.push(client);
+      return client;
+    },
+    cli: (args, env = {}) => runCli([...args, '--config', config], { stateDir, env: { ...hostEnv, ...env } }),
+    hostLogs: () => logsIn(stateDir),
+    hostPids: () => pidsIn(stateDir),
+    until: (what, probe) => waitFor(what, probe, stateDir),
+    killClients: () => {
+      for (const client of clients.splice(0)) client.child.kill('SIGKILL');
+    },
+  };
+  scenes.push(made);
+  return made;
 }
 
-beforeEach(async () => {
+beforeAll(async () => {
   dir = await tempDir('mai-host-');
-  server = await startOpenAIServer([slow, { id: 'fast-model', reply: 'quick' }]);
-  config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 1500, helloTimeoutMs: 500 }\n').replace('backoffMs: 0 }', 'backoffMs: 0, parallelPerModel: 4 }'));
+  server = await startOpenAIServer([
+    { id: 'slow-model', reply: slowReply, chunks: 10, chunkDelayMs: 10, hold: () => gate.opened },
+    { id: 'fast-model', reply: 'quick' },
+    // ~3 s of deltas: the turn is still streaming when the test acts on it.
+    { id: 'stream-model', reply: 'word '.repeat(60), chunks: 60, chunkDelayMs: 50 },
+  ]);
 });
 
-afterEach(async () => {
-  for (const client of clients) client.child.kill('SIGKILL');
-  clients = [];
-  killHosts(stateDir());
+afterAll(async () => {
+  gate.open();
+  for (const s of scenes) s.killClients();
+  for (const s of scenes) killHosts(s.stateDir);
   await server.close();
   await dir.cleanup();
 });
 
-describe('the shared host', () => {
+const sent = (content: string) => server.requests.find((r) => r.messages.at(-1)?.content === content);
+
+describe('one host, many clients', () => {
+  let s: Scene;
+  beforeAll(async () => {
+    s = await scene('shared', '{ idleExitMs: 60000, helloTimeoutMs: 500 }');
+  });
+  beforeEach(() => {
+    gate = held();
+    server.requests.length = 0;
+  });
+  afterEach(() => {
+    gate.open();
+    s.killClients();
+  });
+
+  async function status(): Promise<{ counters: { turns: number } } & Record<string, unknown>> {
+    const run = await s.cli(['status', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout) as { counters: { turns: number } };
+  }
+  const connections = () => (s.hostLogs().match(/connected/g) ?? []).length;
+
   it('two mai serve clients share one host; mai status from a third process sees both turns', async () => {
-    const [a, b] = [serve(), serve()];
+    const connectedBefore = connections();
+    const [a, b] = [s.serve(), s.serve()];
     await a.request('initialize', { clientInfo: { name: 'editor-a' } });
     await b.request('initialize', { clientInfo: { name: 'editor-b' } });
+    const before = ((await a.request('status')).result as { counters: { turns: number } }).counters.turns;
     const turns = [a.request('chat/send', { message: 'from a', model: 'slow-model' }), b.request('chat/send', { message: 'from b', model: 'slow-model' })];
-    await until('both turns at the model server', () => server.requests.length >= 1);
+    await s.until('both turns at the model server', () => server.requests.length === 2);
     const seen = await status();
-    expect(seen.counters.turns).toBe(2); // one Mai counted both clients' turns
+    expect(seen.counters.turns).toBe(before + 2); // one Mai counted both clients' turns
+    gate.open();
     const replies = await Promise.all(turns);
-    for (const reply of replies) expect(reply.result, JSON.stringify(reply)).toMatchObject({ model: 'slow-model' });
-    expect(hostPids()).toHaveLength(1);
-    expect((hostLogs().match(/connected/g) ?? []).length).toBe(3); // a, b and the status call
+    for (const reply of replies) expect(reply.result, JSON.stringify(reply)).toMatchObject({ model: 'slow-model', text: slowReply });
+    expect(s.hostPids()).toHaveLength(1);
+    expect(connections() - connectedBefore).toBe(3); // a, b and the status call
     a.end();
     b.end();
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
   });
 
-  it('two clients starting at once end with one host', async () => {
-    const runs = await Promise.all([cli(['status']), cli(['status']), cli(['models'])]);
-    for (const run of runs) expect(run.code, run.stderr).toBe(0);
-    expect(hostPids()).toHaveLength(1);
-  });
-
   it('a client whose pipe is killed mid-turn cancels its own turn only', async () => {
-    const [a, b] = [serve(), serve()];
+    const [a, b] = [s.serve(), s.serve()];
     const turnB = b.request('chat/send', { message: 'from b', model: 'slow-model' });
     a.request('chat/send', { message: 'from a', model: 'slow-model' }).catch(() => {}); // a never reads its reply
-    await until(`both turns at the model server (a: ${a.stderr()}, b: ${b.stderr()})`, () => server.requests.length === 2);
+    await s.until(`both turns at the model server (a: ${a.stderr()}, b: ${b.stderr()})`, () => server.requests.length === 2);
     a.child.kill('SIGKILL'); // the editor and its sidecar vanish: the host sees the socket close
-    const fromA = await until('the model server to see a leave', () => server.requests.find((r) => r.messages.at(-1)?.content === 'from a' && r.clientClosed));
+    const fromA = await s.until('the model server to see a leave', () => {
+      const request = sent('from a');
+      return request?.clientClosed ? request : undefined;
+    });
     expect(fromA.clientClosed).toBe(true);
+    expect(sent('from b')?.clientClosed).toBeFalsy(); // b's turn is still held at the server, alive
+    gate.open();
     const reply = await turnB;
-    expect(reply.result, JSON.stringify(reply)).toMatchObject({ text: slow.reply });
-    expect(server.requests.find((r) => r.messages.at(-1)?.content === 'from b')?.clientClosed).toBeFalsy();
-  });
-
-  // Once flaky under load (2 of ~6 full-suite runs): the next request connected to the dying host's
-  // socket as its process closed it and failed with ECONNRESET, which was not taken for "no host".
-  it('a host killed mid-turn: a clear retryable error, the next request starts a host, no conversation lost', async () => {
-    const a = serve();
-    const first = await a.request('chat/send', { message: 'remember this', model: 'fast-model' });
-    const conversationId = (first.result as { conversationId: string }).conversationId;
-    const lost = a.request('chat/send', { message: 'a long one', conversationId, model: 'slow-model' });
-    await until('the turn at the model server', () => server.requests.length === 2);
-    const [pid] = hostPids();
-    process.kill(pid!, 'SIGKILL');
-    const reply = await lost;
-    expect(reply.error?.code).toBe(-32050);
-    expect(reply.error?.message).toMatch(/host stopped .*Retry/);
-    expect(reply.error?.data).toMatchObject({ code: 'host-lost', retryable: true });
-    const again = await a.request('chat/send', { message: 'and again', conversationId, model: 'fast-model' });
-    expect(again.result, `${JSON.stringify(again)}\nclient stderr: ${a.stderr()}\nhost logs: ${hostLogs()}`).toMatchObject({ conversationId, text: 'quick' });
-    expect(hostPids()).toHaveLength(2);
-    const conversation = await a.request('conversations/get', { id: conversationId });
-    const contents = (conversation.result as { messages: Array<{ text: string }> }).messages.map((m) => m.text);
-    expect(contents).toEqual(expect.arrayContaining(['remember this', 'quick', 'and again']));
-    expect(contents).not.toContain('a long one');
+    expect(reply.result, JSON.stringify(reply)).toMatchObject({ text: slowReply });
+    expect(sent('from b')?.clientClosed).toBeFalsy();
   });
 
   it('a forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {
-    const a = serve();
+    const a = s.serve();
     await a.request('initialize', {});
     expect((await a.request('shutdown')).result).toBeNull();
     a.send({ jsonrpc: '2.0', method: 'exit' });
     expect(await a.exited).toBe(0);
-    const b = serve();
+    const b = s.serve();
     await b.request('initialize', {});
     b.send({ jsonrpc: '2.0', method: 'exit' });
     expect(await b.exited).toBe(1);
   });
 
-  it('a forwarder ends with its input; the host exits once idle', async () => {
-    const a = serve();
-    await a.request('initialize', {});
-    const [pid] = hostPids();
-    a.end();
-    expect(await a.exited).toBe(0);
-    await until('the idle host to exit', () => !alive(pid!));
-    expect(readdirSync(runtimeDir()).filter((f) => f.endsWith('.sock'))).toEqual([]);
-  });
-
   it('a forwarder whose editor vanishes (stdin, stdout and stderr closed at once, mid-turn) exits; the host serves on', async () => {
-    const a = serve();
+    const a = s.serve();
     await a.request('initialize', {});
-    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model: 'slow-model', progressToken: 'p' } });
-    await until('the turn at the model server', () => server.requests.length === 1);
+    // Streaming (not held): the forwarder learns its editor is gone at its next write to the closed stdout.
+    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model: 'stream-model', progressToken: 'p' } });
+    await a.waitFor((m) => !Array.isArray(m) && m.method === '$/progress');
     const exited = new Promise<number | null>((resolve) => a.child.once('exit', (code) => resolve(code)));
     // libuv's stdio pipes are socketpairs: the editor's ends close together.
     a.child.stdin.destroy();
     a.child.stdout.destroy();
     a.child.stderr.destroy();
     await exited;
-    await until('the host to cancel the turn at the model server', () => server.requests[0]?.clientClosed);
-    const [pid] = hostPids();
+    await s.until('the host to cancel the turn at the model server', () => server.requests[0]?.clientClosed);
+    const [pid] = s.hostPids();
     expect(alive(pid!)).toBe(true);
-    expect((await cli(['status'])).code).toBe(0);
+    expect((await s.cli(['status'])).code).toBe(0);
   });
 
   it('mai serve --mcp forwards to the same host', async () => {
-    const run = await runCli(['serve', '--mcp', '--config', config], {
-      stateDir: stateDir(),
+    const run = await runCli(['serve', '--mcp', '--config', s.config], {
+      stateDir: s.stateDir,
       env: hostEnv,
       input: `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'agent', version: '1' } } })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`,
     });
@@ -166,6 +193,55 @@ describe('the shared host', () => {
     const replies = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Reply);
     expect(replies[0]?.result).toMatchObject({ serverInfo: { name: 'mai' } });
     expect(JSON.stringify(replies[1]?.result)).toContain('"chat"');
-    expect(hostLogs()).toMatch(/mai serve --mcp/);
+    expect(s.hostLogs()).toMatch(/mai serve --mcp/);
+    expect(s.hostPids()).toHaveLength(1);
+  });
+
+  // Last: it kills the host the cases above shared.
+  // Once flaky under load (2 of ~6 full-suite runs): the next request connected to the dying host's
+  // socket as its process closed it and failed with ECONNRESET, which was not taken for "no host".
+  it('a host killed mid-turn: a clear retryable error, the next request starts a host, no conversation lost', async () => {
+    const a = s.serve();
+    const first = await a.request('chat/send', { message: 'remember this', model: 'fast-model' });
+    const conversationId = (first.result as { conversationId: string }).conversationId;
+    const lost = a.request('chat/send', { message: 'a long one', conversationId, model: 'slow-model' });
+    await s.until('the turn at the model server', () => server.requests.length === 2);
+    const [pid] = s.hostPids();
+    process.kill(pid!, 'SIGKILL');
+    const reply = await lost;
+    expect(reply.error?.code).toBe(-32050);
+    expect(reply.error?.message).toMatch(/host stopped .*Retry/);
+    expect(reply.error?.data).toMatchObject({ code: 'host-lost', retryable: true });
+    const again = await a.request('chat/send', { message: 'and again', conversationId, model: 'fast-model' });
+    expect(again.result, `${JSON.stringify(again)}\nclient stderr: ${a.stderr()}\nhost logs: ${s.hostLogs()}`).toMatchObject({ conversationId, text: 'quick' });
+    expect(s.hostPids()).toHaveLength(2);
+    const conversation = await a.request('conversations/get', { id: conversationId });
+    const contents = (conversation.result as { messages: Array<{ text: string }> }).messages.map((m) => m.text);
+    expect(contents).toEqual(expect.arrayContaining(['remember this', 'quick', 'and again']));
+    expect(contents).not.toContain('a long one');
+  });
+});
+
+// Each with its own config and state folder (so its own host), at the same time.
+describe.concurrent('a host of its own', () => {
+  it('two clients starting at once end with one host', async () => {
+    const s = await scene('race', '{ idleExitMs: 60000 }');
+    const runs = await Promise.all([s.cli(['status']), s.cli(['status']), s.cli(['models'])]);
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(s.hostPids()).toHaveLength(1);
+  });
+
+  it('a forwarder ends with its input; the host exits once idle', async () => {
+    const s = await scene('idle', '{ idleExitMs: 1000 }');
+    onTestFinished(() => s.killClients());
+    const a = s.serve();
+    await a.request('initialize', {});
+    const pids = s.hostPids();
+    expect(pids).toHaveLength(1);
+    a.end();
+    expect(await a.exited).toBe(0);
+    await s.until('the idle host to exit', () => !alive(pids[0]!));
+    expect(s.hostLogs()).toMatch(/the host stops: no client for 1000 ms \(host\.idleExitMs\)/);
+    expect(readdirSync(join(s.stateDir, 'run', 'mai')).filter((f) => f.endsWith('.sock'))).toEqual([]);
   });
 });

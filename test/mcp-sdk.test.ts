@@ -2,14 +2,16 @@
  * `mai serve --mcp` as an agent meets it: the official MCP TypeScript SDK client (`Client` +
  * `StdioClientTransport`) spawns the real `node dist/bundle/mai.js serve --mcp` and drives it through
  * list → call → streamed call → cancelled call, with a real OpenAI-compatible server on 127.0.0.1
- * behind Mai and the state (conversations) in a temporary folder.
+ * behind Mai and the state (conversations) in a temporary folder. One session (one process, as an
+ * agent keeps it) runs the cases in order: each puts the models' behaviour back, and counts turns
+ * from where the session was when it began.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ErrorCode, McpError, type CallToolResult, type Progress } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode, McpError, type CallToolResult, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ChatToolInput, ChatToolOutput } from '../rpc/mcp/index.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
@@ -52,8 +54,9 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
   let transport: RecordingTransport;
   let clientErrors: Error[];
   let stderr: string;
+  const received: JSONRPCMessage[] = [];
 
-  beforeEach(async () => {
+  beforeAll(async () => {
     server = await startOpenAIServer([
       { id: 'flaky', reply: 'Flaky would have said this.', chunks: 3 },
       { id: 'steady', reply: 'A steady answer in five parts.', chunks: 5 },
@@ -75,13 +78,26 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     clientErrors = [];
     client.onerror = (error) => clientErrors.push(error);
     await client.connect(transport);
+    // Every message as it came off the wire, before the SDK dispatches it.
+    const deliver = transport.onmessage!;
+    transport.onmessage = (message: JSONRPCMessage) => {
+      received.push(message);
+      deliver(message);
+    };
   });
 
-  afterEach(async () => {
+  afterEach(() => {
+    for (const model of server.models.values()) delete model.behaviour;
+  });
+
+  afterAll(async () => {
     await client.close();
     await server.close();
     await dir.cleanup();
   });
+
+  /** Turns Mai counted so far in this session. */
+  const turns = async () => ((await client.callTool({ name: 'status' })) as CallToolResult & { structuredContent: { counters: { turns: number } } }).structuredContent.counters.turns;
 
   /** Every stored conversation file's text (the state folder is the temp dir's). */
   const storedText = async (): Promise<string> => {
@@ -118,6 +134,7 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
   });
 
   it('answers a chat call with the text as content and model, usage, attempts and conversationId as structured content; the conversation continues', async () => {
+    const before = await turns();
     await client.listTools(); // the SDK validates structuredContent against the outputSchema it listed
     const first = (await client.callTool({ name: 'chat', arguments: { message: 'Name a colour.', model: 'steady' } })) as CallToolResult;
     expect(first.isError).toBeFalsy();
@@ -148,7 +165,7 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     expect(report.current).toBe('steady');
     expect(JSON.parse(textOf(models))).toEqual(report);
     const status = (await client.callTool({ name: 'status' })) as CallToolResult;
-    expect(status.structuredContent).toMatchObject({ model: 'steady', backends: [{ name: 'loop', reachable: true }], counters: { turns: 2 } });
+    expect(status.structuredContent).toMatchObject({ model: 'steady', backends: [{ name: 'loop', reachable: true }], counters: { turns: before + 2 } });
   });
 
   it('falls back when the asked-for model fails, and says so in attempts', async () => {
@@ -162,19 +179,34 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     expect(textOf(result)).toBe(server.models.get(structured.model)!.reply);
   });
 
+  // What Mai sent is read off the wire: the SDK hands a notification to its handler a microtask
+  // later than a response it read in the same chunk, and drops a progress notification whose
+  // request was answered meanwhile ("unknown token"). A warm Mai writes the last deltas and the
+  // result together, so the SDK's own count is a prefix of what came, in order.
   it('streams the answer as progress notifications whose messages are the text deltas', async () => {
     const updates: Progress[] = [];
+    const from = received.length;
     const result = (await client.callTool({ name: 'chat', arguments: { message: 'Stream it.', model: 'steady' } }, undefined, {
       onprogress: (progress) => updates.push(progress),
     })) as CallToolResult;
-    expect(updates).toHaveLength(5);
-    expect(updates.map((u) => u.progress)).toEqual([1, 2, 3, 4, 5]);
-    expect(updates.map((u) => u.message).join('')).toBe(textOf(result));
+    const came = received.slice(from);
+    const isProgress = (m: JSONRPCMessage) => 'method' in m && m.method === 'notifications/progress';
+    const progress = came.filter(isProgress).map((m) => (m as unknown as { params: Progress & { progressToken: unknown } }).params);
+    expect(progress).toHaveLength(5);
+    expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(progress.map((p) => p.progressToken)).size).toBe(1);
+    expect(progress.map((p) => p.message).join('')).toBe(textOf(result));
     expect(textOf(result)).toBe('A steady answer in five parts.');
-    expect(clientErrors).toEqual([]);
+    // Every notification before the result.
+    expect(came.findLastIndex(isProgress)).toBeLessThan(came.findIndex((m) => 'result' in m));
+    // The SDK passed them on in order (all, unless the result overtook the last ones in its dispatch).
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates).toEqual(progress.slice(0, updates.length).map(({ progress: n, message }) => ({ progress: n, message })));
+    expect(clientErrors.filter((e) => !/progress notification for an unknown token/.test(e.message))).toEqual([]);
   });
 
   it('an aborted call sends notifications/cancelled: the backend request is aborted, nothing is stored, no reply comes', async () => {
+    const before = await turns();
     const controller = new AbortController();
     const seen: string[] = [];
     const call = client.callTool({ name: 'chat', arguments: { message: 'Take your time, zebra-7.', model: 'slow' } }, undefined, {
@@ -197,7 +229,7 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     // MCP: the cancelled request gets no response (the SDK reports one for a forgotten id as an error).
     expect(clientErrors.filter((e) => /unknown message ID/.test(e.message))).toEqual([]);
     const status = (await client.callTool({ name: 'status' })) as CallToolResult;
-    expect(status.structuredContent).toMatchObject({ counters: { turns: 2 } });
+    expect(status.structuredContent).toMatchObject({ counters: { turns: before + 2 } });
   });
 
   it('a failed tool run is an isError result that says why; an unknown tool or bad arguments are JSON-RPC errors', async () => {

@@ -4,11 +4,13 @@
  * anything on stdout that is not one JSON message a line shows up as garbage). Covers what the SDK
  * client hides: version negotiation, notifications never answered, the exact progress
  * notifications (string tokens, a restart after a fallback), notifications/cancelled leaving the
- * request unanswered, and a piped session answered in full before the process exits.
+ * request unanswered, and a piped session answered in full before the process exits. The first
+ * three cases share one process (a client's session, in order; each reads what came since it
+ * began); the piped session ends its process, so it has one of its own.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { binPath, loopbackConfig, maiEnv, repoRoot } from './support/rpc-client.ts';
@@ -66,7 +68,8 @@ describe('mai serve --mcp on the wire', () => {
   let dir: TempDir;
   let config: string;
   let mcp: ReturnType<typeof spawnMcp> | undefined;
-  beforeEach(async () => {
+  let piped: ReturnType<typeof spawnMcp> | undefined;
+  beforeAll(async () => {
     server = await startOpenAIServer([
       { id: 'flaky', reply: 'This answer will be cut off part way.', chunks: 6 },
       { id: 'steady', reply: 'A steady answer in five parts.', chunks: 5 },
@@ -74,19 +77,26 @@ describe('mai serve --mcp on the wire', () => {
     ]);
     dir = await tempDir('mai-mcp-wire-');
     config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'models:\n  - id: flaky\n  - id: steady\n  - id: slow\n'));
+    mcp = spawnMcp(config, join(dir.path, 'state'));
   });
-  afterEach(async () => {
-    mcp?.child.kill();
-    await mcp?.exited;
-    mcp = undefined;
+  const shared = () => mcp!;
+  afterEach(() => {
+    for (const model of server.models.values()) delete model.behaviour;
+  });
+  afterAll(async () => {
+    for (const p of [mcp, piped]) {
+      p?.child.kill();
+      await p?.exited;
+    }
     await server.close();
     await dir.cleanup();
   });
 
   it('negotiates the protocol version, answers ping, never answers a notification, and refuses what it does not speak', async () => {
-    mcp = spawnMcp(config, join(dir.path, 'state'));
+    const mcp = shared();
+    const start = mcp.messages.length;
     const init = (id: number, protocolVersion: unknown) =>
-      mcp!.request(id, 'initialize', { protocolVersion, capabilities: {}, clientInfo: { name: 'wire', version: '0' } });
+      mcp.request(id, 'initialize', { protocolVersion, capabilities: {}, clientInfo: { name: 'wire', version: '0' } });
     expect((await init(1, '2024-11-05')).result).toMatchObject({ protocolVersion: '2024-11-05', capabilities: { tools: {} }, serverInfo: { name: 'mai' } });
     expect((await init(2, '2025-03-26')).result?.protocolVersion).toBe('2025-03-26');
     expect((await init(3, '2025-06-18')).result?.protocolVersion).toBe('2025-06-18');
@@ -106,14 +116,15 @@ describe('mai serve --mcp on the wire', () => {
     expect((await mcp.request('p2', 'ping', { _meta: { progressToken: 1 } })).result).toEqual({});
     // Nothing but the replies came: the three notifications got none.
     expect(mcp.messages.length).toBe(count + 1);
-    expect(mcp.messages.every((m) => m.id !== undefined && m.method === undefined)).toBe(true);
+    expect(mcp.messages.slice(start).every((m) => m.id !== undefined && m.method === undefined)).toBe(true);
     expect(mcp.garbage).toEqual([]);
   });
 
   it('streams notifications/progress for a string token before the result, and says restart when a fallback follows streamed text', async () => {
-    mcp = spawnMcp(config, join(dir.path, 'state'));
+    const mcp = shared();
+    const start = mcp.messages.length;
     const result = await mcp.request('call-1', 'tools/call', { name: 'chat', arguments: { message: 'Stream it.', model: 'steady' }, _meta: { progressToken: 'tok' } });
-    const progress = mcp.messages.filter((m) => m.method === 'notifications/progress');
+    const progress = mcp.messages.slice(start).filter((m) => m.method === 'notifications/progress');
     // Exactly MCP's fields: the client's token, a growing progress, the delta as message (no total: unknown).
     expect(progress.map((p) => ({ ...p.params, message: typeof p.params!.message }))).toEqual(
       progress.map((_, i) => ({ progressToken: 'tok', progress: i + 1, message: 'string' })),
@@ -144,11 +155,14 @@ describe('mai serve --mcp on the wire', () => {
   });
 
   it('notifications/cancelled aborts the turn at the backend and the request is never answered', async () => {
-    mcp = spawnMcp(config, join(dir.path, 'state'));
+    const mcp = shared();
+    const start = mcp.messages.length;
+    const asked = server.requests.length;
     mcp.send({ id: 'long', method: 'tools/call', params: { name: 'chat', arguments: { message: 'Take your time.', model: 'slow' }, _meta: { progressToken: 'p' } } });
-    await until(() => mcp!.messages.some((m) => m.method === 'notifications/progress'), 'the first delta');
+    await until(() => mcp.messages.slice(start).some((m) => m.method === 'notifications/progress'), 'the first delta');
     mcp.send({ method: 'notifications/cancelled', params: { requestId: 'long', reason: 'the user pressed stop' } });
-    await until(() => server.requests[0]?.clientClosed === true, 'the backend request to be aborted');
+    await until(() => server.requests[asked]?.clientClosed === true, 'the backend request to be aborted');
+    expect(server.requests[asked]?.model).toBe('slow');
     // Two round trips after the abort: a reply to "long" would have been written by now.
     expect((await mcp.request('after-1', 'ping')).result).toEqual({});
     const next = await mcp.request('after-2', 'tools/call', { name: 'chat', arguments: { message: 'Again.', model: 'steady' } });
@@ -159,7 +173,7 @@ describe('mai serve --mcp on the wire', () => {
   });
 
   it('a piped session is answered in full before the process exits; stdout holds only protocol lines', async () => {
-    mcp = spawnMcp(config, join(dir.path, 'state'));
+    const mcp = (piped = spawnMcp(config, join(dir.path, 'state-piped')));
     const lines = [
       { id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sh' } } },
       { method: 'notifications/initialized' },
@@ -173,7 +187,7 @@ describe('mai serve --mcp on the wire', () => {
     expect(mcp.pendingText()).toBe('');
     // Requests run side by side (status need not wait for the chat), so replies come in any order.
     expect(mcp.messages.map((m) => m.id).sort()).toEqual([1, 2, 3, 4]);
-    const byId = (id: number) => mcp!.messages.find((m) => m.id === id)!;
+    const byId = (id: number) => mcp.messages.find((m) => m.id === id)!;
     expect((byId(2).result!.tools as Array<{ name: string }>).map((t) => t.name)).toEqual(['chat', 'models', 'status']);
     expect(byId(3).result).toMatchObject({ content: [{ type: 'text', text: 'A steady answer in five parts.' }] });
     expect(byId(4).result).toMatchObject({ structuredContent: { backends: [{ name: 'loop', reachable: true }] } });

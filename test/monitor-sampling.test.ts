@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
-import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config/load.ts';
 import { createLogger } from '../core/log.ts';
@@ -16,6 +15,13 @@ import { startOllamaServer, type FakeOllamaServer } from './support/ollama-serve
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const config = { intervalMs: 200, smoothing: 0.3, trendWindow: 5, sampleTimeoutMs: 1_500, gpu: true };
+
+/** Waits (checking every 20 ms) until `check` holds: for the monitor's own counters, not for a fixed time. */
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+  }
+}
 
 function raw(overrides: Partial<RawSample>): RawSample {
   return { cpuLoad: 0.5, memTotalBytes: 100, memFreeBytes: 50, gpus: [], unavailable: [], sampledAt: 0, tookMs: 1, threadId: 1, ...overrides };
@@ -72,7 +78,7 @@ describe('the sampling monitor (systeminformation in a tinypool worker thread)',
     expect(Date.now() - snapshot.sampledAt).toBeLessThan(10_000);
     expect(snapshot.loaded).toEqual([{ model: 'm', backend: 'b', memoryBytes: 123, vramBytes: null }]);
     // Samples keep coming on the interval, and the trend fills in.
-    await new Promise((r) => setTimeout(r, 1_200));
+    await until(() => monitor!.stats().samples > stats.samples && (monitor!.latest().trend?.samples ?? 0) > 1, 'more samples and a trend');
     expect(monitor.stats().samples).toBeGreaterThan(stats.samples);
     expect(monitor.latest().trend?.samples).toBeGreaterThan(1);
   });
@@ -109,7 +115,7 @@ describe('the sampling monitor (systeminformation in a tinypool worker thread)',
     const snapshot = await monitor.current();
     expect(snapshot.memTotalBytes).toBeGreaterThan(0);
     expect(snapshot.unavailable?.[0]).toMatch(/first sample is not in yet/);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await until(() => monitor!.stats().failures >= 1, 'the worker to fail');
     expect(monitor.stats().failures).toBeGreaterThanOrEqual(1);
     expect(monitor.stats().samples).toBe(0);
     const after = await monitor.current();
@@ -132,7 +138,7 @@ import { SamplingMonitor } from ${JSON.stringify(importPath)};
 const monitor = new SamplingMonitor({ config: ${JSON.stringify({ ...config, intervalMs: 100 })} });
 monitor.start();
 const snapshot = await monitor.current();
-await new Promise((r) => setTimeout(r, 800));
+for (const start = Date.now(); monitor.stats().samples < 2 && Date.now() - start < 15000; ) await new Promise((r) => setTimeout(r, 20));
 const before = monitor.stats();
 await monitor.close();
 process.stderr.write(JSON.stringify({ before, after: monitor.stats(), memTotalBytes: snapshot.memTotalBytes, closedAt: Date.now() }) + '\\n');
@@ -166,24 +172,12 @@ describe('a process using the monitor exits by itself after close()', () => {
   let dir: TempDir;
   afterEach(async () => dir?.cleanup());
 
-  it('under Node (the monitor compiled to JavaScript, as in dist/)', async () => {
+  it('under Node (the monitor compiled to JavaScript: dist/, as the suites build it)', async () => {
     dir = await tempDir('mai-monitor-node-');
-    const out = join(dir.path, 'core', 'monitor');
-    await mkdir(out, { recursive: true });
-    for (const name of ['sampling-monitor', 'resource-monitor', 'smoothing', 'gpu-probe']) {
-      const source = await readFile(join(root, 'core', 'monitor', `${name}.ts`), 'utf8');
-      const js = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true, rewriteRelativeImportExtensions: true },
-      });
-      await writeFile(join(out, `${name}.js`), js.outputText);
-    }
-    await copyFile(join(root, 'core', 'monitor', 'sample.worker.js'), join(out, 'sample.worker.js'));
-    await copyFile(join(root, 'core', 'monitor', 'cpu-load.js'), join(out, 'cpu-load.js'));
-    await copyFile(join(root, 'core', 'permissions.js'), join(dir.path, 'core', 'permissions.js')); // the worker imports it
-    await writeFile(join(dir.path, 'package.json'), '{ "type": "module" }\n');
-    await symlink(join(root, 'node_modules'), join(dir.path, 'node_modules'), 'dir');
-    await writeFile(join(dir.path, 'child.mjs'), childScript('./core/monitor/sampling-monitor.js'));
-    const run = await runToExit(process.execPath, ['child.mjs'], dir.path, 20_000);
+    await writeFile(join(dir.path, 'child.mjs'), childScript(pathToFileURL(join(root, 'dist', 'core', 'monitor', 'sampling-monitor.js')).href));
+    // From the repository (its package.json and node_modules), as Mai runs; under the Deno suite it is Deno that runs the JavaScript.
+    const runtime = 'Deno' in globalThis ? ['run', '-A', '--quiet', '--node-modules-dir=manual'] : [];
+    const run = await runToExit(process.execPath, [...runtime, join(dir.path, 'child.mjs')], root, 20_000);
     expect(run.killed, run.stderr).toBe(false);
     expect(run.code, run.stderr).toBe(0);
     const r = report(run.stderr);
@@ -229,7 +223,7 @@ monitor: { intervalMs: 250, gpu: false }
 `);
     const mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent') });
     await mai.models();
-    await new Promise((r) => setTimeout(r, 1_500));
+    await until(() => (mai.status().resources.trend?.samples ?? 0) > 1 && (mai.status().resources.loaded ?? []).length > 0, 'two samples and what is loaded');
     const { resources } = mai.status();
     await mai.close();
     expect(resources.unavailable ?? []).toEqual([]); // sampled, not the OS fallback

@@ -90,9 +90,12 @@ describe('mai stats', () => {
     expect(run.code, run.stderr).toBe(0);
     return JSON.parse(run.stdout) as StatsReport;
   }
+  /** The last hour in 6 slices: one CLI run read by the per-model and the per-backend cases (the slices change only the latter). */
+  let lastHour: Promise<StatsReport> | undefined;
+  const lastHourReport = () => (lastHour ??= stats('--since', '1h', '--buckets', '6'));
 
   it('--since 1h: per model turns, failure rate, fallbacks, first token p50/p95, tokens/s, queue wait', async () => {
-    const s = await stats('--since', '1h');
+    const s = await lastHourReport();
     expect(s.turns).toEqual({ total: 7, ok: 6, failed: 0, cancelled: 1, fallbacks: 1, switches: 1 });
     expect(s.ledger).toMatchObject({ files: 2, lines: 7, unreadable: 1 });
     const big = s.models.find((m) => m.model === 'big')!;
@@ -128,7 +131,7 @@ describe('mai stats', () => {
   });
 
   it('per backend reachability over the window, in slices', async () => {
-    const s = await stats('--since', '1h', '--buckets', '6');
+    const s = await lastHourReport();
     const a = s.backends.find((b) => b.backend === 'a')!;
     // Slices of 10 min: a is up at 55, 52, 45, 42 and 5 min ago; down at 35 (its attempt was refused) and 25.
     expect(a.turns).toBe(7);

@@ -1,14 +1,15 @@
-/** Helpers shared by the suites: temporary folders, configs written to disk, a Mai on a fixed snapshot. */
+/**
+ * Helpers shared by the suites: temporary folders, configs written to disk, a Mai on a fixed snapshot.
+ * Mai itself (the pipeline, zod, the plugins) is imported only when a test builds one: a suite that
+ * needs only a temp folder and a config (most that spawn `mai`) would otherwise load it all per file.
+ */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../core/config/load.ts';
-import { createLogger } from '../../core/log.ts';
-import { Mai } from '../../core/mai.ts';
-import { FixedMonitor } from '../../core/monitor/resource-monitor.ts';
+import type { Mai } from '../../core/mai.ts';
+import type { FixedMonitor } from '../../core/monitor/resource-monitor.ts';
 import { GiB } from '../../core/select/memory-estimate.ts';
 import type { ResourceSnapshot } from '../../core/types.ts';
-import { builtinPlugins } from '../../plugins/index.ts';
 
 export { GiB };
 
@@ -37,6 +38,13 @@ export async function writeConfig(dir: string, yaml: string, name = 'mai.config.
 /** A Mai built from a config on disk, sampling nothing: its monitor answers `resources`. */
 export async function createTestMai(dir: string, yaml: string, resources: ResourceSnapshot = snapshot()): Promise<{ mai: Mai; monitor: FixedMonitor; file: string }> {
   const file = await writeConfig(dir, yaml);
+  const [{ loadConfig }, { createLogger }, { Mai }, { FixedMonitor }, { builtinPlugins }] = await Promise.all([
+    import('../../core/config/load.ts'),
+    import('../../core/log.ts'),
+    import('../../core/mai.ts'),
+    import('../../core/monitor/resource-monitor.ts'),
+    import('../../plugins/index.ts'),
+  ]);
   const monitor = new FixedMonitor(resources);
   const mai = await Mai.create({ plugins: builtinPlugins, loaded: loadConfig({ flag: file }), log: createLogger('test', 'silent'), createMonitor: () => monitor });
   return { mai, monitor, file };

@@ -29,8 +29,8 @@ export interface WireSession {
   /** Sends a value as JSON (or a string as is) in the session's framing. */
   send(message: unknown): void;
   writeRaw(text: string): void;
-  /** Sends a request with a fresh id and waits for its reply. */
-  request(method: string, params?: unknown): Promise<Reply>;
+  /** Sends a request with a fresh id and waits for its reply (15 s unless `timeoutMs` says otherwise). */
+  request(method: string, params?: unknown, timeoutMs?: number): Promise<Reply>;
   /** Waits for the first message (from now on, or already read) that matches. */
   waitFor(match: (message: Reply | Reply[]) => boolean, timeoutMs?: number): Promise<Reply | Reply[]>;
 }
@@ -106,9 +106,9 @@ export function wireSession(framing: WireFraming, from: Readable, to: Writable, 
     garbage,
     send,
     writeRaw,
-    async request(method, params) {
+    async request(method, params, timeoutMs) {
       const id = nextId++;
-      const reply = waitFor((m) => !Array.isArray(m) && m.id === id && m.method === undefined);
+      const reply = waitFor((m) => !Array.isArray(m) && m.id === id && m.method === undefined, timeoutMs);
       send({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
       return (await reply) as Reply;
     },
