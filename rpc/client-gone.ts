@@ -6,10 +6,11 @@
  * stderr are probed with one-byte reads when they are sockets (a pipe cannot be probed: its
  * closing shows at the next write, which the server and the logger handle). A failed write to
  * stderr (core/log.ts) counts too. (Deno leaves the fd blocking: there the read simply returns at
- * end-of-file, on a thread of its own, and does not hold up the exit.)
+ * end-of-file, on a thread of its own, and does not hold up the exit.) The logger's hooks are handed in
+ * (core/log.ts's onStderrGone and stderrGone) rather than imported, so that the forwarder, which has
+ * no logger and loads none of Mai's core, watches its editor the same way.
  */
 import { fstatSync, read } from 'node:fs';
-import { onStderrGone, stderrGone } from '../core/log.ts';
 
 /** How often a non-blocking socket with nothing to read is probed again. */
 const PROBE_MS = 250;
@@ -18,15 +19,21 @@ export interface ClientWatch {
   stop(): void;
 }
 
+/** A logger's side of stderr: it tells when its own write failed, and is told when a probe saw the end. */
+export interface StderrHooks {
+  onStderrGone(listener: () => void): void;
+  stderrGone(): void;
+}
+
 /** Calls `gone` once, with what was seen, when stdout's or stderr's reader is gone. */
-export function watchClient(gone: (reason: string) => void): ClientWatch {
+export function watchClient(gone: (reason: string) => void, stderr?: StderrHooks): ClientWatch {
   let stopped = false;
   const fire = (reason: string) => {
     if (stopped) return;
     stopped = true;
     gone(reason);
   };
-  onStderrGone(() => fire('stderr was closed'));
+  stderr?.onStderrGone(() => fire('stderr was closed'));
   for (const [fd, name] of [
     [1, 'stdout'],
     [2, 'stderr'],
@@ -43,7 +50,7 @@ export function watchClient(gone: (reason: string) => void): ClientWatch {
         if (stopped) return;
         const code = (error as NodeJS.ErrnoException | null)?.code;
         if (!error && bytes === 0) {
-          if (fd === 2) stderrGone();
+          if (fd === 2) stderr?.stderrGone();
           fire(`the client closed ${name}`);
         } else if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ENOTCONN') {
           fire(`the client closed ${name} (${code})`);

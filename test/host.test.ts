@@ -168,16 +168,20 @@ describe('one host, many clients', () => {
   it('a forwarder whose editor vanishes (stdin, stdout and stderr closed at once, mid-turn) exits; the host serves on', async () => {
     const a = s.serve();
     await a.request('initialize', {});
-    // Streaming (not held): the forwarder learns its editor is gone at its next write to the closed stdout.
-    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model: 'stream-model', progressToken: 'p' } });
-    await a.waitFor((m) => !Array.isArray(m) && m.method === '$/progress');
+    // On Node the turn is held at the model server: nothing is due to go out, so the forwarder must
+    // see its editor gone by watching its stdout and stderr (rpc/client-gone.ts), not at a write.
+    // Under Deno that watch does not yet end the forwarder (a known gap): there the turn streams and
+    // the forwarder learns it at its next write to the closed stdout.
+    const model = process.env['MAI_TEST_RUNTIME'] === 'deno' ? 'stream-model' : 'slow-model';
+    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model, progressToken: 'p' } });
+    await s.until('the turn to reach the model server', () => sent('from a'));
     const exited = new Promise<number | null>((resolve) => a.child.once('exit', (code) => resolve(code)));
     // libuv's stdio pipes are socketpairs: the editor's ends close together.
     a.child.stdin.destroy();
     a.child.stdout.destroy();
     a.child.stderr.destroy();
     await exited;
-    await s.until('the host to cancel the turn at the model server', () => server.requests[0]?.clientClosed);
+    await s.until('the host to cancel the turn at the model server', () => sent('from a')?.clientClosed);
     const [pid] = s.hostPids();
     expect(alive(pid!)).toBe(true);
     expect((await s.cli(['status'])).code).toBe(0);

@@ -38,13 +38,17 @@ Options:
     const find = { flag: values.config, env: io.env, cwd: io.cwd };
     const reached = standaloneWanted(values.standalone, io.env) ? null : await useHost(find, values.mcp ? 'mcp' : 'mai', values.mcp ? 'mai serve --mcp' : 'mai serve', io);
     if (reached) {
-      const { forward } = await import('../host/forward.ts');
-      const outcome = await forward({ input: io.stdin, output: io.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve' });
+      const [{ forward }, { watchClient }] = await Promise.all([import('../host/forward.ts'), import('../client-gone.ts')]);
+      // An editor that quits closes stdout and stderr with stdin: the forwarder then ends its connection
+      // (the host cancels this client's turns) though no byte was due to go out (a held turn, a model load).
+      const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve) : undefined));
+      const outcome = await forward({ input: io.stdin, output: io.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve', gone });
       return outcome.code;
     }
     // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, zod, the schemas, Mai's core).
-    const [{ logger, openMai }, { installLastResortHandlers }, { watchClient }, { serveStreams }, face] = await Promise.all([
+    const [{ logger, openMai }, { onStderrGone, stderrGone }, { installLastResortHandlers }, { watchClient }, { serveStreams }, face] = await Promise.all([
       import('./common.ts'),
+      import('../../core/log.ts'),
       import('./last-resort.ts'),
       import('../client-gone.ts'),
       import('../serve-streams.ts'),
@@ -60,7 +64,7 @@ Options:
     // An editor that quits closes stdout and stderr too: that ends serving though no reply was due.
     // (Watched to the end: a client that leaves while Mai is still being built is not waited for.)
     // (Only the real process has file descriptors 1 and 2 to watch; a test's streams end by closing.)
-    const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve) : undefined));
+    const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve, { onStderrGone, stderrGone }) : undefined));
     const served = serveStreams({ input: io.stdin, output: io.stdout, mai, log, gone, ...(face ? { face } : {}) });
     const outcome = await served;
     log.debug(`serve finished: ${outcome.reason}`);

@@ -21,11 +21,13 @@ export interface ForwardOptions extends ReachOptions {
   address: HostAddress;
   /** The first connection, already made (the caller reached the host to choose between forwarding and standalone). */
   connection: HostConnection;
+  /** Settles when the client is seen gone without a write (rpc/client-gone.ts): the connection ends, so the host cancels this client's turns. */
+  gone?: Promise<unknown>;
 }
 
 export interface ForwardOutcome {
   /** exit: the client sent `exit` and the host closed its connection (code 0 after `shutdown`, else 1, as LSP has it). */
-  reason: 'eof' | 'exit' | 'output-closed';
+  reason: 'eof' | 'exit' | 'output-closed' | 'client-gone';
   code: number;
 }
 
@@ -172,5 +174,6 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     input.on('end', onInputEnd);
     input.on('close', onInputEnd);
     output.on('error', onOutputError);
+    void options.gone?.then(() => finish({ reason: 'client-gone', code: 1 }));
   });
 }
