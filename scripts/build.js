@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run build`: compiles the sources to dist/ file by file (`tsc -p tsconfig.build.json`), then
+ * `npm run build`: compiles the sources to dist/ file by file (`tsc -b tsconfig.build.json`), then
  * bundles the `mai` bin with rolldown into dist/bundle/ (package.json's bin: dist/bundle/mai.js).
  * Why bundle: on Node 20 most of a cold start is the ESM loader resolving, reading and linking
  * each module file — zod alone is ~95 of them, vscode-jsonrpc ~30, Mai ~40 before `mai serve
@@ -26,8 +26,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const out = join(dist, 'bundle');
 
-// tsc emits even when a file does not type-check (`npm run typecheck` is the check): bundle what it emitted.
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+// tsc only emits (tsconfig.build.json: noCheck; `npm run typecheck` is the type check), and as `tsc -b` it finds an
+// unchanged tree up to date from dist/.tsbuildinfo without parsing it; --force when the entry was deleted by hand
+// (tsc -b does not notice a missing output).
+const force = existsSync(join(dist, 'rpc', 'bin.js')) ? [] : ['--force'];
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json', ...force], { cwd: root, stdio: 'inherit' });
 
 // Written beside, then moved in file by file: a file whose content is unchanged is left alone (chunk
 // names carry a hash of their content), so a rebuild that changes nothing touches nothing that a

@@ -3,8 +3,9 @@
  * `npm test`: builds dist/ (scripts/build.js: the suites spawn the `mai` bin, dist/bundle/mai.js), then runs the suite on Node
  * with the type check, the linter and the import-graph check beside it (tsc and ESLint keep a core busy while the suite
  * mostly waits on processes, sockets and timers), then the suite on Deno. Each step's output is
- * printed whole when it ends (no interleaved lines), then every step's wall time; any failure
- * fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another,
+ * printed whole when it ends (no interleaved lines), then every step's wall time and CPU time (user +
+ * system of the step and the processes it waited for) and the run's total, so that a run shows where
+ * its time went; any failure fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another,
  * as `npm test` did before. MAI_TEST_SUITES_TOGETHER=1 also starts the Deno suite beside the Node
  * suite: faster when the machine is idle, but on a loaded 2-core machine (load ~20) four test
  * workers at once made a few spawning tests exceed their waits, so it is not the default.
@@ -13,6 +14,7 @@
  *   MAI_TEST_REPORT_DIR=/tmp/profile npm test         (also node.json and deno.json: each file's duration)
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,24 +49,56 @@ const steps = [
 const jobs = Math.max(1, Number(process.env['MAI_TEST_JOBS'] ?? 3) || 3);
 
 /**
- * Runs one step with its output kept, and prints it whole when the step ends.
+ * How each step is started so that its CPU time can be read when it ends: through POSIX sh, whose
+ * `times` prints the user and system time of the children it waited for (the step and every process
+ * the step waited for in turn; a process that detaches, like a shared host a test left to its idle
+ * timeout, is not counted). Written to fd 3, apart from the step's output. Without /bin/sh
+ * (Windows) the step runs directly and its CPU time is not shown.
  * @param {Step} step
- * @returns {Promise<{ name: string, code: number, seconds: number }>}
+ * @returns {{ command: string, args: string[], timed: boolean }}
+ */
+function launch(step) {
+  if (process.platform === 'win32' || !existsSync('/bin/sh')) return { command: step.command, args: step.args, timed: false };
+  return { command: '/bin/sh', args: ['-c', '"$@"; code=$?; times >&3; exit $code', 'sh', step.command, ...step.args], timed: true };
+}
+
+/**
+ * The CPU seconds (user + system) in the second line of sh's `times` (its children), or undefined.
+ * @param {string} text
+ */
+function childrenCpu(text) {
+  const line = text.trim().split('\n')[1];
+  const times = [...(line ?? '').matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return times.length === 2 ? (times[0] ?? 0) + (times[1] ?? 0) : undefined;
+}
+
+/** @param {{ seconds: number, cpu?: number | undefined }} r */
+const timing = (r) => `${r.seconds.toFixed(1)} s${r.cpu === undefined ? '' : ` (${r.cpu.toFixed(1)} CPU-s)`}`;
+
+/**
+ * Runs one step with its output kept, and prints it whole when the step ends with its wall time and,
+ * where sh can tell, the CPU time it and its processes used.
+ * @param {Step} step
+ * @returns {Promise<{ name: string, code: number, seconds: number, cpu: number | undefined }>}
  */
 function run(step) {
   const started = performance.now();
   return new Promise((done) => {
     /** @type {Buffer[]} */
     const output = [];
+    let times = '';
+    const { command, args, timed } = launch(step);
     // MAI_TEST_BUILT: the suites' global setup need not build dist/ again (it was just built).
-    const child = spawn(step.command, step.args, { cwd: root, env: { ...process.env, MAI_TEST_BUILT: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk) => output.push(chunk));
-    child.stderr.on('data', (chunk) => output.push(chunk));
+    const child = spawn(command, args, { cwd: root, env: { ...process.env, MAI_TEST_BUILT: '1' }, stdio: ['ignore', 'pipe', 'pipe', timed ? 'pipe' : 'ignore'] });
+    child.stdout?.on('data', (chunk) => output.push(chunk));
+    child.stderr?.on('data', (chunk) => output.push(chunk));
+    const fd3 = /** @type {import('node:stream').Readable | null | undefined} */ (child.stdio[3]);
+    fd3?.on('data', (chunk) => (times += chunk.toString('utf8')));
     const finish = (/** @type {number} */ code) => {
-      const seconds = (performance.now() - started) / 1000;
-      process.stdout.write(`\n===== ${step.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${seconds.toFixed(1)} s =====\n`);
+      const result = { name: step.name, code, seconds: (performance.now() - started) / 1000, cpu: childrenCpu(times) };
+      process.stdout.write(`\n===== ${step.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${timing(result)} =====\n`);
       process.stdout.write(Buffer.concat(output));
-      done({ name: step.name, code, seconds });
+      done(result);
     };
     child.on('error', (error) => {
       output.push(Buffer.from(`${step.command}: ${error.message}\n`));
@@ -98,5 +132,10 @@ if (results[0]?.code === 0) {
   await Promise.all(ended.values());
 }
 const failed = results.filter((r) => r.code !== 0);
-process.stdout.write(`\nnpm test (${jobs} at a time): ${results.map((r) => `${r.name} ${r.seconds.toFixed(1)} s${r.code === 0 ? '' : ' FAILED'}`).join(' · ')}\n`);
+const wall = performance.now() / 1000;
+const cpu = results.reduce((sum, r) => sum + (r.cpu ?? 0), 0);
+process.stdout.write(
+  `\nnpm test (${jobs} at a time): ${results.map((r) => `${r.name} ${timing(r)}${r.code === 0 ? '' : ' FAILED'}`).join(' · ')}` +
+    `\nnpm test: ${wall.toFixed(1)} s wall${results.every((r) => r.cpu !== undefined) ? `, ${cpu.toFixed(1)} CPU-s in its steps (${(cpu / wall).toFixed(2)} cores busy on average)` : ''}\n`,
+);
 process.exit(failed.length === 0 && results.length === steps.length + 1 ? 0 : 1);

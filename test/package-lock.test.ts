@@ -2,7 +2,8 @@
  * `npm install` must not rewrite the committed package-lock.json (a fresh clone stays clean).
  * npm recomputes the lock's flags (dev, optional, devOptional) from package.json whenever it
  * installs; this runs that computation alone — `--package-lock-only`, offline, with an empty cache,
- * on a copy of the two files — and the result must be byte for byte what is committed.
+ * on a copy of the two files and the project's .npmrc (which keeps the tarball URLs in the lock) — and
+ * the result must be byte for byte what is committed.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
@@ -19,7 +20,7 @@ describe('package-lock.json', () => {
   afterAll(() => dir.cleanup());
 
   it('is what npm install would write: installing leaves the clone clean', async () => {
-    for (const file of ['package.json', 'package-lock.json']) await copyFile(join(repoRoot, file), join(dir.path, file));
+    for (const file of ['package.json', 'package-lock.json', '.npmrc']) await copyFile(join(repoRoot, file), join(dir.path, file));
     await mkdir(join(dir.path, 'cache'));
     const npm = spawnSync(
       'npm',
