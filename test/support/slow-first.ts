@@ -14,18 +14,20 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export const slowestFiles: readonly string[] = [
   'test/bench-smoke.test.ts',
   'test/cli-commands.test.ts',
-  'test/host.test.ts',
   'test/demo.test.ts',
-  'test/cli-batch.test.ts',
-  'test/deno-serve.test.ts',
-  'test/context-crash.test.ts',
-  'test/cli-config-errors.test.ts',
+  'test/host.test.ts',
   'test/editor-nvim.test.ts',
   'test/reliability/vanishing-clients.test.ts',
-  'test/stats.test.ts',
-  'test/gguf-mai.test.ts',
-  'test/reliability/sigkill.test.ts',
+  'test/deno-serve.test.ts',
+  'test/monitor-event-loop.test.ts',
+  'test/host-bad-input.test.ts',
+  'test/reliability/backend-faults.test.ts',
   'test/gguf-backend.test.ts',
+  'test/context-crash.test.ts',
+  'test/select-switching.test.ts',
+  'test/load-bad-input.test.ts',
+  'test/gguf-mai.test.ts',
+  'test/cli-batch.test.ts',
 ];
 
 const rank = (spec: TestSpecification): number => {
