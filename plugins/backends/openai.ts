@@ -56,9 +56,6 @@ function ggufName(path: string): string | undefined {
   return /\.gguf$/i.test(name) ? name : undefined;
 }
 
-/** Fetch options of every chat request: see `chat`. */
-const CHAT_FETCH_OPTIONS = { redirect: 'error', window: null } as const;
-
 function finishReasonOf(value: string | null | undefined): FinishReason {
   return value === 'length' ? 'length' : 'stop';
 }
@@ -176,10 +173,7 @@ export class OpenAIBackend implements Backend {
           ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
           ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
         },
-        // No redirects for a chat request (a model server answers it where it is asked): with
-        // redirect 'error' and no window, undici sends the request as it is instead of cloning it
-        // first — a tee of its body stream on every turn, for a redirect that never comes.
-        { signal: request.signal, fetchOptions: CHAT_FETCH_OPTIONS },
+        { signal: request.signal },
       );
     } catch (error) {
       throw normalizeError(error, this.context(request.model));
