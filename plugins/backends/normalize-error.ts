@@ -149,15 +149,6 @@ export function normalizeError(error: unknown, context: ErrorContext): MaiError 
   if (context.streaming && (CUT.test(chain) || name === 'APIConnectionError')) {
     return new MaiError(ErrorCodes.streamCut, `${context.backend}'s stream${context.model ? ` for ${context.model}` : ''} was cut: ${message}`, { cause: error, data });
   }
-  // Chat requests go out with redirect 'error' (plugins/backends/openai.ts): name the redirect and the fix
-  // (Node's undici says 'unexpected redirect', Deno's fetch 'Encountered redirect').
-  if (/unexpected redirect|Encountered redirect/i.test(chain)) {
-    return new MaiError(
-      ErrorCodes.unreachable,
-      `${context.backend} answered with a redirect, which Mai does not follow for a chat request: set the backend's baseURL to the address the server redirects to.`,
-      { cause: error, data },
-    );
-  }
   // Deno without --allow-net for this host: say so rather than blame the server.
   const denied = /Requires net access to "[^"]*", run again with the --allow-net flag/.exec(chain)?.[0];
   if (denied) return new MaiError(ErrorCodes.unreachable, `${context.backend} cannot be reached: ${denied}.`, { cause: error, data });
