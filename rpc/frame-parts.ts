@@ -26,6 +26,16 @@ export function isBlank(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === LF || byte === CR;
 }
 
+/**
+ * The framing a peer speaks, from the first non-blank byte it sends (`C`/`c` starts a Content-Length
+ * header, anything else is a JSON line), and where that byte is; null while only blanks came.
+ */
+export function detectFraming(chunk: Buffer): { framing: 'content-length' | 'ndjson'; first: number } | null {
+  const first = chunk.findIndex((byte) => !isBlank(byte));
+  if (first === -1) return null;
+  return { framing: chunk[first] === 0x43 || chunk[first] === 0x63 ? 'content-length' : 'ndjson', first };
+}
+
 /** The reason given for a message over the limit: the size, the limit, and the key that raises it. */
 export function tooLarge(bytes: number | string, limit: number): string {
   return `the message is ${typeof bytes === 'number' ? `${bytes} bytes` : bytes}, over the limit of ${limit} bytes; it was skipped (raise ${maxMessageBytesKey} in mai.config.yaml to accept larger messages)`;

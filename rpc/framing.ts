@@ -8,7 +8,7 @@
  * (that is conformance.ts's job), and nothing a sink throws can make them read input twice.
  */
 import { ContentLengthDecoder } from './content-length-decoder.ts';
-import { defaultLimits, isBlank, type DecoderLimits, type FrameSink } from './frame-parts.ts';
+import { defaultLimits, detectFraming, type DecoderLimits, type FrameSink } from './frame-parts.ts';
 import { NdjsonDecoder } from './ndjson-decoder.ts';
 
 export type { DecoderLimits, FrameSink } from './frame-parts.ts';
@@ -37,14 +37,14 @@ export class FrameDecoder {
 
   push(chunk: Buffer): void {
     if (!this.decoder) {
-      const first = chunk.findIndex((byte) => !isBlank(byte));
-      if (first === -1) return;
-      this.detected = chunk[first] === 0x43 || chunk[first] === 0x63 ? 'content-length' : 'ndjson';
+      const detected = detectFraming(chunk);
+      if (!detected) return;
+      this.detected = detected.framing;
       this.decoder =
         this.detected === 'ndjson'
           ? new NdjsonDecoder(this.sink, this.limits, this.onSinkError)
           : new ContentLengthDecoder(this.sink, this.limits, this.onSinkError);
-      chunk = chunk.subarray(first);
+      chunk = chunk.subarray(detected.first);
     }
     this.decoder.push(chunk);
   }

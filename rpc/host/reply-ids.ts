@@ -9,18 +9,20 @@
  * per message. The host's framing is the client's, read from its first byte; the host is Mai, so
  * the checks against broken input that framing.ts makes for clients are not needed here.
  */
+import { ChunkList, detectFraming, isBlank, LF } from '../frame-parts.ts';
+import type { Framing } from '../framing.ts';
+
 export type ReplyId = string | number;
 
 /** The bytes of a frame's start that tell a reply from a notification. */
 const PREFIX = 32;
-const LF = 0x0a;
 const HEADER_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
 /** Whether a frame whose first bytes are these is a reply (or a batch of them): worth parsing. */
 function isReply(start: Buffer): boolean {
   let first = 0;
-  while (first < start.length && (start[first] === 0x20 || start[first] === 0x0d || start[first] === LF || start[first] === 0x09)) first++;
+  while (first < start.length && isBlank(start[first]!)) first++;
   return start[first] === 0x5b /* [ */ || start.subarray(first, first + PREFIX).includes('"id"');
 }
 
@@ -38,10 +40,9 @@ function idsIn(text: string, found: (id: ReplyId) => void): void {
 }
 
 export class ReplyIds {
-  private framing: 'content-length' | 'ndjson' | null = null;
+  private framing: Framing | null = null;
   /** The current frame's bytes kept so far: a header block, a frame's start, or all of a reply. */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  private readonly held = new ChunkList();
   /** What the current frame is, once its first bytes came: a reply is kept whole, the rest passed over. */
   private verdict: 'unknown' | 'reply' | 'pass' = 'unknown';
   /** Content-Length: the current body's length (-1 while reading a header block) and the bytes of it seen. */
@@ -52,46 +53,32 @@ export class ReplyIds {
 
   push(chunk: Buffer): void {
     if (!this.framing) {
-      const first = chunk.findIndex((byte) => byte !== 0x20 && byte !== 0x09 && byte !== LF && byte !== 0x0d);
-      if (first === -1) return;
-      this.framing = chunk[first] === 0x43 || chunk[first] === 0x63 ? 'content-length' : 'ndjson';
+      const detected = detectFraming(chunk);
+      if (!detected) return;
+      this.framing = detected.framing;
     }
     let data = chunk;
     while (data.length > 0) data = this.framing === 'ndjson' ? this.line(data) : this.length < 0 ? this.header(data) : this.body(data);
   }
 
-  private hold(part: Buffer): void {
-    if (part.length === 0) return;
-    this.held.push(part);
-    this.heldBytes += part.length;
-  }
-
-  private take(): Buffer {
-    const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
-    this.held = [];
-    this.heldBytes = 0;
-    return all;
-  }
-
   /** Part of the current frame: kept while the frame's kind is unknown or it is a reply. */
   private frameBytes(part: Buffer): void {
     if (this.verdict === 'pass') return;
-    this.hold(part);
-    if (this.verdict === 'unknown' && this.heldBytes >= PREFIX) {
-      const start = this.take();
+    this.held.add(part);
+    if (this.verdict === 'unknown' && this.held.bytes >= PREFIX) {
+      const start = this.held.take();
       this.verdict = isReply(start) ? 'reply' : 'pass';
-      if (this.verdict === 'reply') this.hold(start);
+      if (this.verdict === 'reply') this.held.add(start);
     }
   }
 
   /** The current frame ended: a reply (or a short frame never judged) is read for its ids. */
   private frameEnd(): void {
-    if (this.verdict !== 'pass' && this.heldBytes > 0) {
-      const frame = this.take();
+    if (this.verdict !== 'pass' && this.held.bytes > 0) {
+      const frame = this.held.take();
       if (isReply(frame)) idsIn(frame.toString('utf8'), this.found);
     }
-    this.held = [];
-    this.heldBytes = 0;
+    this.held.clear();
     this.verdict = 'unknown';
   }
 
@@ -106,11 +93,11 @@ export class ReplyIds {
 
   /** Content-Length: the header block, up to its blank line. */
   private header(data: Buffer): Buffer {
-    this.hold(data);
-    const buffer = this.take();
+    this.held.add(data);
+    const buffer = this.held.take();
     const end = buffer.indexOf(HEADER_END);
     if (end === -1) {
-      this.hold(buffer);
+      this.held.add(buffer);
       return EMPTY;
     }
     const length = /content-length[ \t]*:[ \t]*(\d+)/i.exec(buffer.toString('latin1', 0, end));
