@@ -42,7 +42,7 @@ Options:
       // An editor that quits closes stdout and stderr with stdin: the forwarder then ends its connection
       // (the host cancels this client's turns) though no byte was due to go out (a held turn, a model load).
       const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve) : undefined));
-      const outcome = await forward({ input: io.stdin, output: io.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve', gone });
+      const outcome = await forward({ input: io.stdin, output: io.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve', gone, env: io.env, warn: (text) => io.stderr.write(text) });
       return outcome.code;
     }
     // Imported here: the forwarder above needs none of the server (vscode-jsonrpc, zod, the schemas, Mai's core).

@@ -51,10 +51,11 @@ function requestsIn(text: string, found: (id: Id, message: Record<string, unknow
 }
 
 export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
-  const { input, output, address } = options;
+  const { input, output, address, connection: first, gone: clientGone, ...reachOptions } = options;
+  const warn = options.warn ?? ((text: string) => process.stderr.write(text));
   const pending = new Map<string, Id>();
   const keyOf = (id: Id) => `${typeof id}:${id}`;
-  let clientInfo = options.clientInfo;
+  let clientInfo = reachOptions.clientInfo;
   // `exit` ends the session: when the host then closes the connection, the forwarder exits too.
   let shutdownSent = false;
   let exitSent = false;
@@ -124,7 +125,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       if (inputEnded) output.write('', () => finish({ reason: 'eof', code: lost.length > 0 ? 1 : 0 }));
     };
     const reach = (): Promise<Socket | null> => {
-      reaching ??= reachHost(address, { face: options.face, name: options.name, ...(clientInfo ? { clientInfo } : {}) }).then(
+      reaching ??= reachHost(address, { ...reachOptions, ...(clientInfo ? { clientInfo } : {}) }).then(
         (connection) => {
           reaching = null;
           socket = attach(connection);
@@ -132,7 +133,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
         },
         (error: unknown) => {
           reaching = null;
-          process.stderr.write(`mai: the shared host cannot be reached: ${(error as Error).message}\n`);
+          warn(`mai: the shared host cannot be reached: ${(error as Error).message}\n`);
           return null;
         },
       );
@@ -169,11 +170,11 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       });
     };
     const onOutputError = () => finish({ reason: 'output-closed', code: 1 });
-    socket = attach(options.connection);
+    socket = attach(first);
     input.on('data', onData);
     input.on('end', onInputEnd);
     input.on('close', onInputEnd);
     output.on('error', onOutputError);
-    void options.gone?.then(() => finish({ reason: 'client-gone', code: 1 }));
+    void clientGone?.then(() => finish({ reason: 'client-gone', code: 1 }));
   });
 }
