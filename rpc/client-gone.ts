@@ -4,7 +4,8 @@
  * would otherwise learn that only at its next write — after a turn that may last minutes, or never
  * when idle. A socket's end becomes readable at end-of-file once its peer closes, so stdout and
  * stderr are probed with one-byte reads when they are sockets (a pipe cannot be probed: its
- * closing shows at the next write, which the server and the logger handle). A failed write to
+ * closing shows at the next write, which the server and the logger handle; Deno's child_process
+ * hands its children pipes, Node's and Neovim's socketpairs). A failed write to
  * stderr (core/log.ts) counts too. (Deno leaves the fd blocking: there the read simply returns at
  * end-of-file, on a thread of its own, and does not hold up the exit.) The logger's hooks are handed in
  * (core/log.ts's onStderrGone and stderrGone) rather than imported, so that the forwarder, which has

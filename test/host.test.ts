@@ -12,12 +12,13 @@
  */
 import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { alive, hostLogs as logsIn, hostPids as pidsIn, killHosts, until as waitFor } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { loopbackConfig, runCli, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
+import { ends, spawnVanishing } from './support/vanishing-client.ts';
 
 const hostEnv = { MAI_STANDALONE: '0' };
 const slowReply = 'one two three four five six seven eight nine ten';
@@ -166,21 +167,25 @@ describe('one host, many clients', () => {
   });
 
   it('a forwarder whose editor vanishes (stdin, stdout and stderr closed at once, mid-turn) exits; the host serves on', async () => {
-    const a = s.serve();
-    await a.request('initialize', {});
-    // On Node the turn is held at the model server: nothing is due to go out, so the forwarder must
-    // see its editor gone by watching its stdout and stderr (rpc/client-gone.ts), not at a write.
-    // Under Deno that watch does not yet end the forwarder (a known gap): there the turn streams and
-    // the forwarder learns it at its next write to the closed stdout.
-    const model = process.env['MAI_TEST_RUNTIME'] === 'deno' ? 'stream-model' : 'slow-model';
-    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model, progressToken: 'p' } });
+    // The editor's ends are socketpairs, as Neovim's jobs and Node's child_process hand them (Deno's
+    // child_process gives pipes, whose write end cannot see its reader gone before a write: so the
+    // pairs are made here, on both runtimes). The turn is held at the model server: nothing is due
+    // to go out, so the forwarder must see its editor gone by probing its stdout and stderr
+    // (rpc/client-gone.ts), not at a write.
+    const a = await spawnVanishing({
+      transport: 'socketpair',
+      dir: dirname(s.config),
+      config: s.config,
+      env: { ...hostEnv, MAI_STATE_DIR: s.stateDir, XDG_STATE_HOME: s.stateDir, XDG_RUNTIME_DIR: join(s.stateDir, 'run') },
+    });
+    onTestFinished(() => a.kill());
+    a.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
+    await a.waitFor((m) => m.id === 1);
+    a.send({ jsonrpc: '2.0', id: 'gone', method: 'chat/send', params: { message: 'from a', model: 'slow-model', progressToken: 'p' } });
     await s.until('the turn to reach the model server', () => sent('from a'));
-    const exited = new Promise<number | null>((resolve) => a.child.once('exit', (code) => resolve(code)));
-    // libuv's stdio pipes are socketpairs: the editor's ends close together.
-    a.child.stdin.destroy();
-    a.child.stdout.destroy();
-    a.child.stderr.destroy();
-    await exited;
+    expect(a.kindOf('stdout')).toBe('socket');
+    a.close(ends);
+    expect(await a.goneWithin(20_000), a.stderr()).toBe(true);
     await s.until('the host to cancel the turn at the model server', () => sent('from a')?.clientClosed);
     const [pid] = s.hostPids();
     expect(alive(pid!)).toBe(true);
