@@ -240,6 +240,20 @@ describe.concurrent('a host of its own', () => {
     expect(s.hostPids()).toHaveLength(1);
   });
 
+  it('host.idleExitMs 0: the host a batch starts serves it, then exits as soon as the batch leaves', async () => {
+    const s = await scene('idle-zero', '{ idleExitMs: 0 }');
+    const run = await runCli(['batch', '--json', '-m', 'fast-model', '--config', s.config], { stateDir: s.stateDir, env: hostEnv, input: 'first\nsecond\n' });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/not using the shared host/); // the host waited for the batch that started it
+    expect(run.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { text: string }).text)).toEqual(['quick', 'quick']);
+    const pids = s.hostPids();
+    expect(pids).toHaveLength(1);
+    await s.until('the host to exit once its only client left', () => !alive(pids[0]!));
+    expect(s.hostLogs()).toMatch(/client \S+ \(mai batch\) connected/);
+    expect(s.hostLogs()).toMatch(/the host stops: no client for 0 ms \(host\.idleExitMs\)/);
+    expect(readdirSync(join(s.stateDir, 'run', 'mai')).filter((f) => f.endsWith('.sock'))).toEqual([]);
+  });
+
   it('a forwarder ends with its input; the host exits once idle', async () => {
     const s = await scene('idle', '{ idleExitMs: 1000 }');
     onTestFinished(() => s.killClients());

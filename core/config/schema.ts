@@ -144,7 +144,7 @@ export const HostConfig = z
   .object({
     idleExitMs: nonNegative
       .default(300_000)
-      .describe('the shared host (rpc/host/) exits after this long with no client connected; 0 exits as soon as the last one leaves'),
+      .describe('the shared host (rpc/host/) exits after this long with no client connected; 0 exits as soon as the last one leaves (never before its first client came: it waits up to 60 s for it)'),
     helloTimeoutMs: positiveInt.default(10_000).describe('a connection to the host that sends nothing for this long is closed'),
   })
   .strict();

@@ -11,7 +11,8 @@ Runs the host every \`mai serve\`, \`mai chat\`, \`status\`, \`models\`, \`switc
 this config talks to: one Mai (one catalogue, monitor, set of loaded models and queue per model)
 on a Unix socket in $XDG_RUNTIME_DIR/mai (else the state folder's run/), private to you. Clients
 start it detached when none runs, with its log in the state folder; it exits after
-host.idleExitMs (config) without clients, or on SIGTERM/SIGINT.
+host.idleExitMs (config) without clients (0: when the last one leaves; it awaits its
+first client up to 60 s whatever the setting), or on SIGTERM/SIGINT.
 
 Options:
   --config FILE   the config to serve (default: $MAI_CONFIG, ./mai.config.yaml, the built-in)

@@ -2,7 +2,8 @@
  * The shared host (`mai host`, started by the first `mai serve`/CLI call that finds none): one Mai
  * for a user and a config, serving every client that connects to its Unix socket with
  * serveStreams — one connection, one client session, one framing, over the same Mai. It exits
- * after `host.idleExitMs` without clients. Its stderr is its log (the starter points it at a file
+ * after `host.idleExitMs` without clients (0: as soon as the last one leaves), never before its
+ * first client came (at most FIRST_CLIENT_MS). Its stderr is its log (the starter points it at a file
  * in the state folder).
  */
 import { renameSync, unlinkSync } from 'node:fs';
@@ -19,6 +20,9 @@ import { hostReload, type Reload } from './reload.ts';
 import { afterPendingIO, readOpening } from './opening.ts';
 import { openClientSession } from './session.ts';
 import { helloLine, type ClientHello, type Face } from './wire.ts';
+
+/** How long a host waits for its first client, whatever host.idleExitMs says (the starter's own wait for the socket is 60 s). */
+const FIRST_CLIENT_MS = 60_000;
 
 export interface HostOptions {
   find: FindConfigOptions;
@@ -52,21 +56,29 @@ export async function runHost(options: HostOptions): Promise<number> {
     await Promise.race([mai.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) => log.debug('closing Mai failed', error));
     done(0);
   };
+  /** Whether a client has come yet: until one has, the host waits at least FIRST_CLIENT_MS. */
+  let served = false;
   const idleCheck = () => {
     clearTimeout(idle);
     if (sockets.size > 0 || stopping) return;
     const ms = mai.config.config.host.idleExitMs;
+    // The client that started the host connects once the socket is there (ms later, seconds on a
+    // loaded machine): a short idle time (0: exit as soon as the last client leaves) must not end
+    // the host before it came. A host nobody ever reaches still goes, after FIRST_CLIENT_MS.
+    const wait = served ? ms : Math.max(ms, FIRST_CLIENT_MS);
+    const why = served ? `no client for ${ms} ms (host.idleExitMs)` : `no client came within ${wait} ms of its start`;
     // Judged after the I/O already due is handled: a client whose connection waits to be accepted
     // (the loop was busy as the time ran out) is a client, and keeps the host.
     idle = setTimeout(() => afterPendingIO(() => {
-        if (sockets.size === 0) void stop(`no client for ${ms} ms (host.idleExitMs)`);
-      }), ms);
+        if (sockets.size === 0) void stop(why);
+      }), wait);
   };
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));
 
   server.on('connection', (socket) => {
     sockets.add(socket);
+    served = true;
     clearTimeout(idle);
     socket.on('close', () => {
       sockets.delete(socket);
