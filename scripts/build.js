@@ -17,7 +17,8 @@
  *                                   a rebuild that changes nothing rewrites no file of the bundle)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rolldown } from 'rolldown';
@@ -46,9 +47,14 @@ const bundle = await rolldown({
 });
 await bundle.write({ dir: next, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
 await bundle.close();
+// The build's id (rpc/host/build.ts): a hash of the bundle's files, moved in last, once the files it names are there.
+const ID = 'build-id.txt';
+const id = createHash('sha256');
+for (const name of readdirSync(next).sort()) id.update(name).update('\0').update(readFileSync(join(next, name))).update('\0');
+writeFileSync(join(next, ID), `${id.digest('hex').slice(0, 16)}\n`);
 mkdirSync(out, { recursive: true });
 const fresh = new Set(readdirSync(next));
-for (const name of fresh) {
+for (const name of [...fresh].filter((n) => n !== ID).concat(ID)) {
   const target = join(out, name);
   if (existsSync(target) && readFileSync(target).equals(readFileSync(join(next, name)))) continue;
   renameSync(join(next, name), target);

@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { maiVersion } from '../version.ts';
+import { runningBuild } from './build.ts';
 import { helloLine, parseHello, type ClientHello, type Face, type HostHello } from './wire.ts';
 
 export class HostAbsent extends Error {
@@ -92,7 +93,7 @@ export async function connectHost(path: string, face: Face, name: string, client
     early.push(chunk);
     onHello?.();
   });
-  const hello: ClientHello = { face, version: maiVersion(), name, pid: process.pid, ...(clientInfo ? { clientInfo } : {}) };
+  const hello: ClientHello = { face, version: maiVersion(), name, pid: process.pid, ...(runningBuild ? { build: runningBuild } : {}), ...(clientInfo ? { clientInfo } : {}) };
   socket.write(helloLine(hello));
   return new Promise((resolve, reject) => {
     const fail = (error: Error) => {
@@ -110,6 +111,8 @@ export async function connectHost(path: string, face: Face, name: string, client
       const rest = buffered.subarray(newline + 1);
       early = rest.length > 0 ? [rest] : [];
       if (typeof reply === 'string') return fail(new HostRefused(`the host on ${path} answered no hello: ${reply}`));
+      // A host of an older build left its socket as it answered: nobody listens there now, start one.
+      if (!reply.ok && reply.retired) return fail(new HostAbsent(`the host on ${path} (pid ${reply.pid}) left: ${reply.error}`));
       if (!reply.ok) return fail(new HostRefused(`the host on ${path} (pid ${reply.pid}) refused: ${reply.error}`));
       resolve({
         socket,

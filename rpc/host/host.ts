@@ -15,6 +15,7 @@ import { errorResponse, protocolErrorObject, RpcCodes } from '../error-codes.ts'
 import { serveStreams, type ServerFace } from '../serve-streams.ts';
 import { maiVersion } from '../version.ts';
 import { checkSocket, ensurePrivateDir, hostAddress, privateSocket, type HostAddress } from './address.ts';
+import { buildOnDisk, runningBuild } from './build.ts';
 import { probeHost } from './connect.ts';
 import { hostReload, type Reload } from './reload.ts';
 import { afterPendingIO, readOpening } from './opening.ts';
@@ -45,13 +46,15 @@ export async function runHost(options: HostOptions): Promise<number> {
   const sockets = new Set<Socket>();
   let idle: NodeJS.Timeout | undefined;
   let stopping = false;
+  /** Set once the host left its socket to a new host (its build was replaced on disk): it serves its clients to their end. */
+  let retired = false;
   const server = createServer({ allowHalfOpen: true });
   const stop = async (why: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`the host stops: ${why}`);
     server.close();
-    removeSocket(address, log);
+    if (!retired) removeSocket(address, log); // a retired host's socket name is its successor's now
     for (const socket of sockets) socket.destroy();
     await Promise.race([mai.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]).catch((error: unknown) => log.debug('closing Mai failed', error));
     done(0);
@@ -65,6 +68,7 @@ export async function runHost(options: HostOptions): Promise<number> {
     // The client that started the host connects once the socket is there (ms later, seconds on a
     // loaded machine): a short idle time (0: exit as soon as the last client leaves) must not end
     // the host before it came. A host nobody ever reaches still goes, after FIRST_CLIENT_MS.
+    if (retired) return void stop('its last client left, and a newer build serves new clients');
     const wait = served ? ms : Math.max(ms, FIRST_CLIENT_MS);
     const why = served ? `no client for ${ms} ms (host.idleExitMs)` : `no client came within ${wait} ms of its start`;
     // Judged after the I/O already due is handled: a client whose connection waits to be accepted
@@ -72,6 +76,24 @@ export async function runHost(options: HostOptions): Promise<number> {
     idle = setTimeout(() => afterPendingIO(() => {
         if (sockets.size === 0) void stop(why);
       }), wait);
+  };
+  /**
+   * A client of another build came and the build on disk is no longer this host's: the chunks this
+   * host may still load lazily may be gone. It stops listening and frees its socket's name (the
+   * client then starts a host of the new build there), serves the clients it has until they leave,
+   * then exits. Returns why, or null when this host is still the build on disk (it serves the client).
+   */
+  const retire = (clientBuild: string): string | null => {
+    const onDisk = buildOnDisk();
+    if (!runningBuild || !onDisk || onDisk === runningBuild) return null;
+    const why = `this host runs build ${runningBuild}, and build ${onDisk} replaced it on disk (a client of build ${clientBuild} came)`;
+    if (!retired) {
+      retired = true;
+      log.info(`the host leaves its socket to a new host: ${why}; it serves its ${sockets.size - 1} other client(s) until they leave`);
+      server.close();
+      removeSocket(address, log);
+    }
+    return why;
   };
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));
@@ -85,7 +107,7 @@ export async function runHost(options: HostOptions): Promise<number> {
       idleCheck();
     });
     socket.on('error', (error) => log.debug('a client socket failed', error));
-    void greet(socket, mai, log, faceOf, reload);
+    void greet(socket, mai, log, faceOf, reload, retire);
   });
   await listen(server, address, log);
   log.info(`Mai ${maiVersion()} host pid ${process.pid} serves ${address.configFile} on ${address.socket}`);
@@ -126,7 +148,14 @@ function removeSocket(address: HostAddress, log: Logger): void {
 }
 
 /** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it or says why not. */
-async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face) => Promise<ServerFace | undefined>, reload: Reload): Promise<void> {
+async function greet(
+  socket: Socket,
+  mai: Mai,
+  log: Logger,
+  faceOf: (face: Face) => Promise<ServerFace | undefined>,
+  reload: Reload,
+  retire: (clientBuild: string) => string | null,
+): Promise<void> {
   const opening = await readOpening(socket, mai.config.config.host.helloTimeoutMs);
   if (opening.kind === 'refused') {
     log.info(`refused a connection: ${opening.why}`);
@@ -144,7 +173,14 @@ async function greet(socket: Socket, mai: Mai, log: Logger, faceOf: (face: Face)
     socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `this host is Mai ${maiVersion()}, the client Mai ${hello.version}` }));
     return;
   }
-  if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid }));
+  // A client of another build: if the build on disk is still this host's, the client is the older
+  // one (it forwards bytes, which any build of this version reads alike) and is served.
+  const left = hello?.build !== undefined && hello.build !== runningBuild ? retire(hello.build) : null;
+  if (left) {
+    socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: left, retired: true, ...(runningBuild ? { build: runningBuild } : {}) }));
+    return;
+  }
+  if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid, ...(runningBuild ? { build: runningBuild } : {}) }));
   const client = { name: hello?.name ?? 'a direct JSON-RPC client', ...(hello?.clientInfo ? { clientInfo: hello.clientInfo } : {}) };
   await serveClient(socket, opening.rest, mai, log, await faceOf(hello?.face ?? 'mai'), client, reload);
 }

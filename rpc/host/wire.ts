@@ -17,6 +17,8 @@ export interface ClientHello {
   face: Face;
   /** The client's Mai version: a host of another version refuses it (the client then starts its own). */
   version: string;
+  /** The client's build (rpc/host/build.ts): a host whose own build was replaced on disk leaves to a new host. */
+  build?: string;
   /** Who connects (`mai serve`, `mai chat`…), until `initialize` names the editor. */
   name: string;
   pid: number;
@@ -24,7 +26,8 @@ export interface ClientHello {
   clientInfo?: { name: string; version?: string };
 }
 
-export type HostHello = { ok: true; version: string; pid: number } | { ok: false; version: string; pid: number; error: string };
+/** `retired`: the host has left its socket (its build was replaced on disk): the client starts a new host there. */
+export type HostHello = { ok: true; version: string; pid: number; build?: string } | { ok: false; version: string; pid: number; error: string; build?: string; retired?: boolean };
 
 export function helloLine(hello: ClientHello | HostHello): string {
   return `${HELLO_PREFIX}${JSON.stringify(hello)}\n`;
