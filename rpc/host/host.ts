@@ -37,7 +37,7 @@ export async function runHost(options: HostOptions): Promise<number> {
   let address = hostAddress(options.find);
   ensurePrivateDir(address.socketDir);
   const mai = await options.open(); // a broken config fails here: exit code 2 and its message in the log
-  const reload = hostReload({ mai, find: options.find, log, address: () => address, moved: (next) => (address = next) });
+  const reload = hostReload({ mai, find: options.find, log, address: () => address, moved: (next) => (address = next), listens: () => !retired });
   const faces = new Map<Face, ServerFace | undefined>([['mai', undefined]]);
   const faceOf = async (face: Face) => {
     if (!faces.has(face)) faces.set(face, (await import('../mcp/server.ts')).mcpFace);

@@ -27,6 +27,8 @@ export interface HostReloadOptions {
   address(): HostAddress;
   /** The host listens at this address from now on (its socket was renamed there). */
   moved(address: HostAddress): void;
+  /** False once the host left its socket to a host of a newer build: the socket's name is that host's now. */
+  listens(): boolean;
 }
 
 export function hostReload(options: HostReloadOptions): Reload {
@@ -46,7 +48,7 @@ export function hostReload(options: HostReloadOptions): Reload {
       }
     }
     const result = await mai.reload(request);
-    await takeNewName(options, current, log);
+    if (options.listens()) await takeNewName(options, current, log);
     return result;
   };
 }
