@@ -5,7 +5,9 @@
  * next to a direct `openai` call, against one loopback server (its own process, 20 ms answers in
  * 20 chunks); every turn of every path takes its turn in a rotating order, so all share the noise.
  * Reports per round the p50 of each path, its difference to the direct call and (the forwarder's)
- * to the same build in process, and the CPU each process used per turn (the sum of its threads'
+ * to the same build in process — as the difference of the two p50s and as the median of the
+ * differences turn by turn (the host path's i-th turn minus the in-process path's i-th, taken in the
+ * same rotation, with its 95 % interval, as bench/suites/host.js reports it) — and the CPU each process used per turn (the sum of its threads'
  * /proc/PID/task/TID/schedstat: time on a CPU, in ns); then the median of the rounds' differences.
  *
  *   node bench/ab.js --build new=dist/bundle/mai.js --build main=BIN [--rounds 3] [--turns 100] [--no-progress]
@@ -26,6 +28,7 @@ import { cpuMs, spawnLoopbackServer } from './lib/processes.js';
 import { spawnRpc } from './lib/rpc-pipe.js';
 import { maiEnv, tempDir, writeBenchConfig } from './lib/setup.js';
 import { p50 } from './lib/stats.js';
+import { medianInterval } from './suites/host.js';
 
 const { values } = parseArgs({
   options: {
@@ -148,8 +151,10 @@ try {
       }
       const alone = path.name.endsWith(' via host') ? paths[index + 1] : undefined;
       if (alone) {
-        line += `  vs in process ${f(mine - p50(alone.times))} ms`;
+        const paired = medianInterval(path.times.map((t, i) => t - (alone.times[i] ?? 0)));
+        line += `  vs in process ${f(mine - p50(alone.times))} ms (paired ${f(paired.median)} ms, 95 % ${f(paired.low)}…${f(paired.high)})`;
         note(`${path.name} vs in process`, mine - p50(alone.times));
+        note(`${path.name} vs in process, paired`, paired.median);
       }
       process.stdout.write(`${line}${cpu ? `  CPU per turn: ${cpu}` : ''}\n`);
     }
