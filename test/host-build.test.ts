@@ -3,10 +3,13 @@
  * build, and a host whose build is no longer the one on disk — whose lazily loaded chunks a rebuild
  * may have removed — leaves its socket to a new host and serves the clients it has until they
  * leave. Real bundles: the one scripts/build.js wrote (with its build-id.txt), installed in a temp
- * folder with Mai's package.json, then rebuilt in place as scripts/build.js does it (a changed
- * file, a new id); clients spawn the installed `mai` bin.
+ * folder with Mai's package.json, then rebuilt in place as scripts/build.js does it when a module
+ * changed: the MCP server's chunk, which the old host has not loaded (it loads it for its first MCP
+ * client), gets a new name (the old file goes, every import of it names the new one) and the
+ * bundle a new id. A `mai serve --mcp` of the rebuilt bundle then needs a host that can load it;
+ * clients spawn the installed `mai` bin.
  */
-import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,7 +17,7 @@ import { maiVersion } from '../rpc/version.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { alive, hostLogs, hostPids, killHosts, until } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
-import { loopbackConfig, repoRoot, runCli, spawnServe } from './support/rpc-client.ts';
+import { loopbackConfig, repoRoot, runCli, spawnServe, type Reply } from './support/rpc-client.ts';
 
 const hostEnv = { MAI_STANDALONE: '0' };
 let dir: TempDir;
@@ -24,21 +27,46 @@ let bundle: string;
 let mai: string[];
 const stateDir = () => join(dir.path, 'env-state');
 
+/** Mai's package with the bundle scripts/build.js wrote, installed in `folder`: its bundle folder and the command that runs its bin. */
+function install(folder: string): { bundle: string; mai: string[] } {
+  const installed = join(folder, 'dist', 'bundle');
+  cpSync(join(repoRoot, 'dist', 'bundle'), installed, { recursive: true });
+  cpSync(join(repoRoot, 'package.json'), join(folder, 'package.json'));
+  symlinkSync(join(repoRoot, 'node_modules'), join(folder, 'node_modules'));
+  expect(existsSync(join(installed, 'build-id.txt')), 'scripts/build.js writes build-id.txt beside the bundle').toBe(true);
+  return { bundle: installed, mai: [process.execPath, join(installed, 'mai.js')] };
+}
+
 beforeAll(async () => {
   dir = await tempDir('mai-host-build-');
-  const pkg = join(dir.path, 'pkg');
-  bundle = join(pkg, 'dist', 'bundle');
-  cpSync(join(repoRoot, 'dist', 'bundle'), bundle, { recursive: true });
-  cpSync(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
-  symlinkSync(join(repoRoot, 'node_modules'), join(pkg, 'node_modules'));
-  expect(existsSync(join(bundle, 'build-id.txt')), 'scripts/build.js writes build-id.txt beside the bundle').toBe(true);
-  mai = [process.execPath, join(bundle, 'mai.js')];
+  ({ bundle, mai } = install(join(dir.path, 'pkg')));
   server = await startOpenAIServer([{ id: 'fast-model', reply: 'quick' }]);
   config = await writeConfig(dir.path, loopbackConfig(server.baseURL, 'host: { idleExitMs: 60000 }\n'));
 });
 
+/**
+ * The MCP server's modules changed: its chunk's name (a hash of its content) changes, the old file
+ * goes, and (as scripts/build.js does) the bundle gets the new id — unless `id` is null (files
+ * changed under a host without a build: a broken install).
+ */
+function rebuild(folder: string, id: string | null): void {
+  const chunk = readdirSync(folder).find((name) => name.endsWith('.js') && existsSync(join(folder, `${name}.map`)) && readFileSync(join(folder, `${name}.map`), 'utf8').includes('rpc/mcp/server.js'));
+  expect(chunk, 'the MCP server has a chunk of its own').toBeDefined();
+  const renamed = chunk!.replace(/\.js$/, 'X.js');
+  for (const name of readdirSync(folder).filter((n) => n.endsWith('.js'))) {
+    const text = readFileSync(join(folder, name), 'utf8');
+    if (text.includes(chunk!)) writeFileSync(join(folder, name), text.replaceAll(chunk!, renamed));
+  }
+  renameSync(join(folder, chunk!), join(folder, renamed));
+  if (id) writeFileSync(join(folder, 'build-id.txt'), `${id}\n`);
+}
+
+const mcpInput = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'agent', version: '1' } } })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`;
+const toolsIn = (stdout: string) => JSON.stringify((stdout.trim().split('\n').map((line) => JSON.parse(line) as Reply)[1])?.result);
+
 afterAll(async () => {
   killHosts(stateDir());
+  killHosts(join(dir.path, 'broken-state'));
   await server.close();
   await dir.cleanup();
 });
@@ -50,11 +78,11 @@ it('after a rebuild the next client reaches a new host; the old one serves its o
   const [old] = hostPids(stateDir());
   expect(hostPids(stateDir())).toHaveLength(1);
 
-  appendFileSync(join(bundle, 'mai.js'), '\n// rebuilt\n');
-  writeFileSync(join(bundle, 'build-id.txt'), 'rebuilt0000000001\n');
-  const run = await runCli(['status', '--config', config], { stateDir: stateDir(), env: hostEnv, command: mai });
+  rebuild(bundle, 'rebuilt0000000001');
+  const run = await runCli(['serve', '--mcp', '--config', config], { stateDir: stateDir(), env: hostEnv, command: mai, input: mcpInput });
   expect(run.code, run.stderr).toBe(0);
   expect(run.stderr).not.toMatch(/not using the shared host/);
+  expect(toolsIn(run.stdout), run.stdout).toContain('"chat"'); // a host that could load the MCP server's new chunk
   const pids = hostPids(stateDir());
   expect(pids, hostLogs(stateDir())).toHaveLength(2);
   const fresh = pids[1]!;
@@ -88,4 +116,26 @@ it('a client of an older build than the one on disk is served by the current hos
     s.write(`MAI-HOST/1 ${JSON.stringify({ face: 'mai', version: maiVersion(), name: 'older build', pid: process.pid, build: 'older' })}\n`);
   });
   expect(JSON.parse(reply.slice('MAI-HOST/1 '.length))).toMatchObject({ ok: true, build: 'rebuilt0000000001' });
+});
+
+it('a host whose files changed under it without a new build id says it cannot load the MCP server (Node); the client answers in its own process, the host serves on', async () => {
+  const broken = install(join(dir.path, 'broken'));
+  const state = join(dir.path, 'broken-state');
+  const first = await runCli(['status', '--config', config], { stateDir: state, env: hostEnv, command: broken.mai });
+  expect(first.code, first.stderr).toBe(0);
+  rebuild(broken.bundle, null);
+  const run = await runCli(['serve', '--mcp', '--config', config], { stateDir: state, env: hostEnv, command: broken.mai, input: mcpInput });
+  expect(run.code, run.stderr).toBe(0);
+  if ('Deno' in globalThis) {
+    // Deno reads the modules a dynamic import names by a literal when it loads the importer, so
+    // its host has the MCP server's chunk from its start: nothing is missing, it serves.
+    expect(run.stderr).not.toMatch(/not using the shared host/);
+  } else {
+    expect(run.stderr).toMatch(/refused: this host cannot load its mcp server: .*Cannot find module/);
+    expect(run.stderr).toMatch(/answering in this process instead/);
+  }
+  expect(toolsIn(run.stdout), run.stdout).toContain('"chat"');
+  expect(hostPids(state)).toHaveLength(1);
+  expect((await runCli(['status', '--config', config], { stateDir: state, env: hostEnv, command: broken.mai })).code).toBe(0);
+  expect(hostPids(state)).toHaveLength(1);
 });

@@ -180,9 +180,20 @@ async function greet(
     socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: left, retired: true, ...(runningBuild ? { build: runningBuild } : {}) }));
     return;
   }
+  // The face is loaded before the hello says yes (MCP's on its first client): a host that cannot
+  // load it (its files changed under it) refuses, and the client answers in its own process.
+  let face: ServerFace | undefined;
+  try {
+    face = await faceOf(hello?.face ?? 'mai');
+  } catch (error) {
+    const why = `this host cannot load its ${hello?.face ?? 'mai'} server: ${(error as Error).message}`;
+    log.error(why);
+    socket.end(hello ? helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: why }) : '');
+    return;
+  }
   if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid, ...(runningBuild ? { build: runningBuild } : {}) }));
   const client = { name: hello?.name ?? 'a direct JSON-RPC client', ...(hello?.clientInfo ? { clientInfo: hello.clientInfo } : {}) };
-  await serveClient(socket, opening.rest, mai, log, await faceOf(hello?.face ?? 'mai'), client, reload);
+  await serveClient(socket, opening.rest, mai, log, face, client, reload);
 }
 
 /** One client: its session on Mai, serveStreams on its socket; a client gone mid-stream cancels its own turns. */
