@@ -10,6 +10,7 @@
  * output is checked: one line per prompt, in input order, each the answer to its own prompt.
  */
 import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startLoopbackServer } from '../lib/loopback-server.js';
@@ -70,7 +71,7 @@ function checkOrder(stdout, count) {
  */
 export async function batch({ smoke }) {
   const began = performance.now();
-  const count = smoke ? 16 : 1_000;
+  const count = smoke ? 8 : 1_000;
   const defaultCount = count;
   // llama.cpp-like: /props says its slots (Mai's default config reads them), /metrics its load.
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: REPLY_MS, chunks: 4, capacity: SLOTS, llamaCpp: true });
@@ -92,8 +93,12 @@ export async function batch({ smoke }) {
     // Configured for this server (it serves 8 at once), and Mai's default (one turn per model at once).
     const tuned = await writeBenchConfig(dir.path, { backends, monitor: true, parallelPerModel: SLOTS, name: 'parallel.yaml' });
     const defaults = await writeBenchConfig(dir.path, { backends, monitor: true, name: 'default.yaml', llamaCpp: true });
-    const oneReplica = await writeBenchConfig(dir.path, { backends: [{ name: 'r1', baseURL: r1.baseURL }], monitor: true, name: 'one-replica.yaml', llamaCpp: true });
-    const twoReplicas = await writeBenchConfig(dir.path, {
+    // The replica runs keep their state (conversations, ledger) in a folder of their own: a smoke
+    // run runs them beside the others.
+    const replicaDir = join(dir.path, 'replicas');
+    await mkdir(replicaDir);
+    const oneReplica = await writeBenchConfig(replicaDir, { backends: [{ name: 'r1', baseURL: r1.baseURL }], monitor: true, name: 'one-replica.yaml', llamaCpp: true });
+    const twoReplicas = await writeBenchConfig(replicaDir, {
       backends: replicas.map((r, i) => ({ name: `r${i + 1}`, baseURL: r.baseURL })),
       monitor: true,
       name: 'two-replicas.yaml',
@@ -114,10 +119,15 @@ export async function batch({ smoke }) {
     ];
     /** @type {Record<string, number>} */
     const rates = {};
-    for (const { concurrency, args, label, prompts, kind, servers = [server] } of runs) {
+    /** @type {Map<(typeof runs)[number], string[]>} */
+    const rowOf = new Map();
+    /** @param {(typeof runs)[number]} run */
+    const measure = async (run) => {
+      const { concurrency, args, label, prompts, kind, servers = [server] } = run;
       const input = Array.from({ length: prompts }, (_, i) => `prompt ${i + 1}`).join('\n');
       for (const s of servers) s.resetStats();
-      const { stdout, wallMs } = await runBatch(args, input, maiEnv(dir.path), dir.path);
+      const home = run.servers ? replicaDir : dir.path;
+      const { stdout, wallMs } = await runBatch(args, input, maiEnv(home), home);
       checkOrder(stdout, prompts);
       const used = servers.filter((s) => s.stats.served > 0);
       const served = servers.reduce((n, s) => n + s.stats.served, 0);
@@ -129,7 +139,7 @@ export async function batch({ smoke }) {
       const slots = servers === replicas || servers[0] === r1 ? REPLICA_SLOTS : SLOTS;
       const own = servers === replicas || servers[0] === r1 ? (REPLICA_SLOTS / REPLICA_REPLY_MS) * 1000 * servers.length : capacity;
       const reachable = Math.min(concurrency, slots * servers.length) / (slots * servers.length);
-      rows.push([
+      rowOf.set(run, [
         label,
         prompts.toLocaleString('en-US'),
         perSecond(rate),
@@ -143,7 +153,17 @@ export async function batch({ smoke }) {
         const which = kind === 'tuned' ? `fallback.parallelPerModel ${SLOTS}` : 'the default config';
         checks.push({ name: `Batch throughput at concurrency 8 (${which}), share of capacity`, target: '≥ 90%', measured: percent(rate / capacity), pass: rate / capacity >= 0.9 });
       }
-    }
+    };
+    /** @param {typeof runs} list */
+    const inTurn = async (list) => {
+      for (const run of list) await measure(run);
+    };
+    // Measured, one run at a time. A smoke run (numbers that mean nothing) runs the replica rows, on
+    // servers of their own, beside the rest: every run still has its servers to itself.
+    const replicaRuns = runs.filter((r) => r.servers);
+    if (smoke) await Promise.all([inTurn(runs.filter((r) => !r.servers)), inTurn(replicaRuns)]);
+    else await inTurn(runs);
+    for (const run of runs) rows.push(/** @type {string[]} */ (rowOf.get(run)));
     vsDirect = /** @type {number} */ (rates.tuned) / /** @type {number} */ (rates.direct);
     const spread = /** @type {number} */ (rates['two-replicas']) / /** @type {number} */ (rates['one-replica']);
     checks.push({ name: 'Two equal replicas (default config) vs one, throughput', target: '≥ 1.8×', measured: times(spread), pass: spread >= 1.8 });

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ensureDemoModels } from '../../scripts/gguf/index.js';
+import { DEMO_MODELS, ensureDemoModels, writeDemoModel } from '../../scripts/gguf/index.js';
 import { startLoopbackServer } from '../lib/loopback-server.js';
 import { cpuMs } from '../lib/processes.js';
 import { spawnRpc } from '../lib/rpc-pipe.js';
@@ -109,7 +109,8 @@ export async function host({ smoke }) {
     // 1. warm `mai chat`: the first call starts the host, the timed ones reuse it.
     const chatArgs = [binPath, 'chat', '--config', config, message];
     await toFirstToken(chatArgs, hosted, dir.path, expected);
-    await toFirstToken([direct, server.baseURL, 'bench-model', message], standalone, dir.path, expected);
+    // (smoke: the timed direct call is its only one: it has no host to start, and its number means nothing)
+    if (!smoke) await toFirstToken([direct, server.baseURL, 'bench-model', message], standalone, dir.path, expected);
     const runs = smoke ? 1 : 10;
     /** @type {{ chat: number[], openai: number[] }} */
     const spawns = { chat: [], openai: [] };
@@ -161,11 +162,29 @@ export async function host({ smoke }) {
     const three = clientCount === 3 ? 'three' : String(clientCount);
     const models = join(dir.path, 'models');
     await mkdir(models, { recursive: true });
-    await ensureDemoModels(models);
+    // Smoke: the small demo model alone (the one asked for), no preload of a fallback model (loaded
+    // in the host and again in the in-process client) and a short answer: the same processes,
+    // paths and turns with less llama.cpp work.
+    if (smoke) await writeDemoModel(models, /** @type {(typeof DEMO_MODELS)[number]} */ (DEMO_MODELS.find((m) => m.id === 'mai-demo-small')));
+    else await ensureDemoModels(models);
     const gguf = join(dir.path, 'gguf.config.yaml');
-    await writeFile(gguf, `backends:\n  - use: gguf\n    options: { folders: [./models], threads: 1 }\nmonitor: { enabled: false }\ncontext: { stateDir: ./state, summary: digest }\nhost: { idleExitMs: 20000 }\n`);
+    const smokeOnly = smoke ? 'switching: { preload: false }\n' : '';
+    await writeFile(gguf, `backends:\n  - use: gguf\n    options: { folders: [./models], threads: 1 }\nmonitor: { enabled: false }\ncontext: { stateDir: ./state, summary: digest }\nhost: { idleExitMs: 20000 }\n${smokeOnly}`);
     const ggufArgs = [binPath, 'serve', '--config', gguf];
-    const ask = { message: 'Hello', model: 'mai-demo-small' };
+    const ask = { message: 'Hello', model: 'mai-demo-small', ...(smoke ? { maxTokens: 8 } : {}) };
+    /** One in-process `mai serve` answering a GGUF turn: its RSS and private bytes. */
+    const inProcessClient = async () => {
+      const alone = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: standalone, cwd: dir.path });
+      const aloneReply = await alone.request('chat/send', ask);
+      if (aloneReply.error) throw new Error(`GGUF chat/send in process failed: ${aloneReply.error.message}`);
+      const measured = { bytes: rss(alone.child.pid ?? 0), private: privateBytes(alone.child.pid ?? 0) };
+      await alone.close();
+      return measured;
+    };
+    // Measured, the in-process client runs alone (the host gone), so no page of the model file is
+    // shared with it; in a smoke run (numbers that mean nothing) it runs beside the host's client.
+    const aloneEarly = smoke ? inProcessClient() : undefined;
+    aloneEarly?.catch(() => {}); // awaited below; a failure is not unhandled meanwhile
     const clients = [];
     for (let i = 0; i < clientCount; i++) {
       const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
@@ -183,13 +202,7 @@ export async function host({ smoke }) {
     for (const c of clients) await c.close();
     kill(ggufHost);
     await gone(ggufHost);
-    // The in-process client runs alone (the host gone), so no page of the model file is shared with it.
-    const alone = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: standalone, cwd: dir.path });
-    const aloneReply = await alone.request('chat/send', ask);
-    if (aloneReply.error) throw new Error(`GGUF chat/send in process failed: ${aloneReply.error.message}`);
-    const aloneBytes = rss(alone.child.pid ?? 0);
-    const alonePrivate = privateBytes(alone.child.pid ?? 0);
-    await alone.close();
+    const { bytes: aloneBytes, private: alonePrivate } = await (aloneEarly ?? inProcessClient());
 
     const chat = p50(spawns.chat);
     const openai = p50(spawns.openai);
