@@ -23,7 +23,8 @@ import { parse, stringify } from 'yaml';
 import { DEMO_MODELS, ensureDemoModels } from './gguf/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'dist', 'rpc', 'bin.js');
+/** The `mai` bin npm installs (package.json's bin: the bundle scripts/build.js writes), as an editor runs it. */
+const bin = join(root, JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin.mai);
 const out = (text = '') => process.stdout.write(`${text}\n`);
 // Bold headings on a terminal only, and never with NO_COLOR set (https://no-color.org).
 const bold = process.stdout.isTTY && !process.env.NO_COLOR;
