@@ -178,15 +178,19 @@ describe('the mai CLI', () => {
       runCli([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...options });
 
     it('answers a turn piped on its stdin, and exits 1 on a failed request and 2 on bad usage', async () => {
-      const piped = await spawned(['chat', '-m', 'beta'], { input: 'A question from a pipe\n' });
+      // Three processes that share nothing but the loopback server (only the first reaches it), at once.
+      const [piped, unknown, usage] = await Promise.all([
+        spawned(['chat', '-m', 'beta'], { input: 'A question from a pipe\n' }),
+        spawned(['chat', '--json', '-m', 'gamma', 'hi']),
+        runCli(['stauts'], { stateDir: join(dir.path, 'state') }),
+      ]);
       expect(piped.code, piped.stderr).toBe(0);
       expect(piped.stdout).toBe('Beta says hello.\n');
       expect(piped.stderr).toMatch(/\(beta · continue with: mai chat -c \S+\)/);
+      expect(server.requests).toHaveLength(1);
       expect(server.requests[0]).toMatchObject({ model: 'beta', messages: [{ role: 'user', content: 'A question from a pipe' }] });
-      const unknown = await spawned(['chat', '--json', '-m', 'gamma', 'hi']);
       expect(unknown.code).toBe(1);
       expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { code: -32602, data: { code: 'unknown-model' } } });
-      const usage = await runCli(['stauts'], { stateDir: join(dir.path, 'state') });
       expect(usage.code).toBe(2);
       expect(usage.stderr).toMatch(/unknown command "stauts"/);
     }, 60_000);
