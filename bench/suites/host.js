@@ -123,8 +123,8 @@ export async function host({ smoke }) {
     const serveArgs = [binPath, 'serve', '--config', config];
     const viaHost = spawnRpc({ command: process.execPath, args: serveArgs, framing: 'content-length', env: hosted, cwd: dir.path });
     const inProcess = spawnRpc({ command: process.execPath, args: serveArgs, framing: 'content-length', env: standalone, cwd: dir.path });
-    const turns = smoke ? 5 : 400;
-    const warm = smoke ? 2 : 40;
+    const turns = smoke ? 3 : 400;
+    const warm = smoke ? 1 : 40;
     /** @type {{ host: number[], alone: number[] }} */
     const turn = { host: [], alone: [] };
     /** Per pair of turns taken back to back: the host path's time minus the in-process one's. */

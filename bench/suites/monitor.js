@@ -56,7 +56,7 @@ function probe(config, windowMs, stateDir) {
  */
 export async function monitor({ smoke }) {
   const began = performance.now();
-  const windowMs = smoke ? 1_000 : 6_000;
+  const windowMs = smoke ? 500 : 6_000;
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 4 });
   const dir = await tempDir();
   try {
