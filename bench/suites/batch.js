@@ -161,8 +161,11 @@ export async function batch({ smoke }) {
     // Measured, one run at a time. A smoke run (numbers that mean nothing) runs the replica rows, on
     // servers of their own, beside the rest: every run still has its servers to itself.
     const replicaRuns = runs.filter((r) => r.servers);
-    if (smoke) await Promise.all([inTurn(runs.filter((r) => !r.servers)), inTurn(replicaRuns)]);
-    else await inTurn(runs);
+    if (smoke) {
+      // Both to their end before the servers and the folder go; then the first failure, if any.
+      const settled = await Promise.allSettled([inTurn(runs.filter((r) => !r.servers)), inTurn(replicaRuns)]);
+      for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+    } else await inTurn(runs);
     for (const run of runs) rows.push(/** @type {string[]} */ (rowOf.get(run)));
     vsDirect = /** @type {number} */ (rates.tuned) / /** @type {number} */ (rates.direct);
     const spread = /** @type {number} */ (rates['two-replicas']) / /** @type {number} */ (rates['one-replica']);

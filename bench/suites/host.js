@@ -186,11 +186,16 @@ export async function host({ smoke }) {
     const aloneEarly = smoke ? inProcessClient() : undefined;
     aloneEarly?.catch(() => {}); // awaited below; a failure is not unhandled meanwhile
     const clients = [];
-    for (let i = 0; i < clientCount; i++) {
-      const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
-      const reply = await pipe.request('chat/send', ask);
-      if (reply.error) throw new Error(`GGUF chat/send via the host failed: ${reply.error.message}`);
-      clients.push(pipe);
+    try {
+      for (let i = 0; i < clientCount; i++) {
+        const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
+        const reply = await pipe.request('chat/send', ask);
+        if (reply.error) throw new Error(`GGUF chat/send via the host failed: ${reply.error.message}`);
+        clients.push(pipe);
+      }
+    } catch (error) {
+      await aloneEarly?.catch(() => {}); // its process ends before the folder goes
+      throw error;
     }
     const ggufHost = hostPid(dir.path);
     const hostBytes = ggufHost ? rss(ggufHost) : 0;
