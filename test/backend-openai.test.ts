@@ -3,6 +3,8 @@
  * asked, llama.cpp's extras): listing, streaming, aborting, counting tokens, the API key, and
  * every error kind produced by its real cause.
  */
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../core/config/load.ts';
 import { createLogger } from '../core/log.ts';
@@ -77,6 +79,33 @@ describe('openai backend: listing, streaming, aborting', () => {
     expect(result.error?.code).toBe('cancelled');
     expect(result.error?.retryable).toBe(false);
     await until(() => server.requests[0]?.clientClosed === true);
+  });
+
+  it('a caller that stops reading mid-stream (no abort) closes the connection too', async () => {
+    const server = await serve([{ id: 'slow', reply: 'one two three four five six seven eight', chunks: 8, chunkDelayMs: 60 }]);
+    for await (const chunk of backendFor(server.baseURL).chat({ model: 'slow', messages: hello, signal: new AbortController().signal })) {
+      if (chunk.type === 'delta') break;
+    }
+    await until(() => server.requests[0]?.clientClosed === true);
+  });
+
+  it('follows a 307 or 308 in front of the server (the chat request sent again there); any other redirect is an error naming where it points', async () => {
+    const server = await serve([{ id: 'alpha', reply: 'Hello there.', chunks: 2 }]);
+    const front = await redirector((req) => (req.url === '/old/v1/chat/completions' ? 307 : req.url === '/older/v1/chat/completions' ? 308 : 302), server.baseURL);
+    try {
+      for (const path of ['old', 'older']) {
+        const moved = await drain(backendFor(`${front.origin}/${path}/v1`), { model: 'alpha', messages: hello });
+        expect(moved.error).toBeUndefined();
+        expect(moved.deltas.join('')).toBe('Hello there.');
+      }
+      expect(server.requests.map((r) => r.messages)).toEqual([hello, hello]);
+      const refused = await drain(backendFor(`${front.origin}/elsewhere/v1`), { model: 'alpha', messages: hello });
+      expect(refused.error?.code).toBe('bad-request');
+      expect(refused.error?.message).toMatch(/redirects its chat requests \(302 to http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions\).*baseURL/);
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await front.close();
+    }
   });
 
   it("counts tokens with llama.cpp's /tokenize, and says plainly when a server has none", async () => {
@@ -238,3 +267,18 @@ describe('openai backend: every error kind from its real cause', () => {
     expect(chat.error?.message).toMatch(/temperature/);
   });
 });
+
+/** A server that redirects every request to the same path under `to` (a model server's /v1), with the status `statusFor` picks. */
+async function redirector(statusFor: (req: IncomingMessage) => number, to: string): Promise<{ origin: string; close(): Promise<void> }> {
+  const target = new URL(to);
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(statusFor(req), { location: `${target.origin}${req.url?.replace(/^\/[^/]+/, '')}` }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,6 +1,7 @@
 /**
- * Any OpenAI-compatible server (llama.cpp's llama-server, vLLM, LM Studio's and Ollama's /v1)
- * through the `openai` package: /v1/models and streamed /v1/chat/completions. Uses llama.cpp's
+ * Any OpenAI-compatible server (llama.cpp's llama-server, vLLM, LM Studio's and Ollama's /v1):
+ * /v1/models through the `openai` package, streamed /v1/chat/completions over node:http with its
+ * events decoded by eventsource-parser (sse-post.ts says why). Uses llama.cpp's
  * /props (context size, vision) and /tokenize when the server has them. The API key comes from
  * the environment variable the config names; it is sent as a Bearer token and nowhere else, and
  * scrubbed from every error message.
@@ -13,6 +14,7 @@ import { definePlugin } from '../../core/plugin.ts';
 import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, LoadProbeRequest, ServerLoad, Usage } from '../../core/types.ts';
 import { httpJson } from './http.ts';
 import { openAICompatibleProbe } from './load-probes/openai-compatible.ts';
+import { postForEvents } from './sse-post.ts';
 import { normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export const OpenAIBackendOptions = z
@@ -80,6 +82,8 @@ export class OpenAIBackend implements Backend {
   private tokenizeMissing = false;
   private props: LlamaCppProps | null = null;
   readonly endpoint: string;
+  /** POST here for a streamed chat turn (what the package would build from baseURL). */
+  private readonly chatURL: string;
   /** The server's own load (llama.cpp /props, /slots, /metrics; vLLM and SGLang /metrics). */
   readonly probeLoad: (request: LoadProbeRequest) => Promise<ServerLoad>;
 
@@ -109,6 +113,7 @@ export class OpenAIBackend implements Backend {
     this.secrets = apiKey ? [apiKey] : [];
     this.authHeaders = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     this.endpoint = options.baseURL;
+    this.chatURL = `${options.baseURL.replace(/\/+$/, '')}/chat/completions`;
     this.probeLoad = openAICompatibleProbe({ origin: this.origin, headers: this.authHeaders, llamaCpp: options.llamaCppExtras, batchSlots: options.batchSlots });
   }
 
@@ -162,36 +167,33 @@ export class OpenAIBackend implements Backend {
   }
 
   async *chat(request: ChatRequest): AsyncIterable<ChatChunk> {
-    let stream;
-    try {
-      stream = await this.client.chat.completions.create(
-        {
-          model: request.model,
-          messages: request.messages,
-          stream: true,
-          stream_options: { include_usage: true },
-          ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
-          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-        },
-        { signal: request.signal },
-      );
-    } catch (error) {
-      throw normalizeError(error, this.context(request.model));
-    }
+    // Over node:http, not the package: see sse-post.ts (the package's per-request CPU bound `mai batch`).
+    const events = postForEvents({
+      ...this.context(request.model),
+      url: this.chatURL,
+      body: JSON.stringify({
+        model: request.model,
+        messages: request.messages,
+        stream: true,
+        stream_options: { include_usage: true },
+        ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
+        ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+      }),
+      headers: this.authHeaders,
+      signal: request.signal,
+      timeoutMs: this.options.requestTimeoutMs,
+    });
     let finish: FinishReason | null = null;
     let usage: Usage | undefined;
-    try {
-      for await (const chunk of stream) {
-        const choice = chunk.choices[0];
-        const text = choice?.delta?.content;
-        if (text) yield { type: 'delta', text };
-        if (choice?.finish_reason) finish = finishReasonOf(choice.finish_reason);
-        if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
-      }
-    } catch (error) {
-      throw normalizeError(error, this.context(request.model, true));
+    for await (const event of events) {
+      const chunk = event as OpenAI.ChatCompletionChunk;
+      const choice = chunk.choices?.[0];
+      const text = choice?.delta?.content;
+      if (text) yield { type: 'delta', text };
+      if (choice?.finish_reason) finish = finishReasonOf(choice.finish_reason);
+      if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
     }
-    // The package ends an aborted stream quietly; the caller must still learn it was cancelled.
+    // A stream that ended as the signal aborted: the caller must still learn it was cancelled.
     if (request.signal.aborted) {
       throw new MaiError(ErrorCodes.cancelled, `The request to ${this.name} for ${request.model} was aborted.`, { retryable: false, cause: request.signal.reason });
     }
