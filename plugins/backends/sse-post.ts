@@ -33,35 +33,55 @@ const MAX_REDIRECTS = 5;
 /** Enough of an error body to say what went wrong. */
 const ERROR_BODY_BYTES = 64 * 1024;
 
-/** The response of a POST once its headers arrived (following 307/308), any status. */
+/**
+ * The response of a POST once its headers arrived (any status). Settled by the first of: the
+ * response, an error, the timeout, the caller's signal; the last two settle it at once rather than
+ * waiting for the destroyed request's own error (Deno's node:http may not emit one for a request
+ * destroyed before it connected).
+ */
 function send(post: SsePost, url: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
+    if (post.signal.aborted) {
+      reject(cancelled(post));
+      return;
+    }
     const target = new URL(url);
     const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
       method: 'POST',
       headers: { ...post.headers, 'content-type': 'application/json', accept: 'application/json', 'content-length': String(Buffer.byteLength(post.body)) },
     });
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      post.signal.removeEventListener('abort', abort);
+      reject(error);
+    };
+    const stop = (error: Error) => {
+      fail(error);
+      request.destroy(error);
+    };
     const timer = setTimeout(() => {
-      request.destroy(new MaiError(ErrorCodes.timeout, `${post.backend} did not start answering POST ${target.pathname} within ${post.timeoutMs} ms.`, {
+      stop(new MaiError(ErrorCodes.timeout, `${post.backend} did not start answering POST ${target.pathname} within ${post.timeoutMs} ms.`, {
         data: { backend: post.backend, ...(post.model ? { model: post.model } : {}), timeoutMs: post.timeoutMs },
       }));
     }, post.timeoutMs);
-    const abort = () => request.destroy(post.signal.reason instanceof Error ? post.signal.reason : new DOMException('The request was aborted.', 'AbortError'));
+    const abort = () => stop(cancelled(post));
     post.signal.addEventListener('abort', abort, { once: true });
-    const settle = () => {
+    request.once('response', (response) => {
+      if (settled) {
+        response.destroy();
+        return;
+      }
+      settled = true;
       clearTimeout(timer);
       post.signal.removeEventListener('abort', abort);
-    };
-    request.once('response', (response) => {
-      settle();
       resolve(response);
     });
-    request.once('error', (error) => {
-      settle();
-      reject(error);
-    });
-    if (post.signal.aborted) abort();
-    else request.end(post.body);
+    // Kept for the request's life: an error after the response (the socket) must not go unheard.
+    request.on('error', fail);
+    request.end(post.body);
   });
 }
 
