@@ -7,6 +7,7 @@
  * file can be reserved (created empty while the model answers): empty, it reads as no conversation.
  */
 import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -160,7 +161,7 @@ describe('the first turn of a new conversation', () => {
     const id = store.newId();
     const reserved = store.reserve(id);
     expect(reserved).not.toBeNull();
-    await reserved!.take().then((handle) => handle?.close()); // wait for the creation (a taken reservation is not reused)
+    await reserved!.take().then((fd) => fd !== null && closeSync(fd)); // wait for the creation (a taken reservation is not reused)
     expect((await stat(store.file(id))).size).toBe(0);
     expect(await new ConversationStore(store.dir).load(id)).toBeNull();
     expect((await store.list()).conversations).toEqual([]);

@@ -13,15 +13,15 @@ import type { StoredMessage } from '../core/context/message.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 const gate = vi.hoisted(() => ({ flags: 'ax', created: () => {}, hold: null as Promise<void> | null }));
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>();
-  const open = async (...args: Parameters<typeof real.open>) => {
-    const handle = await real.open(...args);
-    if (args[1] === gate.flags && gate.hold) {
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  // The store opens its files with node:fs's callback open (durable-file.ts): the callback is held.
+  const open = (path: string, flags: string, callback: (error: NodeJS.ErrnoException | null, fd: number) => void) => {
+    real.open(path, flags, (error, fd) => {
+      if (error || flags !== gate.flags || !gate.hold) return callback(error, fd);
       gate.created();
-      await gate.hold;
-    }
-    return handle;
+      void gate.hold.then(() => callback(null, fd));
+    });
   };
   return { ...real, default: { ...real, open }, open };
 });

@@ -2,10 +2,15 @@
  * The file-system steps a durable append is made of: one whole write, an fsync of a folder (so a
  * file's new name survives a crash, not only its content), and the fsyncs still running behind a
  * caller that did not wait for them; and the cross-process lock a writer takes.
+ *
+ * Files are plain descriptors driven by node:fs callbacks, not FileHandles (a promise and an object
+ * per call, and a close through libuv's thread pool): a descriptor whose turn is written and fsynced
+ * is closed at once on the calling thread (close does not wait for the disk then). A new
+ * conversation's file — reserved, written, fsynced, closed, as `mai batch` does per prompt — costs
+ * the main thread about 30 µs less that way (225 → 195 µs, 8 at a time, medians of 8 interleaved rounds).
  */
 import type { Buffer } from 'node:buffer';
-import { writeSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstat, fsync, open, read, write, writeSync, type Stats } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -21,24 +26,55 @@ export const errno = (error: unknown): string | undefined => (error as NodeJS.Er
  */
 const WRITE_NOW_BYTES = 64 * 1024;
 
+/** Settles a promise from a node:fs callback. */
+function settle<T>(resolve: (value: T) => void, reject: (error: unknown) => void): (error: NodeJS.ErrnoException | null, value: T) => void {
+  return (error, value) => (error ? reject(error) : resolve(value));
+}
+
+/** Opens `file` (in libuv's thread pool): its descriptor, which the caller must close (`closeFile`). */
+export const openFile = (file: string, flags: string): Promise<number> => new Promise((resolve, reject) => open(file, flags, settle(resolve, reject)));
+
+export const fsyncFile = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+
+export const statFile = (fd: number): Promise<Stats> => new Promise((resolve, reject) => fstat(fd, settle(resolve, reject)));
+
+/** Reads up to `length` bytes at `position` into `buffer`; resolves to how many were read. */
+export const readFile = (fd: number, buffer: Buffer, length: number, position: number): Promise<number> =>
+  new Promise((resolve, reject) => read(fd, buffer, 0, length, position, settle(resolve, reject)));
+
+/** Closes a descriptor now (the loop does not wait: closing a regular file does not touch the disk). */
+export const closeFile = (fd: number): void => closeSync(fd);
+
+/** Closes a descriptor on a path that is failing already: a second error would hide the first. */
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // the first failure is the one to report
+  }
+}
+
 /** One write of the whole buffer (looping only if the kernel takes part of it). */
-export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+export async function writeAll(fd: number, data: Buffer): Promise<void> {
   let written = 0;
   if (data.length <= WRITE_NOW_BYTES) {
-    while (written < data.length) written += writeSync(handle.fd, data, written, data.length - written);
+    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
     return;
   }
-  while (written < data.length) written += (await handle.write(data, written, data.length - written)).bytesWritten;
+  while (written < data.length) {
+    const at = written;
+    written += await new Promise<number>((resolve, reject) => write(fd, data, at, data.length - at, null, settle(resolve, reject)));
+  }
 }
 
 /** fsyncs a folder, so the names created in it are on disk. */
 export async function syncDir(dir: string): Promise<void> {
   try {
-    const handle = await open(dir, 'r');
+    const fd = await openFile(dir, 'r');
     try {
-      await handle.sync();
+      await fsyncFile(fd);
     } finally {
-      await handle.close();
+      closeFile(fd);
     }
   } catch {
     // Some platforms cannot fsync a directory; the file's own fsync still holds.

@@ -9,39 +9,39 @@
  * (`discard`). The guarantee is unchanged: the reply comes after the turn is written.
  */
 import { fstatSync } from 'node:fs';
-import { stat, unlink, type FileHandle } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import type { Logger } from '../log.ts';
-import { lockForWriting } from './durable-file.ts';
+import { closeQuietly, lockForWriting, statFile } from './durable-file.ts';
 
 export class ReservedFile {
   private used = false;
 
-  /** `opening`: the file's exclusive creation, already under way. */
+  /** `opening`: the file's exclusive creation, already under way (its descriptor). */
   constructor(
     readonly file: string,
-    private readonly opening: Promise<FileHandle>,
+    private readonly opening: Promise<number>,
     private readonly log?: Logger,
   ) {
     opening.catch(() => undefined); // a failed creation is handled by whoever takes it (or discards it)
   }
 
   /**
-   * The created file's handle, empty, for the first turn's write (the caller owns it from now on);
+   * The created file's descriptor, empty, for the first turn's write (the caller closes it);
    * null when it could not be created (another process created it first: the turn appends under
    * the lock; any other failure shows again, with its cause, on that path) or was removed meanwhile
    * (`conversations/delete` while the first turn ran: the turn's file is made again).
    */
-  async take(): Promise<FileHandle | null> {
+  async take(): Promise<number | null> {
     if (this.used) return null;
     this.used = true;
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await this.opening;
+      fd = await this.opening;
     } catch {
       return null;
     }
-    if (fstatSync(handle.fd).nlink > 0) return handle;
-    await handle.close().catch(() => undefined);
+    if (fstatSync(fd).nlink > 0) return fd;
+    closeQuietly(fd);
     return null;
   }
 
@@ -52,16 +52,16 @@ export class ReservedFile {
   async discard(): Promise<void> {
     if (this.used) return;
     this.used = true;
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await this.opening;
+      fd = await this.opening;
     } catch {
       return; // nothing was created
     }
     try {
       const release = await lockForWriting(this.file, this.log);
       try {
-        const [mine, named] = await Promise.all([handle.stat(), stat(this.file).catch(() => null)]);
+        const [mine, named] = await Promise.all([statFile(fd), stat(this.file).catch(() => null)]);
         if (mine.size === 0 && named?.ino === mine.ino && named.dev === mine.dev) await unlink(this.file);
       } finally {
         await release();
@@ -70,7 +70,7 @@ export class ReservedFile {
       // Left behind it is harmless: an empty file reads as no conversation.
       this.log?.debug(`could not remove the unused file ${this.file}`, error);
     } finally {
-      await handle.close().catch(() => undefined);
+      closeQuietly(fd);
     }
   }
 }

@@ -17,14 +17,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FsyncMode } from '../config/schema.ts';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { StoredMessage } from './message.ts';
 import { encodeTurn, type ConversationRecord } from './conversation-file.ts';
-import { errno, lockForWriting, PendingSyncs, syncDir, writeAll } from './durable-file.ts';
+import { closeFile, closeQuietly, errno, fsyncFile, lockForWriting, openFile, PendingSyncs, readFile, statFile, syncDir, writeAll } from './durable-file.ts';
 import { makeDir, stateDirError } from './make-dir.ts';
 import { ReservedFile } from './reserved-file.ts';
 
@@ -90,50 +89,50 @@ export class TurnWriter {
   async append(id: string, file: string, messages: ReadonlyArray<StoredMessage>, isNew: boolean, reserved?: ReservedFile | null): Promise<void> {
     const turn = randomUUID();
     const made = reserved ? await reserved.take() : null;
-    if (made) {
+    if (made !== null) {
       await this.writeFirst(id, file, made, turn, messages);
       return;
     }
     if (isNew && (await this.create(id, file, turn, messages))) return;
-    let handle: FileHandle;
+    let fd: number;
     try {
       // Opened before locking, so a removed folder shows as ENOENT now, not after the lock's retries.
-      handle = await this.openIn(file, 'a+');
+      fd = await this.openIn(file, 'a+');
     } catch (error) {
       throw saveFailed(file, error);
     }
-    const release = await lockForWriting(file, this.log).catch(async (error: unknown) => {
-      await handle.close();
+    const release = await lockForWriting(file, this.log).catch((error: unknown) => {
+      closeQuietly(fd);
       throw error;
     });
     let created: boolean;
     try {
-      const stats = await handle.stat();
+      const stats = await statFile(fd);
       let size = stats.size;
       if (stats.nlink === 0) {
         // The file was deleted between the open and the lock: write to the name, not the old inode.
-        const reopened = await open(file, 'a+');
-        await handle.close();
-        handle = reopened;
-        ({ size } = await handle.stat());
+        const reopened = await openFile(file, 'a+');
+        closeFile(fd);
+        fd = reopened;
+        ({ size } = await statFile(fd));
       }
       created = size === 0;
       let prefix = '';
       if (!created) {
         const last = Buffer.alloc(1);
-        await handle.read(last, 0, 1, size - 1);
+        await readFile(fd, last, 1, size - 1);
         // A crash tore the last record: end that line and mark it, so it is skipped, not taken for corruption.
         if (last[0] !== 0x0a) prefix = `\n${JSON.stringify({ type: 'torn', at: new Date().toISOString() })}\n`;
       }
-      await writeAll(handle, encodeTurn(prefix, created ? [header(id, messages)] : [], turn, messages));
+      await writeAll(fd, encodeTurn(prefix, created ? [header(id, messages)] : [], turn, messages));
     } catch (error) {
-      await handle.close().catch(() => undefined);
+      closeQuietly(fd);
       throw saveFailed(file, error);
     } finally {
       // The lock keeps writers from interleaving; the fsync that follows needs none.
       await release();
     }
-    await this.finish(handle, file, created);
+    await this.finish(fd, file, created);
   }
 
   /**
@@ -143,40 +142,40 @@ export class TurnWriter {
    * process won the race): the caller appends under the lock.
    */
   private async create(id: string, file: string, turn: string, messages: ReadonlyArray<StoredMessage>): Promise<boolean> {
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await this.openIn(file, 'ax');
+      fd = await this.openIn(file, 'ax');
     } catch (error) {
       if (errno(error) === 'EEXIST') return false;
       throw saveFailed(file, error);
     }
-    await this.writeFirst(id, file, handle, turn, messages);
+    await this.writeFirst(id, file, fd, turn, messages);
     return true;
   }
 
   /** Header and turn in one O_APPEND write to a file this process just created ('ax'), then its fsync. */
-  private async writeFirst(id: string, file: string, handle: FileHandle, turn: string, messages: ReadonlyArray<StoredMessage>): Promise<void> {
+  private async writeFirst(id: string, file: string, fd: number, turn: string, messages: ReadonlyArray<StoredMessage>): Promise<void> {
     try {
-      await writeAll(handle, encodeTurn('', [header(id, messages)], turn, messages));
+      await writeAll(fd, encodeTurn('', [header(id, messages)], turn, messages));
     } catch (error) {
-      await handle.close().catch(() => undefined);
+      closeQuietly(fd);
       throw saveFailed(file, error);
     }
-    await this.finish(handle, file, true);
+    await this.finish(fd, file, true);
   }
 
   /**
-   * fsyncs and closes a handle that holds a written turn, and fsyncs the folder for a new name (it
+   * fsyncs and closes a descriptor that holds a written turn, and fsyncs the folder for a new name (it
    * must survive a crash too): before returning, or right behind the caller, tracked for `settled()`.
    * A failed fsync behind the caller is logged: the turn is written, but may not survive a crash of
    * the machine.
    */
-  private async finish(handle: FileHandle, file: string, newName: boolean): Promise<void> {
+  private async finish(fd: number, file: string, newName: boolean): Promise<void> {
     const sync = async () => {
       try {
-        await handle.sync();
+        await fsyncFile(fd);
       } finally {
-        await handle.close();
+        closeFile(fd);
       }
       if (newName) await this.syncFolder();
     };
@@ -218,14 +217,14 @@ export class TurnWriter {
   }
 
   /** Opens a file of the folder, making the folder first (once, and again if it was removed). */
-  private async openIn(file: string, flags: 'a+' | 'ax'): Promise<FileHandle> {
+  private async openIn(file: string, flags: 'a+' | 'ax'): Promise<number> {
     await this.ensureDir();
     try {
-      return await open(file, flags);
+      return await openFile(file, flags);
     } catch (error) {
       if (errno(error) !== 'ENOENT') throw error;
       await this.ensureDir(true);
-      return open(file, flags);
+      return openFile(file, flags);
     }
   }
 
