@@ -81,6 +81,20 @@ describe('openai backend: listing, streaming, aborting', () => {
     await until(() => server.requests[0]?.clientClosed === true);
   });
 
+  it('a signal aborted before the request goes, or before the server answers, cancels at once (no wait for a timeout)', async () => {
+    const server = await serve([{ id: 'stuck', behaviour: { kind: 'hang' } }]);
+    const before = new AbortController();
+    before.abort();
+    expect((await drain(backendFor(server.baseURL), { model: 'stuck', messages: hello, signal: before.signal })).error?.code).toBe('cancelled');
+    expect(server.requests).toHaveLength(0);
+    const waiting = new AbortController();
+    const chat = drain(backendFor(server.baseURL), { model: 'stuck', messages: hello, signal: waiting.signal });
+    await until(() => server.requests.length === 1);
+    waiting.abort();
+    expect((await chat).error?.code).toBe('cancelled');
+    await until(() => server.requests[0]?.clientClosed === true);
+  });
+
   it('a caller that stops reading mid-stream (no abort) closes the connection too', async () => {
     const server = await serve([{ id: 'slow', reply: 'one two three four five six seven eight', chunks: 8, chunkDelayMs: 60 }]);
     for await (const chunk of backendFor(server.baseURL).chat({ model: 'slow', messages: hello, signal: new AbortController().signal })) {
