@@ -1,16 +1,31 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { sharedFiles } from './test/support/shared-files.ts';
 import { SlowFirstSequencer } from './test/support/slow-first.ts';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    // Builds dist/ once per run: suites spawn the real `mai` bin (dist/bundle/mai.js).
-    globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Suites spawn real processes and servers; two cores are shared between them.
-    maxWorkers: 2,
-    // On a clean clone (no durations cached), the files that take longest start first.
-    sequence: { sequencer: SlowFirstSequencer },
-  },
-});
+/**
+ * The suite as two vitest projects: "shared" runs the files of test/support/shared-files.ts in
+ * workers that keep their module graph from file to file (`isolate: false`: Mai, zod, the fake
+ * servers are imported once per worker, not once per file), and "isolated" runs every other file,
+ * and every new one, with a fresh graph. `exclude` drops files from both (the Deno suite's node-only ones).
+ */
+export function suite(options: { exclude?: readonly string[]; env?: Record<string, string> } = {}) {
+  const exclude = [...configDefaults.exclude, ...(options.exclude ?? [])];
+  const common = { testTimeout: 30_000, hookTimeout: 60_000 } satisfies TestProjectInlineConfiguration['test'];
+  return defineConfig({
+    test: {
+      // Builds dist/ once per run: suites spawn the real `mai` bin (dist/bundle/mai.js).
+      globalSetup: ['test/support/global-setup.ts'],
+      // Suites spawn real processes and servers; two cores are shared between them (both projects together).
+      maxWorkers: 2,
+      // On a clean clone (no durations cached), the files that take longest start first; the shared files run as one block.
+      sequence: { sequencer: SlowFirstSequencer },
+      ...(options.env ? { env: options.env } : {}),
+      projects: [
+        { test: { ...common, name: 'shared', include: [...sharedFiles], exclude, isolate: false, pool: 'threads' } },
+        { test: { ...common, name: 'isolated', include: ['test/**/*.test.ts'], exclude: [...exclude, ...sharedFiles] } },
+      ],
+    },
+  });
+}
+
+export default suite();

@@ -4,8 +4,7 @@
  * files, and every `mai` they spawn through `process.execPath`, run on Deno. Loaded by Node it
  * refuses to run: a "Deno suite" that silently ran on Node would prove nothing.
  */
-import { configDefaults, defineConfig, mergeConfig } from 'vitest/config';
-import base from './vitest.config.ts';
+import { suite } from './vitest.config.ts';
 
 if (!('Deno' in globalThis)) {
   throw new Error('vitest.deno.config.ts runs the suite under Deno: use `npm run test:deno`, not Node.');
@@ -26,13 +25,5 @@ const nodeOnly = [
   'test/bench-smoke.test.ts',
 ];
 
-export default mergeConfig(
-  base,
-  defineConfig({
-    test: {
-      exclude: [...configDefaults.exclude, ...nodeOnly],
-      // test/deno-serve.test.ts checks that the files really run on the runtime named here.
-      env: { MAI_TEST_RUNTIME: 'deno' },
-    },
-  }),
-);
+// test/deno-serve.test.ts checks that the files really run on the runtime named here.
+export default suite({ exclude: nodeOnly, env: { MAI_TEST_RUNTIME: 'deno' } });

@@ -35,13 +35,48 @@ const rank = (spec: TestSpecification): number => {
   return index === -1 ? slowestFiles.length : index;
 };
 
+/**
+ * The files of a non-isolated project (vitest.config.ts's "shared") after all the others, in one
+ * block: Vitest hands a worker that keeps its module graph the next file only when the next file in
+ * the queue is of the same project, so a shared file between two isolated ones would start a fresh
+ * worker, and the graph it saves would be imported again. At the end they are also the short files
+ * that fill the tail while the other worker finishes its last long file.
+ */
+function sharedLast(files: TestSpecification[]): TestSpecification[] {
+  const shared = (spec: TestSpecification) => spec.project.config.isolate === false;
+  return [...files.filter((spec) => !shared(spec)), ...files.filter(shared)];
+}
+
+/** `files` in an order drawn from `seed` (mulberry32), the same for the same seed. */
+function shuffled<T>(files: readonly T[], seed: number): T[] {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  const out = [...files];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 export class SlowFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    // `vitest --sequence.seed=N`: the files in an order drawn from N (tests keep theirs; `--sequence.shuffle`
+    // shuffles both), to catch a shared file that depends on the ones before it. Vitest's own file shuffle
+    // applies only to its own sequencer.
+    const { seed } = this.ctx.config.sequence;
+    if (seed !== undefined) return sharedLast(shuffled(files, seed));
     const ordered = await super.sort(files);
     // Durations of a previous run on this machine (a warm cache) are the better guide: keep Vitest's order.
     const known = (spec: TestSpecification) => this.ctx.cache.getFileTestResults(`${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`);
-    if (files.every(known)) return ordered;
     // Array.prototype.sort is stable: files off the list keep Vitest's order among themselves.
-    return [...ordered].sort((a, b) => rank(a) - rank(b));
+    const slowFirst = files.every(known) ? ordered : [...ordered].sort((a, b) => rank(a) - rank(b));
+    return sharedLast(slowFirst);
   }
 }
