@@ -143,9 +143,13 @@ describe('plugin loading from the config', () => {
     );
     const created = globalThis as { maiTestCreated?: unknown };
     delete created.maiTestCreated;
-    const mai = await create('scorers:\n  - use: ./always-one.js\n    options: { marker: loaded }\n');
-    await mai.close();
-    expect(created.maiTestCreated).toEqual({ marker: 'loaded' });
+    try {
+      const mai = await create('scorers:\n  - use: ./always-one.js\n    options: { marker: loaded }\n');
+      await mai.close();
+      expect(created.maiTestCreated).toEqual({ marker: 'loaded' });
+    } finally {
+      delete created.maiTestCreated; // the files after this one share the worker's globalThis (test/support/shared-files.ts)
+    }
   });
 
   it('refuses a module that does not export a plugin, saying what it must export', async () => {

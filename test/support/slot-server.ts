@@ -130,7 +130,14 @@ export async function startSlotServer(options: SlotServerOptions): Promise<SlotS
     }
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     if (metricsBehaviour === 'slow') {
-      await sleep(30_000); // the probe must give up long before
+      // The probe must give up long before; its hang-up ends the wait, so no timer outlives the test.
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, 30_000);
+        res.once('close', () => {
+          clearTimeout(timer);
+          done();
+        });
+      });
       if (!res.destroyed) res.end(metricsText());
       return;
     }
