@@ -73,9 +73,14 @@ context: { stateDir: ./state, summary: digest }
       const token = `${name}-${round}`;
       const started = performance.now();
       let firstTokenMs = -1;
-      const firstToken = mai
-        .waitFor((m) => !Array.isArray(m) && m.method === '$/progress' && (m.params as { token: string; value: { kind: string } }).token === token && isAnswerDelta((m.params as { value: { kind: string; text?: string } }).value), 120_000)
-        .then(() => (firstTokenMs = performance.now() - started));
+      // A refused turn streams nothing: no wait for its first token (one left pending would reject
+      // 120 s later, in whatever file then shares this worker).
+      const firstToken =
+        behaviour === 'refused'
+          ? undefined
+          : mai
+              .waitFor((m) => !Array.isArray(m) && m.method === '$/progress' && (m.params as { token: string; value: { kind: string } }).token === token && isAnswerDelta((m.params as { value: { kind: string; text?: string } }).value), 120_000)
+              .then(() => (firstTokenMs = performance.now() - started));
       const reply: Reply = await mai.request('chat/send', { message: `fault ${name} ${round}`, progressToken: token, model: behaviour === 'refused' ? 'gone/primary' : 'primary' });
       entry.turns++;
       if (reply.error && behaviour !== 'refused') entry.lost++;
