@@ -5,8 +5,9 @@
  * it, so on a clean clone it falls back to file size — and the longest files here are short texts
  * that start whole processes (`npm run bench --smoke`, `npm run demo`, the CLI). This list names
  * them, longest first, as measured by `vitest --reporter=json` (issue 18); every other file
- * keeps Vitest's own order after them. With a warm cache Vitest's order stands. A stale list costs
- * only speed, never a result.
+ * keeps Vitest's own order after them. With a warm cache Vitest's order stands. Either way the
+ * files of the "shared" project (vitest.config.ts) then go last, in one block (sharedLast below).
+ * A stale list costs only speed, never a result.
  */
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
