@@ -7,8 +7,9 @@ import { SlowFirstSequencer } from './test/support/slow-first.ts';
  * workers that keep their module graph from file to file (`isolate: false`: Mai, zod, the fake
  * servers are imported once per worker, not once per file), and "isolated" runs every other file,
  * and every new one, with a fresh graph. `exclude` drops files from both (the Deno suite's node-only ones).
+ * On Node the shared files run in worker threads (a little less CPU than child processes).
  */
-export function suite(options: { exclude?: readonly string[]; env?: Record<string, string> } = {}) {
+export function suite(options: { exclude?: readonly string[]; env?: Record<string, string>; sharedPool?: 'threads' | 'forks' } = {}) {
   const exclude = [...configDefaults.exclude, ...(options.exclude ?? [])];
   const common = { testTimeout: 30_000, hookTimeout: 60_000 } satisfies TestProjectInlineConfiguration['test'];
   return defineConfig({
@@ -21,7 +22,7 @@ export function suite(options: { exclude?: readonly string[]; env?: Record<strin
       sequence: { sequencer: SlowFirstSequencer },
       ...(options.env ? { env: options.env } : {}),
       projects: [
-        { test: { ...common, name: 'shared', include: [...sharedFiles], exclude, isolate: false, pool: 'threads' } },
+        { test: { ...common, name: 'shared', include: [...sharedFiles], exclude, isolate: false, pool: options.sharedPool ?? 'threads' } },
         { test: { ...common, name: 'isolated', include: ['test/**/*.test.ts'], exclude: [...exclude, ...sharedFiles] } },
       ],
     },

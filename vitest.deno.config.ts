@@ -26,4 +26,6 @@ const nodeOnly = [
 ];
 
 // test/deno-serve.test.ts checks that the files really run on the runtime named here.
-export default suite({ exclude: nodeOnly, env: { MAI_TEST_RUNTIME: 'deno' } });
+// The shared files in child processes: Vitest's thread workers end with parentPort.removeAllListeners,
+// which Deno 2.9 does not implement (an unhandled "Not implemented" failed a run whose tests all passed).
+export default suite({ exclude: nodeOnly, env: { MAI_TEST_RUNTIME: 'deno' }, sharedPool: 'forks' });
