@@ -199,8 +199,10 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     expect(textOf(result)).toBe('A steady answer in five parts.');
     // Every notification before the result.
     expect(came.findLastIndex(isProgress)).toBeLessThan(came.findIndex((m) => 'result' in m));
-    // The SDK passed them on in order (all, unless the result overtook the last ones in its dispatch).
-    expect(updates.length).toBeGreaterThan(0);
+    // The SDK passed on what it passed in order. How many it passes is its own timing: its Protocol runs a
+    // notification's handler a microtask later but a response's at once, and the response drops the call's
+    // progress handler, so when the last notifications and the result come in one read (a loaded machine) it
+    // passes fewer, or none. The wire above is what Mai sent.
     expect(updates).toEqual(progress.slice(0, updates.length).map(({ progress: n, message }) => ({ progress: n, message })));
     expect(clientErrors.filter((e) => !/progress notification for an unknown token/.test(e.message))).toEqual([]);
   });
