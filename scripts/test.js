@@ -32,22 +32,28 @@ const build = { name: 'build', command: node, args: [join(root, 'scripts', 'buil
 const reportDir = process.env['MAI_TEST_REPORT_DIR'];
 /** @param {string} runtime */
 const report = (runtime) => (reportDir ? ['--reporter=default', '--reporter=json', `--outputFile.json=${join(resolve(reportDir), `${runtime}.json`)}`] : []);
+/** @type {Step} */
+const nodeSuite = { name: 'vitest (Node)', command: node, args: [vitest, 'run', ...report('node')] };
 /** @type {Step[]} */
-const steps = [
-  { name: 'vitest (Node)', command: node, args: [vitest, 'run', ...report('node')] },
+const checks = [
   // TypeScript 7's tsc (the native compiler; `typescript` itself stays 5.9 for typescript-eslint and madge, which need the
   // JavaScript API TypeScript 7 does not have): the same diagnostics as 5.9's, for ~4 CPU-s instead of ~28. One checker:
   // beside the suite on 2 cores, more checkers cost CPU (~6.5 CPU-s with the default 4) and end no sooner.
   { name: 'typecheck', command: node, args: [join(root, 'node_modules', '@typescript', 'native', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit', '--checkers', '1'] },
   { name: 'lint', command: bin('eslint'), args: ['.'] },
   { name: 'import graph', command: node, args: [join(root, 'scripts', 'import-graph.js')] },
-  {
-    name: 'vitest (Deno)',
-    command: bin('deno'),
-    args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')],
-    ...(process.env['MAI_TEST_SUITES_TOGETHER'] === '1' ? {} : { after: 'vitest (Node)' }),
-  },
 ];
+const together = process.env['MAI_TEST_SUITES_TOGETHER'] === '1';
+/** @type {Step} */
+const denoSuite = {
+  name: 'vitest (Deno)',
+  command: bin('deno'),
+  args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')],
+  ...(together ? {} : { after: 'vitest (Node)' }),
+};
+/** Started in this order as slots free up: together, both suites first and the checks one after another in the third slot. */
+/** @type {Step[]} */
+const steps = together ? [nodeSuite, denoSuite, ...checks] : [nodeSuite, ...checks, denoSuite];
 
 const jobs = Math.max(1, Number(process.env['MAI_TEST_JOBS'] ?? 3) || 3);
 
