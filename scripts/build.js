@@ -29,10 +29,10 @@ const out = join(dist, 'bundle');
 
 // tsc only emits (tsconfig.build.json: noCheck; `npm run typecheck` is the type check), and as `tsc -b` it finds an
 // unchanged tree up to date from dist/.tsbuildinfo without parsing it; --force when the entry was deleted by hand
-// (tsc -b does not notice a missing output). The tsc is TypeScript 7's, the native compiler (the `@typescript/native`
+// (tsc -b does not notice a missing output). The tsc is TypeScript 7's, the native compiler (the `typescript7`
 // devDependency, an npm alias of typescript@7): the same JavaScript out, in a tenth of the CPU time of TypeScript 5.9.
 const force = existsSync(join(dist, 'rpc', 'bin.js')) ? [] : ['--force'];
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules', '@typescript', 'native', 'bin', 'tsc'), '-b', 'tsconfig.build.json', ...force], { cwd: root, stdio: 'inherit' });
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript7', 'bin', 'tsc'), '-b', 'tsconfig.build.json', ...force], { cwd: root, stdio: 'inherit' });
 
 // Written beside, then moved in file by file: a file whose content is unchanged is left alone (chunk
 // names carry a hash of their content), so a rebuild that changes nothing touches nothing that a
