@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 /**
  * `npm test`: builds dist/ (scripts/build.js: the suites spawn the `mai` bin, dist/bundle/mai.js), then runs the suite on Node
- * with the type check, the linter and the import-graph check beside it (tsc and ESLint keep a core busy while the suite
- * mostly waits on processes, sockets and timers), then the suite on Deno. Each step's output is
- * printed whole when it ends (no interleaved lines), then every step's wall time and CPU time (user +
- * system of the step and the processes it waited for) and the run's total, so that a run shows where
- * its time went; any failure fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another,
- * as `npm test` did before. MAI_TEST_SUITES_TOGETHER=1 also starts the Deno suite beside the Node
- * suite: faster when the machine is idle, but on a loaded 2-core machine (load ~20) four test
- * workers at once made a few spawning tests exceed their waits, so it is not the default.
+ * and on Deno at once, with the type check, the linter and the import-graph check one after another in a third slot. Each
+ * step's output is printed whole when it ends (no interleaved lines), then every step's wall time and CPU time (user +
+ * system of the step and the processes it waited for) and the run's total, so that a run shows where its time went; any
+ * failure fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another.
+ *
+ * Why both suites at once: each mostly waits on processes, sockets and timers (on an idle 2-core machine the Node suite
+ * kept 1.37 cores busy on average, the Deno suite 1.39), so one beside the other fills the idle core instead of the Deno
+ * suite waiting ~100 s for the Node suite's last, slowest files; with TypeScript 7's type check the checks are ~27 CPU-s
+ * and fill gaps too. Measured interleaved on one clean clone at load 11-15 (other work on the machine): 791 s together
+ * against 919 s and 826 s with the Deno suite after the Node one, the same ~420-440 CPU-s; at that load both orders
+ * had the same load-bound failures (context-crash, a test past its 30 s timeout). MAI_TEST_SUITES_TOGETHER=0 runs the
+ * Deno suite after the Node suite, the checks beside the Node suite, as before: on a machine already loaded by other
+ * work, four test workers at once weigh more there and a spawning test may exceed its wait.
  *
  *   node scripts/test.js                              (npm test)
  *   MAI_TEST_REPORT_DIR=/tmp/profile npm test         (also node.json and deno.json: each file's duration)
@@ -43,7 +48,7 @@ const checks = [
   { name: 'lint', command: bin('eslint'), args: ['.'] },
   { name: 'import graph', command: node, args: [join(root, 'scripts', 'import-graph.js')] },
 ];
-const together = process.env['MAI_TEST_SUITES_TOGETHER'] === '1';
+const together = process.env['MAI_TEST_SUITES_TOGETHER'] !== '0';
 /** @type {Step} */
 const denoSuite = {
   name: 'vitest (Deno)',
