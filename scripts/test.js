@@ -59,8 +59,7 @@ const denoSuite = {
   args: ['run', '-A', vitest, 'run', '--config', 'vitest.deno.config.ts', ...report('deno')],
   ...(together ? {} : { after: 'vitest (Node)' }),
 };
-/** Started in this order as slots free up: together, both suites first and the checks one after another in the third slot. */
-/** @type {Step[]} */
+/** @type {Step[]} Started in this order as slots free up: together, both suites first and the checks one after another in the third slot. */
 const steps = together ? [nodeSuite, denoSuite, ...checks] : [nodeSuite, ...checks, denoSuite];
 
 const jobs = Math.max(1, Number(process.env['MAI_TEST_JOBS'] ?? 3) || 3);
