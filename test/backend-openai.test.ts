@@ -122,6 +122,19 @@ describe('openai backend: listing, streaming, aborting', () => {
     }
   });
 
+  it('a redirect to another origin does not carry the API key there (as fetch does)', async () => {
+    const server = await serve([{ id: 'alpha', reply: 'Hello there.', chunks: 2 }]);
+    const front = await redirector(() => 307, server.baseURL);
+    try {
+      const moved = await drain(backendFor(`${front.origin}/old/v1`, {}, 'sk-stays-at-its-origin'), { model: 'alpha', messages: hello });
+      expect(moved.error).toBeUndefined();
+      expect(moved.deltas.join('')).toBe('Hello there.');
+      expect(server.seen.at(-1)?.authorization).toBeNull();
+    } finally {
+      await front.close();
+    }
+  });
+
   it("counts tokens with llama.cpp's /tokenize, and says plainly when a server has none", async () => {
     const llama = await serve([{ id: 'tiny.gguf' }], { llamaCpp: { nCtx: 2048 } });
     expect(await backendFor(llama.baseURL).countTokens('tiny.gguf', 'héllo')).toBe(6); // byte-level: é is 2 bytes

@@ -10,7 +10,8 @@
  * caller's signal, and a caller that stops reading, close the connection (the server sees its
  * client go); an `{"error": …}` event is a failure; `[DONE]` ends the answer; every failure is a
  * MaiError of the right kind (normalize-error.ts), secrets scrubbed. Redirects that keep the
- * method (307, 308) are followed, as fetch did; any other is an error that names where it points.
+ * method (307, 308) are followed, as fetch did, without the key when they leave the backend's origin;
+ * any other is an error that names where it points.
  */
 import { Buffer } from 'node:buffer';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -99,10 +100,11 @@ async function readText(response: IncomingMessage): Promise<string> {
 /** Sends the POST; resolves once a 2xx answer's headers arrived (a MaiError otherwise). */
 async function open(post: SsePost): Promise<IncomingMessage> {
   let url = post.url;
+  let hop = post;
   for (let hops = 0; ; hops++) {
     let response: IncomingMessage;
     try {
-      response = await send(post, url);
+      response = await send(hop, url);
     } catch (error) {
       if (post.signal.aborted) throw cancelled(post);
       throw normalizeError(error, post);
@@ -114,6 +116,8 @@ async function open(post: SsePost): Promise<IncomingMessage> {
       response.destroy();
       const next = new URL(location, url).href;
       if ((status === 307 || status === 308) && hops < MAX_REDIRECTS) {
+        // As fetch does: the key goes no further than the origin it was configured for.
+        if (new URL(next).origin !== new URL(url).origin) hop = { ...hop, headers: withoutCredentials(hop.headers) };
         url = next;
         continue;
       }
@@ -126,6 +130,12 @@ async function open(post: SsePost): Promise<IncomingMessage> {
     const retryAfter = response.headers['retry-after'];
     throw errorFromStatus({ ...post, status, body, retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
   }
+}
+
+const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+function withoutCredentials(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIALS.has(name.toLowerCase())));
 }
 
 function cancelled(post: SsePost): MaiError {
