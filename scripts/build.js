@@ -21,7 +21,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rolldown } from 'rolldown';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -31,8 +30,15 @@ const out = join(dist, 'bundle');
 // unchanged tree up to date from dist/.tsbuildinfo without parsing it; --force when the entry was deleted by hand
 // (tsc -b does not notice a missing output). The tsc is TypeScript 7's, the native compiler (the `typescript7`
 // devDependency, an npm alias of typescript@7): the same JavaScript out, in a tenth of the CPU time of TypeScript 5.9.
+// An install without optional dependencies (the README's lean install: `npm install --omit=optional`) has neither
+// TypeScript 7's platform binary nor rolldown's native binding: it builds with TypeScript 5.9's tsc, and dist/bundle/mai.js
+// then runs the per-file dist/ (the same code, a slower cold start), each said on stderr.
 const force = existsSync(join(dist, 'rpc', 'bin.js')) ? [] : ['--force'];
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript7', 'bin', 'tsc'), '-b', 'tsconfig.build.json', ...force], { cwd: root, stdio: 'inherit' });
+const native = join(root, 'node_modules', 'typescript7', 'bin', 'tsc');
+const hasNative = spawnSync(process.execPath, [native, '--version'], { cwd: root, stdio: 'ignore' }).status === 0;
+if (!hasNative) process.stderr.write("build: TypeScript 7's native tsc is not installed (an install without optional dependencies): compiling with TypeScript 5.9's, slower, the same JavaScript.\n");
+const tscBin = hasNative ? native : join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const tsc = spawnSync(process.execPath, [tscBin, '-b', 'tsconfig.build.json', ...force], { cwd: root, stdio: 'inherit' });
 
 // Written beside, then moved in file by file: a file whose content is unchanged is left alone (chunk
 // names carry a hash of their content), so a rebuild that changes nothing touches nothing that a
@@ -40,14 +46,21 @@ const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript7
 // and the files no longer part of the bundle go.
 const next = `${out}.next`;
 rmSync(next, { recursive: true, force: true });
-const bundle = await rolldown({
-  cwd: root,
-  input: { mai: join(dist, 'rpc', 'bin.js'), 'sample.worker': join(dist, 'core', 'monitor', 'sample.worker.js') },
-  platform: 'node',
-  external: ['tinypool', /^node-llama-cpp(\/|$)/],
-});
-await bundle.write({ dir: next, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
-await bundle.close();
+const rolldown = await import('rolldown').then((module) => module.rolldown, () => null);
+if (rolldown) {
+  const bundle = await rolldown({
+    cwd: root,
+    input: { mai: join(dist, 'rpc', 'bin.js'), 'sample.worker': join(dist, 'core', 'monitor', 'sample.worker.js') },
+    platform: 'node',
+    external: ['tinypool', /^node-llama-cpp(\/|$)/],
+  });
+  await bundle.write({ dir: next, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
+  await bundle.close();
+} else {
+  process.stderr.write("build: rolldown's native binding is not installed (an install without optional dependencies): the mai bin runs dist/rpc/bin.js unbundled, a slower cold start; a full `npm install` bundles it.\n");
+  mkdirSync(next, { recursive: true });
+  writeFileSync(join(next, 'mai.js'), "#!/usr/bin/env node\n// Unbundled (scripts/build.js found no rolldown binding): the per-file build.\nimport '../rpc/bin.js';\n");
+}
 // The build's id (rpc/host/build.ts): a hash of the bundle's files, moved in last, once the files it names are there.
 const ID = 'build-id.txt';
 const id = createHash('sha256');
