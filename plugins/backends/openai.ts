@@ -14,7 +14,7 @@ import { definePlugin } from '../../core/plugin.ts';
 import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, LoadProbeRequest, ServerLoad, Usage } from '../../core/types.ts';
 import { httpJson } from './http.ts';
 import { openAICompatibleProbe } from './load-probes/openai-compatible.ts';
-import { postForEvents } from './sse-post.ts';
+import { cancelled, postForEvents } from './sse-post.ts';
 import { normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export const OpenAIBackendOptions = z
@@ -194,9 +194,7 @@ export class OpenAIBackend implements Backend {
       if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
     }
     // A stream that ended as the signal aborted: the caller must still learn it was cancelled.
-    if (request.signal.aborted) {
-      throw new MaiError(ErrorCodes.cancelled, `The request to ${this.name} for ${request.model} was aborted.`, { retryable: false, cause: request.signal.reason });
-    }
+    if (request.signal.aborted) throw cancelled({ backend: this.name, model: request.model, signal: request.signal });
     if (finish === null) {
       throw new MaiError(ErrorCodes.streamCut, `${this.name}'s stream for ${request.model} ended without a finish_reason.`, {
         data: { backend: this.name, model: request.model },

@@ -138,7 +138,8 @@ function withoutCredentials(headers: Readonly<Record<string, string>>): Record<s
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIALS.has(name.toLowerCase())));
 }
 
-function cancelled(post: SsePost): MaiError {
+/** The error of a request whose caller's signal aborted (the backend's stream code throws it too). */
+export function cancelled(post: Pick<SsePost, 'backend' | 'model' | 'signal'>): MaiError {
   return new MaiError(ErrorCodes.cancelled, `The request to ${post.backend}${post.model ? ` for ${post.model}` : ''} was aborted.`, { retryable: false, cause: post.signal.reason });
 }
 
