@@ -147,6 +147,11 @@ function removeSocket(address: HostAddress, log: Logger): void {
   }
 }
 
+/** The host's side of the hello: yes, or why not, with this host's version, pid and build. */
+function hostHello(answer: { ok: true } | { ok: false; error: string; retired?: true }): string {
+  return helloLine({ ...answer, version: maiVersion(), pid: process.pid, ...(runningBuild ? { build: runningBuild } : {}) });
+}
+
 /** Reads how the connection opens (a hello, or JSON-RPC at once), then serves it or says why not. */
 async function greet(
   socket: Socket,
@@ -160,7 +165,7 @@ async function greet(
   if (opening.kind === 'refused') {
     log.info(`refused a connection: ${opening.why}`);
     if (opening.asHello) {
-      socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `${opening.why} (this host is Mai ${maiVersion()})` }));
+      socket.end(hostHello({ ok: false, error: `${opening.why} (this host is Mai ${maiVersion()})` }));
       return;
     }
     const message = `This is Mai's host socket; the connection was refused: ${opening.why}. Connect with \`mai serve\` (it forwards stdio here).`;
@@ -170,14 +175,14 @@ async function greet(
   const hello = opening.kind === 'hello' ? opening.hello : undefined;
   if (hello && hello.version !== maiVersion()) {
     log.info(`refused a client of Mai ${hello.version}`);
-    socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: `this host is Mai ${maiVersion()}, the client Mai ${hello.version}` }));
+    socket.end(hostHello({ ok: false, error: `this host is Mai ${maiVersion()}, the client Mai ${hello.version}` }));
     return;
   }
   // A client of another build: if the build on disk is still this host's, the client is the older
   // one (it forwards bytes, which any build of this version reads alike) and is served.
   const left = hello?.build !== undefined && hello.build !== runningBuild ? retire(hello.build) : null;
   if (left) {
-    socket.end(helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: left, retired: true, ...(runningBuild ? { build: runningBuild } : {}) }));
+    socket.end(hostHello({ ok: false, error: left, retired: true }));
     return;
   }
   // The face is loaded before the hello says yes (MCP's on its first client): a host that cannot
@@ -188,10 +193,10 @@ async function greet(
   } catch (error) {
     const why = `this host cannot load its ${hello?.face ?? 'mai'} server: ${(error as Error).message}`;
     log.error(why);
-    socket.end(hello ? helloLine({ ok: false, version: maiVersion(), pid: process.pid, error: why }) : '');
+    socket.end(hello ? hostHello({ ok: false, error: why }) : '');
     return;
   }
-  if (hello) socket.write(helloLine({ ok: true, version: maiVersion(), pid: process.pid, ...(runningBuild ? { build: runningBuild } : {}) }));
+  if (hello) socket.write(hostHello({ ok: true }));
   const client = { name: hello?.name ?? 'a direct JSON-RPC client', ...(hello?.clientInfo ? { clientInfo: hello.clientInfo } : {}) };
   await serveClient(socket, opening.rest, mai, log, face, client, reload);
 }
