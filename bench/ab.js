@@ -27,8 +27,7 @@ import OpenAI from 'openai';
 import { cpuMs, spawnLoopbackServer } from './lib/processes.js';
 import { spawnRpc } from './lib/rpc-pipe.js';
 import { maiEnv, tempDir, writeBenchConfig } from './lib/setup.js';
-import { p50 } from './lib/stats.js';
-import { medianInterval } from './suites/host.js';
+import { medianInterval, p50 } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {

@@ -19,6 +19,19 @@ export const p50 = (values) => quantile(values, 0.5);
 /** @param {readonly number[]} values */
 export const p99 = (values) => quantile(values, 0.99);
 
+/**
+ * The median of `values` and a distribution-free 95 % interval for it: the order statistics at
+ * ranks n/2 ∓ 0.98·√n (the binomial's normal approximation), as a sign test gives it.
+ * @param {readonly number[]} values
+ */
+export function medianInterval(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  const half = 0.98 * Math.sqrt(n);
+  const at = (/** @type {number} */ rank) => /** @type {number} */ (sorted[Math.min(n - 1, Math.max(0, rank))]);
+  return { median: p50(sorted), low: at(Math.floor(n / 2 - half) - 1), high: at(Math.ceil(n / 2 + half) - 1) };
+}
+
 /** @param {readonly number[]} values */
 export function mean(values) {
   return values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);

@@ -16,7 +16,7 @@ import { startLoopbackServer } from '../lib/loopback-server.js';
 import { cpuMs } from '../lib/processes.js';
 import { spawnRpc } from '../lib/rpc-pipe.js';
 import { benchDir, binPath, maiEnv, tempDir, writeBenchConfig } from '../lib/setup.js';
-import { ms, p50, plusMs, times } from '../lib/stats.js';
+import { medianInterval, ms, p50, plusMs, times } from '../lib/stats.js';
 import { toFirstToken } from './cold-start.js';
 
 /** RSS of a process in bytes (from /proc). @param {number} pid */
@@ -72,19 +72,6 @@ function kill(pid) {
   } catch {
     // gone already
   }
-}
-
-/**
- * The median of `values` and a distribution-free 95 % interval for it: the order statistics at
- * ranks n/2 ∓ 0.98·√n (the binomial's normal approximation), as a sign test gives it.
- * @param {readonly number[]} values
- */
-export function medianInterval(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const n = sorted.length;
-  const half = 0.98 * Math.sqrt(n);
-  const at = (/** @type {number} */ rank) => /** @type {number} */ (sorted[Math.min(n - 1, Math.max(0, rank))]);
-  return { median: p50(sorted), low: at(Math.floor(n / 2 - half) - 1), high: at(Math.ceil(n / 2 + half) - 1) };
 }
 
 /**
