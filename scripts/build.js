@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,7 +36,15 @@ const out = join(dist, 'bundle');
 // then runs the per-file dist/ (the same code, a slower cold start), each said on stderr.
 const force = existsSync(join(dist, 'rpc', 'bin.js')) ? [] : ['--force'];
 const native = join(root, 'node_modules', 'typescript7', 'bin', 'tsc');
-const hasNative = spawnSync(process.execPath, [native, '--version'], { cwd: root, stdio: 'ignore' }).status === 0;
+// Found as TypeScript 7's own launcher finds it (its lib/getExePath.js), rather than by starting it once more.
+const hasNative = (() => {
+  try {
+    createRequire(join(root, 'node_modules', 'typescript7', 'package.json')).resolve(`@typescript/typescript-${process.platform}-${process.arch}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+})();
 if (!hasNative) process.stderr.write("build: TypeScript 7's native tsc is not installed (an install without optional dependencies): compiling with TypeScript 5.9's, slower, the same JavaScript.\n");
 const tscBin = hasNative ? native : join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const tsc = spawnSync(process.execPath, [tscBin, '-b', 'tsconfig.build.json', ...force], { cwd: root, stdio: 'inherit' });
