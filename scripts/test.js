@@ -2,7 +2,8 @@
 /**
  * `npm test`: builds dist/ (scripts/build.js: the suites spawn the `mai` bin, dist/bundle/mai.js), then runs the suite on Node
  * and on Deno at once, with the type check, the linter and the import-graph check one after another in a third slot. Each
- * step's output is printed whole when it ends (no interleaved lines), then every step's wall time and CPU time (user +
+ * step's output is printed whole when it ends (no interleaved lines; a failed step's at the very end, so the tail of a
+ * CI log shows the failure), then every step's wall time and CPU time (user +
  * system of the step and the processes it waited for) and the run's total, so that a run shows where its time went; any
  * failure fails the run. MAI_TEST_JOBS (default 3) caps the steps at once: 1 runs them one after another.
  *
@@ -112,8 +113,11 @@ function run(step) {
     fd3?.on('data', (chunk) => (times += chunk.toString('utf8')));
     const finish = (/** @type {number} */ code) => {
       const result = { name: step.name, code, seconds: (performance.now() - started) / 1000, cpu: childrenCpu(times) };
-      process.stdout.write(`\n===== ${step.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${timing(result)} =====\n`);
-      process.stdout.write(Buffer.concat(output));
+      const text = Buffer.concat([Buffer.from(`\n===== ${step.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${timing(result)} =====\n`), ...output]);
+      // A failed step's output is kept for the end, after every step that passed: a CI log read from its tail (or cut to
+      // it) then shows the failure itself, not the last suite to finish, which passed.
+      if (code === 0) process.stdout.write(text);
+      else failedOutput.push(text);
       done(result);
     };
     child.on('error', (error) => {
@@ -124,6 +128,8 @@ function run(step) {
   });
 }
 
+/** @type {Buffer[]} The output of each step that failed, printed last. */
+const failedOutput = [];
 const results = [await run(build)];
 if (results[0]?.code === 0) {
   /** @type {Map<string, Promise<unknown>>} */
@@ -148,6 +154,7 @@ if (results[0]?.code === 0) {
   await Promise.all(ended.values());
 }
 const failed = results.filter((r) => r.code !== 0);
+for (const text of failedOutput) process.stdout.write(text);
 const wall = performance.now() / 1000;
 const cpu = results.reduce((sum, r) => sum + (r.cpu ?? 0), 0);
 process.stdout.write(
