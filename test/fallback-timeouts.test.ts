@@ -13,7 +13,7 @@ import { useScene } from './support/scene.ts';
 describe('first-token and total timeouts', () => {
   const scene = useScene();
 
-  async function start(models: FakeOllamaModel[]): Promise<Mai> {
+  async function start(models: FakeOllamaModel[], firstTokenTimeoutMs = 300): Promise<Mai> {
     const server = await scene.ollama(models);
     return scene.mai(
       `
@@ -22,7 +22,7 @@ models:
   - { id: primary, tier: large, contextLength: 2048 }
   - { id: backup, tier: small, contextLength: 2048 }
 scorers: [{ use: resource-fit }]
-fallback: { retries: 0, firstTokenTimeoutMs: 300, loadingFirstTokenTimeoutMs: 5000, totalTimeoutMs: 1500 }
+fallback: { retries: 0, firstTokenTimeoutMs: ${firstTokenTimeoutMs}, loadingFirstTokenTimeoutMs: 5000, totalTimeoutMs: 1500 }
 switching: { preload: false }
 `,
       snapshot({ memFreeBytes: 64 * GiB, memTotalBytes: 96 * GiB }),
@@ -51,10 +51,16 @@ switching: { preload: false }
   });
 
   it('a model whose tokens come in time but that does not finish within totalTimeoutMs is left too', async () => {
-    const m = await start([
-      { name: 'primary', sizeBytes: 4 * GiB, loaded: true, reply: 'a slow but steady answer', chunks: 8, chunkDelayMs: 250 },
-      { name: 'backup', sizeBytes: 1 * GiB, loaded: true, reply: 'Backup.' },
-    ]);
+    // The first-token timeout far above a chunk's delay: under load a 250 ms chunk can take over 300 ms (CI at load 20
+    // saw "sent no token within 300 ms" here), and only the total timeout is this test's to see. 8 chunks of ≥ 250 ms
+    // cannot finish within 1500 ms, however fast the machine.
+    const m = await start(
+      [
+        { name: 'primary', sizeBytes: 4 * GiB, loaded: true, reply: 'a slow but steady answer', chunks: 8, chunkDelayMs: 250 },
+        { name: 'backup', sizeBytes: 1 * GiB, loaded: true, reply: 'Backup.' },
+      ],
+      1400,
+    );
     const result = await m.chat({ message: 'hi' });
     expect(result.model).toBe('backup');
     expect(result.attempts[0]).toEqual({ model: 'primary', error: { code: 'timeout', message: 'primary did not finish within 1500 ms.' } });
