@@ -52,7 +52,7 @@ describe('the demo models, read back', () => {
         file: path,
         sizeBytes,
         architecture: 'llama',
-        name: spec.id,
+        name: `${spec.id} (ChatML)`,
         contextLength: spec.contextLength,
         layers: spec.layers,
         heads: spec.heads,

@@ -16,7 +16,7 @@ import { meta } from './writer.js';
 
 /**
  * @typedef {object} TinyLlamaSpec
- * @property {string} id the model's name (general.name), also its file name without `.gguf`
+ * @property {string} id its file name without `.gguf`, and the start of its name (general.name)
  * @property {number} layers
  * @property {number} embedding
  * @property {number} heads
@@ -107,7 +107,11 @@ export function buildTinyLlama(spec) {
 
   const metadata = [
     meta.str('general.architecture', 'llama'),
-    meta.str('general.name', spec.id),
+    // The name says the chat format: node-llama-cpp's resolveChatWrapper renders the template
+    // against its specialised formats in the order the name and file name suggest, and without a
+    // hint it tries ten before ChatML (~1 CPU-s at every model load). Mai lists a model by its file
+    // name; general.name is not shown.
+    meta.str('general.name', `${spec.id} (ChatML)`),
     meta.str('general.description', 'A demo model written by Mai (scripts/demo-models.js). Its weights are random: its answers are noise.'),
     // Marks the file as a demo: the catalogue hides demo models as soon as any real model exists.
     meta.bool('mai.demo', true),
