@@ -83,7 +83,7 @@ export async function coldStart({ smoke, baseline }) {
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 20 });
   const dir = await tempDir();
   try {
-    const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: true });
+    const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: !smoke });
     const env = maiEnv(dir.path);
     const echo = join(benchDir, 'lib', 'echo-server.js');
     const direct = join(benchDir, 'lib', 'direct-chat.js');

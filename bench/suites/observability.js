@@ -91,8 +91,9 @@ async function turn(mai) {
  */
 export async function observability({ smoke }) {
   const began = performance.now();
-  const iterations = smoke ? 5 : 300;
-  const warmup = smoke ? 2 : 30;
+  // Smoke: one turn on each Mai, no warm-up, and a small ledger read once: the same code, the least work.
+  const iterations = smoke ? 1 : 300;
+  const warmup = smoke ? 0 : 30;
   const server = await spawnLoopbackServer({ models: [{ id: MODEL }], replyMs: 20, chunks: 20 });
   const on = await tempDir();
   const off = await tempDir();
@@ -141,7 +142,7 @@ export async function observability({ smoke }) {
     const paired = p50(onTimes.map((t, i) => t - (offTimes[i] ?? t)));
 
     // `mai stats` on 100,000 lines: in the state directory of the Mai with the ledger on (its own turns are in it too).
-    const lines = smoke ? 2_000 : LINES;
+    const lines = smoke ? 200 : LINES;
     const now = Date.now();
     const ledgerDir = join(on.path, 'state', 'ledger');
     await mkdir(ledgerDir, { recursive: true });
@@ -151,7 +152,7 @@ export async function observability({ smoke }) {
     const text = `${ledgerLines.join('\n')}\n`;
     await writeFile(join(ledgerDir, 'ledger.1.jsonl'), text);
     await writeFile(join(ledgerDir, 'ledger.1.stats'), `${ledgerLines.map((l) => statsLine(JSON.parse(l), Buffer.byteLength(l) + 1)).join('\n')}\n`);
-    const rounds = smoke ? 2 : 5;
+    const rounds = smoke ? 1 : 5;
     /** @type {number[]} */
     const viaMethod = [];
     let counted = 0;

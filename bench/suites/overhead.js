@@ -82,12 +82,13 @@ async function viaMai(mai, token) {
  */
 export async function overhead({ smoke }) {
   const began = performance.now();
-  const iterations = smoke ? 5 : 200;
-  const warmup = smoke ? 2 : 30;
+  // Smoke: one turn per path, each path's first (no warm-up): the same code, a third of the turns.
+  const iterations = smoke ? 1 : 200;
+  const warmup = smoke ? 0 : 30;
   const server = await spawnLoopbackServer({ models: [{ id: MODEL }], replyMs: 20, chunks: 20 });
   const portkey = await startPortkey();
   const dir = await tempDir();
-  const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: true });
+  const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: !smoke });
   const mai = spawnRpc({ command: process.execPath, args: [binPath, 'serve', '--config', config], framing: 'content-length', env: maiEnv(dir.path), cwd: dir.path });
   try {
     const init = await mai.request('initialize', { clientInfo: { name: 'mai-bench' } });

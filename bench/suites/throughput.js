@@ -51,8 +51,8 @@ function pipelined(pipe, count) {
 export async function throughput({ smoke }) {
   const began = performance.now();
   const rounds = smoke ? 1 : 12;
-  const perRound = smoke ? 200 : 8_000;
-  const warmup = smoke ? 100 : 3_000;
+  const perRound = smoke ? 100 : 8_000;
+  const warmup = smoke ? 20 : 3_000;
   const server = await startLoopbackServer({ models: [{ id: 'bench-model' }], replyMs: 20, chunks: 4 });
   const dir = await tempDir();
   const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: true });
