@@ -160,10 +160,15 @@ export async function host({ smoke }) {
     await writeFile(gguf, `backends:\n  - use: gguf\n    options: { folders: [./models], threads: 1 }\nmonitor: { enabled: false }\ncontext: { stateDir: ./state, summary: digest }\nhost: { idleExitMs: 20000 }\n${smokeOnly}`);
     const ggufArgs = [binPath, 'serve', '--config', gguf];
     const ask = { message: 'Hello', model: 'mai-demo-small', ...(smoke ? { maxTokens: 8 } : {}) };
-    /** One in-process `mai serve` answering a GGUF turn: its RSS and private bytes. */
+    /**
+     * One in-process `mai serve` answering a GGUF turn: its RSS and private bytes. (Smoke: a loopback
+     * turn, the same code here; GGUF in process is test/demo.test.ts's, and the host's GGUF load is
+     * this section's path: a second node-llama-cpp load is ~2.3 CPU-s.)
+     */
     const inProcessClient = async () => {
-      const alone = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: standalone, cwd: dir.path });
-      const aloneReply = await alone.request('chat/send', ask);
+      const [aloneArgs, aloneAsk] = smoke ? [serveArgs, { message, model: 'bench-model' }] : [ggufArgs, ask];
+      const alone = spawnRpc({ command: process.execPath, args: aloneArgs, framing: 'content-length', env: standalone, cwd: dir.path });
+      const aloneReply = await alone.request('chat/send', aloneAsk);
       if (aloneReply.error) throw new Error(`GGUF chat/send in process failed: ${aloneReply.error.message}`);
       const measured = { bytes: rss(alone.child.pid ?? 0), private: privateBytes(alone.child.pid ?? 0) };
       await alone.close();
