@@ -92,7 +92,7 @@ describe.each<WireFraming>(['ndjson', 'content-length'])('mai serve methods (%s 
 
     const unknown = await mai.request('models/switch', { model: 'gamma' });
     expect(unknown.error).toMatchObject({ code: -32602, data: { code: 'unknown-model', model: 'gamma' } });
-    expect((unknown.error?.data?.known as string[]).sort()).toEqual(['alpha', 'beta']);
+    expect((unknown.error?.data?.known as string[] | undefined)?.sort()).toEqual(['alpha', 'beta']);
     expect(unknown.error?.message).toMatch(/alpha/);
 
     expect((await mai.request('models/switch', { model: 'beta' })).result).toEqual({ pinned: 'beta' });
