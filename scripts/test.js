@@ -9,8 +9,8 @@
  *
  * Why both suites at once: each mostly waits on processes, sockets and timers (on an idle 2-core machine the Node suite
  * kept 1.37 cores busy on average, the Deno suite 1.39), so one beside the other fills the idle core instead of the Deno
- * suite waiting ~100 s for the Node suite's last, slowest files; with TypeScript 7's type check the checks are ~27 CPU-s
- * and fill gaps too. Measured interleaved on one clean clone at load 11-15 (other work on the machine): 791 s together
+ * suite waiting ~100 s for the Node suite's last, slowest files; the checks (~9 CPU-s in all since the type check is
+ * TypeScript 7's and the linter oxlint) fill gaps too. Measured interleaved on one clean clone at load 11-15 (other work on the machine): 791 s together
  * against 919 s and 826 s with the Deno suite after the Node one, the same ~420-440 CPU-s; at that load both orders
  * had the same load-bound failures (context-crash, a test past its 30 s timeout). MAI_TEST_SUITES_TOGETHER=0 runs the
  * Deno suite after the Node suite, the checks beside the Node suite, as before: on a machine already loaded by other
@@ -49,7 +49,8 @@ const checks = [
   // oxlint (.oxlintrc.json: the rule set of ESLint's and typescript-eslint's recommended configs, rule by rule): ~0.3 CPU-s
   // for the ~350 files, where ESLint took ~17 (most of it typescript-estree turning each file into ESTree).
   { name: 'lint', command: bin('oxlint'), args: ['--deny-warnings'] },
-  // ~5.5 CPU-s: madge parses each file of core/, plugins/ and rpc/ with typescript-estree and resolves with TypeScript 5.9.
+  // ~5 CPU-s: madge parses each file of core/, plugins/ and rpc/ with typescript-estree (about half of it), loads its
+  // detectives and TypeScript 5.9 (~1.2) and resolves each import with TypeScript 5.9.
   { name: 'import graph', command: node, args: [join(root, 'scripts', 'import-graph.js')] },
 ];
 const together = process.env['MAI_TEST_SUITES_TOGETHER'] !== '0';
