@@ -229,6 +229,8 @@ describe('gguf backend without node-llama-cpp', () => {
       code: ErrorCodes.unreachable,
       message: expect.stringMatching(/native library failed to load: libllama\.so: cannot open shared object file.*npm install node-llama-cpp@3\.21\.1/),
     });
+    // The fix for a machine no prebuilt binary fits: build llama.cpp, where that node-llama-cpp is installed.
+    expect(broken.unusable()).toContain(`\`npx --no node-llama-cpp source download\` in ${dir.path} (it needs CMake and a C++ compiler)`);
     expect(await broken.listModels()).toHaveLength(2);
     expect(broken.unusable()).toMatch(/native library failed to load: libllama\.so/);
     expect((await broken.health()).reachable).toBe(false);

@@ -5,7 +5,7 @@
  * Never downloads or builds anything at run time (build: 'never', skipDownload).
  */
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
@@ -16,6 +16,13 @@ export type NodeLlamaCpp = typeof import('node-llama-cpp');
 
 export const NODE_LLAMA_CPP_VERSION = '3.21.1';
 export const INSTALL_COMMAND = `npm install node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`;
+/**
+ * Builds llama.cpp for this machine when no prebuilt binary of node-llama-cpp loads here (node-llama-cpp's own CLI:
+ * it downloads llama.cpp's source and compiles it; getLlama then finds that build even with build: 'never'). Mai's
+ * package.json turns node-llama-cpp's postinstall off (it only tested the prebuilt binary, or tried this build), so
+ * this is the step a machine without a working prebuilt binary needs.
+ */
+export const BUILD_COMMAND = 'npx --no node-llama-cpp source download';
 
 export interface LlamaRuntimeOptions {
   /** The package to load (tests name one that does not exist). */
@@ -96,6 +103,15 @@ export class LlamaRuntime {
     return this.failure;
   }
 
+  /** No prebuilt binary loads here: name the command that builds one, run where node-llama-cpp is installed. */
+  private nativeFailure(cause: unknown): MaiError {
+    const path = this.locate();
+    const at = path.lastIndexOf(`${sep}node_modules${sep}`);
+    const where = at > 0 ? ` in ${path.slice(0, at)}` : '';
+    const hint = ` Build llama.cpp for this machine with \`${BUILD_COMMAND}\`${where} (it needs CMake and a C++ compiler), or, if the install is damaged, reinstall it with \`${INSTALL_COMMAND}\`; then restart Mai.`;
+    return this.fail(`node-llama-cpp's native library failed to load: ${(cause as Error).message}`, cause, hint);
+  }
+
   /**
    * Under Deno, node-llama-cpp loads a Node-API addon (--allow-ffi) after testing it in a forked
    * Deno (--allow-run of Deno itself), and reads the home folder and user id as it is imported
@@ -128,12 +144,12 @@ export class LlamaRuntime {
       try {
         return await getLlama({ ...base, gpu: this.options.gpu });
       } catch (first) {
-        if (this.options.gpu === false) throw this.fail(`node-llama-cpp's native library failed to load: ${(first as Error).message}`, first);
+        if (this.options.gpu === false) throw this.nativeFailure(first);
         log.warn('node-llama-cpp could not use a GPU; using the CPU', first);
         try {
           return await getLlama({ ...base, gpu: false });
         } catch (cause) {
-          throw this.fail(`node-llama-cpp's native library failed to load: ${(cause as Error).message}`, cause);
+          throw this.nativeFailure(cause);
         }
       }
     })();
