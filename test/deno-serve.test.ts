@@ -108,10 +108,36 @@ context: { summary: digest }
     }
   }
 
-  it.each<WireFraming>(['ndjson', 'content-length'])('answers initialize, status, a streamed chat/send, shutdown and exit (%s)', async (framing) => {
-    const p = serve(framing);
+  /** initialize, answered as over any framing. */
+  async function initialize(p: ServeProcess): Promise<void> {
     const init = await p.request('initialize', { processId: null, rootUri: null, capabilities: {} });
     expect(init.result).toMatchObject({ serverInfo: { name: 'mai' }, capabilities: { progress: true } });
+  }
+
+  /** A chat/send streamed as $/progress, its conversation stored where --allow-write lets Mai write. */
+  async function streamedChat(p: ServeProcess, message: string): Promise<void> {
+    const chat = await p.request('chat/send', { message, progressToken: 'p1' });
+    expect(chat.error).toBeUndefined();
+    expect(chat.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha', finishReason: 'stop' });
+    const deltas = p.messages.filter((m): m is Reply => !Array.isArray(m) && m.method === '$/progress');
+    expect(deltas.length).toBeGreaterThanOrEqual(3);
+    const conversationId = (chat.result as { conversationId: string }).conversationId;
+    expect(JSON.stringify(await readdir(join(stateDir(), 'conversations'), { recursive: true }))).toContain(conversationId);
+  }
+
+  /** shutdown, then exit: code 0, nothing on stdout but well-framed messages, no uncaught error. */
+  async function shutdownAndExit(p: ServeProcess): Promise<void> {
+    expect((await p.request('shutdown')).result).toBeNull();
+    p.send({ jsonrpc: '2.0', method: 'exit' });
+    expect(await p.exited).toBe(0);
+    expect(p.garbage).toEqual([]);
+    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
+  }
+
+  // The Content-Length framing's run of the same lifecycle is the next test's (one process fewer).
+  it('answers initialize, status, a streamed chat/send, shutdown and exit (ndjson)', async () => {
+    const p = serve('ndjson');
+    await initialize(p);
     // A sample from the worker thread (it carries a trend), with the metrics --allow-sys grants.
     const resources = await statusUntil(p, (r) => r.trend !== undefined);
     expect(resources.trend).toBeDefined();
@@ -119,21 +145,8 @@ context: { summary: digest }
     expect(resources.memTotalBytes).toBeGreaterThan(0);
     expect(resources.memFreeBytes).toBeGreaterThan(0);
     expect(resources.unavailable).toBeUndefined();
-
-    const chat = await p.request('chat/send', { message: 'Hello from Deno?', progressToken: 'p1' });
-    expect(chat.error).toBeUndefined();
-    expect(chat.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha', finishReason: 'stop' });
-    const deltas = p.messages.filter((m): m is Reply => !Array.isArray(m) && m.method === '$/progress');
-    expect(deltas.length).toBeGreaterThanOrEqual(3);
-    // Stored where --allow-write lets it write.
-    const conversationId = (chat.result as { conversationId: string }).conversationId;
-    expect(JSON.stringify(await readdir(join(stateDir(), 'conversations'), { recursive: true }))).toContain(conversationId);
-
-    expect((await p.request('shutdown')).result).toBeNull();
-    p.send({ jsonrpc: '2.0', method: 'exit' });
-    expect(await p.exited).toBe(0);
-    expect(p.garbage).toEqual([]);
-    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
+    await streamedChat(p, 'Hello from Deno?');
+    await shutdownAndExit(p);
   }, 60_000);
 
   it('the CLI commands: chat streams to stdout, status/models as JSON, switch persists the pin', async () => {
@@ -152,22 +165,22 @@ context: { summary: digest }
     expect(pinned.stdout).toBe('Beta answers.\n');
   }, 60_000);
 
-  it('without --allow-sys and --allow-run: CPU, memory and GPU are null with the reason, and every request is answered', async () => {
+  it('without --allow-sys and --allow-run: CPU, memory and GPU are null with the reason, and initialize, a streamed chat/send, shutdown and exit are answered (content-length)', async () => {
     const p = serve('content-length', ['--allow-sys', '--allow-run']);
+    await initialize(p);
     // Once the worker's first sample is in, the reasons are its own (not "not in yet").
-    const resources = await statusUntil(p, (r) => JSON.stringify(r.unavailable ?? []).includes('--allow-sys'));
-    expect(resources).toMatchObject({ cpuLoad: null, memFreeBytes: null, memTotalBytes: null, gpus: [] });
-    const unavailable = resources.unavailable as string[];
+    const first = await statusUntil(p, (r) => JSON.stringify(r.unavailable ?? []).includes('--allow-sys'));
+    expect(first).toMatchObject({ cpuLoad: null, memFreeBytes: null, memTotalBytes: null, gpus: [] });
+    const unavailable = first.unavailable as string[];
     expect(unavailable).toEqual(
       expect.arrayContaining([expect.stringMatching(/^cpu: .*--allow-sys=cpus,loadavg/), expect.stringMatching(/^memory: .*--allow-sys=systemMemoryInfo/), expect.stringMatching(/^gpu: .*--allow-run/)]),
     );
-    const chat = await p.request('chat/send', { message: 'Still there?' });
-    expect(chat.result).toMatchObject({ text: 'Alpha answers.', model: 'alpha' });
-    // Samples keep coming without killing their worker: a later status still answers the same way.
-    await new Promise((r) => setTimeout(r, 600));
-    expect(statusResources(await p.request('status'))).toMatchObject({ cpuLoad: null, memTotalBytes: null });
-    expect(p.garbage).toEqual([]);
-    expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
+    await streamedChat(p, 'Still there?');
+    // Samples keep coming without killing their worker: a later one says the same.
+    const later = await statusUntil(p, (r) => Number(r.sampledAt) > Number(first.sampledAt));
+    expect(later.sampledAt).toBeGreaterThan(first.sampledAt as number);
+    expect(later).toMatchObject({ cpuLoad: null, memTotalBytes: null });
+    await shutdownAndExit(p);
   }, 60_000);
 
   it('the HTTP-only command: CPU and memory from the narrow --allow-sys, GPU unknown without --allow-run, chat answers', async () => {
