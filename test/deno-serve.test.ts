@@ -151,7 +151,7 @@ context: { summary: digest }
 
   it('the CLI commands: chat streams to stdout, status/models as JSON, switch persists the pin', async () => {
     const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: env(), command: prefix(commands.full) });
-    // Two at a time where neither depends on the other: a chat and the models; after the pin, its status and a chat.
+    // Two at a time where neither depends on the other: a chat and the models; then the pin, then its status.
     const [chat, models] = await Promise.all([cli(['chat', 'Say', 'hello']), cli(['models', '--json'])]);
     expect(chat.code, chat.stderr).toBe(0);
     expect(chat.stdout).toBe('Alpha answers.\n');
@@ -159,10 +159,11 @@ context: { summary: digest }
     expect(JSON.stringify(JSON.parse(models.stdout))).toMatch(/"alpha".*"beta"|"beta".*"alpha"/);
     const pin = await cli(['switch', 'beta']);
     expect(pin.code, pin.stderr).toBe(0);
-    const [status, pinned] = await Promise.all([cli(['status', '--json']), cli(['chat', 'and you?'])]);
+    // That a chat then answers with the pinned model is test/cli-commands.test.ts's (in the Deno suite too); here the
+    // pin is read back from the state folder under the README's permissions by status.
+    const status = await cli(['status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ pinned: 'beta', backends: [{ name: 'loop', reachable: true }] });
-    expect(pinned.stdout).toBe('Beta answers.\n');
   }, 60_000);
 
   it('without --allow-sys and --allow-run: CPU, memory and GPU are null with the reason, and initialize, a streamed chat/send, shutdown and exit are answered (content-length)', async () => {
