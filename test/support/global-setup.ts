@@ -22,7 +22,7 @@ const bin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf
  * against 0.33 to its initialize reply, measured here), compiling every module again. Set in the
  * environment the workers inherit (vitest builds theirs after the global setup). The runner's folder
  * rather than a fresh temporary one: it stays warm from run to run, where a fresh one would make each
- * run compile the vitest workers, the bundle and the sources once more (~1.5 CPU-s measured).
+ * run compile the vitest workers, the bundle and the sources once more (+0.4, +0.37 and +0.5 CPU-s).
  */
 function shareDenoCache(): void {
   if (!('Deno' in globalThis) || process.env['DENO_DIR']) return;
