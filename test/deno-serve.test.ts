@@ -14,10 +14,9 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
-import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { denoBin, tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { repoRoot, runCli, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
 
-const denoBin = join(repoRoot, 'node_modules', '.bin', 'deno');
 
 /** The README's Deno commands for `mai serve` (every feature; HTTP backends only), each on one line. */
 async function readmeCommands(): Promise<{ full: string; httpOnly: string }> {
