@@ -17,7 +17,6 @@ import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-serve
 import { denoBin, tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { repoRoot, runCli, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
 
-
 /** The README's Deno commands for `mai serve` (every feature; HTTP backends only), each on one line. */
 async function readmeCommands(): Promise<{ full: string; httpOnly: string }> {
   const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
@@ -133,7 +132,7 @@ context: { summary: digest }
     expect(p.stderr()).not.toMatch(/Uncaught|NotCapable/);
   }
 
-  // The Content-Length framing's run of the same lifecycle is the next test's (one process fewer).
+  // The same lifecycle in the Content-Length framing: the without --allow-sys test below.
   it('answers initialize, status, a streamed chat/send, shutdown and exit (ndjson)', async () => {
     const p = serve('ndjson');
     await initialize(p);
