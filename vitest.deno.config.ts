@@ -25,7 +25,17 @@ const nodeOnly = [
   'test/bench-smoke.test.ts',
 ];
 
+/**
+ * Files whose every process is the same whichever runtime runs the suite: under Deno they would
+ * start the very same programs again and prove nothing more (the Node suite runs them).
+ */
+const sameOnEitherRuntime = [
+  // Runs `npm install --package-lock-only` (npm is a Node program, from PATH) and compares files:
+  // ~2 CPU-s of npm that the Node suite's run of the file already spends on the same inputs.
+  'test/package-lock.test.ts',
+];
+
 // test/deno-serve.test.ts checks that the files really run on the runtime named here.
 // The shared files in child processes: Vitest's thread workers end with parentPort.removeAllListeners,
 // which Deno 2.9 does not implement (an unhandled "Not implemented" failed a run whose tests all passed).
-export default suite({ exclude: nodeOnly, env: { MAI_TEST_RUNTIME: 'deno' }, sharedPool: 'forks' });
+export default suite({ exclude: [...nodeOnly, ...sameOnEitherRuntime], env: { MAI_TEST_RUNTIME: 'deno' }, sharedPool: 'forks' });

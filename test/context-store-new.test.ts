@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import type { StoredMessage } from '../core/context/message.ts';
 import { SummaryCache } from '../core/context/summary-cache.ts';
-import { tempDir, type TempDir } from './support/harness.ts';
+import { denoBin, tempDir, type TempDir } from './support/harness.ts';
 
 const at = '2025-01-01T00:00:00.000Z';
 const turn = (q: string, a: string): StoredMessage[] => [
@@ -95,7 +95,7 @@ describe('the first turn of a new conversation', () => {
     const count = 20;
     const go = join(dir.path, 'go');
     const worker = (name: string) => {
-      const child = spawn('npx', ['deno', 'run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'fresh', name, String(count), go, 'fresh'], {
+      const child = spawn(denoBin, ['run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'fresh', name, String(count), go, 'fresh'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import type { StoredMessage } from '../core/context/message.ts';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
-import { tempDir, type TempDir } from './support/harness.ts';
+import { denoBin, tempDir, type TempDir } from './support/harness.ts';
 
 const at = '2025-01-01T00:00:00.000Z';
 const turn = (q: string, a: string): StoredMessage[] => [
@@ -123,7 +123,7 @@ describe('the conversation store', () => {
     const turns = 30;
     const go = join(dir.path, 'go');
     const worker = (name: string) => {
-      const child = spawn('npx', ['deno', 'run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'shared', name, String(turns), go], {
+      const child = spawn(denoBin, ['run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'shared', name, String(turns), go], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

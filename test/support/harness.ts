@@ -6,12 +6,19 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Mai } from '../../core/mai.ts';
 import type { FixedMonitor } from '../../core/monitor/resource-monitor.ts';
 import { GiB } from '../../core/select/memory-estimate.ts';
 import type { ResourceSnapshot } from '../../core/types.ts';
 
 export { GiB };
+
+/**
+ * The `deno` binary of the `deno` devDependency (node_modules/.bin/deno links to it). Tests start
+ * Deno by this path, not through `npx deno`: npx is a Node process of its own (~0.7 CPU-s a start).
+ */
+export const denoBin = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
 
 export function snapshot(overrides: Partial<ResourceSnapshot> = {}): ResourceSnapshot {
   return { cpuLoad: 0.1, memFreeBytes: 16 * GiB, memTotalBytes: 24 * GiB, gpus: [], sampledAt: Date.now(), ...overrides };
