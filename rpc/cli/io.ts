@@ -30,7 +30,10 @@ export interface CliIo {
 
 export function processIo(): CliIo {
   return {
-    stdin: process.stdin,
+    // Made when first used: `mai serve`'s forwarder reads fd 0 with a handle of its own (rpc/host/client-bytes.ts).
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

@@ -10,13 +10,15 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '../framing.ts';
 import type { HostAddress } from './address.ts';
+import { streamBytes, type ClientBytes } from './client-bytes.ts';
 import { reachHost, type ReachOptions } from './start.ts';
 import { ReplyIds } from './reply-ids.ts';
 import { hostLostReply } from './wire.ts';
 import type { HostConnection } from './connect.ts';
 
 export interface ForwardOptions extends ReachOptions {
-  input: Readable;
+  /** The client's bytes: a stream, or `mai serve`'s stdin read with `onread` (client-bytes.ts). */
+  input: Readable | ClientBytes;
   output: Writable;
   address: HostAddress;
   /** The first connection, already made (the caller reached the host to choose between forwarding and standalone). */
@@ -79,12 +81,11 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     let reaching: Promise<Socket | null> | null = null;
     let inputEnded = false;
     let finished = false;
+    let stopReading = () => {};
     const finish = (outcome: ForwardOutcome) => {
       if (finished) return;
       finished = true;
-      input.off('data', onData);
-      input.off('end', onInputEnd);
-      input.off('close', onInputEnd);
+      stopReading();
       socket?.destroy();
       output.off('error', onOutputError);
       output.on('error', () => {});
@@ -171,9 +172,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     };
     const onOutputError = () => finish({ reason: 'output-closed', code: 1 });
     socket = attach(first);
-    input.on('data', onData);
-    input.on('end', onInputEnd);
-    input.on('close', onInputEnd);
+    stopReading = ('receive' in input ? input : streamBytes(input)).receive(onData, onInputEnd);
     output.on('error', onOutputError);
     void clientGone?.then(() => finish({ reason: 'client-gone', code: 1 }));
   });
