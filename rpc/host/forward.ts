@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '../framing.ts';
 import type { HostAddress } from './address.ts';
 import { streamBytes, type ClientBytes } from './client-bytes.ts';
+import { descriptorOf, directWriter, type ChunkWriter } from './direct-write.ts';
 import { reachHost, type ReachOptions } from './start.ts';
 import { ReplyIds } from './reply-ids.ts';
 import { hostLostReply } from './wire.ts';
@@ -76,8 +77,11 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     badFrame: () => {},
   });
 
+  // The bytes go out in one write(2) each, at once (direct-write.ts).
+  const toClient = directWriter(output, descriptorOf(output));
   return new Promise((resolve) => {
     let socket: Socket | null = null;
+    let toHost: ChunkWriter = (chunk) => void socket?.write(chunk);
     let reaching: Promise<Socket | null> | null = null;
     let inputEnded = false;
     let finished = false;
@@ -93,10 +97,11 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     };
     const attach = (connection: HostConnection): Socket => {
       const s = connection.socket;
+      toHost = directWriter(s, descriptorOf(s));
       const fromHost = new ReplyIds((id) => pending.delete(keyOf(id)));
       connection.receive((chunk) => {
         // The bytes go on first: reading which replies they carry is off the turn's path.
-        output.write(chunk);
+        toClient(chunk);
         fromHost.push(chunk);
         if (inputEnded && pending.size === 0) s.end();
       });
@@ -122,7 +127,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       const framing = fromClient.framing ?? 'ndjson';
       const lost = [...pending.values()];
       pending.clear();
-      for (const id of lost) output.write(encodeFrame(framing, hostLostReply(id, why)));
+      for (const id of lost) toClient(encodeFrame(framing, hostLostReply(id, why)));
       if (inputEnded) output.write('', () => finish({ reason: 'eof', code: lost.length > 0 ? 1 : 0 }));
     };
     const reach = (): Promise<Socket | null> => {
@@ -147,7 +152,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
       if (socket && waiting === 0) {
         // The bytes go on first; which requests they carry is read after, in the same turn of the
         // event loop (so before any news of the host's end can come).
-        socket.write(chunk);
+        toHost(chunk);
         fromClient.push(chunk);
         return;
       }
