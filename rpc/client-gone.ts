@@ -11,7 +11,7 @@
  * (core/log.ts's onStderrGone and stderrGone) rather than imported, so that the forwarder, which has
  * no logger and loads none of Mai's core, watches its editor the same way.
  */
-import { fstatSync, read } from 'node:fs';
+import { fstatSync, read, readSync } from 'node:fs';
 
 /** How often a non-blocking socket with nothing to read is probed again. */
 const PROBE_MS = 250;
@@ -43,11 +43,24 @@ export function watchClient(gone: (reason: string) => void, stderr?: StderrHooks
     // Node makes stdio pipes and sockets blocking; a blocking probe would hold a thread-pool thread
     // until the peer closes, and Node joins those threads at exit. Non-blocking, a probe returns at once.
     const handle = (fd === 1 ? process.stdout : process.stderr) as unknown as { _handle?: { setBlocking?(blocking: boolean): number } };
-    handle._handle?.setBlocking?.(false);
+    // Known non-blocking (Node said so), the probe reads on the loop's thread: it returns at once,
+    // and a probe is one wake-up of the process every PROBE_MS instead of three (the timer, a
+    // thread-pool thread, the loop again for its result). Else (Deno) it reads on the thread pool.
+    const nonBlocking = handle._handle?.setBlocking?.(false) === 0 && !('Deno' in globalThis);
     const byte = Buffer.alloc(1);
+    const readByte = (done: (error: Error | null, bytes: number) => void) => {
+      if (!nonBlocking) return read(fd, byte, 0, 1, null, done);
+      let bytes: number;
+      try {
+        bytes = readSync(fd, byte, 0, 1, null);
+      } catch (error) {
+        return done(error as Error, 0);
+      }
+      done(null, bytes);
+    };
     const probe = () => {
       if (stopped) return;
-      read(fd, byte, 0, 1, null, (error, bytes) => {
+      readByte((error, bytes) => {
         if (stopped) return;
         const code = (error as NodeJS.ErrnoException | null)?.code;
         if (!error && bytes === 0) {
