@@ -69,6 +69,7 @@ export const sharedFiles: readonly string[] = [
   'test/gguf-metadata.test.ts',
   // the protocol, linked in process (rpc-link.ts) or spawned
   'test/host-reply-ids.test.ts',
+  'test/host-reply-ids-leading.test.ts',
   'test/mcp-sdk.test.ts',
   'test/mcp-wire.test.ts',
   'test/rpc-conformance.test.ts',
