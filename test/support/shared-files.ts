@@ -70,6 +70,7 @@ export const sharedFiles: readonly string[] = [
   // the protocol, linked in process (rpc-link.ts) or spawned
   'test/host-reply-ids.test.ts',
   'test/host-reply-ids-leading.test.ts',
+  'test/host-direct-write.test.ts',
   'test/mcp-sdk.test.ts',
   'test/mcp-wire.test.ts',
   'test/rpc-conformance.test.ts',
