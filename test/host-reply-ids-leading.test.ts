@@ -70,6 +70,21 @@ describe('a reply id read from the reply\'s first bytes', () => {
       }
     });
 
+    it('reads header blocks other than the host\'s own', () => {
+      if (framing === 'ndjson') return;
+      const body = (id: number) => `{"jsonrpc":"2.0","id":${id},"result":"ok"}`;
+      const frames = [
+        `Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: ${body(1).length}\r\n\r\n${body(1)}`,
+        `content-length:${body(2).length}\r\n\r\n${body(2)}`,
+        `Content-Length: ${body(3).length}\r\nX-Other: 1\r\n\r\n${body(3)}`,
+      ];
+      const bytes = Buffer.from(frames.join(''));
+      expect(idsFrom([bytes])).toEqual([1, 2, 3]);
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += 5) chunks.push(bytes.subarray(at, at + 5));
+      expect(idsFrom(chunks)).toEqual([1, 2, 3]);
+    });
+
     it('does not count a reply cut off before its end', () => {
       const cut = Buffer.from(encodeFrame(framing, '{"jsonrpc":"2.0","id":8,"result":{"text":"abc"'), 'utf8');
       const after = Buffer.from(encodeFrame(framing, '{"jsonrpc":"2.0","id":9,"result":true}'), 'utf8');

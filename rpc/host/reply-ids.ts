@@ -75,6 +75,24 @@ function lastNonBlank(part: Buffer, last: number): number {
   return last;
 }
 
+const HEADER = Buffer.from('Content-Length: ');
+
+/**
+ * The Content-Length in a header block (its first `end` bytes); 0 when there is none. The host
+ * writes exactly `Content-Length: N` (framing.ts's encodeFrame): its digits are read from the
+ * bytes; any other header block is read with the pattern.
+ */
+function contentLength(block: Buffer, end: number): number {
+  if (end > HEADER.length && block.compare(HEADER, 0, HEADER.length, 0, HEADER.length) === 0) {
+    let value = 0;
+    let at = HEADER.length;
+    for (; at < end && block[at]! >= 0x30 && block[at]! <= 0x39; at++) value = value * 10 + block[at]! - 0x30;
+    if (at === end) return value;
+  }
+  const match = /content-length[ \t]*:[ \t]*(\d+)/i.exec(block.toString('latin1', 0, end));
+  return match ? Number(match[1]) : 0;
+}
+
 /** Reply ids in a frame's text (a response, or a batch of them). */
 function idsIn(text: string, found: (id: ReplyId) => void): void {
   try {
@@ -175,8 +193,8 @@ export class ReplyIds {
       this.held.add(buffer);
       return EMPTY;
     }
-    const length = /content-length[ \t]*:[ \t]*(\d+)/i.exec(buffer.toString('latin1', 0, end));
-    this.length = length && Number(length[1]) > 0 ? Number(length[1]) : -1;
+    const length = contentLength(buffer, end);
+    this.length = length > 0 ? length : -1;
     this.seen = 0;
     return buffer.subarray(end + HEADER_END.length);
   }
