@@ -12,11 +12,6 @@ if (!('Deno' in globalThis)) {
 
 /** Tests of Node itself rather than of Mai, each with why it cannot hold under Deno. */
 const nodeOnly = [
-  // Measures event-loop stalls with perf_hooks.monitorEventLoopDelay(), which Deno 2.9 implements as
-  // a histogram that records nothing (a 500 ms busy-wait reads as a 0.5 ms max), so its own
-  // "the measurement does catch a stall" check fails and the responsiveness check would be vacuous.
-  // The sampling itself (worker thread, fail-soft, timeouts) runs under Deno in monitor-sampling.test.ts.
-  'test/monitor-event-loop.test.ts',
   // The benchmark is a Node tool (`npm run bench` is `node bench/run.js`) that compares Mai with
   // Portkey's gateway, a third-party server it starts through process.execPath with Node's
   // `--import` preload; under Deno that gateway answers the overhead suite with 500 and the smoke

@@ -28,7 +28,6 @@ export const slowestFiles: readonly string[] = [
   'test/cli-batch.test.ts',
   'test/gguf-mai.test.ts',
   'test/metrics.test.ts',
-  'test/monitor-event-loop.test.ts',
   'test/select-switching.test.ts',
   'test/stats.test.ts',
   'test/load-bad-input.test.ts',
