@@ -14,7 +14,9 @@ import { GgufBackend, GgufBackendOptions } from '../plugins/backends/gguf.ts';
 import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
 import { tempDir, type TempDir } from './support/harness.ts';
 
-const log = createLogger('test', 'silent');
+/** What the backend logs (info): each load names the chat format node-llama-cpp matched to the file's template. */
+const logged: string[] = [];
+const log = createLogger('test', 'info', (text) => void logged.push(text));
 /** The first load imports node-llama-cpp and its native library: slow on a busy 2-core machine. */
 const LOADING = { timeout: 120_000 };
 let dir: TempDir;
@@ -91,6 +93,8 @@ describe('gguf backend with node-llama-cpp', () => {
     const listed = (await backend.listModels()).find((m) => m.id === 'mai-demo-small');
     expect(listed?.loaded).toBe(true);
     expect(listed?.memoryBytes).toBeGreaterThan(0);
+    // The demo models' ChatML template is recognised as ChatML (their name says so: scripts/gguf/tiny-llama.js).
+    expect(logged.join('')).toMatch(/loaded mai-demo-small in \d+ ms \(ChatML chat format\)/);
   });
 
   it('stops at maxTokens with finishReason length', async () => {
