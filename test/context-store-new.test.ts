@@ -6,7 +6,6 @@
  * folder is made again if it disappears; a new conversation's summaries are not read from disk. Its
  * file can be reserved (created empty while the model answers): empty, it reads as no conversation.
  */
-import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +14,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import type { StoredMessage } from '../core/context/message.ts';
 import { SummaryCache } from '../core/context/summary-cache.ts';
-import { denoBin, tempDir, type TempDir } from './support/harness.ts';
+import { startAppendWorker } from './support/append-workers.ts';
+import { tempDir, type TempDir } from './support/harness.ts';
 
 const at = '2025-01-01T00:00:00.000Z';
 const turn = (q: string, a: string): StoredMessage[] => [
@@ -93,27 +93,14 @@ describe('the first turn of a new conversation', () => {
 
   it('never loses or interleaves records when several processes create the same new conversations at once', async () => {
     const count = 20;
-    const go = join(dir.path, 'go');
-    const worker = (name: string) => {
-      const child = spawn(denoBin, ['run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'fresh', name, String(count), go, 'fresh'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      const ready = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
-      child.stderr.on('data', (d: Buffer) => (err += d));
-      const done = new Promise<string>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${name} exited ${code}: ${err}`))));
-      });
-      return { ready, done };
-    };
+    const worker = (name: string) => startAppendWorker([store.dir, 'fresh', name, String(count), 'fresh']);
     const ids = Array.from({ length: count }, (_, i) => `fresh-${i}`);
     for (const id of ids) expect(await store.load(id)).toBeNull();
     const a = worker('deno-a');
     const b = worker('deno-b');
     await Promise.all([a.ready, b.ready]);
-    await writeFile(go, 'go'); // all three writers race to create each conversation
+    a.go(); // all three writers race to create each conversation
+    b.go();
     for (const [i, id] of ids.entries()) await store.append(id, turn(`node:${i} question`, `node:${i} `.repeat(2_000 + ((i * 7919) % 6_000))));
     expect(await Promise.all([a.done, b.done])).toEqual(['ready\ndeno-a done\n', 'ready\ndeno-b done\n']);
 

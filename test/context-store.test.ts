@@ -4,14 +4,14 @@
  * bad line is an error naming file and line, and the file is never changed; two processes (Deno
  * children and this Node process) appending to one conversation at once never interleave records.
  */
-import { spawn } from 'node:child_process';
 import { appendFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import type { StoredMessage } from '../core/context/message.ts';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
-import { denoBin, tempDir, type TempDir } from './support/harness.ts';
+import { startAppendWorker } from './support/append-workers.ts';
+import { tempDir, type TempDir } from './support/harness.ts';
 
 const at = '2025-01-01T00:00:00.000Z';
 const turn = (q: string, a: string): StoredMessage[] => [
@@ -121,25 +121,12 @@ describe('the conversation store', () => {
 
   it('never interleaves records when several processes append to one conversation at once', async () => {
     const turns = 30;
-    const go = join(dir.path, 'go');
-    const worker = (name: string) => {
-      const child = spawn(denoBin, ['run', '--allow-all', 'test/support/append-worker.ts', store.dir, 'shared', name, String(turns), go], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      const ready = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
-      child.stderr.on('data', (d: Buffer) => (err += d));
-      const done = new Promise<string>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${name} exited ${code}: ${err}`))));
-      });
-      return { ready, done };
-    };
+    const worker = (name: string) => startAppendWorker([store.dir, 'shared', name, String(turns)]);
     const a = worker('deno-a');
     const b = worker('deno-b');
     await Promise.all([a.ready, b.ready]);
-    await writeFile(go, 'go'); // all three writers start together
+    a.go(); // all three writers start together
+    b.go();
     for (let i = 0; i < turns; i++) await store.append('shared', turn(`node:${i} question`, `node:${i} `.repeat(2_000 + ((i * 7919) % 6_000))));
     expect(await Promise.all([a.done, b.done])).toEqual(['ready\ndeno-a done\n', 'ready\ndeno-b done\n']);
 
