@@ -1,7 +1,10 @@
 /**
  * `mai stats` against a ledger the test writes by hand, with figures chosen so every expected
- * number is known: the real CLI (and the `stats` method behind it) reads both files of the ledger,
- * keeps the window, skips a corrupt line, and reports per model and per backend.
+ * number is known: the CLI (and the `stats` method behind it) reads both files of the ledger,
+ * keeps the window, skips a corrupt line, and reports per model and per backend. The CLI runs its
+ * `main` in this process (cli-in-process.ts) and the method is asked over `mai serve`'s server
+ * stack linked in process (rpc-link.ts): what is tested is the figures and their report, not a
+ * process (the spawned binary's commands, exit codes and pipes: cli-commands.test.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +15,9 @@ import type { StatsReport } from '../core/ledger/stats.ts';
 import type { AttemptSummary } from '../core/observe/turn-summary.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { closedPort } from './support/openai-server.ts';
-import { loopbackConfig, runCli, spawnServe } from './support/rpc-client.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
+import { loopbackConfig } from './support/rpc-client.ts';
+import { linkServe } from './support/rpc-link.ts';
 
 const now = Date.now();
 const MIN = 60_000;
@@ -86,7 +91,7 @@ describe('mai stats', () => {
   afterAll(async () => dir.cleanup());
 
   async function stats(...args: string[]): Promise<StatsReport> {
-    const run = await runCli(['stats', '--config', config, '--json', ...args], { stateDir });
+    const run = await runCliInProcess(['stats', '--config', config, '--json', ...args], { stateDir });
     expect(run.code, run.stderr).toBe(0);
     return JSON.parse(run.stdout) as StatsReport;
   }
@@ -151,18 +156,18 @@ describe('mai stats', () => {
   });
 
   it('prints a table for people, and refuses a window it cannot read', async () => {
-    const run = await runCli(['stats', '--config', config, '--since', '1h'], { stateDir });
+    const run = await runCliInProcess(['stats', '--config', config, '--since', '1h'], { stateDir });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^7 turns in the last 1h .*6 ok · 0 failed · 1 cancelled · 1 fallbacks · 1 switches/);
     expect(run.stdout).toMatch(/^big\s+a\s+5\s+4\s+20% \(1\/5\)\s+1 \/ 0\s+200 ms \/ 400 ms\s+20\.0\s+2 ms$/m);
     expect(run.stdout).toMatch(/^a\s+71% of 7 turns\s+[█▄_·]{12}$/m);
-    const bad = await runCli(['stats', '--config', config, '--since', 'yesterday'], { stateDir });
+    const bad = await runCliInProcess(['stats', '--config', config, '--since', 'yesterday'], { stateDir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--since "yesterday" is not a window/);
   });
 
   it('the stats method over mai serve, and its params checked', async () => {
-    const mai = spawnServe({ config, framing: 'ndjson', stateDir });
+    const mai = linkServe({ config, framing: 'ndjson' });
     try {
       const reply = await mai.request('stats', { since: '1h' });
       expect((reply.result as StatsReport).turns.total).toBe(7);
@@ -170,8 +175,7 @@ describe('mai stats', () => {
       expect(bad.error).toMatchObject({ code: -32602 });
       expect(bad.error!.message).toMatch(/since/);
     } finally {
-      mai.end();
-      await mai.exited;
+      await mai.stop();
     }
   });
 
