@@ -2,7 +2,7 @@
  * Prometheus metrics from the real `mai serve`: the `.prom` textfile parses with an independent
  * Prometheus text parser and its counters match the turns run; the metrics method returns the same;
  * the HTTP listener is off unless configured, binds loopback only, and a non-loopback address is a
- * config error.
+ * config error (the CLI's refusal runs its main in this process: no process is needed to refuse a config).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -15,7 +15,8 @@ import { isLoopbackHost } from '../core/config/loopback.ts';
 import { writeConfig, type TempDir } from './support/harness.ts';
 import { listeningSockets } from './support/proc-sockets.ts';
 import { closedPort, type FakeOpenAIServer } from './support/openai-server.ts';
-import { runCli, spawnServe, type ServeProcess } from './support/rpc-client.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
+import { spawnServe, type ServeProcess } from './support/rpc-client.ts';
 import { primaryBackupBackends, useScene } from './support/scene.ts';
 
 const value = (families: PromFamily[], name: string, labels: Record<string, string> = {}): number => {
@@ -81,9 +82,16 @@ ${metrics}
     return (reply.result as { model: string }).model;
   }
 
-  it('the .prom textfile parses, its counters match the turns run, and it is rewritten atomically', async () => {
+  // One process for the textfile, the metrics method and the default of no port: each is what a
+  // process started without metrics.listen does.
+  it('the .prom textfile parses, its counters match the turns run, and it is rewritten atomically; the metrics method returns the same text, and no port is opened by default', async () => {
     const m = serve(await config('metrics: { textfile: ./textfile/mai.prom, textfileIntervalMs: 100 }'));
     expect(await chat(m, 'One.')).toBe('primary');
+    const reply = await m.request('metrics');
+    const result = reply.result as { contentType: string; text: string };
+    expect(result.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(value(parsePrometheusTextFormat(result.text), 'mai_turns_total', { model: 'primary', outcome: 'ok' })).toBe(1);
+    expect(listeningSockets(m.child.pid!)).toEqual([]);
     expect(await chat(m, 'Two.')).toBe('primary');
     primary.models.get('primary')!.behaviour = { kind: 'status', status: 500 };
     expect(await chat(m, 'Three.')).toBe('backup');
@@ -118,16 +126,6 @@ ${metrics}
     expect(await readdir(join(dir.path, 'textfile'))).toEqual(['mai.prom']);
   });
 
-  it('the metrics method returns the exposition text, and no port is opened by default', async () => {
-    const m = serve(await config(''));
-    await chat(m, 'One.');
-    const reply = await m.request('metrics');
-    const result = reply.result as { contentType: string; text: string };
-    expect(result.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(value(parsePrometheusTextFormat(result.text), 'mai_turns_total', { model: 'primary', outcome: 'ok' })).toBe(1);
-    expect(listeningSockets(m.child.pid!)).toEqual([]);
-  });
-
   it('metrics.listen: GET /metrics on loopback, the only socket Mai listens on', async () => {
     const port = await closedPort();
     const m = serve(await config(`metrics: { listen: { host: 127.0.0.1, port: ${port} } }`));
@@ -152,7 +150,7 @@ ${metrics}
       expect(() => loadConfig({ flag: file })).toThrow(/metrics\.listen\.host.*loopback address \(127\.0\.0\.1, ::1 or localhost\)/s);
     }
     const file = await config('metrics: { listen: { host: 0.0.0.0, port: 9464 } }');
-    const run = await runCli(['status', '--config', file], { stateDir: join(dir.path, 'state') });
+    const run = await runCliInProcess(['status', '--config', file], { stateDir: join(dir.path, 'state') });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/metrics\.listen\.host.*loopback/);
     // The listener itself refuses too, before binding anything.
