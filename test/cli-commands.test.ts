@@ -177,34 +177,27 @@ describe('the mai CLI', () => {
     const spawned = (args: string[], options: { input?: string; env?: Record<string, string> } = {}) =>
       runCli([...args, '--config', config], { stateDir: join(dir.path, 'state'), ...options });
 
-    it('answers a turn piped on its stdin, and exits 1 on a failed request and 2 on bad usage', async () => {
-      // Three processes that share nothing but the loopback server (only the first reaches it), at once.
-      const [piped, unknown, usage] = await Promise.all([
-        spawned(['chat', '-m', 'beta'], { input: 'A question from a pipe\n' }),
-        spawned(['chat', '--json', '-m', 'gamma', 'hi']),
-        runCli(['stauts'], { stateDir: join(dir.path, 'state') }),
-      ]);
+    // One shared host serves the spawned commands (the standalone binary's turn: the REPL case below).
+    it('answers a turn piped on its stdin through the shared host it starts, which then serves the next commands; exits 1 on a failed request and 2 on bad usage', async () => {
+      const state = join(dir.path, 'state');
+      const host = { MAI_STANDALONE: '0' };
+      const piped = await spawned(['chat', '-m', 'beta'], { input: 'A question from a pipe\n', env: host });
       expect(piped.code, piped.stderr).toBe(0);
       expect(piped.stdout).toBe('Beta says hello.\n');
       expect(piped.stderr).toMatch(/\(beta · continue with: mai chat -c \S+\)/);
       expect(server.requests).toHaveLength(1);
       expect(server.requests[0]).toMatchObject({ model: 'beta', messages: [{ role: 'user', content: 'A question from a pipe' }] });
+      expect(hostPids(state)).toHaveLength(1);
+      const [unknown, usage] = await Promise.all([spawned(['chat', '--json', '-m', 'gamma', 'hi'], { env: host }), runCli(['stauts'], { stateDir: state })]);
       expect(unknown.code).toBe(1);
       expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { code: -32602, data: { code: 'unknown-model' } } });
       expect(usage.code).toBe(2);
       expect(usage.stderr).toMatch(/unknown command "stauts"/);
-    }, 60_000);
-
-    it('answers through the shared host it starts, which then serves the next command', async () => {
-      const state = join(dir.path, 'state');
-      const first = await spawned(['chat', 'hi'], { env: { MAI_STANDALONE: '0' } });
-      expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toBe('Alpha says hello.\n');
-      expect(hostPids(state)).toHaveLength(1);
-      const status = await spawned(['status', '--json'], { env: { MAI_STANDALONE: '0' } });
+      expect(server.requests).toHaveLength(1); // neither reached the model server
+      const status = await spawned(['status', '--json'], { env: host });
       expect(status.code, status.stderr).toBe(0);
-      // The host answered it: the turn of the first command is in its counters, and no second host started.
-      expect(JSON.parse(status.stdout)).toMatchObject({ counters: { turns: 1 } });
+      // The host answered it: the turns of the commands above are in its counters, and no second host started.
+      expect(JSON.parse(status.stdout)).toMatchObject({ counters: { turns: 2 } });
       expect(hostPids(state)).toHaveLength(1);
     }, 60_000);
 
