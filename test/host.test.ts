@@ -115,7 +115,7 @@ describe('one host, many clients', () => {
   }
   const connections = () => (s.hostLogs().match(/connected/g) ?? []).length;
 
-  it('two mai serve clients share one host; mai status from a third process sees both turns', async () => {
+  it('two mai serve clients share one host; mai status from a third process sees both turns; each forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {
     const connectedBefore = connections();
     const [a, b] = [s.serve(), s.serve()];
     await a.request('initialize', { clientInfo: { name: 'editor-a' } });
@@ -130,10 +130,12 @@ describe('one host, many clients', () => {
     for (const reply of replies) expect(reply.result, JSON.stringify(reply)).toMatchObject({ model: 'slow-model', text: slowReply });
     expect(s.hostPids()).toHaveLength(1);
     expect(connections() - connectedBefore).toBe(3); // a, b and the status call
-    a.end();
-    b.end();
+    // (A forwarder whose input ends exits 0 too: the idle case below.)
+    expect((await a.request('shutdown')).result).toBeNull();
+    a.send({ jsonrpc: '2.0', method: 'exit' });
     expect(await a.exited).toBe(0);
-    expect(await b.exited).toBe(0);
+    b.send({ jsonrpc: '2.0', method: 'exit' });
+    expect(await b.exited).toBe(1);
   });
 
   it('a client whose pipe is killed mid-turn cancels its own turn only', async () => {
@@ -152,18 +154,6 @@ describe('one host, many clients', () => {
     const reply = await turnB;
     expect(reply.result, JSON.stringify(reply)).toMatchObject({ text: slowReply });
     expect(sent('from b')?.clientClosed).toBeFalsy();
-  });
-
-  it('a forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {
-    const a = s.serve();
-    await a.request('initialize', {});
-    expect((await a.request('shutdown')).result).toBeNull();
-    a.send({ jsonrpc: '2.0', method: 'exit' });
-    expect(await a.exited).toBe(0);
-    const b = s.serve();
-    await b.request('initialize', {});
-    b.send({ jsonrpc: '2.0', method: 'exit' });
-    expect(await b.exited).toBe(1);
   });
 
   it('a forwarder whose editor vanishes (stdin, stdout and stderr closed at once, mid-turn) exits; the host serves on', async () => {
