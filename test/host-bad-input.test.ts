@@ -9,7 +9,8 @@
  * in order, each puts back what it changed (a mode, an owner), and the two that kill the host come
  * last. A refusal is shown end to end once (`mai status` says why and answers in its own process);
  * the other refusals of the socket and its folder are the same client code (rpc/host/start.ts's
- * reachHost), run here in the test's process against the same files the CLI would check.
+ * reachHost, and for a host of another version the CLI's main), run here in the test's process
+ * against the same files and socket the CLI would reach.
  */
 import { chmodSync, chownSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -18,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostAddress, type HostAddress } from '../rpc/host/address.ts';
 import { reachHost } from '../rpc/host/start.ts';
 import { maiVersion } from '../rpc/version.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { alive, hostPids as pidsIn, killHosts, until as waitFor } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
@@ -163,7 +165,9 @@ describe('one host, bad input in turn', () => {
     await new Promise<void>((resolve) => old.listen(address.socket, resolve));
     chmodSync(address.socket, 0o600);
     try {
-      const run = await cli(['status']);
+      // The CLI's main in this process: the same client code as the spawned command's (the
+      // end-to-end refusal is the open socket's case above), without a Mai started for it.
+      const run = await runCliInProcess(['status', '--config', config], { stateDir: stateDir(), env: { MAI_STANDALONE: '0' } });
       expect(run.code, run.stderr).toBe(0);
       expect(run.stderr).toMatch(/refused: this host is Mai 0\.0\.1.*\n.*answering in this process/);
     } finally {
