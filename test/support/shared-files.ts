@@ -86,6 +86,7 @@ export const sharedFiles: readonly string[] = [
   // the CLI, in process (cli-in-process.ts) or spawned
   'test/batch-read-ahead.test.ts',
   'test/cli-batch.test.ts',
+  'test/cli-commands.test.ts', // main in process as cli-batch; its spawned commands awaited, their hosts killed in afterEach
   'test/cli-config-errors.test.ts',
   'test/package-root.test.ts',
   'test/import-graph.test.ts',
