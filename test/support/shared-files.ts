@@ -97,9 +97,11 @@ export const sharedFiles: readonly string[] = [
   'test/context-store-new.test.ts',
   'test/context-store.test.ts',
   'test/deno-serve.test.ts',
+  'test/host-bad-input.test.ts', // puts back each mode and owner it changes in finally; its hosts killed in afterAll
   'test/host-connect.test.ts',
   'test/host-forwarder-lean.test.ts',
   'test/host-reload.test.ts',
+  'test/host.test.ts', // every client it starts killed after its case, every host in afterAll (by the pids their logs name)
   'test/ledger-unstarted.test.ts',
   'test/metrics.test.ts',
   'test/state-dir.test.ts',
