@@ -64,6 +64,29 @@ function hostPid(stateDir) {
   }).at(-1);
 }
 
+/**
+ * Waits until a Mai is settled — the models it holds (status `loaded`) the same for 600 ms, at most 15 s —
+ * so that both sides of the memory comparison are measured in the same state: after a turn Mai preloads
+ * the fallback model while idle (the demo's other model, ~20 MiB with its context), which an in-process
+ * client measured at its reply had not finished and the host, three turns later, had.
+ * @param {import('../lib/rpc-pipe.js').RpcPipe} pipe
+ */
+async function settled(pipe) {
+  const until = performance.now() + 15_000;
+  let last = '';
+  let since = performance.now();
+  while (performance.now() < until) {
+    const status = await pipe.request('status', {});
+    const result = /** @type {{ loaded?: Array<{ model: string }> } | undefined} */ (status.result);
+    const loaded = JSON.stringify((result?.loaded ?? []).map((l) => l.model).sort());
+    if (loaded !== last) {
+      last = loaded;
+      since = performance.now();
+    } else if (performance.now() - since >= 600) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** @param {number | undefined} pid */
 function kill(pid) {
   if (pid === undefined) return;
@@ -170,6 +193,7 @@ export async function host({ smoke }) {
       const alone = spawnRpc({ command: process.execPath, args: aloneArgs, framing: 'content-length', env: standalone, cwd: dir.path });
       const aloneReply = await alone.request('chat/send', aloneAsk);
       if (aloneReply.error) throw new Error(`GGUF chat/send in process failed: ${aloneReply.error.message}`);
+      if (!smoke) await settled(alone);
       const measured = { bytes: rss(alone.child.pid ?? 0), private: privateBytes(alone.child.pid ?? 0) };
       await alone.close();
       return measured;
@@ -190,6 +214,7 @@ export async function host({ smoke }) {
       await aloneEarly?.catch(() => {}); // its process ends before the folder goes
       throw error;
     }
+    if (!smoke && clients[0]) await settled(clients[0]);
     const ggufHost = hostPid(dir.path);
     const hostBytes = ggufHost ? rss(ggufHost) : 0;
     const forwarderBytes = clients.reduce((sum, c) => sum + rss(c.child.pid ?? 0), 0);
