@@ -70,6 +70,16 @@ describe('when a turn is fsynced', () => {
     expect(await texts(store, id)).toEqual(['one', 'first answer', 'two', 'second answer']);
   });
 
+  it('a turn over 64 KiB (written through the thread pool, not on the calling thread) is whole, on the new-file and the locked path', async () => {
+    const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { fsync: 'before-reply' });
+    const id = store.newId();
+    const long = (tag: string) => `${tag} `.repeat(40_000); // 160–200 KB, past durable-file.ts's WRITE_NOW_BYTES
+    await store.append(id, turn('one', long('first')));
+    await store.append(id, turn('two', long('second')));
+    expect(openHandles(store.file(id))).toBe(0);
+    expect(await texts(store, id)).toEqual(['one', long('first'), 'two', long('second')]);
+  });
+
   for (const fsync of ['before-reply', 'after-reply'] as const) {
     it(`new conversations created together share the folder's fsync (fsync: ${fsync})`, async () => {
       const store = new ConversationStore(join(dir.path, 'conversations'), undefined, { fsync });

@@ -23,7 +23,7 @@ import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { StoredMessage } from './message.ts';
 import { encodeTurn, type ConversationRecord } from './conversation-file.ts';
-import { closeFile, closeQuietly, errno, fsyncFile, lockForWriting, openFile, PendingSyncs, readFile, statFile, syncDir, writeAll } from './durable-file.ts';
+import { closeFile, closeQuietly, errno, fsyncFile, lockForWriting, openFile, PendingSyncs, readAt, statFile, syncDir, writeAll } from './durable-file.ts';
 import { makeDir, stateDirError } from './make-dir.ts';
 import { ReservedFile } from './reserved-file.ts';
 
@@ -120,7 +120,7 @@ export class TurnWriter {
       let prefix = '';
       if (!created) {
         const last = Buffer.alloc(1);
-        await readFile(fd, last, 1, size - 1);
+        await readAt(fd, last, 0, 1, size - 1);
         // A crash tore the last record: end that line and mark it, so it is skipped, not taken for corruption.
         if (last[0] !== 0x0a) prefix = `\n${JSON.stringify({ type: 'torn', at: new Date().toISOString() })}\n`;
       }
