@@ -12,8 +12,8 @@
  * - every server, Mai, worker pool, child process and interval it starts is closed by its own hooks;
  * - it does not rely on a module-level singleton being fresh (a cache, a counter, a registry).
  * Files that spawn `mai` may be listed too (their cost is the child, but the harness and the in-process
- * halves still load once); those whose whole point is process-wide (vi.mock of node:fs, event-loop
- * delay measured in-process) stay isolated.
+ * halves still load once); a file whose point is process-wide (context-store-race.test.ts's vi.mock
+ * of node:fs) stays isolated.
  */
 export const sharedFiles: readonly string[] = [
   // in process: backends against real loopback servers, config, catalogue
