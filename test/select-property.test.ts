@@ -150,11 +150,12 @@ function judge(catalog: CatalogModel[], r: ResourceSnapshot, needs: TurnNeeds, c
   });
 }
 
-/** The ranking by brute force: fits, score (1e-9 ties), priority, config order. */
+/** The ranking by brute force: fits, score (in steps of 1e-9: one step is a tie), priority, config order. */
 function oracleRank(judged: Judged[]): Judged[] {
+  const step = (score: number) => Math.round(score / 1e-9);
   return [...judged].sort((a, b) => {
     if (a.fits !== b.fits) return a.fits ? -1 : 1;
-    if (Math.abs(a.score - b.score) > 1e-9) return b.score - a.score;
+    if (step(a.score) !== step(b.score)) return step(b.score) - step(a.score);
     return b.model.priority - a.model.priority || a.index - b.index;
   });
 }
@@ -310,5 +311,20 @@ describe('selection over generated catalogues and snapshots', () => {
     // Not vacuous: the traces did make Mai switch, proactively too.
     expect(seen.switches).toBeGreaterThan(0);
     if (proactiveExpected) expect(seen.proactive).toBeGreaterThan(0);
+  });
+});
+
+describe('near-equal scores', () => {
+  it('a model beaten by more than the tie step ranks below the one that beats it, whatever the catalogue order (ties are steps, not closeness: a ≈ c and c ≈ b while a > b)', () => {
+    // Found by the property above on Deno (seed 399508700): three scores each within 1e-9 of the next, the outer two not.
+    const scores: Record<string, number> = { a: 0.5 + 1.2e-9, b: 0.5, c: 0.5 + 0.6e-9 };
+    const fixed: Scorer = { name: 'fixed', score: ({ model }) => ({ score: scores[model.id]! }) };
+    const s = new Selector([{ scorer: fixed, weight: 1 }], switching);
+    const needs: TurnNeeds = { capabilities: [], minPromptTokens: 0, fullPromptTokens: 0, replyTokens: 0 };
+    const resources: ResourceSnapshot = { cpuLoad: null, memFreeBytes: null, memTotalBytes: null, gpus: [], sampledAt: 0 };
+    for (const order of [['a', 'b', 'c'], ['a', 'c', 'b'], ['b', 'a', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b'], ['c', 'b', 'a']]) {
+      const ids = s.rank({ catalog: order.map((id) => catalogModel(id, { loaded: true })), resources, needs, current: null, now: 0 }).map((r) => r.model.id);
+      expect(ids.indexOf('a'), `catalogue ${order.join(', ')} ranked ${ids.join(', ')}`).toBeLessThan(ids.indexOf('b'));
+    }
   });
 });

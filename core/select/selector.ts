@@ -54,8 +54,15 @@ export interface Choice {
   triggers?: Trigger[];
 }
 
-/** Scores closer than this are equal (ties follow priority, then config order). */
+/**
+ * Scores are compared in steps of this size: two in one step are equal (ties follow priority, then
+ * config order). Steps rather than "closer than this": closeness is not transitive (a ≈ b and b ≈ c
+ * while a > c), and a sort given such a comparison put three near-equal models in whatever order it
+ * happened to compare them (Node's and Deno's sorts gave two rankings of one catalogue).
+ */
 export const SCORE_EPSILON = 1e-9;
+/** A score's step (SCORE_EPSILON): equal steps are a tie. */
+const scoreStep = (score: number): number => Math.round(score / SCORE_EPSILON);
 
 const fmt = (n: number) => n.toFixed(3);
 
@@ -91,8 +98,8 @@ export class Selector {
     });
     ranked.sort((a, b) => {
       if (a.entry.fits !== b.entry.fits) return a.entry.fits ? -1 : 1;
-      const diff = b.entry.score - a.entry.score;
-      if (Math.abs(diff) > SCORE_EPSILON) return diff;
+      const steps = scoreStep(b.entry.score) - scoreStep(a.entry.score);
+      if (steps !== 0) return steps;
       return b.entry.model.priority - a.entry.model.priority || a.order - b.order;
     });
     return ranked.map((r) => r.entry);
