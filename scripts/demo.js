@@ -132,6 +132,8 @@ async function main() {
       },
     );
     out(`\n  [answered by ${result.model}, ${result.usage.completionTokens} tokens streamed, ${result.latencyMs} ms]`);
+    // A model that failed before this one answered: Mai moved on silently; the demo says why.
+    for (const a of result.attempts) if (a.error) out(`  (${a.model} failed first: ${a.error.code}: ${a.error.message})`);
     return result;
   };
 

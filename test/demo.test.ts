@@ -21,8 +21,8 @@ describe('npm run demo (the README main command, after npm install)', () => {
       timeout: 180_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/answered by mai-demo-large, \d+ tokens streamed/);
-    expect(run.stdout).toMatch(/answered by mai-demo-small, \d+ tokens streamed/);
+    expect(run.stdout, run.stderr).toMatch(/answered by mai-demo-large, \d+ tokens streamed/);
+    expect(run.stdout, run.stderr).toMatch(/answered by mai-demo-small, \d+ tokens streamed/);
     expect(run.stdout).toContain('last switch: mai-demo-large → mai-demo-small');
     expect(run.stdout).toMatch(/"switches":1/);
     // A real fallback: the flaky server's model fails (503), the next model answers, status counts it.
