@@ -195,6 +195,31 @@ describe('gguf backend with node-llama-cpp', () => {
     expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(false);
   });
 
+  // A preload and a turn share one load of a model. The load has its own signal: the preload giving up (cancelled,
+  // timed out) no longer fails the turn waiting for the same load; a load nobody waits for is cancelled.
+  it('keeps loading for a turn when the preload it shares the load with gives up', LOADING, async () => {
+    await backend.unload('mai-demo-small');
+    const preload = new AbortController();
+    const preloading = backend.load('mai-demo-small', { contextSize: 512, signal: preload.signal });
+    const answering = collect(backend.chat(request({ maxTokens: 4 })));
+    preload.abort(new Error('the preload was cancelled'));
+    await expect(preloading).rejects.toMatchObject({ code: ErrorCodes.cancelled });
+    const chunks = await answering;
+    expect(chunks.at(-1)).toMatchObject({ type: 'done', usage: { completionTokens: expect.any(Number) } });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
+  });
+
+  it('cancels a load nobody waits for any more, and loads anew for the next caller', LOADING, async () => {
+    await backend.unload('mai-demo-small');
+    const gaveUp = new AbortController();
+    const loading = backend.load('mai-demo-small', { contextSize: 512, signal: gaveUp.signal });
+    gaveUp.abort();
+    await expect(loading).rejects.toMatchObject({ code: ErrorCodes.cancelled });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(false);
+    await backend.load('mai-demo-small', { contextSize: 512 });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
+  });
+
   it('runs two turns for one model one after the other', async () => {
     const [a, b] = await Promise.all([collect(backend.chat(request({ maxTokens: 10 }))), collect(backend.chat(request({ maxTokens: 10 })))]);
     expect(a.at(-1)?.type).toBe('done');
