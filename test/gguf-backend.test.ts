@@ -2,16 +2,19 @@
  * The gguf backend with the real node-llama-cpp and the demo models the project's writer makes:
  * listing with header metadata, real tokens streamed (random weights, so noise — but real
  * tokens), usage, maxTokens, abort mid-generation, context overflow before generating,
- * token counting, load/unload, and what happens without node-llama-cpp.
+ * token counting, load/unload, and what happens without node-llama-cpp. And the demo models never
+ * answer with nothing.
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChatHistoryItem, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, MaiError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import type { ChatChunk, ChatRequest } from '../core/types.ts';
 import { GgufBackend, GgufBackendOptions } from '../plugins/backends/gguf.ts';
 import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
+import { SpecialTokens } from '../scripts/gguf/vocabulary.js';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 /** What the backend logs (info): each load names the chat format node-llama-cpp matched to the file's template. */
@@ -192,6 +195,31 @@ describe('gguf backend with node-llama-cpp', () => {
     expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(false);
   });
 
+  // A preload and a turn share one load of a model. The load has its own signal: the preload giving up (cancelled,
+  // timed out) no longer fails the turn waiting for the same load; a load nobody waits for is cancelled.
+  it('keeps loading for a turn when the preload it shares the load with gives up', LOADING, async () => {
+    await backend.unload('mai-demo-small');
+    const preload = new AbortController();
+    const preloading = backend.load('mai-demo-small', { contextSize: 512, signal: preload.signal });
+    const answering = collect(backend.chat(request({ maxTokens: 4 })));
+    preload.abort(new Error('the preload was cancelled'));
+    await expect(preloading).rejects.toMatchObject({ code: ErrorCodes.cancelled });
+    const chunks = await answering;
+    expect(chunks.at(-1)).toMatchObject({ type: 'done', usage: { completionTokens: expect.any(Number) } });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
+  });
+
+  it('cancels a load nobody waits for any more, and loads anew for the next caller', LOADING, async () => {
+    await backend.unload('mai-demo-small');
+    const gaveUp = new AbortController();
+    const loading = backend.load('mai-demo-small', { contextSize: 512, signal: gaveUp.signal });
+    gaveUp.abort();
+    await expect(loading).rejects.toMatchObject({ code: ErrorCodes.cancelled });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(false);
+    await backend.load('mai-demo-small', { contextSize: 512 });
+    expect((await backend.listModels()).find((m) => m.id === 'mai-demo-small')?.loaded).toBe(true);
+  });
+
   it('runs two turns for one model one after the other', async () => {
     const [a, b] = await Promise.all([collect(backend.chat(request({ maxTokens: 10 }))), collect(backend.chat(request({ maxTokens: 10 })))]);
     expect(a.at(-1)?.type).toBe('done');
@@ -201,6 +229,61 @@ describe('gguf backend with node-llama-cpp', () => {
   it('says a model it does not have is not found', async () => {
     await expect(collect(backend.chat(request({ model: 'no-such-model' })))).rejects.toMatchObject({ code: ErrorCodes.modelNotFound });
   });
+});
+
+/** The demo's conversation as it stands before an answer (the models' answers are noise like these). */
+const demoConversations: ChatHistoryItem[][] = [
+  [{ type: 'user', text: 'Hello, Mai. Always answer briefly.' }],
+  [
+    { type: 'system', text: 'You are terse.' },
+    { type: 'user', text: 'Hello, Mai. Always answer briefly.' },
+    { type: 'model', response: [' river home far sea, word light.'] },
+    { type: 'user', text: 'Are you there?' },
+    { type: 'model', response: [' small give him people half drive'] },
+    { type: 'user', text: 'And now from another model?' },
+  ],
+];
+
+// Their weights are random and they end a turn by themselves now and then (`<|im_end|>`), but never at an
+// answer's first token: an empty reply is a failure Mai answers with the next model, so the demo's pinned turn on
+// mai-demo-small came from mai-demo-large in a CI run (the small model ended ~1.4% of its answers there). Read off
+// node-llama-cpp's probabilities for the first token after prompts rendered as Mai renders them (the ChatML format
+// node-llama-cpp matches to the file): nothing is sampled.
+describe('the demo models', () => {
+  let llama: import('node-llama-cpp').Llama | undefined;
+  afterAll(() => llama?.dispose());
+  for (const spec of DEMO_MODELS) {
+    it(`${spec.id} never ends an answer at its first token`, LOADING, async () => {
+      const { getLlama, resolveChatWrapper } = await import('node-llama-cpp');
+      llama ??= await getLlama({ build: 'never', skipDownload: true, gpu: false, progressLogs: false });
+      const model = await llama.loadModel({ modelPath: join(dir.path, 'models', `${spec.id}.gguf`) });
+      try {
+        const context = await model.createContext({ contextSize: 512, threads: 1, sequences: 1 });
+        const sequence = context.getSequence();
+        const wrapper = resolveChatWrapper(model);
+        expect(wrapper.wrapperName).toBe('ChatML');
+        for (const history of demoConversations) {
+          const { contextText } = wrapper.generateContextState({ chatHistory: [...history, { type: 'model', response: [] }] });
+          // The generator would go on sampling: the first token's probabilities are all this needs.
+          const evaluation = sequence.evaluateWithMetadata(contextText.tokenize(model.tokenizer), { probabilities: true }, { temperature: 0.7 });
+          const first = await evaluation.next();
+          await evaluation.return();
+          if (first.done) throw new Error(`${spec.id} evaluated nothing`);
+          const { probabilities } = first.value;
+          const probability = (token: number) => probabilities.get(token as Token) ?? 0;
+          const ending = probability(SpecialTokens.imEnd) + probability(SpecialTokens.eos);
+          expect(ending, `${spec.id}: the chance its answer ends at the first token`).toBeLessThan(1e-6);
+          // Not a model that cannot speak: its likeliest first token is a word.
+          const [likeliest] = probabilities.keys();
+          expect(model.detokenize([likeliest!], true)).toMatch(/^\s?[a-z]/);
+          await sequence.clearHistory();
+        }
+        await context.dispose();
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
 });
 
 describe('gguf backend without node-llama-cpp', () => {

@@ -4,10 +4,13 @@
  * model, and says what it did on stderr only.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readGgufHeader } from '../plugins/backends/gguf-metadata.ts';
+import { DEMO_REVISION } from '../scripts/gguf/tiny-llama.js';
+import { meta, writeGguf } from '../scripts/gguf/writer.js';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 const run = promisify(execFile);
@@ -39,6 +42,21 @@ describe('scripts/demo-models.js', () => {
     expect(second.stderr).toMatch(/nothing to do/);
     const after = await stat(join(dir.path, 'models', 'mai-demo-small.gguf'));
     expect(after.mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('writes a demo model of an older revision again (its answers could end at their first token), and keeps a file of that name it did not write', async () => {
+    const models = join(dir.path, 'older', 'models');
+    await mkdir(models, { recursive: true });
+    // An older demo model: `mai.demo` in its metadata, no `mai.demo.revision`.
+    await writeGguf(join(models, 'mai-demo-small.gguf'), { metadata: [meta.str('general.architecture', 'llama'), meta.bool('mai.demo', true)], tensors: [] });
+    const own = { metadata: [meta.str('general.architecture', 'llama'), meta.str('general.name', 'mine')], tensors: [] };
+    await writeGguf(join(models, 'mai-demo-large.gguf'), own);
+    const ownBytes = await readFile(join(models, 'mai-demo-large.gguf'));
+    const result = await run(process.execPath, [script], { cwd: join(dir.path, 'older') });
+    expect(result.stderr).toMatch(/wrote .*mai-demo-small\.gguf over an older demo model/);
+    expect(result.stderr).toMatch(/mai-demo-large\.gguf is already there/);
+    expect((await readGgufHeader(join(models, 'mai-demo-small.gguf'))).metadata.get('mai.demo.revision')).toBe(DEMO_REVISION);
+    expect(await readFile(join(models, 'mai-demo-large.gguf'))).toEqual(ownBytes);
   });
 
   it('writes nothing into a folder that already has a real model', async () => {

@@ -32,9 +32,9 @@ export async function tempDir() {
  * @typedef {object} BenchConfigOptions
  * @property {BenchBackend[]} backends
  * @property {boolean} [monitor] sample resources at the default interval (default: off). A measured
- *   run samples, as users' Mai does; a smoke run (`monitor: !smoke`) leaves it off where the suite
- *   does not measure or wait for sampling: the sampler's worker and its GPU probe cost ~0.2 CPU-s a
- *   process and the suite runs the same code without it (the monitor and throughput suites keep it)
+ *   run samples, as users' Mai does; a smoke run (`monitor: !smoke`) leaves it off wherever the suite
+ *   does not measure sampling itself: the sampler's worker and its GPU probe cost ~0.2 CPU-s a
+ *   process and the suite runs the same code without it (the monitor suite keeps it)
  * @property {Array<{ id: string, priority?: number }>} [models]
  * @property {number} [parallelPerModel] fallback.parallelPerModel (turns one model answers at once; Mai's default 1)
  * @property {string} [name] file name (default mai.config.yaml)

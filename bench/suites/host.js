@@ -163,6 +163,10 @@ export async function host({ smoke }) {
       pairs.push((took.host ?? 0) - (took.alone ?? 0));
     }
     const cpuTurn = Object.fromEntries(Object.entries(cpuPids).map(([k, pid]) => [k, (cpuMs(pid) - (cpuAt[k] ?? 0)) / turns]));
+    // Smoke: the in-process `mai serve` that just answered a loopback turn is section 3's reference client (measured
+    // the same way, and its numbers mean nothing): one such process less. (GGUF in process is test/demo.test.ts's, and
+    // the host's GGUF load is section 3's path: a second node-llama-cpp load is ~2.3 CPU-s.)
+    const smokeReference = smoke ? { bytes: rss(inProcess.child.pid ?? 0), private: privateBytes(inProcess.child.pid ?? 0) } : undefined;
     await viaHost.close();
     await inProcess.close();
     kill(hostPid(dir.path));
@@ -183,36 +187,22 @@ export async function host({ smoke }) {
     await writeFile(gguf, `backends:\n  - use: gguf\n    options: { folders: [./models], threads: 1 }\nmonitor: { enabled: false }\ncontext: { stateDir: ./state, summary: digest }\nhost: { idleExitMs: 20000 }\n${smokeOnly}`);
     const ggufArgs = [binPath, 'serve', '--config', gguf];
     const ask = { message: 'Hello', model: 'mai-demo-small', ...(smoke ? { maxTokens: 8 } : {}) };
-    /**
-     * One in-process `mai serve` answering a GGUF turn: its RSS and private bytes. (Smoke: a loopback
-     * turn, the same code here; GGUF in process is test/demo.test.ts's, and the host's GGUF load is
-     * this section's path: a second node-llama-cpp load is ~2.3 CPU-s.)
-     */
+    /** One in-process `mai serve` answering a GGUF turn: its RSS and private bytes. */
     const inProcessClient = async () => {
-      const [aloneArgs, aloneAsk] = smoke ? [serveArgs, { message, model: 'bench-model' }] : [ggufArgs, ask];
-      const alone = spawnRpc({ command: process.execPath, args: aloneArgs, framing: 'content-length', env: standalone, cwd: dir.path });
-      const aloneReply = await alone.request('chat/send', aloneAsk);
+      const alone = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: standalone, cwd: dir.path });
+      const aloneReply = await alone.request('chat/send', ask);
       if (aloneReply.error) throw new Error(`GGUF chat/send in process failed: ${aloneReply.error.message}`);
-      if (!smoke) await settled(alone);
+      await settled(alone);
       const measured = { bytes: rss(alone.child.pid ?? 0), private: privateBytes(alone.child.pid ?? 0) };
       await alone.close();
       return measured;
     };
-    // Measured, the in-process client runs alone (the host gone), so no page of the model file is
-    // shared with it; in a smoke run (numbers that mean nothing) it runs beside the host's client.
-    const aloneEarly = smoke ? inProcessClient() : undefined;
-    aloneEarly?.catch(() => {}); // awaited below; a failure is not unhandled meanwhile
     const clients = [];
-    try {
-      for (let i = 0; i < clientCount; i++) {
-        const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
-        const reply = await pipe.request('chat/send', ask);
-        if (reply.error) throw new Error(`GGUF chat/send via the host failed: ${reply.error.message}`);
-        clients.push(pipe);
-      }
-    } catch (error) {
-      await aloneEarly?.catch(() => {}); // its process ends before the folder goes
-      throw error;
+    for (let i = 0; i < clientCount; i++) {
+      const pipe = spawnRpc({ command: process.execPath, args: ggufArgs, framing: 'content-length', env: hosted, cwd: dir.path });
+      const reply = await pipe.request('chat/send', ask);
+      if (reply.error) throw new Error(`GGUF chat/send via the host failed: ${reply.error.message}`);
+      clients.push(pipe);
     }
     if (!smoke && clients[0]) await settled(clients[0]);
     const ggufHost = hostPid(dir.path);
@@ -225,7 +215,8 @@ export async function host({ smoke }) {
     for (const c of clients) await c.close();
     kill(ggufHost);
     await gone(ggufHost);
-    const { bytes: aloneBytes, private: alonePrivate } = await (aloneEarly ?? inProcessClient());
+    // Measured, the in-process client runs alone (the host gone), so no page of the model file is shared with it.
+    const { bytes: aloneBytes, private: alonePrivate } = smokeReference ?? (await inProcessClient());
 
     const chat = p50(spawns.chat);
     const openai = p50(spawns.openai);

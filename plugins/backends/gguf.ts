@@ -15,6 +15,7 @@ import type { Backend, BackendHealth, BackendModel, ChatChunk, ChatRequest } fro
 import { generate } from './gguf-chat.ts';
 import { defaultRoots, discoverGguf, expandPath, type DiscoveredGguf, type GgufRoots } from './gguf-discovery.ts';
 import { LoadedGguf } from './gguf-loaded-model.ts';
+import { SharedLoads } from './gguf-shared-load.ts';
 import { architectureOf, readGgufModelInfo, type GgufModelInfo } from './gguf-metadata.ts';
 import { LlamaRuntime } from './gguf-runtime.ts';
 
@@ -47,6 +48,12 @@ export class GgufBackend implements Backend {
   /** Header reads, by file and what its stat said when it was read. */
   private infoCache = new Map<string, { key: string; info: GgufModelInfo }>();
   private loaded = new Map<string, Promise<LoadedGguf>>();
+  private readonly loads = new SharedLoads<LoadedGguf>({
+    cancelled: (id, cause) => new MaiError(ErrorCodes.cancelled, `Loading ${id} was cancelled.`, { cause, retryable: false, data: { backend: this.name, model: id } }),
+    abandoned: (id, load) => {
+      if (this.loaded.get(id) === load) this.loaded.delete(id);
+    },
+  });
   private vocabularies = new Map<string, Promise<import('node-llama-cpp').LlamaModel>>();
   private reported = new Set<string>();
   private readonly log: Logger;
@@ -135,28 +142,31 @@ export class GgufBackend implements Backend {
     });
   }
 
-  /** The model, loaded on first use (concurrent callers share one load). */
+  /** The model, loaded on first use; concurrent callers share one load, cancelled only once none of them waits (gguf-shared-load.ts). */
   private ensureLoaded(id: string, signal?: AbortSignal): Promise<LoadedGguf> {
     let loading = this.loaded.get(id);
     if (!loading) {
-      loading = (async () => {
-        const { model } = await this.find(id);
-        const started = performance.now();
-        const llamaModel = await this.runtime.loadModel(model.file, signal ? { signal } : {});
-        const loaded = new LoadedGguf(id, model.file, llamaModel, this.options.threads);
-        // Matching the file's template to a chat wrapper takes node-llama-cpp ~1 s (synchronously):
-        // done once, as part of loading (which preloading absorbs), not in a turn.
-        const { resolveChatWrapper } = await this.runtime.nodeLlamaCpp();
-        loaded.chatWrapper = resolveChatWrapper(llamaModel);
-        this.log.info(`${this.name}: loaded ${id} in ${Math.round(performance.now() - started)} ms (${loaded.chatWrapper.wrapperName} chat format)`);
-        return loaded;
-      })();
-      this.loaded.set(id, loading);
-      loading.catch(() => {
-        if (this.loaded.get(id) === loading) this.loaded.delete(id);
+      const started = this.loads.start(id, (loadSignal) => this.loadModel(id, loadSignal));
+      loading = started;
+      this.loaded.set(id, started);
+      started.catch(() => {
+        if (this.loaded.get(id) === started) this.loaded.delete(id);
       });
     }
-    return loading;
+    return this.loads.join(id, loading, signal);
+  }
+
+  private async loadModel(id: string, signal: AbortSignal): Promise<LoadedGguf> {
+    const { model } = await this.find(id);
+    const started = performance.now();
+    const llamaModel = await this.runtime.loadModel(model.file, { signal });
+    const loaded = new LoadedGguf(id, model.file, llamaModel, this.options.threads);
+    // Matching the file's template to a chat wrapper takes node-llama-cpp ~1 s (synchronously):
+    // done once, as part of loading (which preloading absorbs), not in a turn.
+    const { resolveChatWrapper } = await this.runtime.nodeLlamaCpp();
+    loaded.chatWrapper = resolveChatWrapper(llamaModel);
+    this.log.info(`${this.name}: loaded ${id} in ${Math.round(performance.now() - started)} ms (${loaded.chatWrapper.wrapperName} chat format)`);
+    return loaded;
   }
 
   async *chat(request: ChatRequest): AsyncIterable<ChatChunk> {

@@ -4,7 +4,8 @@
  */
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { buildTinyLlama } from './tiny-llama.js';
+import { ValueType } from './constants.js';
+import { buildTinyLlama, DEMO_REVISION } from './tiny-llama.js';
 import { writeGguf } from './writer.js';
 
 /** @type {readonly import('./tiny-llama.js').TinyLlamaSpec[]} */
@@ -45,24 +46,43 @@ async function findGgufFiles(dir, depth = 0) {
   return found;
 }
 
-/** @param {string} path @returns {Promise<boolean>} whether the file starts with the GGUF magic */
-async function looksLikeGguf(path) {
+/** The `mai.demo.revision` entry as the writer encodes it (key length, key, type, value), which a current demo file's header holds. */
+const REVISION_ENTRY = (() => {
+  const key = Buffer.from('mai.demo.revision', 'utf8');
+  const entry = Buffer.alloc(8 + key.length + 8);
+  entry.writeBigUInt64LE(BigInt(key.length), 0);
+  key.copy(entry, 8);
+  entry.writeUInt32LE(ValueType.UINT32, 8 + key.length);
+  entry.writeUInt32LE(DEMO_REVISION, 12 + key.length);
+  return entry;
+})();
+
+/**
+ * What is at `path`: a demo model of the current revision, a demo model of an older one (its metadata comes
+ * before the vocabulary, in the first 4 KiB), another GGUF file (someone's own, kept), or nothing usable.
+ * @param {string} path @returns {Promise<'current' | 'older' | 'other' | 'none'>}
+ */
+async function demoFileState(path) {
   try {
     const handle = await open(path, 'r');
     try {
-      const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-      return bytesRead === 4 && buffer.toString('latin1') === 'GGUF';
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+      if (bytesRead < 4 || buffer.toString('latin1', 0, 4) !== 'GGUF') return 'none';
+      const header = buffer.subarray(0, bytesRead);
+      if (header.includes(REVISION_ENTRY)) return 'current';
+      return header.includes('mai.demo') ? 'older' : 'other';
     } finally {
       await handle.close();
     }
   } catch {
-    return false;
+    return 'none';
   }
 }
 
 /**
  * Writes the demo models into `dir` when no other model is there. Idempotent: demo files already
- * present are kept (unless `force`), and nothing is written next to a real model.
+ * present are kept (unless `force`, or they are of an older revision of the demo weights: written
+ * again), and nothing is written next to a real model.
  * @param {string} dir
  * @param {{ force?: boolean, log?: (line: string) => void }} [options]
  * @returns {Promise<{ written: string[], kept: string[], skippedBecause?: string[] }>}
@@ -80,14 +100,16 @@ export async function ensureDemoModels(dir, options = {}) {
   /** @type {string[]} */ const kept = [];
   for (const spec of DEMO_MODELS) {
     const path = join(dir, `${spec.id}.gguf`);
-    if (!options.force && (await looksLikeGguf(path))) {
+    const state = options.force ? 'none' : await demoFileState(path);
+    if (state === 'current' || state === 'other') {
       kept.push(path);
       log(`${path} is already there.`);
       continue;
     }
     const result = await writeDemoModel(dir, spec);
     written.push(result.path);
-    log(`wrote ${result.path} (${(result.sizeBytes / 1024 / 1024).toFixed(2)} MB, random weights: its answers are noise).`);
+    const why = state === 'older' ? ' over an older demo model (its answers could end before they began)' : '';
+    log(`wrote ${result.path}${why} (${(result.sizeBytes / 1024 / 1024).toFixed(2)} MB, random weights: its answers are noise).`);
   }
   return { written, kept };
 }

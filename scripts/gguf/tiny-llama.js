@@ -7,7 +7,12 @@
  * The weights are random, so the model's answers are noise. One trick makes the noise look like
  * words: every token embedding has a large constant in dimension 0, which survives RMS norm, and
  * the output matrix's column 0 turns it into a per-token bias — whole words likely, bytes and
- * pieces unlikely, `<|im_end|>` now and then so answers end by themselves.
+ * pieces unlikely, `<|im_end|>` now and then so answers end by themselves. A second one keeps an
+ * answer from ending before it starts: dimension 1 is zero in every embedding but the newline's
+ * (the last token of a ChatML prompt, `<|im_start|>assistant\n`), and the output matrix's column 1
+ * turns it into a large negative logit for the end-of-turn tokens only. Without it the small model
+ * ended ~2% of its answers at their first token: an empty reply, which Mai rightly treats as a
+ * failure and answers with the next model (the demo's pinned turn then came from the large one).
  */
 import { FileType, TensorType, ValueType } from './constants.js';
 import { createRandom } from './random.js';
@@ -28,6 +33,12 @@ import { meta } from './writer.js';
  * @property {'small' | 'medium' | 'large'} [tier] written as `mai.tier`, so no config entry is needed for it
  */
 
+/**
+ * The demo weights' revision, written as `mai.demo.revision`: a demo file of an older one is written again
+ * (demo-models.js). 2: answers never end at their first token.
+ */
+export const DEMO_REVISION = 2;
+
 /** A ChatML template, the shape most chat models' templates take. */
 export const CHATML_TEMPLATE =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
@@ -38,6 +49,8 @@ const ROLE_LOGIT = { word: 3, punctuation: 1, char: -4, piece: -4, byte: -4, spe
 /** About 1% a token at temperature 0.8–1, so a noise answer is some 100 tokens long. */
 const END_OF_TURN_LOGIT = 4.25;
 const LOGIT_NOISE = 1;
+/** What the newline (the end of a ChatML prompt) adds to the end-of-turn tokens' logits: e^-30, never sampled. */
+const ANSWER_START_END_LOGIT = -30;
 /** Scale of the matrices that write into the residual stream, and the variance they add per layer. */
 const RESIDUAL_GAIN = 0.5;
 const RESIDUAL_VARIANCE = 0.35;
@@ -68,7 +81,7 @@ export function buildTinyLlama(spec) {
    */
   const matrix = (/** @type {string} */ name, /** @type {number} */ inputs, /** @type {number} */ outputs, residual = false) => {
     const values = gaussian(inputs * outputs, (residual ? RESIDUAL_GAIN : 1) / Math.sqrt(inputs));
-    if (residual) values.fill(0, 0, inputs);
+    if (residual) values.fill(0, 0, 2 * inputs); // dimensions 0 and 1 (the two features) stay as the embedding set them
     return { name, type: matrixType, dims: [inputs, outputs], values };
   };
   const ones = (/** @type {string} */ name) => ({ name, type: TensorType.F32, dims: [nEmbd], values: new Float32Array(nEmbd).fill(1) });
@@ -80,13 +93,21 @@ export function buildTinyLlama(spec) {
   const rms = Math.sqrt((nEmbd + (nEmbd - 1) * variance) / nEmbd);
   const normedAnchor = anchor / rms;
   const embeddings = gaussian(nEmbd * nVocab, 1);
-  for (let t = 0; t < nVocab; t++) embeddings[t * nEmbd] = anchor;
+  const newline = vocab.tokens.indexOf('<0x0A>');
+  for (let t = 0; t < nVocab; t++) {
+    embeddings[t * nEmbd] = anchor;
+    embeddings[t * nEmbd + 1] = t === newline ? anchor : 0;
+  }
+  // RMS norm after the newline, where dimension 1 is as large as the anchor:
+  const normedStart = anchor / Math.sqrt((2 * nEmbd + (nEmbd - 2) * variance) / nEmbd);
   // The random part of each logit has a standard deviation of about LOGIT_NOISE.
   const output = gaussian(nEmbd * nVocab, LOGIT_NOISE / (Math.sqrt(nEmbd - 1) * (Math.sqrt(variance) / rms)));
   for (let t = 0; t < nVocab; t++) {
     const logit = t === SpecialTokens.imEnd ? END_OF_TURN_LOGIT : ROLE_LOGIT[vocab.roles[t] ?? 'special'];
     if (t === SpecialTokens.imEnd) output.fill(0, t * nEmbd, (t + 1) * nEmbd);
     output[t * nEmbd] = logit / normedAnchor;
+    // Right after the newline the end-of-turn tokens (llama.cpp ends a generation at either) are never sampled.
+    output[t * nEmbd + 1] = t === SpecialTokens.imEnd || t === SpecialTokens.eos ? (ANSWER_START_END_LOGIT - logit) / normedStart : 0;
   }
 
   const tensors = [{ name: 'token_embd.weight', type: matrixType, dims: [nEmbd, nVocab], values: embeddings }];
@@ -115,6 +136,7 @@ export function buildTinyLlama(spec) {
     meta.str('general.description', 'A demo model written by Mai (scripts/demo-models.js). Its weights are random: its answers are noise.'),
     // Marks the file as a demo: the catalogue hides demo models as soon as any real model exists.
     meta.bool('mai.demo', true),
+    meta.u32('mai.demo.revision', DEMO_REVISION),
     ...(spec.tier ? [meta.str('mai.tier', spec.tier)] : []),
     meta.u32('general.file_type', spec.tensorType === 'F16' ? FileType.MOSTLY_F16 : FileType.ALL_F32),
     meta.u32('llama.context_length', spec.contextLength),
