@@ -82,7 +82,7 @@ export class LMStudioBackend implements Backend {
     this.secrets = apiKey ? [apiKey] : [];
     this.headers = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     const chatOptions = OpenAIBackendOptions.parse({ baseURL: `${this.base}/v1`, requestTimeoutMs: options.requestTimeoutMs, llamaCppExtras: false });
-    this.chatClient = new OpenAIBackend(name, chatOptions, apiKey, log);
+    this.chatClient = new OpenAIBackend(name, chatOptions, apiKey);
   }
 
   get endpoint(): string {
