@@ -104,6 +104,7 @@ export const sharedFiles: readonly string[] = [
   'test/host-reload.test.ts',
   'test/host.test.ts', // every client it starts killed after its case, every host in afterAll (by the pids their logs name)
   'test/ledger-unstarted.test.ts',
+  'test/metrics-lazy.test.ts',
   'test/metrics.test.ts',
   'test/state-dir.test.ts',
   'test/stats.test.ts',
