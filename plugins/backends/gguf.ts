@@ -7,7 +7,7 @@
  * unavailable, saying how to install it or which flag to add; they are never tried; Mai keeps working.
  */
 import { stat } from 'node:fs/promises';
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';

@@ -10,7 +10,7 @@
  * scrubbed from every error message.
  */
 import type OpenAI from 'openai';
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, LoadProbeRequest, ServerLoad, Usage } from '../../core/types.ts';

@@ -39,6 +39,8 @@ export const sharedFiles: readonly string[] = [
   'test/end-to-end.test.ts',
   'test/ledger-rotation.test.ts',
   'test/ledger.test.ts',
+  'test/metrics-lazy.test.ts',
+  'test/zod-config.test.ts',
   'test/stats-file.test.ts',
   // the pipeline: select, fallback, load, scheduling
   'test/fallback-http.test.ts',
@@ -104,7 +106,6 @@ export const sharedFiles: readonly string[] = [
   'test/host-reload.test.ts',
   'test/host.test.ts', // every client it starts killed after its case, every host in afterAll (by the pids their logs name)
   'test/ledger-unstarted.test.ts',
-  'test/metrics-lazy.test.ts',
   'test/metrics.test.ts',
   'test/state-dir.test.ts',
   'test/stats.test.ts',
