@@ -59,7 +59,7 @@ export class MaiObservability {
   async metrics(): Promise<MetricsText> {
     const { observer, metrics } = this.runtime().observability;
     observer.flush();
-    return { contentType: metrics.contentType, text: await metrics.text() };
+    return metrics.read();
   }
 
   /** Where the metrics are exported now (null for what is off or not started). */

@@ -109,7 +109,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const monitor = options.createMonitor
     ? options.createMonitor(loaded, log)
     : config.monitor.enabled
-      ? new SamplingMonitor({ config: config.monitor, log: log.child('monitor'), loaded: loadedModels })
+      ? new SamplingMonitor({ config: config.monitor, log: log.child('monitor'), loaded: loadedModels, gpuMemoFile: join(stateDir, 'gpus.json') })
       : new OsMonitor(loadedModels);
   const store = new ConversationStore(join(stateDir, 'conversations'), log.child('conversations'), { fsync: config.context.fsync });
   const state = options.state ?? new MaiState(stateDir, log);

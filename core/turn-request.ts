@@ -3,7 +3,7 @@
  * `chat/send` params are this schema plus what only the wire needs (rpc/mai-protocol.ts: progressToken),
  * and the MCP chat tool's arguments are picked from it.
  */
-import { z } from 'zod';
+import { z } from './zod.ts';
 import { Capability } from './config/capability.ts';
 
 /** How urgent a turn is: someone waits for it (an editor, `mai chat`, MCP), or it is one of many (`mai batch`). */

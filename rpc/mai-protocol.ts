@@ -6,7 +6,7 @@
  * Clients import these from `rpc/index.ts`: `client.sendRequest(ChatSendRequest.type, {...})`.
  */
 import { NotificationType, ParameterStructures, ProgressType, RequestType } from 'vscode-jsonrpc/node';
-import { z } from 'zod';
+import { z } from '../core/zod.ts';
 import type { Conversation, ConversationSummary } from '../core/context/message.ts';
 import type { StatsReport } from '../core/ledger/stats.ts';
 import { parseSince } from '../core/ledger/window.ts';

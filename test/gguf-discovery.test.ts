@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../core/log.ts';
 import { discoverGguf, expandPath } from '../plugins/backends/gguf-discovery.ts';
-import { GgufBackend, GgufBackendOptions } from '../plugins/backends/gguf.ts';
+import { GgufBackend } from '../plugins/backends/gguf-backend.ts';
+import { GgufBackendOptions } from '../plugins/backends/gguf.ts';
 import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
 import { tempDir, type TempDir } from './support/harness.ts';
 

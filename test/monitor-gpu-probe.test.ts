@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Tinypool from 'tinypool';
 import { afterEach, describe, expect, it } from 'vitest';
 import { busyShare, cpuBaseline, createCpuLoad, cpuTimes, MIN_INTERVAL_MS, PRIME_MS } from '../core/monitor/cpu-load.js';
@@ -48,6 +51,60 @@ describe('when a sample asks for GPUs (GpuProbe)', () => {
     expect(off.due(0)).toBe(false);
     expect(off.complete(raw({ gpus: [] }), false, 0).gpus).toEqual([]);
     expect(off.probes()).toBe(0);
+  });
+});
+
+describe("a probe's answer shared with the next Mai of the state directory (GpuProbe memoFile)", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const memoFile = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mai-gpu-memo-'));
+    dirs.push(dir);
+    return join(dir, 'gpus.json');
+  };
+
+  it('a Mai started within the reprobe interval carries the last answer (GPUs and why not) instead of probing at its first sample', async () => {
+    const file = memoFile();
+    const first = new GpuProbe(true, 10_000, file);
+    expect(first.due()).toBe(true);
+    first.complete(raw({ gpus: [integrated], unavailable: ['gpu: nvidia-smi not found'] }), true);
+    await expect.poll(() => existsSync(file)).toBe(true);
+    const next = new GpuProbe(true, 10_000, file);
+    expect(next.due()).toBe(false);
+    const carried = next.complete(raw({ gpus: [], unavailable: ['memory: x'] }), false);
+    expect(carried.gpus).toEqual([integrated]);
+    expect(carried.unavailable).toEqual(['memory: x', 'gpu: nvidia-smi not found']);
+    expect(next.probes()).toBe(0);
+    expect(next.due(Date.now() + 10_000)).toBe(true);
+    // With GPUs off, the memo says nothing.
+    expect(new GpuProbe(false, 10_000, file).complete(raw({ gpus: [] }), false).gpus).toEqual([]);
+  });
+
+  it('is ignored when old, from the future, unreadable or naming a free-memory figure; an answer with one is never written', async () => {
+    const file = memoFile();
+    const write = (memo: unknown) => writeFileSync(file, typeof memo === 'string' ? memo : JSON.stringify(memo));
+    write({ probedAt: Date.now() - 20_000, gpus: [], reasons: [] });
+    expect(new GpuProbe(true, 10_000, file).due()).toBe(true);
+    write({ probedAt: Date.now() + 60_000, gpus: [], reasons: [] });
+    expect(new GpuProbe(true, 10_000, file).due()).toBe(true);
+    write('{"probedAt": 1, "gpus": [');
+    expect(new GpuProbe(true, 10_000, file).due()).toBe(true);
+    write({ probedAt: Date.now(), gpus: [nvidia], reasons: [] });
+    expect(new GpuProbe(true, 10_000, file).due()).toBe(true);
+    write({ probedAt: Date.now(), gpus: [{ name: 7 }], reasons: ['gpu: x'] });
+    expect(new GpuProbe(true, 10_000, file).due()).toBe(true);
+
+    const fresh = memoFile();
+    const following = new GpuProbe(true, 10_000, fresh);
+    following.complete(raw({ gpus: [nvidia] }), true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(fresh)).toBe(false);
+    // Nothing shared, GPUs absent: the next one carries "none" with its reasons.
+    following.complete(raw({ gpus: [], unavailable: ['gpu: lspci not found'] }), true);
+    await expect.poll(() => existsSync(fresh)).toBe(true);
+    expect(JSON.parse(readFileSync(fresh, 'utf8'))).toMatchObject({ gpus: [], reasons: ['gpu: lspci not found'] });
   });
 });
 

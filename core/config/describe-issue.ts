@@ -1,5 +1,5 @@
 /** Turns schema validation issues into sentences that say what is wrong and what is allowed. */
-import { z } from 'zod';
+import { z } from '../zod.ts';
 
 type Issue = z.core.$ZodIssue;
 

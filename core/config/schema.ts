@@ -2,7 +2,7 @@
  * The schema of mai.config.yaml: the single source of truth for what the config may say.
  * The TypeScript types are inferred from it, never written twice.
  */
-import { z } from 'zod';
+import { z } from '../zod.ts';
 import { Capability } from './capability.ts';
 import { defaultMaxMessageBytes } from './message-limit.ts';
 import { isLoopbackHost } from './loopback.ts';

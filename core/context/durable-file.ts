@@ -12,7 +12,6 @@
 import type { Buffer } from 'node:buffer';
 import { closeSync, fstat, fsync, open, read, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import lockfile from 'proper-lockfile';
 import { ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -96,10 +95,17 @@ export class PendingSyncs {
 /** A lock older than this is taken over (its holder died); held only for one write. */
 const STALE_MS = 10_000;
 
+/**
+ * proper-lockfile (and graceful-fs, retry and signal-exit, which it requires), imported when a
+ * process first writes a turn: one that only answers initialize, status or models never needs it.
+ */
+let lockfile: Promise<typeof import('proper-lockfile')> | undefined;
+
 /** Takes the cross-process lock on a conversation's file (proper-lockfile); resolves to its release. */
 export async function lockForWriting(file: string, log?: Logger): Promise<() => Promise<void>> {
   try {
-    return await lockfile.lock(file, {
+    const { lock } = await (lockfile ??= import('proper-lockfile'));
+    return await lock(file, {
       realpath: false,
       stale: STALE_MS,
       retries: { retries: 200, factor: 1.3, minTimeout: 5, maxTimeout: 100 },

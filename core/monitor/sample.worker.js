@@ -9,7 +9,10 @@
  * into `unavailable`; the task itself never throws.
  */
 import { threadId } from 'node:worker_threads';
-import si from 'systeminformation';
+// systeminformation's memory module alone, not its index (which requires all twenty of its modules,
+// ~570 KB compiled and run in every worker); graphics' module is imported by the first GPU probe.
+import memory from 'systeminformation/lib/memory.js';
+import util from 'systeminformation/lib/util.js';
 import { deniedBecause } from '../permissions.js';
 import { createCpuLoad } from './cpu-load.js';
 
@@ -56,6 +59,20 @@ const gpuDenied = deniedBecause('running nvidia-smi', [{ name: 'run' }]);
 
 const cpuLoadNow = createCpuLoad();
 
+// What systeminformation's index does as it loads, for the PowerShell its modules use on Windows.
+if (process.platform === 'win32') {
+  util.getCodepage();
+  util.getPowershell();
+}
+
+/** @type {Promise<typeof import('systeminformation/lib/graphics.js').default> | undefined} */
+let graphicsModule;
+/** systeminformation's graphics(), its module imported on first use. */
+function probeGraphics() {
+  graphicsModule ??= import('systeminformation/lib/graphics.js').then((module) => module.default);
+  return graphicsModule.then((module) => module.graphics());
+}
+
 /** @param {string} reason */
 function refuse(reason) {
   return Promise.reject(new Error(reason));
@@ -86,8 +103,8 @@ export default async function sample(task) {
   const unavailable = [];
   const [load, mem, graphics] = await Promise.allSettled([
     cpuDenied ? refuse(cpuDenied) : cpuLoadNow(task.cpuBaseline),
-    memDenied ? refuse(memDenied) : si.mem(),
-    !task.gpu ? Promise.resolve(null) : gpuDenied ? refuse(gpuDenied) : si.graphics(),
+    memDenied ? refuse(memDenied) : memory.mem(),
+    !task.gpu ? Promise.resolve(null) : gpuDenied ? refuse(gpuDenied) : probeGraphics(),
   ]);
 
   let cpuLoad = null;

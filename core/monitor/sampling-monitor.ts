@@ -23,6 +23,8 @@ export interface SamplingMonitorOptions {
   workerUrl?: URL;
   /** How often GPUs are asked for again when none with a free-memory figure was found (default GPU_REPROBE_MS). */
   gpuReprobeMs?: number;
+  /** Where such an answer is shared with the other Mai of this state directory (gpu-probe.ts); none: not shared. */
+  gpuMemoFile?: string;
 }
 
 export interface SamplingStats {
@@ -73,7 +75,7 @@ export class SamplingMonitor implements ResourceMonitor {
     this.loaded = options.loaded;
     this.workerUrl = options.workerUrl ?? new URL('./sample.worker.js', import.meta.url);
     this.smoother = new Smoother(options.config.smoothing, options.config.trendWindow);
-    this.gpuProbe = new GpuProbe(options.config.gpu, options.gpuReprobeMs);
+    this.gpuProbe = new GpuProbe(options.config.gpu, options.gpuReprobeMs, options.gpuMemoFile);
   }
 
   start(): void {

@@ -1,9 +1,12 @@
 /**
  * The small HTTP client the native-API backends (Ollama, LM Studio) share: one request with a
  * bound on how long the server may take, the caller's AbortSignal, and every failure turned into
- * a MaiError of the right kind (non-2xx by status and body, refused connection, timeout).
+ * a MaiError of the right kind (non-2xx by status and body, refused connection, timeout). Over
+ * node:http(s) (node-http.ts says why not fetch).
  */
+import type { IncomingMessage } from 'node:http';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
+import { nodeHttp, readText } from './node-http.ts';
 import { errorFromStatus, normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export interface HttpRequest extends ErrorContext {
@@ -16,7 +19,8 @@ export interface HttpRequest extends ErrorContext {
 }
 
 export interface OpenResponse {
-  response: Response;
+  /** The 2xx response, its headers arrived; its body is the caller's to read (or destroy). */
+  response: IncomingMessage;
   /** Detaches the caller's signal once the body is consumed. */
   release(): void;
 }
@@ -30,10 +34,10 @@ function describe(url: string, method: string): string {
 }
 
 /**
- * Sends the request and returns the response once its headers arrived with a 2xx status.
- * With `readBody`, the timeout also covers reading the body, which `readBody` returns.
+ * Sends the request (node-http.ts) and returns the response once its headers arrived with a 2xx
+ * status. With `readBody`, the timeout also covers reading the body, which `readBody` returns.
  */
-async function exchange<T>(url: string, request: HttpRequest, readBody: ((response: Response) => Promise<T>) | null): Promise<{ response: Response; value: T | undefined; release(): void }> {
+async function exchange<T>(url: string, request: HttpRequest, readBody: ((response: IncomingMessage, signal: AbortSignal) => Promise<T>) | null): Promise<{ response: IncomingMessage; value: T | undefined; release(): void }> {
   const method = request.method ?? (request.body === undefined ? 'GET' : 'POST');
   const controller = new AbortController();
   let timedOut = false;
@@ -44,25 +48,37 @@ async function exchange<T>(url: string, request: HttpRequest, readBody: ((respon
   const onAbort = () => controller.abort(request.signal?.reason);
   if (request.signal?.aborted) onAbort();
   else request.signal?.addEventListener('abort', onAbort, { once: true });
-  const release = () => request.signal?.removeEventListener('abort', onAbort);
+  // The caller's signal keeps ending a streamed body after the headers (the connection closes).
+  let streamed: IncomingMessage | undefined;
+  const closeStream = () => streamed?.destroy(controller.signal.reason as Error);
+  const release = () => {
+    request.signal?.removeEventListener('abort', onAbort);
+    controller.signal.removeEventListener('abort', closeStream);
+  };
   const context: ErrorContext = {
     backend: request.backend,
     ...(request.model ? { model: request.model } : {}),
     ...(request.secrets ? { secrets: request.secrets } : {}),
   };
   try {
-    const response = await fetch(url, {
+    const response = await nodeHttp(url, {
       method,
       headers: { accept: 'application/json', ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       signal: controller.signal,
     });
-    if (!response.ok) {
-      const body = await response.text().catch(() => '');
-      throw errorFromStatus({ ...context, status: response.status, body, retryAfter: response.headers.get('retry-after') });
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const body = await readText(response, { signal: controller.signal }).catch(() => '');
+      const retryAfter = response.headers['retry-after'];
+      throw errorFromStatus({ ...context, status, body, retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
     }
-    const value = readBody ? await readBody(response) : undefined;
+    const value = readBody ? await readBody(response, controller.signal) : undefined;
     if (readBody) release();
+    else {
+      streamed = response;
+      controller.signal.addEventListener('abort', closeStream, { once: true });
+    }
     return { response, value, release };
   } catch (error) {
     release();
@@ -80,8 +96,8 @@ async function exchange<T>(url: string, request: HttpRequest, readBody: ((respon
 
 /** A request whose JSON answer is read whole (listings, load, unload). */
 export async function httpJson<T>(url: string, request: HttpRequest): Promise<T> {
-  const { value } = await exchange(url, request, async (response) => {
-    const text = await response.text();
+  const { value } = await exchange(url, request, async (response, signal) => {
+    const text = await readText(response, { signal });
     try {
       return (text.trim() === '' ? {} : JSON.parse(text)) as T;
     } catch (cause) {

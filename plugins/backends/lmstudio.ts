@@ -7,7 +7,7 @@
  * LM Studio's just-in-time load would use its own default. When the server is down, the config
  * allows it and `lms` is on PATH, `lms server start` starts it (see lms-server-start.ts).
  */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
@@ -82,7 +82,7 @@ export class LMStudioBackend implements Backend {
     this.secrets = apiKey ? [apiKey] : [];
     this.headers = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     const chatOptions = OpenAIBackendOptions.parse({ baseURL: `${this.base}/v1`, requestTimeoutMs: options.requestTimeoutMs, llamaCppExtras: false });
-    this.chatClient = new OpenAIBackend(name, chatOptions, apiKey, log);
+    this.chatClient = new OpenAIBackend(name, chatOptions, apiKey);
   }
 
   get endpoint(): string {

@@ -1,6 +1,7 @@
 /**
  * Reads a newline-delimited JSON body (Ollama's streamed answers) one object at a time.
- * Stopping early cancels the body, so the connection is closed rather than left reading.
+ * Stopping early ends the body's iteration (a node:http response is destroyed), so the connection is
+ * closed rather than left reading.
  */
 
 export class NdjsonLineError extends Error {
@@ -10,8 +11,7 @@ export class NdjsonLineError extends Error {
   }
 }
 
-export async function* readNdjson(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown, void, undefined> {
-  const reader = body.getReader();
+export async function* readNdjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<unknown, void, undefined> {
   const decoder = new TextDecoder();
   let buffer = '';
   const parse = (line: string): unknown => {
@@ -21,25 +21,17 @@ export async function* readNdjson(body: ReadableStream<Uint8Array>): AsyncGenera
       throw new NdjsonLineError(line);
     }
   };
-  let finished = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (line) yield parse(line);
-      }
+  // Leaving the loop early (a return, a throw) ends the iteration, which destroys a node:http body.
+  for await (const value of body) {
+    buffer += decoder.decode(value, { stream: true });
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line) yield parse(line);
     }
-    buffer += decoder.decode();
-    const rest = buffer.trim();
-    finished = true;
-    if (rest) yield parse(rest);
-  } finally {
-    if (!finished) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
   }
+  buffer += decoder.decode();
+  const rest = buffer.trim();
+  if (rest) yield parse(rest);
 }

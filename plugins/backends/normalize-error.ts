@@ -1,8 +1,9 @@
 /**
- * Maps what HTTP backends and the `openai` package throw to the few kinds the fallback stage
- * acts on: unreachable, timeout, rate-limited (with Retry-After), context overflow, model not
- * found, server error, cut stream, bad request. Secrets (API keys) are scrubbed from every
- * message and body excerpt, so an error can be logged or sent to a client as it is.
+ * Maps what HTTP backends throw (node:http's errors, node-http.ts; Deno's and undici's fetch wordings
+ * are still known) to the few kinds the fallback stage acts on: unreachable, timeout, rate-limited
+ * (with Retry-After), context overflow, model not found, server error, cut stream, bad request.
+ * Secrets (API keys) are scrubbed from every message and body excerpt, so an error can be logged or
+ * sent to a client as it is.
  */
 import { ErrorCodes, isAbortError, MaiError, type ErrorCode } from '../../core/errors.ts';
 

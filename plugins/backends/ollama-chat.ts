@@ -76,8 +76,7 @@ export async function* streamOllamaChat(request: ChatRequest, options: OllamaCha
   });
   const streaming: ErrorContext = { ...context, streaming: true };
   try {
-    if (!response.body) throw new MaiError(ErrorCodes.streamCut, `${context.backend} answered /api/chat with no body.`, { data: { backend: context.backend } });
-    for await (const value of readNdjson(response.body)) {
+    for await (const value of readNdjson(response)) {
       const line = value as OllamaChatLine;
       if (typeof line.error === 'string') throw errorFromStreamBody(streaming, JSON.stringify({ error: line.error }));
       const text = line.message?.content;

@@ -5,7 +5,7 @@
  * chat, unload with keep_alive: 0. Ollama truncates an overflowing prompt silently; the chat
  * stream detects it and reports a context overflow (see ollama-chat.ts).
  */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';

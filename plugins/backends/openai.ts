@@ -1,15 +1,17 @@
 /**
  * Any OpenAI-compatible server (llama.cpp's llama-server, vLLM, LM Studio's and Ollama's /v1):
- * /v1/models through the `openai` package, streamed /v1/chat/completions over node:http with its
- * events decoded by eventsource-parser (sse-post.ts says why). Uses llama.cpp's
+ * /v1/models and streamed /v1/chat/completions over node:http (node-http.ts, sse-post.ts), the
+ * chat's events decoded by eventsource-parser. Not through the `openai` package: its request
+ * plumbing costs per streamed turn (sse-post.ts), and loading it and undici's fetch for one
+ * listing cost every `mai` process ~50 ms of CPU at start; /v1/models is one GET whose `data`
+ * array is all the package's page gave Mai (it is not paginated). Uses llama.cpp's
  * /props (context size, vision) and /tokenize when the server has them. The API key comes from
  * the environment variable the config names; it is sent as a Bearer token and nowhere else, and
  * scrubbed from every error message.
  */
-import OpenAI from 'openai';
-import { z } from 'zod';
+import type OpenAI from 'openai';
+import { z } from '../../core/zod.ts';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
-import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import type { Backend, BackendHealth, BackendModel, Capability, ChatChunk, ChatRequest, FinishReason, LoadProbeRequest, ServerLoad, Usage } from '../../core/types.ts';
 import { httpJson } from './http.ts';
@@ -62,19 +64,12 @@ function finishReasonOf(value: string | null | undefined): FinishReason {
   return value === 'length' ? 'length' : 'stop';
 }
 
-/** Routes the openai package's own log lines to Mai's logger (stderr), at warn and above. */
-function packageLogger(log: Logger | undefined) {
-  const quiet = () => {};
-  return {
-    error: (message: string) => log?.error(message),
-    warn: (message: string) => log?.warn(message),
-    info: quiet,
-    debug: quiet,
-  };
+/** A /v1/models entry: the id, and what some servers add (llama.cpp's `meta`, LM Studio's, vLLM's). */
+interface ListedModel extends ModelExtras {
+  id: string;
 }
 
 export class OpenAIBackend implements Backend {
-  private readonly client: OpenAI;
   private readonly origin: string;
   private readonly secrets: readonly string[];
   private readonly authHeaders: Readonly<Record<string, string>>;
@@ -82,8 +77,9 @@ export class OpenAIBackend implements Backend {
   private tokenizeMissing = false;
   private props: LlamaCppProps | null = null;
   readonly endpoint: string;
-  /** POST here for a streamed chat turn (what the package would build from baseURL). */
+  /** POST here for a streamed chat turn, GET for the listing (what the package built from baseURL). */
   private readonly chatURL: string;
+  private readonly modelsURL: string;
   /** The server's own load (llama.cpp /props, /slots, /metrics; vLLM and SGLang /metrics). */
   readonly probeLoad: (request: LoadProbeRequest) => Promise<ServerLoad>;
 
@@ -91,29 +87,14 @@ export class OpenAIBackend implements Backend {
     readonly name: string,
     private readonly options: OpenAIBackendOptions,
     apiKey: string | undefined,
-    log?: Logger,
   ) {
-    this.client = new OpenAI({
-      baseURL: options.baseURL,
-      // Everything the package would otherwise read from OPENAI_* variables is set here, so a
-      // cloud key in the environment is never sent to a local server. Without a key, the package
-      // still wants one: it gets a placeholder and the Authorization header is removed.
-      apiKey: apiKey ?? 'no-key',
-      adminAPIKey: null,
-      organization: null,
-      project: null,
-      ...(apiKey ? {} : { defaultHeaders: { Authorization: null } }),
-      maxRetries: 0,
-      timeout: options.requestTimeoutMs,
-      logger: packageLogger(log),
-      logLevel: 'warn',
-    });
     this.origin = new URL(options.baseURL).origin;
     this.extras = options.llamaCppExtras;
     this.secrets = apiKey ? [apiKey] : [];
     this.authHeaders = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     this.endpoint = options.baseURL;
     this.chatURL = `${options.baseURL.replace(/\/+$/, '')}/chat/completions`;
+    this.modelsURL = `${options.baseURL.replace(/\/+$/, '')}/models`;
     this.probeLoad = openAICompatibleProbe({ origin: this.origin, headers: this.authHeaders, llamaCpp: options.llamaCppExtras, batchSlots: options.batchSlots });
   }
 
@@ -141,20 +122,21 @@ export class OpenAIBackend implements Backend {
     }
   }
 
+  /** GET /v1/models: its `data` array (an answer without one lists nothing, as the package's page did). */
+  private async models(signal?: AbortSignal): Promise<ListedModel[]> {
+    const body = await httpJson<{ data?: unknown }>(this.modelsURL, { ...this.context(), headers: this.authHeaders, timeoutMs: this.options.requestTimeoutMs, ...(signal ? { signal } : {}) });
+    return Array.isArray(body.data) ? (body.data as unknown[]).filter((m): m is ListedModel => typeof (m as ListedModel | null)?.id === 'string') : [];
+  }
+
   async listModels(signal?: AbortSignal): Promise<BackendModel[]> {
-    let page;
-    try {
-      page = await this.client.models.list(signal ? { signal } : {});
-    } catch (error) {
-      throw normalizeError(error, this.context());
-    }
+    const data = await this.models(signal);
     const props = await this.llamaCppProps(signal);
-    return page.data.map((m) => {
-      const extra = m as unknown as ModelExtras;
+    return data.map((m) => {
+      const extra = m;
       const contextLength = props?.contextLength ?? numberOf(extra.context_length, extra.max_context_length, extra.max_model_len, extra.meta?.n_ctx_train);
       const sizeBytes = numberOf(extra.meta?.size);
       const capabilities: Capability[] | undefined = props?.vision ? ['chat', 'vision'] : undefined;
-      const artifact = ggufName(m.id) ?? (page.data.length === 1 ? props?.artifact : undefined);
+      const artifact = ggufName(m.id) ?? (data.length === 1 ? props?.artifact : undefined);
       return {
         id: m.id,
         loaded: true,
@@ -230,7 +212,7 @@ export class OpenAIBackend implements Backend {
 
   async health(signal?: AbortSignal): Promise<BackendHealth> {
     try {
-      await this.client.models.list(signal ? { signal } : {});
+      await this.models(signal);
       return { reachable: true };
     } catch (error) {
       return { reachable: false, error: normalizeError(error, this.context()).message };
@@ -246,6 +228,6 @@ export default definePlugin({
   create(options, context) {
     const apiKey = options.apiKeyEnv ? context.env[options.apiKeyEnv] : undefined;
     if (options.apiKeyEnv && !apiKey) context.log.warn(`backend ${context.name}: environment variable ${options.apiKeyEnv} is not set; sending no API key`);
-    return new OpenAIBackend(context.name, options, apiKey || undefined, context.log.child(context.name));
+    return new OpenAIBackend(context.name, options, apiKey || undefined);
   },
 });

@@ -1,5 +1,5 @@
 /** capability: vetoes a model that lacks what the turn needs (chat, code, reasoning, vision, tools). */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
 export default definePlugin({

@@ -1,5 +1,5 @@
 /** latency: a moving average of time-to-first-token and tokens/s per model; faster scores higher. */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
 export const LatencyOptions = z

@@ -5,7 +5,7 @@
  * elsewhere. A model of unknown load (a server that reports nothing, or figures gone stale)
  * scores the middle, neither preferred nor vetoed.
  */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import type { ReplicaLoad } from '../../core/load/replica-router.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import type { Score } from '../../core/types.ts';

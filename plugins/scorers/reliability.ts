@@ -1,5 +1,5 @@
 /** reliability: recent failures lower the score; a model cooling down after repeated failures is vetoed. */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
 export default definePlugin({

@@ -5,7 +5,7 @@
  * tier that fits. A model already loaded fits: its memory is already taken. A model on another
  * host (its backend's `host:`, or a non-loopback address) is never judged by this machine's memory.
  */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import { bestGpuFreeBytes, estimateMemory, GiB, heldBytes, usableBytes, type MemoryRules } from '../../core/select/memory-estimate.ts';
 import type { Score, ScoreInput } from '../../core/types.ts';

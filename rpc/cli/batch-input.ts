@@ -3,7 +3,7 @@
  * conversationId?, model?}. A line that cannot be a prompt becomes a failed item, never the end
  * of the batch. Blank lines are skipped; an item's id defaults to its line number.
  */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 
 export const BatchLine = z.strictObject({
   id: z.union([z.string(), z.number()]).optional(),

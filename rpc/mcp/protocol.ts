@@ -6,7 +6,7 @@
  * own protocol: newline-delimited JSON-RPC 2.0 (rpc/framing.ts), the conformance layer, the server.
  */
 import { NotificationType } from 'vscode-jsonrpc/node';
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import type { CancelConvention } from '../conformance.ts';
 import { defineRequest, ProgressToken } from '../mai-protocol.ts';
 

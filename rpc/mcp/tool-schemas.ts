@@ -4,7 +4,7 @@
  * from them (z.toJSONSchema), and the TypeScript types are inferred. The argument rules are the
  * ones of Mai's own protocol (rpc/mai-protocol.ts), reused and described for the agent's model.
  */
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import type { TurnResult } from '../../core/pipeline/turn.ts';
 import { FINISH_REASONS } from '../../core/types.ts';
 import { ChatSendParams, ModelsListParams } from '../mai-protocol.ts';

@@ -19,6 +19,7 @@ export const sharedFiles: readonly string[] = [
   // in process: backends against real loopback servers, config, catalogue
   'test/backend-lmstudio.test.ts',
   'test/backend-mixed.test.ts',
+  'test/backend-node-http.test.ts',
   'test/backend-ollama.test.ts',
   'test/backend-openai.test.ts', // restores OPENAI_API_KEY and its stderr/console spies in finally
   'test/backend-options.test.ts',
@@ -38,6 +39,8 @@ export const sharedFiles: readonly string[] = [
   'test/end-to-end.test.ts',
   'test/ledger-rotation.test.ts',
   'test/ledger.test.ts',
+  'test/metrics-lazy.test.ts',
+  'test/zod-config.test.ts',
   'test/stats-file.test.ts',
   // the pipeline: select, fallback, load, scheduling
   'test/fallback-http.test.ts',

@@ -1,8 +1,10 @@
 /**
  * One GET for a load probe: the caller's signal (the load board's timeout), and a bound on the
  * body — a /metrics that streams on and on is cut at `maxBytes` and refused, never buffered whole.
+ * Over node:http(s) (node-http.ts says why not fetch).
  */
 import { MaiError, ErrorCodes } from '../../../core/errors.ts';
+import { nodeHttp, readText } from '../node-http.ts';
 
 export interface ProbeRequest {
   signal: AbortSignal;
@@ -27,32 +29,22 @@ export class ProbeHttpError extends MaiError {
 
 export async function fetchBounded(url: string, request: ProbeRequest): Promise<string> {
   const path = new URL(url).pathname;
-  const response = await fetch(url, { headers: { ...request.headers }, signal: request.signal });
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new ProbeHttpError(response.status, path);
+  const response = await nodeHttp(url, { method: 'GET', headers: { ...request.headers }, signal: request.signal });
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
+    response.destroy();
+    throw new ProbeHttpError(status, path);
   }
-  const declared = Number(response.headers.get('content-length'));
+  const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > request.maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
+    response.destroy();
     throw new MaiError(ErrorCodes.serverError, `GET ${path} is ${declared} bytes, over the ${request.maxBytes} read (load.maxBytes)`);
   }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > request.maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new MaiError(ErrorCodes.serverError, `GET ${path} sent more than the ${request.maxBytes} bytes read (load.maxBytes)`);
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
+  return readText(response, {
+    signal: request.signal,
+    maxBytes: request.maxBytes,
+    over: () => new MaiError(ErrorCodes.serverError, `GET ${path} sent more than the ${request.maxBytes} bytes read (load.maxBytes)`),
+  });
 }
 
 export async function fetchJson<T>(url: string, request: ProbeRequest): Promise<T> {
