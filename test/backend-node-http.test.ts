@@ -131,6 +131,32 @@ describe('node-http: one request over node:http', () => {
     expect(silent.seen).toHaveLength(1);
   });
 
+  it('a request aborted after a keep-alive exchange reaches the server once, and the next one is sent once', async () => {
+    // Deno's node:http re-sent a destroyed request that went out on a pooled connection (the chat of a
+    // client that detached reached the server twice): the server sees each request exactly once.
+    const posts: string[] = [];
+    const server = await loopback((req, res) => {
+      if (req.method === 'GET') return void res.end('{"ok":true}');
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        posts.push(body);
+        if (body === '"held"') return; // never answered: the caller gives up
+        res.end('{"ok":true}');
+      });
+    });
+    expect(await httpJson(`${server.origin}/v1/models`, { ...context, timeoutMs: 5_000 })).toEqual({ ok: true });
+    const controller = new AbortController();
+    const held = httpJson(`${server.origin}/v1/chat/completions`, { ...context, body: 'held', signal: controller.signal, timeoutMs: 60_000 }).catch((e: unknown) => e);
+    while (posts.length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await held).toMatchObject({ code: ErrorCodes.cancelled });
+    await server.clientGone;
+    expect(await httpJson(`${server.origin}/v1/chat/completions`, { ...context, body: 'next', timeoutMs: 5_000 })).toEqual({ ok: true });
+    expect(await httpJson(`${server.origin}/v1/models`, { ...context, timeoutMs: 5_000 })).toEqual({ ok: true });
+    expect(posts).toEqual(['"held"', '"next"']);
+  });
+
   it('follows redirects: any for a GET, 307/308 for a body; the key stays on its origin; a POST moved by 302 is refused', async () => {
     const other = await loopback((req, res) => res.end(JSON.stringify({ path: req.url, auth: req.headers.authorization ?? null })));
     const front = await loopback((req, res) => {

@@ -41,6 +41,15 @@ async function sender(url: URL): Promise<Send> {
   return https;
 }
 
+/**
+ * On Deno, every request on a connection of its own. Deno's node:http pools connections, and a
+ * request destroyed on a pooled one (a caller's abort: a client that detached, a timeout) was sent
+ * to the server a second time as the next request went out — a cancelled chat generated twice
+ * (test/backend-node-http.test.ts). On Node the agent's keep-alive pool stays: a connection per
+ * turn would cost every turn its TCP handshake.
+ */
+const ownConnection: Pick<RequestOptions, 'agent'> = 'Deno' in globalThis ? { agent: false } : {};
+
 function withoutCredentials(headers: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIALS.has(name.toLowerCase())));
 }
@@ -67,6 +76,7 @@ function sendOnce(send: Send, url: URL, request: NodeHttpRequest, headers: Reado
     const body = request.body;
     const out = send(url, {
       method: request.method,
+      ...ownConnection,
       headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
     });
     let settled = false;
