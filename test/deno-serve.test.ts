@@ -12,8 +12,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { putDemoModels } from './support/demo-models.ts';
 import { denoBin, tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { repoRoot, runCli, spawnServe, type Reply, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
 
@@ -207,7 +207,7 @@ context: { summary: digest }
   }, 60_000);
 
   it('GGUF models run in-process with --allow-ffi and the narrowest --allow-sys; without --allow-ffi they are unavailable (naming the flag, once), never tried, and the HTTP backend answers', async () => {
-    for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
+    await putDemoModels(join(dir.path, 'models'));
     config = await writeConfig(
       dir.path,
       `backends:

@@ -14,8 +14,9 @@ import { createLogger } from '../core/log.ts';
 import type { ChatChunk, ChatRequest } from '../core/types.ts';
 import { GgufBackend } from '../plugins/backends/gguf-backend.ts';
 import { GgufBackendOptions } from '../plugins/backends/gguf.ts';
-import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
+import { DEMO_MODELS } from '../scripts/gguf/index.js';
 import { SpecialTokens } from '../scripts/gguf/vocabulary.js';
+import { putDemoModels } from './support/demo-models.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 /** What the backend logs (info): each load names the chat format node-llama-cpp matched to the file's template. */
@@ -56,7 +57,7 @@ async function collect(stream: AsyncIterable<ChatChunk>, onDelta?: (text: string
 
 beforeAll(async () => {
   dir = await tempDir('mai-gguf-backend-');
-  for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
+  await putDemoModels(join(dir.path, 'models'));
   backend = makeBackend();
 });
 afterAll(async () => {

@@ -12,7 +12,8 @@ import type { Logger } from '../core/log.ts';
 import { discoverGguf, expandPath } from '../plugins/backends/gguf-discovery.ts';
 import { GgufBackend } from '../plugins/backends/gguf-backend.ts';
 import { GgufBackendOptions } from '../plugins/backends/gguf.ts';
-import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
+import { DEMO_MODELS } from '../scripts/gguf/index.js';
+import { putDemoModel } from './support/demo-models.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
 
 let dir: TempDir;
@@ -32,7 +33,7 @@ async function manifest(root: string, parts: string[], layers: unknown[]): Promi
 
 beforeAll(async () => {
   dir = await tempDir('mai-gguf-discovery-');
-  small = (await writeDemoModel(join(dir.path, 'source'), DEMO_MODELS[0]!)).path;
+  small = await putDemoModel(join(dir.path, 'source'), DEMO_MODELS[0]!);
   const models = join(dir.path, 'models');
   await put(join(models, 'alpha.gguf'));
   await put(join(models, 'nested', 'deeper', 'beta.gguf'));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mai } from '../core/mai.ts';
 import type { TurnEvent } from '../core/pipeline/turn.ts';
-import { DEMO_MODELS, writeDemoModel } from '../scripts/gguf/index.js';
+import { putDemoModels } from './support/demo-models.ts';
 import { createTestMai, tempDir, type TempDir } from './support/harness.ts';
 
 let dir: TempDir;
@@ -15,7 +15,7 @@ let mai: Mai;
 
 beforeAll(async () => {
   dir = await tempDir('mai-gguf-facade-');
-  for (const spec of DEMO_MODELS) await writeDemoModel(join(dir.path, 'models'), spec);
+  await putDemoModels(join(dir.path, 'models'));
   ({ mai } = await createTestMai(
     dir.path,
     `

@@ -184,7 +184,9 @@ describe('mai stats', () => {
     try {
       const ledger = join(big.path, 'ledger');
       await mkdir(ledger);
-      const text = Array.from({ length: 20_000 }, (_, i) => JSON.stringify(line(1 + (i % 50), { attempts: [ok(i % 3 ? 'big' : 'small', 'a', i % 1000, 10, 0)] }))).join('\n');
+      // Line i depends on i only modulo 3,000 (the lcm of 50, 3 and 1,000): each distinct line is built once.
+      const distinct = Array.from({ length: 3_000 }, (_, i) => JSON.stringify(line(1 + (i % 50), { attempts: [ok(i % 3 ? 'big' : 'small', 'a', i % 1000, 10, 0)] })));
+      const text = Array.from({ length: 20_000 }, (_, i) => distinct[i % 3_000]!).join('\n');
       await writeFile(join(ledger, 'ledger.jsonl'), `${text}\n`);
       const s = await computeStats({ dir: ledger, maxFiles: 5, since: now - 3_600_000 });
       expect(s.turns.total).toBe(20_000);

@@ -4,9 +4,12 @@
  * emits even when some file does not type-check (`npm run typecheck` is the check for that); the
  * setup fails only if the binary the suites run is missing afterwards.
  * Under Deno it also names Deno's cache folder (DENO_DIR) for the whole run; see shareDenoCache.
+ * It names the run's folder for the demo GGUF fixtures (test/support/demo-models.ts), empty until a
+ * file asks for a model, and removes it when the run ends.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,10 +38,14 @@ function shareDenoCache(): void {
   }
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
   shareDenoCache();
+  // Set before vitest starts its workers, which inherit it (as DENO_DIR above).
+  const demoModels = mkdtempSync(join(tmpdir(), 'mai-test-demo-models-'));
+  process.env['MAI_TEST_DEMO_MODELS'] = demoModels; // DEMO_MODELS_ENV, read by demo-models.ts
+  const teardown = () => rmSync(demoModels, { recursive: true, force: true });
   // `npm test` (scripts/test.js) has just built dist/ and runs the Node and Deno suites at once: neither builds it again.
-  if (process.env['MAI_TEST_BUILT'] === '1' && existsSync(bin)) return;
+  if (process.env['MAI_TEST_BUILT'] === '1' && existsSync(bin)) return teardown;
   const output = await new Promise<string>((done) => {
     execFile(process.execPath, [join(root, 'scripts', 'build.js')], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       done(error ? `${stdout}${stderr}` : '');
@@ -46,6 +53,8 @@ export default async function setup(): Promise<void> {
   });
   if (output.trim() !== '') process.stderr.write(`[global-setup] the build reported (dist/ was still emitted):\n${output}\n`);
   if (!existsSync(bin)) {
+    teardown();
     throw new Error(`The build did not produce ${bin}; the suites that spawn Mai cannot run.\n${output}`);
   }
+  return teardown;
 }

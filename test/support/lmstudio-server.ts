@@ -6,10 +6,10 @@
  * OpenAI-compatible GET /v1/models and streamed POST /v1/chat/completions, which loads a model
  * just in time with LM Studio's default window (4096) and refuses a prompt longer than the
  * loaded window with LM Studio's "Trying to keep the first N tokens…" 400. Tokens are counted
- * with a real BPE tokenizer (gpt-tokenizer) plus 4 a message.
+ * with a real BPE tokenizer (gpt-tokenizer's cl100k, close to the Llama 3 and Qwen ones) plus 4 a message.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { encode } from 'gpt-tokenizer';
+import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { listenOnLoopback } from './loopback.ts';
 
 export type LmsBehaviour =
@@ -57,7 +57,7 @@ export interface FakeLmStudioServer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DEFAULT_CONTEXT = 4096;
-export const lmsTokens = (messages: Array<{ content: string }>) => messages.reduce((n, m) => n + encode(m.content).length + 4, 0);
+export const lmsTokens = (messages: Array<{ content: string }>) => messages.reduce((n, m) => n + countTokens(m.content) + 4, 0);
 const restError = (type: string, message: string, extra: Record<string, string> = {}) => ({ error: { type, message, ...extra } });
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | null> {

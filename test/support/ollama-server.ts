@@ -6,7 +6,7 @@
  * Ollama's status codes (400 bad request, 404 model not found, 429, 500), and errors mid-stream
  * as an `{"error": …}` line. Like Ollama, it truncates a prompt longer than num_ctx silently
  * (dropping the oldest messages, then cutting to the window) and reports what it read in
- * `prompt_eval_count`. It counts tokens with a real BPE tokenizer (gpt-tokenizer's o200k) plus
+ * `prompt_eval_count`. It counts tokens with a real BPE tokenizer (gpt-tokenizer's cl100k) plus
  * 4 a message for the chat template, as a llama-3 style template adds.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -1,10 +1,11 @@
 /**
  * The shapes the Ollama test server answers with, as Ollama's API docs give them: a model's
  * `details`, its /api/show body, and the prompt accounting Ollama does (a real BPE tokenizer,
- * gpt-tokenizer's o200k, plus 4 tokens a message for the chat template; older messages dropped
- * until the prompt fits num_ctx, then the runner cuts it to the window).
+ * gpt-tokenizer's cl100k — close to Llama 3's, and the one the context tests load anyway — plus
+ * 4 tokens a message for the chat template; older messages dropped until the prompt fits num_ctx,
+ * then the runner cuts it to the window).
  */
-import { encode } from 'gpt-tokenizer';
+import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 
 export type OllamaBehaviour =
   | { kind: 'ok' }
@@ -79,7 +80,7 @@ export function ollamaShowBody(model: FakeOllamaModel): Record<string, unknown> 
   };
 }
 
-export const ollamaTokens = (content: string) => encode(content).length + 4;
+export const ollamaTokens = (content: string) => countTokens(content) + 4;
 
 /** Ollama's chatPrompt: keep system messages and the latest, drop the oldest others until it fits; then the runner cuts to num_ctx. */
 export function truncatePrompt(messages: Array<{ role: string; content: string }>, numCtx: number): number {

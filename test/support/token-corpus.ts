@@ -52,8 +52,13 @@ function files(dir: string, ext: string): string[] {
   return out;
 }
 
-function readmes(): Array<{ path: string; text: string }> {
-  const out: Array<{ path: string; text: string }> = [];
+interface Readme {
+  path: string;
+  text: string;
+}
+
+function readmes(): Readme[] {
+  const out: Readme[] = [];
   for (const name of readdirSync(join(ROOT, 'node_modules')).sort()) {
     const path = join('node_modules', name, 'README.md');
     try {
@@ -65,9 +70,9 @@ function readmes(): Array<{ path: string; text: string }> {
   return out;
 }
 
-function prose(): CorpusSample[] {
+function prose(all: Readme[]): CorpusSample[] {
   const paragraphs: string[] = [];
-  for (const { text } of readmes()) {
+  for (const { text } of all) {
     for (const p of text.split(/\n\s*\n/)) {
       const flat = p.replace(/\s*\n\s*/g, ' ').trim();
       if (flat.length < 200 || /[`|<>#[\]{}*_]|https?:/.test(flat)) continue;
@@ -77,8 +82,8 @@ function prose(): CorpusSample[] {
   return pick(chunks(paragraphs.join('\n\n')), 40).map((text) => ({ category: 'English prose', source: 'node_modules/*/README.md', text }));
 }
 
-function markdown(): CorpusSample[] {
-  const all = readmes().flatMap(({ path, text }) => chunks(text).map((c) => ({ path, c })));
+function markdown(readmeFiles: Readme[]): CorpusSample[] {
+  const all = readmeFiles.flatMap(({ path, text }) => chunks(text).map((c) => ({ path, c })));
   return pick(all, 30).map(({ path, c }) => ({ category: 'Markdown', source: path, text: c }));
 }
 
@@ -144,5 +149,6 @@ function chat(): CorpusSample[] {
 }
 
 export function tokenCorpus(): CorpusSample[] {
-  return [...prose(), ...markdown(), ...code(), ...json(), ...translations(), ...chat()];
+  const readmeFiles = readmes(); // ~350 files, read once for both the prose and the Markdown samples
+  return [...prose(readmeFiles), ...markdown(readmeFiles), ...code(), ...json(), ...translations(), ...chat()];
 }
