@@ -65,11 +65,38 @@ if (rolldown) {
   });
   await bundle.write({ dir: next, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
   await bundle.close();
+  // The same code as CommonJS (*.cjs: package.json says "type": "module"), which Node runs through V8's code cache
+  // (rpc/code-cache.ts; a vm.Script is CommonJS-shaped); its entry is what bin.ts imports on Deno (rpc/cli/run.ts).
+  const cjs = await rolldown({
+    cwd: root,
+    input: { mai: join(dist, 'rpc', 'cli', 'run.js') },
+    platform: 'node',
+    external: [/^node-llama-cpp(\/|$)/],
+    plugins: [esmOnlyDefault('tinypool')],
+  });
+  await cjs.write({ dir: next, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: true });
+  await cjs.close();
 } else {
   process.stderr.write("build: rolldown's native binding is not installed (an install without optional dependencies): the mai bin runs dist/rpc/bin.js unbundled, a slower cold start; a full `npm install` bundles it.\n");
   mkdirSync(next, { recursive: true });
   writeFileSync(join(next, 'mai.js'), "#!/usr/bin/env node\n// Unbundled (scripts/build.js found no rolldown binding): the per-file build.\nimport '../rpc/bin.js';\n");
 }
+/**
+ * An ESM-only package's default export, in the CommonJS build, kept external: Node (>= 20.19) require()s it as its
+ * module namespace, which rolldown's interop would take whole for the default export (`new Tinypool()` of a
+ * namespace). tinypool stays a file of its own: it starts its workers from its own files.
+ * @param {string} name
+ * @returns {import('rolldown').Plugin}
+ */
+function esmOnlyDefault(name) {
+  const id = `\0esm-only-default:${name}`;
+  return {
+    name: 'esm-only-default',
+    resolveId: (/** @type {string} */ source) => (source === name ? id : null),
+    load: (/** @type {string} */ loaded) => (loaded === id ? `import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)(${JSON.stringify(name)}).default;\n` : null),
+  };
+}
+
 // The build's id (rpc/host/build.ts): a hash of the bundle's files, moved in last, once the files it names are there.
 const ID = 'build-id.txt';
 const id = createHash('sha256');

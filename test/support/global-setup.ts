@@ -4,9 +4,11 @@
  * emits even when some file does not type-check (`npm run typecheck` is the check for that); the
  * setup fails only if the binary the suites run is missing afterwards.
  * Under Deno it also names Deno's cache folder (DENO_DIR) for the whole run; see shareDenoCache.
+ * On Node the `mai` processes share one V8 code cache folder for the run; see shareCodeCache.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,10 +37,27 @@ function shareDenoCache(): void {
   }
 }
 
-export default async function setup(): Promise<void> {
+/**
+ * The `mai` bin on Node keeps V8's compiled code of its bundle in $XDG_CACHE_HOME/mai (rpc/code-cache.ts):
+ * without this it would write to the user's own ~/.cache, outside the run's temporary folders. One
+ * folder for the whole run rather than one per test file: the cache changes no behaviour, only the CPU
+ * time of each launch, and each file's first `mai` would otherwise compile the bundle again. A test of
+ * the cache itself (test/code-cache.test.ts) and a process given its own XDG_CACHE_HOME use theirs.
+ * Not under Deno: its `mai` processes keep no such cache, and Deno finds its own from XDG_CACHE_HOME
+ * when DENO_DIR is unset.
+ */
+function shareCodeCache(): (() => void) | undefined {
+  if ('Deno' in globalThis) return undefined;
+  const folder = mkdtempSync(join(tmpdir(), 'mai-test-cache-'));
+  process.env['XDG_CACHE_HOME'] = folder;
+  return () => rmSync(folder, { recursive: true, force: true });
+}
+
+export default async function setup(): Promise<(() => void) | undefined> {
   shareDenoCache();
+  const teardown = shareCodeCache();
   // `npm test` (scripts/test.js) has just built dist/ and runs the Node and Deno suites at once: neither builds it again.
-  if (process.env['MAI_TEST_BUILT'] === '1' && existsSync(bin)) return;
+  if (process.env['MAI_TEST_BUILT'] === '1' && existsSync(bin)) return teardown;
   const output = await new Promise<string>((done) => {
     execFile(process.execPath, [join(root, 'scripts', 'build.js')], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       done(error ? `${stdout}${stderr}` : '');
@@ -46,6 +65,8 @@ export default async function setup(): Promise<void> {
   });
   if (output.trim() !== '') process.stderr.write(`[global-setup] the build reported (dist/ was still emitted):\n${output}\n`);
   if (!existsSync(bin)) {
+    teardown?.();
     throw new Error(`The build did not produce ${bin}; the suites that spawn Mai cannot run.\n${output}`);
   }
+  return teardown;
 }

@@ -1,0 +1,180 @@
+/**
+ * The bundle's CommonJS build (dist/bundle/*.cjs) loaded through a V8 code cache, on Node.
+ * Node 20 keeps no compiled code between runs (module.enableCompileCache is Node 22's), so each
+ * `mai` compiled its chunks again: ~0.1–0.2 CPU-s of every launch. Here each chunk is compiled as a
+ * `vm.Script` given the code V8 cached for it in an earlier run, and the process, once used (at its
+ * normal exit), caches the chunks that had none: top level and the functions the run compiled lazily.
+ * Why not the v8-compile-cache package: it compiles without `importModuleDynamically`, so an
+ * `import()` inside the cached code fails, and Mai imports ESM-only packages that way (node-llama-cpp).
+ * The cache is a speed-up only: a missing, unreadable, truncated or foreign entry (V8 rejects it) means
+ * compiling as without it, and an entry that cannot be written is not written. One folder per
+ * build × Node version × architecture under $XDG_CACHE_HOME/mai/v8 (default ~/.cache/mai/v8);
+ * each entry written to a temporary file and renamed, so processes writing one entry at once each
+ * leave a whole one. MAI_LOG=debug says what was read and written, on stderr.
+ * Zod-free and Mai-free: the thin `mai serve` forwarder loads it.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { crc32 } from 'node:zlib';
+
+/** Entries of other builds not written for this long are removed when an entry is written. */
+const STALE_MS = 7 * 24 * 3600_000;
+
+interface Chunk {
+  script: vm.Script;
+  entry: string;
+  /** From the cache; else why not: none yet, or one found damaged (a bad checksum) or rejected by V8 (another build of V8, other flags). */
+  state: 'cached' | 'missing' | 'rejected';
+}
+
+/**
+ * An entry is the CRC-32 of V8's data, then the data: V8 checks a header (its version, the flags,
+ * the source's hash, the length) but not, in a release build, the bytes after it, so damaged bytes
+ * of the right length would reach the compiler. A bad checksum is treated as no entry.
+ */
+function readEntry(entry: string): Buffer | 'missing' | 'rejected' {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(entry);
+  } catch {
+    return 'missing';
+  }
+  if (bytes.length < 8) return 'rejected';
+  const data = bytes.subarray(4);
+  return bytes.readUInt32LE(0) === crc32(data) ? data : 'rejected';
+}
+
+function entryBytes(data: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(crc32(data), 0);
+  return Buffer.concat([head, data]);
+}
+
+/** Where this build's entries go: $XDG_CACHE_HOME/mai/v8/<build>-<node version>-<arch>. */
+export function codeCacheDir(build: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(base, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`);
+}
+
+/**
+ * The exports of the CommonJS entry `entry` (a file URL), its chunks compiled through the code cache;
+ * undefined when this runtime should load the ESM bundle instead: Deno (it caches compiled modules
+ * itself), no CommonJS build beside, or a Node that cannot run it (`import()` from a `vm.Script`
+ * needs vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER; tinypool, ESM-only, needs require(esm)).
+ */
+export function loadCachedBundle(entry: URL): unknown {
+  if ('Deno' in globalThis) return undefined;
+  const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  // Both came to Node 20 before 20.19 (require(esm) unflagged), which also has zlib.crc32.
+  if (!loader || !(process.features as { require_module?: boolean }).require_module || typeof crc32 !== 'function') return undefined;
+  const file = fileURLToPath(entry);
+  if (!existsSync(file)) return undefined;
+  const bundle = dirname(file);
+  let build: string | undefined;
+  try {
+    build = readFileSync(join(bundle, 'build-id.txt'), 'utf8').trim() || undefined;
+  } catch {
+    // no id: no cache (nothing would say which build an entry belongs to)
+  }
+  return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build), loader).require(file);
+}
+
+class CodeCache {
+  private readonly chunks: Chunk[] = [];
+  private readonly debug = process.env.MAI_LOG?.toLowerCase() === 'debug';
+
+  constructor(
+    private readonly bundle: string,
+    private readonly dir: string | undefined,
+    private readonly loader: typeof vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  ) {
+    if (dir !== undefined) process.once('exit', () => this.write());
+  }
+
+  /** Loads one chunk of the bundle as Node loads a CommonJS module (it is in require.cache), its code compiled through the cache. */
+  require(file: string): unknown {
+    const nodeRequire = createRequire(file);
+    const known = nodeRequire.cache[file];
+    if (known) return known.exports;
+    const source = readFileSync(file, 'utf8');
+    const entry = this.dir === undefined ? '' : join(this.dir, `${basename(file)}.v8`);
+    const found = entry === '' ? 'missing' : readEntry(entry);
+    const cachedData = typeof found === 'string' ? undefined : found;
+    // The wrapper Node puts around a CommonJS module, on the first line: line numbers (source maps, stacks) stay.
+    const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
+    const script = new vm.Script(wrapped, { filename: file, importModuleDynamically: this.loader, ...(cachedData ? { cachedData } : {}) });
+    this.chunks.push({ script, entry, state: typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'cached' });
+    const module = new Module(file);
+    module.filename = file;
+    nodeRequire.cache[file] = module;
+    // The bundle's chunks require each other as ./name.cjs; anything else (Node's built-ins, tinypool) is Node's require.
+    const require = Object.assign((id: string) => (id.startsWith('./') && id.endsWith('.cjs') ? this.require(join(this.bundle, id)) : nodeRequire(id)), nodeRequire);
+    const run = script.runInThisContext() as (...args: unknown[]) => void;
+    try {
+      run.call(module.exports, module.exports, require, module, file, dirname(file));
+    } catch (error) {
+      delete nodeRequire.cache[file];
+      throw error;
+    }
+    module.loaded = true;
+    return module.exports;
+  }
+
+  /** Caches each loaded chunk that had no (accepted) entry; never throws. */
+  private write(): void {
+    const dir = this.dir;
+    const missing = this.chunks.filter((chunk) => chunk.state !== 'cached');
+    const rejected = missing.filter((chunk) => chunk.state === 'rejected').length;
+    const read = `${this.chunks.length - missing.length} of ${this.chunks.length} chunks compiled from the code cache in ${dir} (${rejected} entries rejected)`;
+    if (dir === undefined || missing.length === 0) {
+      this.say(read);
+      return;
+    }
+    let written = 0;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const chunk of missing) {
+        const temp = `${chunk.entry}.${process.pid}.tmp`;
+        try {
+          writeFileSync(temp, entryBytes(chunk.script.createCachedData()), { mode: 0o600 });
+          renameSync(temp, chunk.entry);
+          written++;
+        } catch (error) {
+          rmSync(temp, { force: true });
+          throw error;
+        }
+      }
+      pruneOtherBuilds(dir);
+      this.say(`${read}; ${written} written`);
+    } catch (error) {
+      this.say(`${read}; ${written} written, then: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private say(text: string): void {
+    if (!this.debug) return;
+    try {
+      process.stderr.write(`[mai:code-cache] debug: ${text}\n`);
+    } catch {
+      // a closed stderr
+    }
+  }
+}
+
+/** Removes the folders of other builds (or Node versions) that nothing wrote to for STALE_MS. */
+function pruneOtherBuilds(dir: string): void {
+  const parent = dirname(dir);
+  for (const name of readdirSync(parent)) {
+    const other = join(parent, name);
+    if (other === dir) continue;
+    try {
+      if (Date.now() - statSync(other).mtimeMs > STALE_MS) rmSync(other, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+}
