@@ -7,5 +7,6 @@
 import { loadCachedBundle } from './code-cache.ts';
 
 type Bin = typeof import('./cli/run.ts');
-const bin = (loadCachedBundle(new URL('./mai.cjs', import.meta.url)) as Bin | undefined) ?? (await import('./cli/run.ts'));
+// The bundle's `import()`s of packages and files outside it (node-llama-cpp, a config's plugins) are this module's.
+const bin = (loadCachedBundle(new URL('./mai.cjs', import.meta.url), (specifier) => import(specifier)) as Bin | undefined) ?? (await import('./cli/run.ts'));
 await bin.runBin(process.argv.slice(2));

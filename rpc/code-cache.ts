@@ -6,6 +6,9 @@
  * normal exit), caches the chunks that had none: top level and the functions the run compiled lazily.
  * Why not the v8-compile-cache package: it compiles without `importModuleDynamically`, so an
  * `import()` inside the cached code fails, and Mai imports ESM-only packages that way (node-llama-cpp).
+ * Nor importModuleDynamically here: Node 20 loses it when a script is compiled from a code cache
+ * another process wrote. The build (scripts/build.js) makes each `import()` of the CommonJS chunks a
+ * call of `dynImp`, a function the chunk is given: the bin's own `import()`, an ES module's.
  * The cache is a speed-up only: a missing, unreadable, truncated or foreign entry (V8 rejects it) means
  * compiling as without it, and an entry that cannot be written is not written. One folder per
  * build × Node version × architecture under $XDG_CACHE_HOME/mai/v8 (default ~/.cache/mai/v8);
@@ -26,31 +29,35 @@ const STALE_MS = 7 * 24 * 3600_000;
 
 interface Chunk {
   script: vm.Script;
+  sourceCrc: number;
   entry: string;
   /** From the cache; else why not: none yet, or one found damaged (a bad checksum) or rejected by V8 (another build of V8, other flags). */
   state: 'cached' | 'missing' | 'rejected';
 }
 
 /**
- * An entry is the CRC-32 of V8's data, then the data: V8 checks a header (its version, the flags,
- * the source's hash, the length) but not, in a release build, the bytes after it, so damaged bytes
- * of the right length would reach the compiler. A bad checksum is treated as no entry.
+ * An entry is the CRC-32 of the chunk's source, the CRC-32 of V8's data, then the data. V8 checks a
+ * header (its version, the flags, the source's length, the data's length) but not, in a release
+ * build, the bytes after it, nor the source's content: damaged bytes of the right length would reach
+ * the compiler, and a chunk edited in place to the same length (an install changed under its build
+ * id) would run its old code. Either is treated as no entry.
  */
-function readEntry(entry: string): Buffer | 'missing' | 'rejected' {
+function readEntry(entry: string, sourceCrc: number): Buffer | 'missing' | 'rejected' {
   let bytes: Buffer;
   try {
     bytes = readFileSync(entry);
   } catch {
     return 'missing';
   }
-  if (bytes.length < 8) return 'rejected';
-  const data = bytes.subarray(4);
-  return bytes.readUInt32LE(0) === crc32(data) ? data : 'rejected';
+  if (bytes.length < 12 || bytes.readUInt32LE(0) !== sourceCrc) return 'rejected';
+  const data = bytes.subarray(8);
+  return bytes.readUInt32LE(4) === crc32(data) ? data : 'rejected';
 }
 
-function entryBytes(data: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(crc32(data), 0);
+function entryBytes(sourceCrc: number, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(sourceCrc, 0);
+  head.writeUInt32LE(crc32(data), 4);
   return Buffer.concat([head, data]);
 }
 
@@ -62,15 +69,14 @@ export function codeCacheDir(build: string, env: Readonly<Record<string, string 
 
 /**
  * The exports of the CommonJS entry `entry` (a file URL), its chunks compiled through the code cache;
- * undefined when this runtime should load the ESM bundle instead: Deno (it caches compiled modules
- * itself), no CommonJS build beside, or a Node that cannot run it (`import()` from a `vm.Script`
- * needs vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER; tinypool, ESM-only, needs require(esm)).
+ * `dynImp`: the `import()` the chunks use (the caller's: an ES module's, beside the chunks).
+ * Undefined when this runtime should load the ESM bundle instead: Deno (it caches compiled modules
+ * itself), no CommonJS build beside, or a Node before 20.19 (tinypool is ESM-only: the CommonJS
+ * build needs require(esm); 20.19 also has zlib.crc32).
  */
-export function loadCachedBundle(entry: URL): unknown {
+export function loadCachedBundle(entry: URL, dynImp: (specifier: string) => Promise<unknown>): unknown {
   if ('Deno' in globalThis) return undefined;
-  const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  // Both came to Node 20 before 20.19 (require(esm) unflagged), which also has zlib.crc32.
-  if (!loader || !(process.features as { require_module?: boolean }).require_module || typeof crc32 !== 'function') return undefined;
+  if (!(process.features as { require_module?: boolean }).require_module || typeof crc32 !== 'function') return undefined;
   const file = fileURLToPath(entry);
   if (!existsSync(file)) return undefined;
   const bundle = dirname(file);
@@ -80,7 +86,7 @@ export function loadCachedBundle(entry: URL): unknown {
   } catch {
     // no id: no cache (nothing would say which build an entry belongs to)
   }
-  return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build), loader).require(file);
+  return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build), dynImp).require(file);
 }
 
 class CodeCache {
@@ -90,7 +96,7 @@ class CodeCache {
   constructor(
     private readonly bundle: string,
     private readonly dir: string | undefined,
-    private readonly loader: typeof vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    private readonly dynImp: (specifier: string) => Promise<unknown>,
   ) {
     if (dir !== undefined) process.once('exit', () => this.write());
   }
@@ -100,14 +106,22 @@ class CodeCache {
     const nodeRequire = createRequire(file);
     const known = nodeRequire.cache[file];
     if (known) return known.exports;
-    const source = readFileSync(file, 'utf8');
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      // As Node's require says it: a chunk a rebuild removed under a running host (rpc/host/ tells it apart by the code).
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? Object.assign(new Error(`Cannot find module '${file}'`, { cause: error }), { code: 'MODULE_NOT_FOUND' }) : error;
+    }
     const entry = this.dir === undefined ? '' : join(this.dir, `${basename(file)}.v8`);
-    const found = entry === '' ? 'missing' : readEntry(entry);
+    const source = bytes.toString('utf8');
+    const sourceCrc = crc32(bytes);
+    const found = entry === '' ? 'missing' : readEntry(entry, sourceCrc);
     const cachedData = typeof found === 'string' ? undefined : found;
-    // The wrapper Node puts around a CommonJS module, on the first line: line numbers (source maps, stacks) stay.
-    const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
-    const script = new vm.Script(wrapped, { filename: file, importModuleDynamically: this.loader, ...(cachedData ? { cachedData } : {}) });
-    this.chunks.push({ script, entry, state: typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'cached' });
+    // The wrapper Node puts around a CommonJS module (and dynImp), on the first line: line numbers (source maps, stacks) stay.
+    const wrapped = `(function (exports, require, module, __filename, __dirname, dynImp) { ${source}\n})`;
+    const script = new vm.Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) });
+    this.chunks.push({ script, sourceCrc, entry, state: typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'cached' });
     const module = new Module(file);
     module.filename = file;
     nodeRequire.cache[file] = module;
@@ -115,7 +129,7 @@ class CodeCache {
     const require = Object.assign((id: string) => (id.startsWith('./') && id.endsWith('.cjs') ? this.require(join(this.bundle, id)) : nodeRequire(id)), nodeRequire);
     const run = script.runInThisContext() as (...args: unknown[]) => void;
     try {
-      run.call(module.exports, module.exports, require, module, file, dirname(file));
+      run.call(module.exports, module.exports, require, module, file, dirname(file), this.dynImp);
     } catch (error) {
       delete nodeRequire.cache[file];
       throw error;
@@ -140,7 +154,7 @@ class CodeCache {
       for (const chunk of missing) {
         const temp = `${chunk.entry}.${process.pid}.tmp`;
         try {
-          writeFileSync(temp, entryBytes(chunk.script.createCachedData()), { mode: 0o600 });
+          writeFileSync(temp, entryBytes(chunk.sourceCrc, chunk.script.createCachedData()), { mode: 0o600 });
           renameSync(temp, chunk.entry);
           written++;
         } catch (error) {

@@ -56,6 +56,7 @@ const tsc = spawnSync(process.execPath, [tscBin, '-b', 'tsconfig.build.json', ..
 const next = `${out}.next`;
 rmSync(next, { recursive: true, force: true });
 const rolldown = await import('rolldown').then((module) => module.rolldown, () => null);
+const { parseAst } = rolldown ? await import('rolldown/parseAst') : { parseAst: () => null };
 if (rolldown) {
   const bundle = await rolldown({
     cwd: root,
@@ -72,7 +73,7 @@ if (rolldown) {
     input: { mai: join(dist, 'rpc', 'cli', 'run.js') },
     platform: 'node',
     external: [/^node-llama-cpp(\/|$)/],
-    plugins: [esmOnlyDefault('tinypool')],
+    plugins: [esmOnlyDefault('tinypool'), importThroughLoader()],
   });
   await cjs.write({ dir: next, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: true });
   await cjs.close();
@@ -94,6 +95,42 @@ function esmOnlyDefault(name) {
     name: 'esm-only-default',
     resolveId: (/** @type {string} */ source) => (source === name ? id : null),
     load: (/** @type {string} */ loaded) => (loaded === id ? `import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)(${JSON.stringify(name)}).default;\n` : null),
+  };
+}
+
+/**
+ * Each `import()` left in the CommonJS build (rolldown made those between chunks `require`s; what is left names
+ * node:fs, node-llama-cpp, a config's plugin module) becomes a call of `dynImp` (same length: the source maps
+ * stay exact), the import function rpc/code-cache.ts passes to every chunk: the bin's own, an ES module's.
+ * A vm.Script's `import()` would need importModuleDynamically, and Node 20 drops it from a script compiled
+ * from a code cache another process wrote ("A dynamic import callback was not specified").
+ * @returns {import('rolldown').Plugin}
+ */
+function importThroughLoader() {
+  /** @param {unknown} node @param {number[]} found */
+  const walk = (node, found) => {
+    if (Array.isArray(node)) for (const item of node) walk(item, found);
+    else if (node && typeof node === 'object') {
+      const record = /** @type {Record<string, unknown>} */ (node);
+      if (record['type'] === 'ImportExpression') found.push(/** @type {number} */ (record['start']));
+      for (const value of Object.values(record)) if (value && typeof value === 'object') walk(value, found);
+    }
+  };
+  return {
+    name: 'import-through-loader',
+    renderChunk(code, chunk) {
+      if (code.includes('dynImp')) throw new Error(`build: ${chunk.fileName} already names dynImp, the CommonJS build's import function`);
+      /** @type {number[]} */
+      const found = [];
+      walk(parseAst(code), found);
+      if (found.length === 0) return null;
+      let out = code;
+      for (const start of found) {
+        if (out.slice(start, start + 6) !== 'import') throw new Error(`build: ${chunk.fileName}: no import() at ${start}`);
+        out = `${out.slice(0, start)}dynImp${out.slice(start + 6)}`;
+      }
+      return { code: out, map: null };
+    },
   };
 }
 
