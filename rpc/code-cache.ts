@@ -4,6 +4,8 @@
  * `mai` compiled its chunks again: ~0.1–0.2 CPU-s of every launch. Here each chunk is compiled as a
  * `vm.Script` given the code V8 cached for it in an earlier run, and the process, once used (at its
  * normal exit), caches the chunks that had none: top level and the functions the run compiled lazily.
+ * A dynamic import of another chunk reads it (and what it needs) ahead and runs it between turns of the
+ * event loop, as Node's import() of ES modules does.
  * Why not the v8-compile-cache package: it compiles without `importModuleDynamically`, so an
  * `import()` inside the cached code fails, and Mai imports ESM-only packages that way (node-llama-cpp).
  * Nor importModuleDynamically here: Node 20 loses it when a script is compiled from a code cache
@@ -17,12 +19,16 @@
  * Zod-free and Mai-free: the thin `mai serve` forwarder loads it.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire, Module } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
+
+/** A chunk's static dependencies: the build's only `require`s of chunks (its dynamic ones are `dynImp` calls). */
+const STATIC_CHUNK = /\brequire\("(\.\/[^"/]+\.cjs)"\)/g;
 
 /** Entries of other builds not written for this long are removed when an entry is written. */
 const STALE_MS = 7 * 24 * 3600_000;
@@ -92,6 +98,11 @@ export function loadCachedBundle(entry: URL, dynImp: (specifier: string) => Prom
 class CodeCache {
   private readonly chunks: Chunk[] = [];
   private readonly debug = process.env.MAI_LOG?.toLowerCase() === 'debug';
+  /** Chunks a dynamic import has read ahead, not yet run. */
+  private readonly readAhead = new Map<string, Buffer>();
+  /** The `dynImp` each chunk is given: another chunk (./name.cjs) by importChunk, anything else by the bin's import(). */
+  private readonly chunkImport = (specifier: string): Promise<unknown> =>
+    specifier.startsWith('./') && specifier.endsWith('.cjs') ? this.importChunk(join(this.bundle, specifier)) : this.dynImp(specifier);
 
   constructor(
     private readonly bundle: string,
@@ -108,7 +119,8 @@ class CodeCache {
     if (known) return known.exports;
     let bytes: Buffer;
     try {
-      bytes = readFileSync(file);
+      bytes = this.readAhead.get(file) ?? readFileSync(file);
+      this.readAhead.delete(file);
     } catch (error) {
       // As Node's require says it: a chunk a rebuild removed under a running host (rpc/host/ tells it apart by the code).
       throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? Object.assign(new Error(`Cannot find module '${file}'`, { cause: error }), { code: 'MODULE_NOT_FOUND' }) : error;
@@ -129,13 +141,42 @@ class CodeCache {
     const require = Object.assign((id: string) => (id.startsWith('./') && id.endsWith('.cjs') ? this.require(join(this.bundle, id)) : nodeRequire(id)), nodeRequire);
     const run = script.runInThisContext() as (...args: unknown[]) => void;
     try {
-      run.call(module.exports, module.exports, require, module, file, dirname(file), this.dynImp);
+      run.call(module.exports, module.exports, require, module, file, dirname(file), this.chunkImport);
     } catch (error) {
       delete nodeRequire.cache[file];
       throw error;
     }
     module.loaded = true;
     return module.exports;
+  }
+
+  /**
+   * A dynamic import of a chunk, as Node's ES module loader does one: the chunk and the chunks it needs
+   * are read one at a time without blocking, then run dependencies first, the event loop turning between
+   * two. A `require` would run them all in one synchronous go: what arrives meanwhile (a client's
+   * `initialize`, which `mai serve` answers while Mai's modules load) would wait for all of them.
+   */
+  private async importChunk(file: string): Promise<unknown> {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const visit = async (at: string): Promise<void> => {
+      if (seen.has(at) || createRequire(at).cache[at]) return;
+      seen.add(at);
+      try {
+        const bytes = await readFile(at);
+        this.readAhead.set(at, bytes);
+        for (const [, dependency] of bytes.toString('latin1').matchAll(STATIC_CHUNK)) await visit(join(this.bundle, dependency!));
+      } catch {
+        // unreadable: require says why, as Node's would
+      }
+      order.push(at);
+    };
+    await visit(file);
+    for (const at of order) {
+      this.require(at);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return this.require(file);
   }
 
   /** Caches each loaded chunk that had no (accepted) entry; never throws. */

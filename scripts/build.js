@@ -73,7 +73,7 @@ if (rolldown) {
     input: { mai: join(dist, 'rpc', 'cli', 'run.js') },
     platform: 'node',
     external: [/^node-llama-cpp(\/|$)/],
-    plugins: [esmOnlyDefault('tinypool'), importThroughLoader()],
+    plugins: [esmOnlyDefault('tinypool'), dynamicImportsThroughLoader()],
   });
   await cjs.write({ dir: next, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: true });
   await cjs.close();
@@ -99,37 +99,67 @@ function esmOnlyDefault(name) {
 }
 
 /**
- * Each `import()` left in the CommonJS build (rolldown made those between chunks `require`s; what is left names
- * node:fs, node-llama-cpp, a config's plugin module) becomes a call of `dynImp` (same length: the source maps
- * stay exact), the import function rpc/code-cache.ts passes to every chunk: the bin's own, an ES module's.
- * A vm.Script's `import()` would need importModuleDynamically, and Node 20 drops it from a script compiled
- * from a code cache another process wrote ("A dynamic import callback was not specified").
+ * Every dynamic import of the CommonJS build becomes a call of `dynImp`, the import function rpc/code-cache.ts
+ * passes to each chunk (on the line of an edit the source map's later columns move; its lines and sources stay):
+ * - one of another chunk, which rolldown writes `Promise.resolve().then(() => require("./x.cjs"))`: a
+ *   `require` would load the chunk and all it needs in one synchronous go, where Node's import() of the ES
+ *   modules reads them one at a time and the event loop turns in between: `mai serve` answers `initialize`
+ *   while Mai's modules load (rpc/cli/serve.ts), and did not, ~100 ms later, with the requires;
+ * - an `import()` left as such (node:fs, node-llama-cpp, a config's plugin module): a vm.Script's import()
+ *   needs importModuleDynamically, which Node 20 drops from a script compiled from a code cache another
+ *   process wrote ("A dynamic import callback was not specified"); dynImp is the bin's own import().
  * @returns {import('rolldown').Plugin}
  */
-function importThroughLoader() {
-  /** @param {unknown} node @param {number[]} found */
-  const walk = (node, found) => {
-    if (Array.isArray(node)) for (const item of node) walk(item, found);
-    else if (node && typeof node === 'object') {
-      const record = /** @type {Record<string, unknown>} */ (node);
-      if (record['type'] === 'ImportExpression') found.push(/** @type {number} */ (record['start']));
-      for (const value of Object.values(record)) if (value && typeof value === 'object') walk(value, found);
+function dynamicImportsThroughLoader() {
+  /** @typedef {{ type?: string, start: number, end: number, [key: string]: unknown }} Node */
+  /** @param {unknown} node @returns {node is Node} */
+  const isNode = (node) => !!node && typeof node === 'object' && typeof (/** @type {Node} */ (node).type) === 'string';
+  /** `Promise.resolve().then(() => require("./x.cjs"))` → "./x.cjs" @param {Node} node */
+  const chunkImport = (node) => {
+    const callee = /** @type {Node} */ (node['callee']);
+    const args = /** @type {Node[]} */ (node['arguments']);
+    if (callee?.type !== 'MemberExpression' || /** @type {Node} */ (callee['property'])['name'] !== 'then' || args.length !== 1) return undefined;
+    const inner = /** @type {Node} */ (callee['object']);
+    const resolve = inner.type === 'CallExpression' ? /** @type {Node} */ (inner['callee']) : undefined;
+    if (resolve?.type !== 'MemberExpression' || /** @type {Node} */ (resolve['object'])['name'] !== 'Promise' || /** @type {Node} */ (resolve['property'])['name'] !== 'resolve') return undefined;
+    const arrow = args[0];
+    const body = arrow?.type === 'ArrowFunctionExpression' ? /** @type {Node} */ (arrow['body']) : undefined;
+    const required = body?.type === 'CallExpression' && /** @type {Node} */ (body['callee'])['name'] === 'require' ? /** @type {Node[]} */ (body['arguments'])[0] : undefined;
+    return required?.type === 'Literal' && typeof required['value'] === 'string' && /^\.\/[^/]+\.cjs$/.test(required['value']) ? required['value'] : undefined;
+  };
+  /** @param {unknown} node @param {Array<{ start: number, end: number, text: string }>} edits */
+  const walk = (node, edits) => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, edits);
+      return;
     }
+    if (!node || typeof node !== 'object') return;
+    if (isNode(node)) {
+      if (node.type === 'ImportExpression') {
+        edits.push({ start: node.start, end: node.start + 'import'.length, text: 'dynImp' });
+      } else if (node.type === 'CallExpression') {
+        const chunk = chunkImport(node);
+        if (chunk !== undefined) {
+          edits.push({ start: node.start, end: node.end, text: `dynImp(${JSON.stringify(chunk)})` });
+          return;
+        }
+      }
+    }
+    for (const value of Object.values(node)) if (value && typeof value === 'object') walk(value, edits);
   };
   return {
-    name: 'import-through-loader',
+    name: 'dynamic-imports-through-loader',
     renderChunk(code, chunk) {
       if (code.includes('dynImp')) throw new Error(`build: ${chunk.fileName} already names dynImp, the CommonJS build's import function`);
-      /** @type {number[]} */
-      const found = [];
-      walk(parseAst(code), found);
-      if (found.length === 0) return null;
+      /** @type {Array<{ start: number, end: number, text: string }>} */
+      const edits = [];
+      walk(parseAst(code), edits);
       let out = code;
-      for (const start of found) {
-        if (out.slice(start, start + 6) !== 'import') throw new Error(`build: ${chunk.fileName}: no import() at ${start}`);
-        out = `${out.slice(0, start)}dynImp${out.slice(start + 6)}`;
+      for (const edit of edits.sort((a, b) => b.start - a.start)) {
+        if (!/^(import|Promise\.resolve\(\))/.test(out.slice(edit.start, edit.end))) throw new Error(`build: ${chunk.fileName}: no dynamic import at ${edit.start}`);
+        out = `${out.slice(0, edit.start)}${edit.text}${out.slice(edit.end)}`;
       }
-      return { code: out, map: null };
+      return edits.length === 0 ? null : { code: out, map: null };
     },
   };
 }

@@ -2,7 +2,7 @@
  * What every benchmark shares: where the built binary is, a temporary folder, Mai configs written
  * to disk (each turn's state in the folder), the environment a spawned Mai runs in, and sleeping.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +12,21 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 /** The `mai` bin as npm installs it (package.json's bin: the bundle scripts/build.js writes). */
 export const binPath = join(repoRoot, JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).bin.mai);
 export const benchDir = join(repoRoot, 'bench');
+
+/**
+ * The V8 code cache of every Mai this run spawns ($XDG_CACHE_HOME/mai, rpc/code-cache.ts): one folder for the
+ * run, removed at its end. A build's first launch compiles and writes it, the later ones compile from it, as
+ * a user's second and later runs of a build do; never the user's own ~/.cache, nor one an earlier run left.
+ */
+const codeCacheHome = mkdtempSync(join(tmpdir(), 'mai-bench-cache-'));
+process.once('exit', () => {
+  try {
+    // A host this run started may still be writing its entries as it exits: then the folder stays in the temp dir.
+    rmSync(codeCacheHome, { recursive: true, force: true, maxRetries: 2 });
+  } catch {
+    // left to the system's temp cleaning
+  }
+});
 
 /** @param {number} ms */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -74,7 +89,7 @@ switching: { preload: false }
  */
 export function maiEnv(stateDir) {
   /** @type {NodeJS.ProcessEnv} */
-  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, MAI_LOG: 'warn', MAI_STANDALONE: '1' };
+  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, XDG_CACHE_HOME: codeCacheHome, MAI_LOG: 'warn', MAI_STANDALONE: '1' };
   delete env.MAI_CONFIG;
   delete env.NODE_OPTIONS;
   return env;
