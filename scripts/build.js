@@ -10,6 +10,12 @@
  * chunks' source maps to check it). Kept as files of their own: the sampling worker (its own
  * entry beside the chunks, which load it by `new URL('./sample.worker.js', import.meta.url)`),
  * tinypool (it starts its workers from its own files) and the optional, native node-llama-cpp.
+ * The command line (rpc/cli/run.ts, which rpc/bin.ts imports) is bundled a second time as CommonJS
+ * (*.cjs beside the ES modules, the same splitting, with source maps): dist/bundle/mai.js (rpc/bin.ts) runs it on Node through V8's code
+ * cache (rpc/code-cache.ts: Node 20 keeps no compiled code between runs, and a vm.Script, which takes
+ * a cache, is CommonJS-shaped); Deno, and Node before 20.19, import the ES modules. In that build
+ * every dynamic import is a call of the loader's `dynImp` (dynamicImportsThroughLoader says why) and
+ * tinypool, ESM-only, is require()d for its default export (esmOnlyDefault).
  * dist/ keeps the per-file output too (declarations, the worker's sources, `import` by path);
  * Deno runs the TypeScript sources and needs neither.
  *
