@@ -2,7 +2,7 @@
  * What every benchmark shares: where the built binary is, a temporary folder, Mai configs written
  * to disk (each turn's state in the folder), the environment a spawned Mai runs in, and sleeping.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,19 +14,12 @@ export const binPath = join(repoRoot, JSON.parse(readFileSync(join(repoRoot, 'pa
 export const benchDir = join(repoRoot, 'bench');
 
 /**
- * The V8 code cache of every Mai this run spawns ($XDG_CACHE_HOME/mai, rpc/code-cache.ts): one folder for the
- * run, removed at its end. A build's first launch compiles and writes it, the later ones compile from it, as
- * a user's second and later runs of a build do; never the user's own ~/.cache, nor one an earlier run left.
+ * The V8 code cache of every Mai a benchmark spawns ($XDG_CACHE_HOME/mai, rpc/code-cache.ts): one folder of the
+ * system's temp dir for every run, never the user's own ~/.cache. Kept from run to run (a host a run started writes
+ * its entries as it exits, after the run): a build's first launch writes its entries, the later ones compile from
+ * them, as a user's second and later runs of a build do; the folders of builds not written to for a week are removed.
  */
-const codeCacheHome = mkdtempSync(join(tmpdir(), 'mai-bench-cache-'));
-process.once('exit', () => {
-  try {
-    // A host this run started may still be writing its entries as it exits: then the folder stays in the temp dir.
-    rmSync(codeCacheHome, { recursive: true, force: true, maxRetries: 2 });
-  } catch {
-    // left to the system's temp cleaning
-  }
-});
+const codeCacheHome = join(tmpdir(), `mai-bench-code-cache-${process.getuid?.() ?? 'user'}`);
 
 /** @param {number} ms */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
