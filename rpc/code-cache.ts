@@ -3,9 +3,10 @@
  * Node 20 keeps no compiled code between runs (module.enableCompileCache is Node 22's), so each
  * `mai` compiled its chunks again: ~0.1–0.2 CPU-s of every launch. Here each chunk is compiled as a
  * `vm.Script` given the code V8 cached for it in an earlier run, and the process, once used (at its
- * normal exit), caches the chunks that had none: top level and the functions the run compiled lazily.
- * A dynamic import of another chunk reads it (and what it needs) ahead and runs it between turns of the
- * event loop, as Node's import() of ES modules does.
+ * normal exit), caches the chunks that had none: top level and the functions the run compiled lazily
+ * (a later process that compiled much more rewrites it: GROWTH).
+ * A dynamic import of another chunk runs it (and what it needs) between turns of the event loop, as
+ * Node's import() of ES modules does.
  * Why not the v8-compile-cache package: it compiles without `importModuleDynamically`, so an
  * `import()` inside the cached code fails, and Mai imports ESM-only packages that way (node-llama-cpp).
  * Nor importModuleDynamically here: Node 20 loses it when a script is compiled from a code cache
@@ -19,10 +20,10 @@
  * Zod-free and Mai-free: the thin `mai serve` forwarder loads it.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire, Module } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { getHeapCodeStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
@@ -39,31 +40,46 @@ interface Chunk {
   entry: string;
   /** From the cache; else why not: none yet, or one found damaged (a bad checksum) or rejected by V8 (another build of V8, other flags). */
   state: 'cached' | 'missing' | 'rejected';
+  /** The bytecode in the heap of the process that wrote the entry it was compiled from (0: none). */
+  writerBytecode: number;
 }
 
 /**
- * An entry is the CRC-32 of the chunk's source, the CRC-32 of V8's data, then the data. V8 checks a
- * header (its version, the flags, the source's length, the data's length) but not, in a release
- * build, the bytes after it, nor the source's content: damaged bytes of the right length would reach
- * the compiler, and a chunk edited in place to the same length (an install changed under its build
- * id) would run its old code. Either is treated as no entry.
+ * An entry is rewritten by a process that ends with at least this much more bytecode in its heap than
+ * the process that wrote it (`mai serve` answering a turn: ~70 KiB more than answering `initialize`
+ * alone, of ~1.3 MiB; two runs of one kind differ by ~1 KiB): it compiled functions the entry lacks (V8 caches every function a script
+ * has compiled, those it got from the cache included, so the entry grows to what both ran). The first
+ * process of a build may have run little (`mai --version`, an `initialize` alone): without this a
+ * turn's functions would never be cached. A process given the fuller entry has its functions in the
+ * heap from the start, so the entries settle after a few runs and are then only read.
  */
-function readEntry(entry: string, sourceCrc: number): Buffer | 'missing' | 'rejected' {
+const GROWTH = 32 * 1024;
+const HEAD = 12;
+
+/**
+ * An entry is the CRC-32 of the chunk's source, the CRC-32 of V8's data, its writer's bytecode size, then the data.
+ * V8 checks a header (its version, the flags, the source's length, the data's length) but not, in a
+ * release build, the bytes after it, nor the source's content: damaged bytes of the right length would
+ * reach the compiler, and a chunk edited in place to the same length (an install changed under its
+ * build id) would run its old code. Either is treated as no entry.
+ */
+function readEntry(entry: string, sourceCrc: number): { data: Buffer; writerBytecode: number } | 'missing' | 'rejected' {
   let bytes: Buffer;
   try {
     bytes = readFileSync(entry);
   } catch {
     return 'missing';
   }
-  if (bytes.length < 12 || bytes.readUInt32LE(0) !== sourceCrc) return 'rejected';
-  const data = bytes.subarray(8);
-  return bytes.readUInt32LE(4) === crc32(data) ? data : 'rejected';
+  if (bytes.length <= HEAD || bytes.readUInt32LE(0) !== sourceCrc) return 'rejected';
+  const data = bytes.subarray(HEAD);
+  return bytes.readUInt32LE(4) === crc32(data) ? { data, writerBytecode: bytes.readUInt32LE(8) } : 'rejected';
 }
 
-function entryBytes(sourceCrc: number, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
+function entryBytes(sourceCrc: number, data: Buffer, writerBytecode: number): Buffer {
+  const head = Buffer.alloc(HEAD);
   head.writeUInt32LE(sourceCrc, 0);
   head.writeUInt32LE(crc32(data), 4);
+  head.writeUInt32LE(Math.min(writerBytecode, 0xffffffff), 8);
   return Buffer.concat([head, data]);
 }
 
@@ -95,12 +111,32 @@ export function loadCachedBundle(entry: URL, dynImp: (specifier: string) => Prom
   return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build), dynImp).require(file);
 }
 
+/** A chunk's file: its bytes (their checksum keys its entry) and its text. */
+interface ChunkFile {
+  bytes: Buffer;
+  text: string;
+}
+
+function readChunk(file: string): ChunkFile {
+  try {
+    const bytes = readFileSync(file);
+    return { bytes, text: bytes.toString('utf8') };
+  } catch (error) {
+    // As Node's require says it: a chunk a rebuild removed under a running host (rpc/host/ tells it apart by the code).
+    throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? Object.assign(new Error(`Cannot find module '${file}'`, { cause: error }), { code: 'MODULE_NOT_FOUND' }) : error;
+  }
+}
+
 class CodeCache {
   private readonly chunks: Chunk[] = [];
   private readonly debug = process.env.MAI_LOG?.toLowerCase() === 'debug';
+  /** Node's require from the bundle's folder (every chunk is in it): for Node's built-ins and tinypool; its cache is require.cache. */
+  private readonly nodeRequire: NodeJS.Require;
   /** Chunks a dynamic import has read ahead, not yet run. */
-  private readonly readAhead = new Map<string, Buffer>();
-  /** The `dynImp` each chunk is given: another chunk (./name.cjs) by importChunk, anything else by the bin's import(). */
+  private readonly readAhead = new Map<string, ChunkFile>();
+  /** The `require` each chunk is given: another chunk (./name.cjs) by this loader, anything else by Node's. */
+  private readonly chunkRequire: NodeJS.Require;
+  /** The `dynImp` each chunk is given: another chunk by importChunk, anything else by the bin's import(). */
   private readonly chunkImport = (specifier: string): Promise<unknown> =>
     specifier.startsWith('./') && specifier.endsWith('.cjs') ? this.importChunk(join(this.bundle, specifier)) : this.dynImp(specifier);
 
@@ -109,41 +145,34 @@ class CodeCache {
     private readonly dir: string | undefined,
     private readonly dynImp: (specifier: string) => Promise<unknown>,
   ) {
+    this.nodeRequire = createRequire(join(bundle, 'mai.cjs'));
+    this.chunkRequire = Object.assign((id: string) => (id.startsWith('./') && id.endsWith('.cjs') ? this.require(join(this.bundle, id)) : this.nodeRequire(id)), this.nodeRequire);
     if (dir !== undefined) process.once('exit', () => this.write());
   }
 
   /** Loads one chunk of the bundle as Node loads a CommonJS module (it is in require.cache), its code compiled through the cache. */
   require(file: string): unknown {
-    const nodeRequire = createRequire(file);
-    const known = nodeRequire.cache[file];
+    const known = this.nodeRequire.cache[file];
     if (known) return known.exports;
-    let bytes: Buffer;
-    try {
-      bytes = this.readAhead.get(file) ?? readFileSync(file);
-      this.readAhead.delete(file);
-    } catch (error) {
-      // As Node's require says it: a chunk a rebuild removed under a running host (rpc/host/ tells it apart by the code).
-      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? Object.assign(new Error(`Cannot find module '${file}'`, { cause: error }), { code: 'MODULE_NOT_FOUND' }) : error;
-    }
+    const { bytes, text } = this.readAhead.get(file) ?? readChunk(file);
+    this.readAhead.delete(file);
     const entry = this.dir === undefined ? '' : join(this.dir, `${basename(file)}.v8`);
-    const source = bytes.toString('utf8');
     const sourceCrc = crc32(bytes);
     const found = entry === '' ? 'missing' : readEntry(entry, sourceCrc);
-    const cachedData = typeof found === 'string' ? undefined : found;
+    const cachedData = typeof found === 'string' ? undefined : found.data;
     // The wrapper Node puts around a CommonJS module (and dynImp), on the first line: line numbers (source maps, stacks) stay.
-    const wrapped = `(function (exports, require, module, __filename, __dirname, dynImp) { ${source}\n})`;
+    const wrapped = `(function (exports, require, module, __filename, __dirname, dynImp) { ${text}\n})`;
     const script = new vm.Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) });
-    this.chunks.push({ script, sourceCrc, entry, state: typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'cached' });
+    const state = typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'cached';
+    this.chunks.push({ script, sourceCrc, entry, state, writerBytecode: state === 'cached' && typeof found !== 'string' ? found.writerBytecode : 0 });
     const module = new Module(file);
     module.filename = file;
-    nodeRequire.cache[file] = module;
-    // The bundle's chunks require each other as ./name.cjs; anything else (Node's built-ins, tinypool) is Node's require.
-    const require = Object.assign((id: string) => (id.startsWith('./') && id.endsWith('.cjs') ? this.require(join(this.bundle, id)) : nodeRequire(id)), nodeRequire);
+    this.nodeRequire.cache[file] = module;
     const run = script.runInThisContext() as (...args: unknown[]) => void;
     try {
-      run.call(module.exports, module.exports, require, module, file, dirname(file), this.chunkImport);
+      run.call(module.exports, module.exports, this.chunkRequire, module, file, this.bundle, this.chunkImport);
     } catch (error) {
-      delete nodeRequire.cache[file];
+      delete this.nodeRequire.cache[file];
       throw error;
     }
     module.loaded = true;
@@ -152,50 +181,52 @@ class CodeCache {
 
   /**
    * A dynamic import of a chunk, as Node's ES module loader does one: the chunk and the chunks it needs
-   * are read one at a time without blocking, then run dependencies first, the event loop turning between
-   * two. A `require` would run them all in one synchronous go: what arrives meanwhile (a client's
-   * `initialize`, which `mai serve` answers while Mai's modules load) would wait for all of them.
+   * run dependencies first, the event loop turning between two. A `require` would run them all in one
+   * synchronous go: what arrives meanwhile (a client's `initialize`, which `mai serve` answers while
+   * Mai's modules load) would wait for all of them. (Read at once: the yield is what counts, not the reads.)
    */
   private async importChunk(file: string): Promise<unknown> {
     const order: string[] = [];
     const seen = new Set<string>();
-    const visit = async (at: string): Promise<void> => {
-      if (seen.has(at) || createRequire(at).cache[at]) return;
+    const visit = (at: string): void => {
+      if (seen.has(at) || this.nodeRequire.cache[at]) return;
       seen.add(at);
       try {
-        const bytes = await readFile(at);
-        this.readAhead.set(at, bytes);
-        for (const [, dependency] of bytes.toString('latin1').matchAll(STATIC_CHUNK)) await visit(join(this.bundle, dependency!));
+        const chunk = this.readAhead.get(at) ?? readChunk(at);
+        this.readAhead.set(at, chunk);
+        for (const [, dependency] of chunk.text.matchAll(STATIC_CHUNK)) visit(join(this.bundle, dependency!));
       } catch {
         // unreadable: require says why, as Node's would
       }
       order.push(at);
     };
-    await visit(file);
+    visit(file);
     for (const at of order) {
-      this.require(at);
       await new Promise((resolve) => setImmediate(resolve));
+      this.require(at);
     }
     return this.require(file);
   }
 
-  /** Caches each loaded chunk that had no (accepted) entry; never throws. */
+  /** Caches each loaded chunk that had no (accepted) entry, or one a process with GROWTH less bytecode wrote; never throws. */
   private write(): void {
     const dir = this.dir;
-    const missing = this.chunks.filter((chunk) => chunk.state !== 'cached');
-    const rejected = missing.filter((chunk) => chunk.state === 'rejected').length;
-    const read = `${this.chunks.length - missing.length} of ${this.chunks.length} chunks compiled from the code cache in ${dir} (${rejected} entries rejected)`;
-    if (dir === undefined || missing.length === 0) {
+    const hits = this.chunks.filter((chunk) => chunk.state === 'cached').length;
+    const rejected = this.chunks.filter((chunk) => chunk.state === 'rejected').length;
+    const bytecode = getHeapCodeStatistics().bytecode_and_metadata_size;
+    const due = this.chunks.filter((chunk) => chunk.state !== 'cached' || bytecode > chunk.writerBytecode + GROWTH);
+    const read = `${hits} of ${this.chunks.length} chunks compiled from the code cache in ${dir} (${rejected} entries rejected, ${(bytecode / 1024).toFixed(0)} KiB of bytecode)`;
+    if (dir === undefined || due.length === 0) {
       this.say(read);
       return;
     }
     let written = 0;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const chunk of missing) {
+      for (const chunk of due) {
         const temp = `${chunk.entry}.${process.pid}.tmp`;
         try {
-          writeFileSync(temp, entryBytes(chunk.sourceCrc, chunk.script.createCachedData()), { mode: 0o600 });
+          writeFileSync(temp, entryBytes(chunk.sourceCrc, chunk.script.createCachedData(), bytecode), { mode: 0o600 });
           renameSync(temp, chunk.entry);
           written++;
         } catch (error) {

@@ -17,8 +17,8 @@ import { binPath, loopbackConfig, repoRoot, runCli } from './support/rpc-client.
 
 const onDeno = 'Deno' in globalThis;
 const build = readFileSync(join(binPath, '..', 'build-id.txt'), 'utf8').trim();
-/** The bin's line: "<hits> of <loaded> chunks compiled from the code cache in <dir> (<rejected> entries rejected)[; <written> written[, then: <why>]]". */
-const report = /\[mai:code-cache\] debug: (\d+) of (\d+) chunks compiled from the code cache in (\S+) \((\d+) entries rejected\)(?:; (\d+) written(?:, then: (.*))?)?/;
+/** The bin's line: "<hits> of <loaded> chunks compiled from the code cache in <dir> (<rejected> entries rejected, <n> KiB of bytecode)[; <written> written[, then: <why>]]". */
+const report = /\[mai:code-cache\] debug: (\d+) of (\d+) chunks compiled from the code cache in (\S+) \((\d+) entries rejected, \d+ KiB of bytecode\)(?:; (\d+) written(?:, then: (.*))?)?/;
 
 describe('the V8 code cache of the mai bin', () => {
   let server: FakeOpenAIServer;
@@ -70,6 +70,25 @@ describe('the V8 code cache of the mai bin', () => {
     // The same chunks, every one from the cache (V8 accepted each entry), none written again.
     expect(second).toMatchObject({ hits: first.loaded, loaded: first.loaded, rejected: 0, written: 0 });
     for (const name of entries(folder)) expect(readFileSync(join(folder, name)).equals(bytes.get(name)!), name).toBe(true);
+  });
+
+  it.skipIf(onDeno)('is rewritten once by a process that ran more than the one that wrote it, then only read', async () => {
+    const home = join(dir.path, 'grown');
+    // `mai serve` answering initialize alone: a turn's functions are compiled by no one.
+    const init = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { clientInfo: { name: 'cache-test' } } })}\n`;
+    const served = await runCli(['serve', '--standalone', '--config', config], { stateDir: join(dir.path, 'state'), input: init, env: { XDG_CACHE_HOME: home, MAI_LOG: 'debug' } });
+    expect(served.code, served.stderr).toBe(0);
+    const first = report.exec(served.stderr);
+    expect(first?.[5], served.stderr).toBe(first?.[2]); // every chunk it loaded written
+    const entry = join(codeCacheDir(build, { XDG_CACHE_HOME: home }), 'mai.cjs.v8');
+    const small = readFileSync(entry);
+    // A turn compiles more (the pipeline, the backend's streaming): the chunks it shares with that run are rewritten with it.
+    const turned = (await turn(home)).line!;
+    expect(turned.hits).toBeGreaterThan(0);
+    expect(turned.written).toBeGreaterThanOrEqual(turned.hits);
+    expect(readFileSync(entry).equals(small)).toBe(false);
+    // The next turn has all of it from the cache: nothing to add, nothing written.
+    expect((await turn(home)).line).toMatchObject({ hits: turned.loaded, rejected: 0, written: 0 });
   });
 
   it.skipIf(onDeno)('survives truncated, damaged and foreign entries, and replaces them', async () => {
