@@ -10,8 +10,9 @@
  * Why not the v8-compile-cache package: it compiles without `importModuleDynamically`, so an
  * `import()` inside the cached code fails, and Mai imports ESM-only packages that way (node-llama-cpp).
  * Nor importModuleDynamically here: Node 20 loses it when a script is compiled from a code cache
- * another process wrote. The build (scripts/build.js) makes each `import()` of the CommonJS chunks a
- * call of `dynImp`, a function the chunk is given: the bin's own `import()`, an ES module's.
+ * another process wrote. The build (scripts/build.js) writes each chunk as a function of what a
+ * CommonJS module is given and of `dynImp`, which each `import()` of the chunk calls: the bin's own
+ * `import()`, an ES module's.
  * The cache is a speed-up only: a missing, unreadable, truncated or foreign entry (V8 rejects it) means
  * compiling as without it, and an entry that cannot be written is not written. One folder per
  * build × Node version × architecture under $XDG_CACHE_HOME/mai/v8 (default ~/.cache/mai/v8);
@@ -110,16 +111,17 @@ export function loadCachedBundle(entry: URL, dynImp: (specifier: string) => Prom
   return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build), dynImp).require(file);
 }
 
-/** A chunk's file: its bytes (their checksum keys its entry) and its text. */
+/** A chunk's file: its text and the checksum of it that keys its entry. */
 interface ChunkFile {
-  bytes: Buffer;
   text: string;
+  crc: number;
 }
 
 function readChunk(file: string): ChunkFile {
   try {
-    const bytes = readFileSync(file);
-    return { bytes, text: bytes.toString('utf8') };
+    // Read as text (no Buffer: a long-lived host would keep ~1.4 MB of them until a full GC).
+    const text = readFileSync(file, 'utf8');
+    return { text, crc: crc32(text) };
   } catch (error) {
     // As Node's require says it: a chunk a rebuild removed under a running host (rpc/host/ tells it apart by the code).
     throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? Object.assign(new Error(`Cannot find module '${file}'`, { cause: error }), { code: 'MODULE_NOT_FOUND' }) : error;
@@ -153,15 +155,13 @@ class CodeCache {
   require(file: string): unknown {
     const known = this.nodeRequire.cache[file];
     if (known) return known.exports;
-    const { bytes, text } = this.readAhead.get(file) ?? readChunk(file);
+    const { text, crc: sourceCrc } = this.readAhead.get(file) ?? readChunk(file);
     this.readAhead.delete(file);
     const entry = this.dir === undefined ? '' : join(this.dir, `${basename(file)}.v8`);
-    const sourceCrc = crc32(bytes);
     const found = entry === '' ? 'missing' : readEntry(entry, sourceCrc);
     const cachedData = typeof found === 'string' ? undefined : found.data;
-    // The wrapper Node puts around a CommonJS module (and dynImp), on the first line: line numbers (source maps, stacks) stay.
-    const wrapped = `(function (exports, require, module, __filename, __dirname, dynImp) { ${text}\n})`;
-    const script = new vm.Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) });
+    // The chunk is the function to run (the build wrote it so: scripts/build.js's loaderChunks), as Node wraps a CommonJS module.
+    const script = new vm.Script(text, { filename: file, ...(cachedData ? { cachedData } : {}) });
     const state = typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'cached';
     this.chunks.push({ script, sourceCrc, entry, state, writerBytecode: state === 'cached' && typeof found !== 'string' ? found.writerBytecode : 0 });
     const module = new Module(file);

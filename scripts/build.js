@@ -14,7 +14,8 @@
  * (*.cjs beside the ES modules, the same splitting, with source maps): dist/bundle/mai.js (rpc/bin.ts) runs it on Node through V8's code
  * cache (rpc/code-cache.ts: Node 20 keeps no compiled code between runs, and a vm.Script, which takes
  * a cache, is CommonJS-shaped); Deno, and Node before 20.19, import the ES modules. In that build
- * every dynamic import is a call of the loader's `dynImp` (dynamicImportsThroughLoader says why) and
+ * each chunk is the function the loader compiles, every dynamic import in it a call of the loader's
+ * `dynImp` (loaderChunks says why), and
  * tinypool, ESM-only, is require()d for its default export (esmOnlyDefault).
  * dist/ keeps the per-file output too (declarations, the worker's sources, `import` by path);
  * Deno runs the TypeScript sources and needs neither.
@@ -28,6 +29,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** What each chunk of the CommonJS build is: a function of what a CommonJS module gets, and dynImp (rpc/code-cache.ts). */
+const LOADER_WRAPPER = '(function (exports, require, module, __filename, __dirname, dynImp) { ';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -79,9 +83,11 @@ if (rolldown) {
     input: { mai: join(dist, 'rpc', 'cli', 'run.js') },
     platform: 'node',
     external: [/^node-llama-cpp(\/|$)/],
-    plugins: [esmOnlyDefault('tinypool'), dynamicImportsThroughLoader()],
+    plugins: [esmOnlyDefault('tinypool'), loaderChunks()],
   });
-  await cjs.write({ dir: next, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: true });
+  // Each chunk written as the function the loader compiles (LOADER_WRAPPER, on its first line: its later lines keep their
+  // place in the source map). Wrapped by the loader instead, each chunk's text was held twice until a full GC: ~2.4 MiB of a host.
+  await cjs.write({ dir: next, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: true, postBanner: LOADER_WRAPPER, postFooter: '\n})' });
   await cjs.close();
 } else {
   process.stderr.write("build: rolldown's native binding is not installed (an install without optional dependencies): the mai bin runs dist/rpc/bin.js unbundled, a slower cold start; a full `npm install` bundles it.\n");
@@ -116,7 +122,7 @@ function esmOnlyDefault(name) {
  *   process wrote ("A dynamic import callback was not specified"); dynImp is the bin's own import().
  * @returns {import('rolldown').Plugin}
  */
-function dynamicImportsThroughLoader() {
+function loaderChunks() {
   /** @typedef {{ type?: string, start: number, end: number, [key: string]: unknown }} Node */
   /** @param {unknown} node @returns {node is Node} */
   const isNode = (node) => !!node && typeof node === 'object' && typeof (/** @type {Node} */ (node).type) === 'string';
@@ -154,7 +160,7 @@ function dynamicImportsThroughLoader() {
     for (const value of Object.values(node)) if (value && typeof value === 'object') walk(value, edits);
   };
   return {
-    name: 'dynamic-imports-through-loader',
+    name: 'loader-chunks',
     renderChunk(code, chunk) {
       if (code.includes('dynImp')) throw new Error(`build: ${chunk.fileName} already names dynImp, the CommonJS build's import function`);
       /** @type {Array<{ start: number, end: number, text: string }>} */
