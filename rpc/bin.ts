@@ -1,14 +1,12 @@
 #!/usr/bin/env node
-/** The `mai` executable (package.json bin → dist/bundle/mai.js, the bundle scripts/build.js makes of dist/rpc/bin.js). */
-import { main } from './cli/main.ts';
+/**
+ * The `mai` executable (package.json bin → dist/bundle/mai.js, the bundle scripts/build.js makes of
+ * this file). On Node it runs the bundle's CommonJS build through V8's code cache (rpc/code-cache.ts);
+ * on Deno, from the sources, or from the per-file build, it imports the ES modules.
+ */
+import { loadCachedBundle } from './code-cache.ts';
 
-const code = await main(process.argv.slice(2));
-// Flush what is buffered, then leave even if a worker or a socket would keep the loop alive — and
-// even if the flush never completes or fails (a client that stopped reading, a closed stderr).
-setTimeout(() => process.exit(code), 1_000).unref();
-const leave = () => process.exit(code);
-try {
-  process.stdout.write('', () => (process.stderr.destroyed ? leave() : process.stderr.write('', leave)));
-} catch {
-  leave();
-}
+type Bin = typeof import('./cli/run.ts');
+// The bundle's `import()`s of packages and files outside it (node-llama-cpp, a config's plugins) are this module's.
+const bin = (loadCachedBundle(new URL('./mai.cjs', import.meta.url), (specifier) => import(specifier)) as Bin | undefined) ?? (await import('./cli/run.ts'));
+await bin.runBin(process.argv.slice(2));

@@ -10,6 +10,13 @@
  * chunks' source maps to check it). Kept as files of their own: the sampling worker (its own
  * entry beside the chunks, which load it by `new URL('./sample.worker.js', import.meta.url)`),
  * tinypool (it starts its workers from its own files) and the optional, native node-llama-cpp.
+ * The command line (rpc/cli/run.ts, which rpc/bin.ts imports) is bundled a second time as CommonJS
+ * (*.cjs beside the ES modules, the same splitting, with source maps): dist/bundle/mai.js (rpc/bin.ts) runs it on Node through V8's code
+ * cache (rpc/code-cache.ts: Node 20 keeps no compiled code between runs, and a vm.Script, which takes
+ * a cache, is CommonJS-shaped); Deno, and Node before 20.19, import the ES modules. In that build
+ * each chunk is the function the loader compiles, every dynamic import in it a call of the loader's
+ * `dynImp` (loaderChunks says why), and
+ * tinypool, ESM-only, is require()d for its default export (esmOnlyDefault).
  * dist/ keeps the per-file output too (declarations, the worker's sources, `import` by path);
  * Deno runs the TypeScript sources and needs neither.
  *
@@ -22,6 +29,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** What each chunk of the CommonJS build is: a function of what a CommonJS module gets, and dynImp (rpc/code-cache.ts). */
+const LOADER_WRAPPER = '(function (exports, require, module, __filename, __dirname, dynImp) { ';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -56,6 +66,7 @@ const tsc = spawnSync(process.execPath, [tscBin, '-b', 'tsconfig.build.json', ..
 const next = `${out}.next`;
 rmSync(next, { recursive: true, force: true });
 const rolldown = await import('rolldown').then((module) => module.rolldown, () => null);
+const { parseAst } = rolldown ? await import('rolldown/parseAst') : { parseAst: () => null };
 if (rolldown) {
   const bundle = await rolldown({
     cwd: root,
@@ -65,11 +76,106 @@ if (rolldown) {
   });
   await bundle.write({ dir: next, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true });
   await bundle.close();
+  // The same code as CommonJS (*.cjs: package.json says "type": "module"), which Node runs through V8's code cache
+  // (rpc/code-cache.ts; a vm.Script is CommonJS-shaped); its entry is what bin.ts imports on Deno (rpc/cli/run.ts).
+  const cjs = await rolldown({
+    cwd: root,
+    input: { mai: join(dist, 'rpc', 'cli', 'run.js') },
+    platform: 'node',
+    external: [/^node-llama-cpp(\/|$)/],
+    plugins: [esmOnlyDefault('tinypool'), loaderChunks()],
+  });
+  // Each chunk written as the function the loader compiles (LOADER_WRAPPER, on its first line: its later lines keep their
+  // place in the source map). Wrapped by the loader instead, each chunk's text was held twice until a full GC: ~2.4 MiB of a host.
+  await cjs.write({ dir: next, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: true, postBanner: LOADER_WRAPPER, postFooter: '\n})' });
+  await cjs.close();
 } else {
   process.stderr.write("build: rolldown's native binding is not installed (an install without optional dependencies): the mai bin runs dist/rpc/bin.js unbundled, a slower cold start; a full `npm install` bundles it.\n");
   mkdirSync(next, { recursive: true });
   writeFileSync(join(next, 'mai.js'), "#!/usr/bin/env node\n// Unbundled (scripts/build.js found no rolldown binding): the per-file build.\nimport '../rpc/bin.js';\n");
 }
+/**
+ * An ESM-only package's default export, in the CommonJS build, kept external: Node (>= 20.19) require()s it as its
+ * module namespace, which rolldown's interop would take whole for the default export (`new Tinypool()` of a
+ * namespace). tinypool stays a file of its own: it starts its workers from its own files.
+ * @param {string} name
+ * @returns {import('rolldown').Plugin}
+ */
+function esmOnlyDefault(name) {
+  const id = `\0esm-only-default:${name}`;
+  return {
+    name: 'esm-only-default',
+    resolveId: (/** @type {string} */ source) => (source === name ? id : null),
+    load: (/** @type {string} */ loaded) => (loaded === id ? `import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)(${JSON.stringify(name)}).default;\n` : null),
+  };
+}
+
+/**
+ * Every dynamic import of the CommonJS build becomes a call of `dynImp`, the import function rpc/code-cache.ts
+ * passes to each chunk (on the line of an edit the source map's later columns move; its lines and sources stay):
+ * - one of another chunk, which rolldown writes `Promise.resolve().then(() => require("./x.cjs"))`: a
+ *   `require` would load the chunk and all it needs in one synchronous go, where Node's import() of the ES
+ *   modules reads them one at a time and the event loop turns in between: `mai serve` answers `initialize`
+ *   while Mai's modules load (rpc/cli/serve.ts), and did not, ~100 ms later, with the requires;
+ * - an `import()` left as such (node:fs, node-llama-cpp, a config's plugin module): a vm.Script's import()
+ *   needs importModuleDynamically, which Node 20 drops from a script compiled from a code cache another
+ *   process wrote ("A dynamic import callback was not specified"); dynImp is the bin's own import().
+ * @returns {import('rolldown').Plugin}
+ */
+function loaderChunks() {
+  /** @typedef {{ type?: string, start: number, end: number, [key: string]: unknown }} Node */
+  /** @param {unknown} node @returns {node is Node} */
+  const isNode = (node) => !!node && typeof node === 'object' && typeof (/** @type {Node} */ (node).type) === 'string';
+  /** `Promise.resolve().then(() => require("./x.cjs"))` → "./x.cjs" @param {Node} node */
+  const chunkImport = (node) => {
+    const callee = /** @type {Node} */ (node['callee']);
+    const args = /** @type {Node[]} */ (node['arguments']);
+    if (callee?.type !== 'MemberExpression' || /** @type {Node} */ (callee['property'])['name'] !== 'then' || args.length !== 1) return undefined;
+    const inner = /** @type {Node} */ (callee['object']);
+    const resolve = inner.type === 'CallExpression' ? /** @type {Node} */ (inner['callee']) : undefined;
+    if (resolve?.type !== 'MemberExpression' || /** @type {Node} */ (resolve['object'])['name'] !== 'Promise' || /** @type {Node} */ (resolve['property'])['name'] !== 'resolve') return undefined;
+    const arrow = args[0];
+    const body = arrow?.type === 'ArrowFunctionExpression' ? /** @type {Node} */ (arrow['body']) : undefined;
+    const required = body?.type === 'CallExpression' && /** @type {Node} */ (body['callee'])['name'] === 'require' ? /** @type {Node[]} */ (body['arguments'])[0] : undefined;
+    return required?.type === 'Literal' && typeof required['value'] === 'string' && /^\.\/[^/]+\.cjs$/.test(required['value']) ? required['value'] : undefined;
+  };
+  /** @param {unknown} node @param {Array<{ start: number, end: number, text: string }>} edits */
+  const walk = (node, edits) => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, edits);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    if (isNode(node)) {
+      if (node.type === 'ImportExpression') {
+        edits.push({ start: node.start, end: node.start + 'import'.length, text: 'dynImp' });
+      } else if (node.type === 'CallExpression') {
+        const chunk = chunkImport(node);
+        if (chunk !== undefined) {
+          edits.push({ start: node.start, end: node.end, text: `dynImp(${JSON.stringify(chunk)})` });
+          return;
+        }
+      }
+    }
+    for (const value of Object.values(node)) if (value && typeof value === 'object') walk(value, edits);
+  };
+  return {
+    name: 'loader-chunks',
+    renderChunk(code, chunk) {
+      if (code.includes('dynImp')) throw new Error(`build: ${chunk.fileName} already names dynImp, the CommonJS build's import function`);
+      /** @type {Array<{ start: number, end: number, text: string }>} */
+      const edits = [];
+      walk(parseAst(code), edits);
+      let out = code;
+      for (const edit of edits.sort((a, b) => b.start - a.start)) {
+        if (!/^(import|Promise\.resolve\(\))/.test(out.slice(edit.start, edit.end))) throw new Error(`build: ${chunk.fileName}: no dynamic import at ${edit.start}`);
+        out = `${out.slice(0, edit.start)}${edit.text}${out.slice(edit.end)}`;
+      }
+      return edits.length === 0 ? null : { code: out, map: null };
+    },
+  };
+}
+
 // The build's id (rpc/host/build.ts): a hash of the bundle's files, moved in last, once the files it names are there.
 const ID = 'build-id.txt';
 const id = createHash('sha256');

@@ -50,14 +50,17 @@ beforeAll(async () => {
  * changed under a host without a build: a broken install).
  */
 function rebuild(folder: string, id: string | null): void {
-  const chunk = readdirSync(folder).find((name) => name.endsWith('.js') && existsSync(join(folder, `${name}.map`)) && readFileSync(join(folder, `${name}.map`), 'utf8').includes('rpc/mcp/server.js'));
-  expect(chunk, 'the MCP server has a chunk of its own').toBeDefined();
-  const renamed = chunk!.replace(/\.js$/, 'X.js');
-  for (const name of readdirSync(folder).filter((n) => n.endsWith('.js'))) {
-    const text = readFileSync(join(folder, name), 'utf8');
-    if (text.includes(chunk!)) writeFileSync(join(folder, name), text.replaceAll(chunk!, renamed));
+  // Both builds of the bundle hold the MCP server in a chunk: the ES modules' (.js, Deno) and the CommonJS one (.cjs, Node).
+  const chunks = readdirSync(folder).filter((name) => /\.c?js$/.test(name) && existsSync(join(folder, `${name}.map`)) && readFileSync(join(folder, `${name}.map`), 'utf8').includes('rpc/mcp/server.js'));
+  expect(chunks.map((name) => name.replace(/.*\./, '')).sort(), 'the MCP server has a chunk of its own in each build').toEqual(['cjs', 'js']);
+  for (const chunk of chunks) {
+    const renamed = chunk.replace(/(\.c?js)$/, 'X$1');
+    for (const name of readdirSync(folder).filter((n) => /\.c?js$/.test(n))) {
+      const text = readFileSync(join(folder, name), 'utf8');
+      if (text.includes(chunk)) writeFileSync(join(folder, name), text.replaceAll(chunk, renamed));
+    }
+    renameSync(join(folder, chunk), join(folder, renamed));
   }
-  renameSync(join(folder, chunk!), join(folder, renamed));
   if (id) writeFileSync(join(folder, 'build-id.txt'), `${id}\n`);
 }
 

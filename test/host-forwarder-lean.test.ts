@@ -29,7 +29,7 @@ function modulesIn(url: string): string[] {
   if (!existsSync(`${file}.map`)) {
     // No map: rolldown's own runtime helpers (no module of ours or of a package), or a facade chunk
     // that only imports and re-exports another chunk (loaded, and traced, itself).
-    if (/^rolldown-runtime-[\w-]+\.js$/.test(basename(file))) return [];
+    if (/^rolldown-runtime-[\w-]+\.c?js$/.test(basename(file))) return [];
     const statements = readFileSync(file, 'utf8').trim().split('\n');
     if (!statements.every((line) => /^(import|export) /.test(line))) throw new Error(`${file} holds code but has no source map`);
     return [];

@@ -68,7 +68,9 @@ describe('mai serve --mcp driven by the official MCP SDK client', () => {
     transport = new RecordingTransport({
       command: process.execPath,
       args: [binPath, 'serve', '--mcp', '--config', config],
-      env: { MAI_STATE_DIR: stateDir, MAI_LOG: 'warn', MAI_STANDALONE: '1' }, // in process: a host would outlive the test's temporary config
+      // In process: a host would outlive the test's temporary config. The SDK passes only these and a few of its own
+      // (HOME, PATH…): the run's code cache folder too (test/support/global-setup.ts), not the user's ~/.cache.
+      env: { MAI_STATE_DIR: stateDir, MAI_LOG: 'warn', MAI_STANDALONE: '1', ...(process.env['XDG_CACHE_HOME'] ? { XDG_CACHE_HOME: process.env['XDG_CACHE_HOME'] } : {}) },
       cwd: repoRoot,
       stderr: 'pipe',
     });

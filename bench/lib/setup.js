@@ -13,6 +13,14 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 export const binPath = join(repoRoot, JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).bin.mai);
 export const benchDir = join(repoRoot, 'bench');
 
+/**
+ * The V8 code cache of every Mai a benchmark spawns ($XDG_CACHE_HOME/mai, rpc/code-cache.ts): one folder of the
+ * system's temp dir for every run, never the user's own ~/.cache. Kept from run to run (a host a run started writes
+ * its entries as it exits, after the run): a build's first launch writes its entries, the later ones compile from
+ * them, as a user's second and later runs of a build do; the folders of builds not written to for a week are removed.
+ */
+const codeCacheHome = join(tmpdir(), `mai-bench-code-cache-${process.getuid?.() ?? 'user'}`);
+
 /** @param {number} ms */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -74,7 +82,7 @@ switching: { preload: false }
  */
 export function maiEnv(stateDir) {
   /** @type {NodeJS.ProcessEnv} */
-  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, MAI_LOG: 'warn', MAI_STANDALONE: '1' };
+  const env = { ...process.env, MAI_STATE_DIR: stateDir, XDG_STATE_HOME: stateDir, XDG_CACHE_HOME: codeCacheHome, MAI_LOG: 'warn', MAI_STANDALONE: '1' };
   delete env.MAI_CONFIG;
   delete env.NODE_OPTIONS;
   return env;

@@ -6,6 +6,7 @@
  * Under Deno it also names Deno's cache folder (DENO_DIR) for the whole run; see shareDenoCache.
  * It names the run's folder for the demo GGUF fixtures (test/support/demo-models.ts), empty until a
  * file asks for a model, and removes it when the run ends.
+ * On Node the `mai` processes share one V8 code cache folder for the run; see shareCodeCache.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,12 +39,32 @@ function shareDenoCache(): void {
   }
 }
 
+/**
+ * The `mai` bin on Node keeps V8's compiled code of its bundle in $XDG_CACHE_HOME/mai (rpc/code-cache.ts):
+ * without this it would write to the user's own ~/.cache, outside the run's temporary folders. One
+ * folder for the whole run rather than one per test file: the cache changes no behaviour, only the CPU
+ * time of each launch, and each file's first `mai` would otherwise compile the bundle again. A test of
+ * the cache itself (test/code-cache.test.ts) and a process given its own XDG_CACHE_HOME use theirs.
+ * Not under Deno: its `mai` processes keep no such cache, and Deno finds its own from XDG_CACHE_HOME
+ * when DENO_DIR is unset.
+ */
+function shareCodeCache(): (() => void) | undefined {
+  if ('Deno' in globalThis) return undefined;
+  const folder = mkdtempSync(join(tmpdir(), 'mai-test-cache-'));
+  process.env['XDG_CACHE_HOME'] = folder;
+  return () => rmSync(folder, { recursive: true, force: true });
+}
+
 export default async function setup(): Promise<() => void> {
   shareDenoCache();
+  const codeCacheTeardown = shareCodeCache();
   // Set before vitest starts its workers, which inherit it (as DENO_DIR above).
   const demoModels = mkdtempSync(join(tmpdir(), 'mai-test-demo-models-'));
   process.env['MAI_TEST_DEMO_MODELS'] = demoModels; // DEMO_MODELS_ENV, read by demo-models.ts
-  const teardown = () => rmSync(demoModels, { recursive: true, force: true });
+  const teardown = () => {
+    rmSync(demoModels, { recursive: true, force: true });
+    codeCacheTeardown?.();
+  };
   // `npm test` (scripts/test.js) has just built dist/ and runs the Node and Deno suites at once: neither builds it again.
   if (process.env['MAI_TEST_BUILT'] === '1' && existsSync(bin)) return teardown;
   const output = await new Promise<string>((done) => {

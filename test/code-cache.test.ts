@@ -1,0 +1,173 @@
+/**
+ * The `mai` bin on Node compiles its bundle through V8's code cache (rpc/code-cache.ts): the built
+ * bin, launched for real with its own cache folder (XDG_CACHE_HOME), writes the entries once and
+ * compiles from them the next time; damaged or foreign entries, and a cache folder that cannot be
+ * made, cost only the cache; code compiled from the cache still import()s (the config's own scorer).
+ * MAI_LOG=debug makes the bin say on stderr what it read and wrote.
+ * On Deno the bin imports the ES modules (Deno caches their compiled code itself) and writes nothing.
+ */
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeCacheDir } from '../rpc/code-cache.ts';
+import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
+import { binPath, loopbackConfig, repoRoot, runCli } from './support/rpc-client.ts';
+
+const onDeno = 'Deno' in globalThis;
+const build = readFileSync(join(binPath, '..', 'build-id.txt'), 'utf8').trim();
+/** The bin's line: "<hits> of <loaded> chunks compiled from the code cache in <dir> (<rejected> entries rejected, <n> KiB of bytecode)[; <written> written[, then: <why>]]". */
+const report = /\[mai:code-cache\] debug: (\d+) of (\d+) chunks compiled from the code cache in (\S+) \((\d+) entries rejected, \d+ KiB of bytecode\)(?:; (\d+) written(?:, then: (.*))?)?/;
+
+describe('the V8 code cache of the mai bin', () => {
+  let server: FakeOpenAIServer;
+  let dir: TempDir;
+  let config: string;
+  beforeAll(async () => {
+    server = await startOpenAIServer([{ id: 'alpha', reply: 'cached or not' }]);
+    dir = await tempDir('mai-code-cache-');
+    // A scorer of the config's own, a module the bundle's code import()s: from cached code too (Node 20 loses a
+    // vm.Script's importModuleDynamically when it compiles from another process's cache; rpc/code-cache.ts).
+    await writeFile(join(dir.path, 'always-one.js'), `export default { kind: 'scorer', name: 'always-one', create: () => ({ name: 'always-one', score: () => ({ score: 1 }) }) };\n`);
+    const yaml = loopbackConfig(server.baseURL).replace('  - use: context-fit\n', '  - use: context-fit\n  - use: ./always-one.js\n');
+    expect(yaml).toContain('./always-one.js');
+    config = await writeConfig(dir.path, yaml);
+  });
+  afterAll(async () => {
+    await server.close();
+    await dir.cleanup();
+  });
+
+  /** One real turn (`mai chat`, standalone) with the cache under `cacheHome`; what the bin said about the cache. `bin`: another copy of it. */
+  async function turn(cacheHome: string, bin = binPath) {
+    const run = await runCli(['chat', '--standalone', '--config', config, 'hello'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: cacheHome, MAI_LOG: 'debug' }, command: [process.execPath, bin] });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('cached or not');
+    const line = report.exec(run.stderr);
+    if (onDeno) return { stderr: run.stderr, line: null };
+    expect(line, run.stderr).not.toBeNull();
+    const [, hits, loaded, where, rejected, written, failure] = line!;
+    return { stderr: run.stderr, line: { hits: Number(hits), loaded: Number(loaded), where, rejected: Number(rejected), written: written === undefined ? 0 : Number(written), failure } };
+  }
+
+  const entries = (folder: string) => readdirSync(folder).filter((name) => name.endsWith('.cjs.v8')).sort();
+
+  it.skipIf(onDeno)('is written by the first launch and compiled from by the second, in $XDG_CACHE_HOME/mai/v8/<build>-<node>-<arch>', async () => {
+    const home = join(dir.path, 'fresh');
+    const folder = codeCacheDir(build, { XDG_CACHE_HOME: home });
+    expect(folder).toBe(join(home, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`));
+
+    const first = (await turn(home)).line!;
+    expect(first).toMatchObject({ hits: 0, rejected: 0, where: folder, failure: undefined });
+    expect(first.loaded).toBeGreaterThan(5);
+    expect(first.written).toBe(first.loaded);
+    const written = entries(folder);
+    expect(written).toHaveLength(first.loaded);
+    const bytes = new Map(written.map((name) => [name, readFileSync(join(folder, name))]));
+
+    const second = (await turn(home)).line!;
+    // The same chunks, every one from the cache (V8 accepted each entry), none written again.
+    expect(second).toMatchObject({ hits: first.loaded, loaded: first.loaded, rejected: 0, written: 0 });
+    for (const name of entries(folder)) expect(readFileSync(join(folder, name)).equals(bytes.get(name)!), name).toBe(true);
+  });
+
+  it.skipIf(onDeno)('is rewritten once by a process that ran more than the one that wrote it, then only read', async () => {
+    const home = join(dir.path, 'grown');
+    // `mai serve` answering initialize alone: a turn's functions are compiled by no one.
+    const init = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { clientInfo: { name: 'cache-test' } } })}\n`;
+    const served = await runCli(['serve', '--standalone', '--config', config], { stateDir: join(dir.path, 'state'), input: init, env: { XDG_CACHE_HOME: home, MAI_LOG: 'debug' } });
+    expect(served.code, served.stderr).toBe(0);
+    const first = report.exec(served.stderr);
+    expect(first?.[5], served.stderr).toBe(first?.[2]); // every chunk it loaded written
+    const entry = join(codeCacheDir(build, { XDG_CACHE_HOME: home }), 'mai.cjs.v8');
+    const small = readFileSync(entry);
+    // A turn compiles more (the pipeline, the backend's streaming): the chunks it shares with that run are rewritten with it.
+    const turned = (await turn(home)).line!;
+    expect(turned.hits).toBeGreaterThan(0);
+    expect(turned.written).toBeGreaterThanOrEqual(turned.hits);
+    expect(readFileSync(entry).equals(small)).toBe(false);
+    // The next turn has all of it from the cache: nothing to add, nothing written.
+    expect((await turn(home)).line).toMatchObject({ hits: turned.loaded, rejected: 0, written: 0 });
+  });
+
+  it.skipIf(onDeno)('survives truncated, damaged and foreign entries, and replaces them', async () => {
+    const home = join(dir.path, 'damaged');
+    const folder = codeCacheDir(build, { XDG_CACHE_HOME: home });
+    const first = (await turn(home)).line!;
+    const names = entries(folder);
+    expect(names.length).toBe(first.loaded);
+    const sizes = names.map((name) => readFileSync(join(folder, name)).length);
+    const largest = names[sizes.indexOf(Math.max(...sizes))]!;
+    const other = names.find((name) => name !== largest)!;
+    const damaged = new Map<string, Buffer>();
+    names.forEach((name, i) => {
+      const good = readFileSync(join(folder, name));
+      let bad: Buffer;
+      if (name === largest) {
+        bad = Buffer.from(good);
+        bad[Math.floor(bad.length / 2)]! ^= 0xff; // one byte flipped mid-payload
+      } else if (name === other) {
+        bad = readFileSync(join(folder, largest)); // a whole, valid entry of another chunk: V8 rejects it
+      } else if (i % 2 === 0) {
+        bad = good.subarray(0, Math.floor(good.length / 3)); // truncated
+      } else {
+        bad = Buffer.from('not a V8 code cache\n'); // garbage
+      }
+      writeFileSync(join(folder, name), bad);
+      damaged.set(name, bad);
+    });
+
+    const survived = (await turn(home)).line!;
+    expect(survived).toMatchObject({ hits: 0, loaded: first.loaded, rejected: first.loaded, written: first.loaded, failure: undefined });
+    for (const name of entries(folder)) expect(readFileSync(join(folder, name)).equals(damaged.get(name)!), `${name} was replaced`).toBe(false);
+
+    const again = (await turn(home)).line!;
+    expect(again).toMatchObject({ hits: first.loaded, rejected: 0, written: 0 });
+  });
+
+  it.skipIf(onDeno)('does not run the old code of a chunk changed in place under the same build id and length', async () => {
+    // An install whose files changed without a new build (the case test/host-build.test.ts names a broken install):
+    // V8 itself compares only the source's length, so the entry also carries the source's checksum.
+    const pkg = join(dir.path, 'pkg');
+    cpSync(join(repoRoot, 'dist', 'bundle'), join(pkg, 'dist', 'bundle'), { recursive: true });
+    cpSync(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
+    symlinkSync(join(repoRoot, 'node_modules'), join(pkg, 'node_modules'));
+    const bin = join(pkg, 'dist', 'bundle', 'mai.js');
+    const home = join(dir.path, 'edited');
+    const first = (await turn(home, bin)).line!;
+    expect(first).toMatchObject({ hits: 0, written: first.loaded });
+    // A message of the entry chunk, edited to another of the same length: the bin must say the new one.
+    const entry = join(pkg, 'dist', 'bundle', 'mai.cjs');
+    const text = readFileSync(entry, 'utf8');
+    expect(text).toContain('unknown command "');
+    writeFileSync(entry, text.replace('unknown command "', 'UNKNOWN command "'));
+    const run = await runCli(['frobnicate'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home, MAI_LOG: 'debug' }, command: [process.execPath, bin] });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('UNKNOWN command "frobnicate"');
+    const [, hits, loaded, , rejected, written] = report.exec(run.stderr) ?? [];
+    // Only the edited chunk was compiled afresh (and its entry replaced); the others came from the cache.
+    expect([Number(loaded) - Number(hits), Number(rejected), Number(written)], run.stderr).toEqual([1, 1, 1]);
+  });
+
+  it.skipIf(onDeno)('runs as without it when its folder cannot be made', async () => {
+    // XDG_CACHE_HOME names a file: no folder can be made under it (root ignores permission bits; ENOTDIR it does not).
+    const home = join(dir.path, 'a-file');
+    writeFileSync(home, 'not a folder\n');
+    const run = (await turn(home)).line!;
+    expect(run).toMatchObject({ hits: 0, written: 0 });
+    expect(run.failure).toMatch(/ENOTDIR/);
+    // Only the debug line speaks of it: at Mai's default log level the run says nothing about the cache.
+    const quiet = await runCli(['chat', '--standalone', '--config', config, 'hello'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home } });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toContain('cached or not');
+    expect(quiet.stderr).not.toMatch(/code-cache|ENOTDIR/);
+  });
+
+  it.skipIf(!onDeno)('is Node’s: on Deno the bin imports the ES modules and writes no entry', async () => {
+    const home = join(dir.path, 'deno');
+    const { stderr } = await turn(home);
+    expect(stderr).not.toContain('[mai:code-cache]');
+    expect(existsSync(join(home, 'mai'))).toBe(false);
+  });
+});
