@@ -21,7 +21,8 @@
  * Deno runs the TypeScript sources and needs neither.
  *
  *   node scripts/build.js          (npm run build; exits with tsc's code, after bundling what it emitted;
- *                                   a rebuild that changes nothing rewrites no file of the bundle)
+ *                                   a rebuild that changes nothing rewrites no file of the bundle, and does not
+ *                                   bundle at all when dist/bundle/inputs.txt names the same inputs)
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -65,6 +66,12 @@ const tsc = spawnSync(process.execPath, [tscBin, '-b', 'tsconfig.build.json', ..
 // and the files no longer part of the bundle go.
 const next = `${out}.next`;
 rmSync(next, { recursive: true, force: true });
+// An unchanged tree is not bundled again: when tsc's JavaScript in dist/ (outside the bundle), package-lock.json and this
+// script are what the bundle in dist/bundle/ was made from (its INPUTS file), and every file of it is there, rolldown's two
+// passes (~1.5 CPU-s, on the way of every `npm test` and `npx vitest`) are skipped.
+const INPUTS = 'inputs.txt';
+const inputs = bundleInputs();
+if (tsc.status === 0 && bundledFrom(inputs)) process.exit(0);
 const rolldown = await import('rolldown').then((module) => module.rolldown, () => null);
 const { parseAst } = rolldown ? await import('rolldown/parseAst') : { parseAst: () => null };
 if (rolldown) {
@@ -190,4 +197,34 @@ for (const name of [...fresh].filter((n) => n !== ID).concat(ID)) {
 }
 for (const name of readdirSync(out)) if (!fresh.has(name)) rmSync(join(out, name));
 rmSync(next, { recursive: true, force: true });
+// Said last, once the bundle is whole; not for the unbundled stand-in, which a later build with rolldown replaces.
+if (rolldown) writeFileSync(join(out, INPUTS), [inputs, ...[...fresh].sort()].join('\n') + '\n');
 process.exit(tsc.status ?? 1);
+
+/** A hash of what the bundle is made from: this script, package-lock.json (the bundled packages) and dist/'s JavaScript outside the bundle. */
+function bundleInputs() {
+  const hash = createHash('sha256');
+  /** @param {string} file */
+  const add = (file) => void hash.update(file.slice(root.length)).update('\0').update(existsSync(file) ? readFileSync(file) : '').update('\0');
+  add(fileURLToPath(import.meta.url));
+  add(join(root, 'package-lock.json'));
+  /** @param {string} folder */
+  const walk = (folder) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (path !== out && path !== next) walk(path);
+      } else if (entry.name.endsWith('.js')) add(path);
+    }
+  };
+  if (existsSync(dist)) walk(dist);
+  return hash.digest('hex');
+}
+
+/** True when dist/bundle/ was made from `fingerprint` and holds every file it was made with. @param {string} fingerprint */
+function bundledFrom(fingerprint) {
+  const file = join(out, INPUTS);
+  if (!existsSync(file)) return false;
+  const [made, ...files] = readFileSync(file, 'utf8').trim().split('\n');
+  return made === fingerprint && files.length > 0 && files.every((name) => existsSync(join(out, name)));
+}
