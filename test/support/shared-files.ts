@@ -95,6 +95,7 @@ export const sharedFiles: readonly string[] = [
   'test/import-graph.test.ts',
   // spawned `mai` with state in temp dirs
   'test/backend-deno.test.ts',
+  'test/code-cache.test.ts', // every launch's cache under its own temp folder, removed in afterAll
   'test/context-crash.test.ts',
   'test/context-read-loss.test.ts',
   'test/context-store-new.test.ts',
