@@ -20,19 +20,16 @@
  * leave a whole one. MAI_LOG=debug says what was read and written, on stderr.
  * Zod-free and Mai-free: the thin `mai serve` forwarder loads it.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
-import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
+import { codeCacheDir, entryBytes, pruneOtherBuilds, readEntry } from './code-cache-folder.ts';
 
 /** A chunk's static dependencies: the build's only `require`s of chunks (its dynamic ones are `dynImp` calls). */
 const STATIC_CHUNK = /\brequire\("(\.\/[^"/]+\.cjs)"\)/g;
-
-/** Entries of other builds not written for this long are removed when an entry is written. */
-const STALE_MS = 7 * 24 * 3600_000;
 
 interface Chunk {
   script: vm.Script;
@@ -54,40 +51,6 @@ interface Chunk {
  * heap from the start, so the entries settle after a few runs and are then only read.
  */
 const GROWTH = 32 * 1024;
-const HEAD = 12;
-
-/**
- * An entry is the CRC-32 of the chunk's source, the CRC-32 of V8's data, its writer's bytecode size, then the data.
- * V8 checks a header (its version, the flags, the source's length, the data's length) but not, in a
- * release build, the bytes after it, nor the source's content: damaged bytes of the right length would
- * reach the compiler, and a chunk edited in place to the same length (an install changed under its
- * build id) would run its old code. Either is treated as no entry.
- */
-function readEntry(entry: string, sourceCrc: number): { data: Buffer; writerBytecode: number } | 'missing' | 'rejected' {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(entry);
-  } catch {
-    return 'missing';
-  }
-  if (bytes.length <= HEAD || bytes.readUInt32LE(0) !== sourceCrc) return 'rejected';
-  const data = bytes.subarray(HEAD);
-  return bytes.readUInt32LE(4) === crc32(data) ? { data, writerBytecode: bytes.readUInt32LE(8) } : 'rejected';
-}
-
-function entryBytes(sourceCrc: number, data: Buffer, writerBytecode: number): Buffer {
-  const head = Buffer.alloc(HEAD);
-  head.writeUInt32LE(sourceCrc, 0);
-  head.writeUInt32LE(crc32(data), 4);
-  head.writeUInt32LE(Math.min(writerBytecode, 0xffffffff), 8);
-  return Buffer.concat([head, data]);
-}
-
-/** Where this build's entries go: $XDG_CACHE_HOME/mai/v8/<build>-<node version>-<arch>. */
-export function codeCacheDir(build: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(base, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`);
-}
 
 /**
  * The exports of the CommonJS entry `entry` (a file URL), its chunks compiled through the code cache;
@@ -248,20 +211,6 @@ class CodeCache {
       process.stderr.write(`[mai:code-cache] debug: ${text}\n`);
     } catch {
       // a closed stderr
-    }
-  }
-}
-
-/** Removes the folders of other builds (or Node versions) that nothing wrote to for STALE_MS. */
-function pruneOtherBuilds(dir: string): void {
-  const parent = dirname(dir);
-  for (const name of readdirSync(parent)) {
-    const other = join(parent, name);
-    if (other === dir) continue;
-    try {
-      if (Date.now() - statSync(other).mtimeMs > STALE_MS) rmSync(other, { recursive: true, force: true });
-    } catch {
-      // gone meanwhile, or not ours to remove
     }
   }
 }

@@ -10,7 +10,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSy
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeCacheDir } from '../rpc/code-cache.ts';
+import { codeCacheDir } from '../rpc/code-cache-folder.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { binPath, loopbackConfig, repoRoot, runCli } from './support/rpc-client.ts';
