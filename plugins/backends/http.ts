@@ -34,6 +34,16 @@ function describe(url: string, method: string): string {
 }
 
 /**
+ * The MaiError of a non-2xx response, by its status, its body (read as far as `read` allows; an
+ * unreadable body is none) and its Retry-After. The response is consumed or destroyed.
+ */
+export async function errorFromResponse(response: IncomingMessage, context: ErrorContext, read: Parameters<typeof readText>[1] = {}): Promise<MaiError> {
+  const body = await readText(response, read).catch(() => '');
+  const retryAfter = response.headers['retry-after'];
+  return errorFromStatus({ ...context, status: response.statusCode ?? 0, body, retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
+}
+
+/**
  * Sends the request (node-http.ts) and returns the response once its headers arrived with a 2xx
  * status. With `readBody`, the timeout also covers reading the body, which `readBody` returns.
  */
@@ -68,11 +78,7 @@ async function exchange<T>(url: string, request: HttpRequest, readBody: ((respon
       signal: controller.signal,
     });
     const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      const body = await readText(response, { signal: controller.signal }).catch(() => '');
-      const retryAfter = response.headers['retry-after'];
-      throw errorFromStatus({ ...context, status, body, retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
-    }
+    if (status < 200 || status >= 300) throw await errorFromResponse(response, context, { signal: controller.signal });
     const value = readBody ? await readBody(response, controller.signal) : undefined;
     if (readBody) release();
     else {

@@ -132,9 +132,8 @@ export class OpenAIBackend implements Backend {
     const data = await this.models(signal);
     const props = await this.llamaCppProps(signal);
     return data.map((m) => {
-      const extra = m;
-      const contextLength = props?.contextLength ?? numberOf(extra.context_length, extra.max_context_length, extra.max_model_len, extra.meta?.n_ctx_train);
-      const sizeBytes = numberOf(extra.meta?.size);
+      const contextLength = props?.contextLength ?? numberOf(m.context_length, m.max_context_length, m.max_model_len, m.meta?.n_ctx_train);
+      const sizeBytes = numberOf(m.meta?.size);
       const capabilities: Capability[] | undefined = props?.vision ? ['chat', 'vision'] : undefined;
       const artifact = ggufName(m.id) ?? (data.length === 1 ? props?.artifact : undefined);
       return {

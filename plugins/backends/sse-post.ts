@@ -16,8 +16,9 @@
 import type { IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
-import { nodeHttp, readText } from './node-http.ts';
-import { errorFromStatus, errorFromStreamBody, normalizeError, redact, type ErrorContext } from './normalize-error.ts';
+import { errorFromResponse } from './http.ts';
+import { nodeHttp } from './node-http.ts';
+import { errorFromStreamBody, normalizeError, redact, type ErrorContext } from './normalize-error.ts';
 
 export interface SsePost extends ErrorContext {
   url: string;
@@ -60,9 +61,7 @@ async function open(post: SsePost): Promise<IncomingMessage> {
   }
   const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return response;
-  const body = await readText(response, { maxBytes: ERROR_BODY_BYTES }).catch(() => '');
-  const retryAfter = response.headers['retry-after'];
-  throw errorFromStatus({ ...post, status, body, retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
+  throw await errorFromResponse(response, post, { maxBytes: ERROR_BODY_BYTES });
 }
 
 /** The error of a request whose caller's signal aborted (the backend's stream code throws it too). */
