@@ -53,12 +53,26 @@ describe('the V8 code cache of the mai bin', () => {
 
   const entries = (folder: string) => readdirSync(folder).filter((name) => name.endsWith('.cjs.v8')).sort();
 
+  /**
+   * The first turn of a build with an empty cache (in $XDG_CACHE_HOME = <dir>/fresh) and a copy of the entries it
+   * wrote, taken before anything else ran: the cache a later launch of the same build finds, which the tests that
+   * start from a written cache copy instead of launching a first turn of their own (a launch checks the writing once).
+   */
+  let firstTurn: Promise<{ home: string; line: NonNullable<Awaited<ReturnType<typeof turn>>['line']>; written: string }> | undefined;
+  const afterFirstTurn = () =>
+    (firstTurn ??= (async () => {
+      const home = join(dir.path, 'fresh');
+      const line = (await turn(home)).line!;
+      const written = join(dir.path, 'first-turn-entries');
+      cpSync(codeCacheDir(build, { XDG_CACHE_HOME: home }), written, { recursive: true });
+      return { home, line, written };
+    })());
+
   it.skipIf(onDeno)('is written by the first launch and compiled from by the second, in $XDG_CACHE_HOME/mai/v8/<build>-<node>-<arch>', async () => {
-    const home = join(dir.path, 'fresh');
+    const { home, line: first } = await afterFirstTurn();
     const folder = codeCacheDir(build, { XDG_CACHE_HOME: home });
     expect(folder).toBe(join(home, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`));
 
-    const first = (await turn(home)).line!;
     expect(first).toMatchObject({ hits: 0, rejected: 0, where: folder, failure: undefined });
     expect(first.loaded).toBeGreaterThan(5);
     expect(first.written).toBe(first.loaded);
@@ -94,7 +108,9 @@ describe('the V8 code cache of the mai bin', () => {
   it.skipIf(onDeno)('survives truncated, damaged and foreign entries, and replaces them', async () => {
     const home = join(dir.path, 'damaged');
     const folder = codeCacheDir(build, { XDG_CACHE_HOME: home });
-    const first = (await turn(home)).line!;
+    // A first turn's entries, each then damaged in one of four ways.
+    const { line: first, written } = await afterFirstTurn();
+    cpSync(written, folder, { recursive: true });
     const names = entries(folder);
     expect(names.length).toBe(first.loaded);
     const sizes = names.map((name) => readFileSync(join(folder, name)).length);
@@ -121,22 +137,21 @@ describe('the V8 code cache of the mai bin', () => {
     const survived = (await turn(home)).line!;
     expect(survived).toMatchObject({ hits: 0, loaded: first.loaded, rejected: first.loaded, written: first.loaded, failure: undefined });
     for (const name of entries(folder)) expect(readFileSync(join(folder, name)).equals(damaged.get(name)!), `${name} was replaced`).toBe(false);
-
-    const again = (await turn(home)).line!;
-    expect(again).toMatchObject({ hits: first.loaded, rejected: 0, written: 0 });
+    // (That entries written over others are then read, every one accepted, is the last turn of the test above.)
   });
 
   it.skipIf(onDeno)('does not run the old code of a chunk changed in place under the same build id and length', async () => {
     // An install whose files changed without a new build (the case test/host-build.test.ts names a broken install):
     // V8 itself compares only the source's length, so the entry also carries the source's checksum.
     const pkg = join(dir.path, 'pkg');
-    cpSync(join(repoRoot, 'dist', 'bundle'), join(pkg, 'dist', 'bundle'), { recursive: true });
+    // (Its source maps left out: two thirds of its bytes, and nothing the run reads.)
+    cpSync(join(repoRoot, 'dist', 'bundle'), join(pkg, 'dist', 'bundle'), { recursive: true, filter: (from) => !from.endsWith('.map') });
     cpSync(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
     symlinkSync(join(repoRoot, 'node_modules'), join(pkg, 'node_modules'));
     const bin = join(pkg, 'dist', 'bundle', 'mai.js');
     const home = join(dir.path, 'edited');
-    const first = (await turn(home, bin)).line!;
-    expect(first).toMatchObject({ hits: 0, written: first.loaded });
+    // The cache a first turn of this build wrote (the copy's chunks are the checkout's, byte for byte).
+    cpSync((await afterFirstTurn()).written, codeCacheDir(build, { XDG_CACHE_HOME: home }), { recursive: true });
     // A message of the entry chunk, edited to another of the same length: the bin must say the new one.
     const entry = join(pkg, 'dist', 'bundle', 'mai.cjs');
     const text = readFileSync(entry, 'utf8');
@@ -157,11 +172,12 @@ describe('the V8 code cache of the mai bin', () => {
     const run = (await turn(home)).line!;
     expect(run).toMatchObject({ hits: 0, written: 0 });
     expect(run.failure).toMatch(/ENOTDIR/);
-    // Only the debug line speaks of it: at Mai's default log level the run says nothing about the cache.
-    const quiet = await runCli(['chat', '--standalone', '--config', config, 'hello'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home } });
+    // Only the debug line speaks of it: at Mai's default log level a run says nothing about the cache (one that loads
+    // fewer chunks: the write that fails at its exit is the same).
+    const quiet = await runCli(['--version'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home } });
     expect(quiet.code, quiet.stderr).toBe(0);
-    expect(quiet.stdout).toContain('cached or not');
-    expect(quiet.stderr).not.toMatch(/code-cache|ENOTDIR/);
+    expect(quiet.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    expect(quiet.stderr).toBe('');
   });
 
   it.skipIf(!onDeno)('is Node’s: on Deno the bin imports the ES modules and writes no entry', async () => {
