@@ -26,6 +26,15 @@ describe('import graph check', () => {
     expect(graphProblems(result.obj(), result.circular())).toEqual(['circle: a.ts -> b.ts -> a.ts']);
   });
 
+  it('counts an import() as an arrow, so a circle through a dynamic import is found', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mai-graph-'));
+    await writeFile(join(dir, 'a.ts'), "export const load = async (): Promise<number> => (await import('./b.ts')).b;\nexport const a = 1;\n");
+    await writeFile(join(dir, 'b.ts'), "import { a } from './a.ts';\nexport const b = a + 1;\n");
+    const result = await madge(dir, { ...madgeOptions, baseDir: dir });
+    expect(result.obj()).toEqual({ 'a.ts': ['b.ts'], 'b.ts': ['a.ts'] });
+    expect(graphProblems(result.obj(), result.circular())).toEqual(['circle: a.ts -> b.ts -> a.ts']);
+  });
+
   it('names each upward arrow and lets the downward ones be', () => {
     const graph = {
       'core/mai.ts': ['plugins/index.ts', 'core/config/schema.ts', 'core/errors.ts'],
