@@ -73,6 +73,21 @@ export function toFirstToken(args, env, cwd, expected) {
   });
 }
 
+/** Smoke: the one spawn of bench/lib/direct-chat.js, shared by the two tables that show it (see directChat). */
+/** @type {Promise<number> | undefined} */
+let smokeDirectChat;
+
+/**
+ * Spawn → first token of bench/lib/direct-chat.js (a Node process streaming the answer with the openai package), the
+ * reference of a `mai chat` spawn here and in the shared host's table. A smoke run spawns it once for both (whichever
+ * suite asks first, against its server): the same script and arguments, a number that means nothing, ~0.4 CPU-s less.
+ * @param {{ baseURL: string, message: string, expected: string, env: NodeJS.ProcessEnv, cwd: string, smoke: boolean }} options
+ */
+export function directChat({ baseURL, message, expected, env, cwd, smoke }) {
+  const spawnIt = () => toFirstToken([join(benchDir, 'lib', 'direct-chat.js'), baseURL, 'bench-model', message], env, cwd, expected);
+  return smoke ? (smokeDirectChat ??= spawnIt()) : spawnIt();
+}
+
 /**
  * @param {{ smoke: boolean, baseline?: string }} options
  * @returns {Promise<import('../lib/report.js').SuiteResult>}
@@ -86,7 +101,6 @@ export async function coldStart({ smoke, baseline }) {
     const config = await writeBenchConfig(dir.path, { backends: [{ name: 'loop', baseURL: server.baseURL }], monitor: !smoke });
     const env = maiEnv(dir.path);
     const echo = join(benchDir, 'lib', 'echo-server.js');
-    const direct = join(benchDir, 'lib', 'direct-chat.js');
     const message = 'Say hello.';
     const expected = `Answer to: ${message}`;
     // The default `mai serve`: a forwarder to the shared host (running: started by the untimed round).
@@ -107,7 +121,7 @@ export async function coldStart({ smoke, baseline }) {
       t.forwarder.push(await toInitialize([binPath, 'serve', '--config', hostConfig], hosted, dir.path));
       t.bare.push(await toInitialize([echo, 'content-length'], env, dir.path));
       t.chat.push(await toFirstToken([binPath, 'chat', '--config', config, message], env, dir.path, expected));
-      t.openai.push(await toFirstToken([direct, server.baseURL, 'bench-model', message], env, dir.path, expected));
+      t.openai.push(await directChat({ baseURL: server.baseURL, message, expected, env, cwd: dir.path, smoke }));
       if (baseline) {
         t.baseMai.push(await toInitialize([baseline, 'serve', '--config', config], env, dir.path));
         t.baseForwarder.push(await toInitialize([baseline, 'serve', '--config', hostConfig], hosted, dir.path));

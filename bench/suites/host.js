@@ -15,9 +15,9 @@ import { DEMO_MODELS, ensureDemoModels, writeDemoModel } from '../../scripts/ggu
 import { startLoopbackServer } from '../lib/loopback-server.js';
 import { cpuMs } from '../lib/processes.js';
 import { spawnRpc } from '../lib/rpc-pipe.js';
-import { benchDir, binPath, maiEnv, tempDir, writeBenchConfig } from '../lib/setup.js';
+import { binPath, maiEnv, tempDir, writeBenchConfig } from '../lib/setup.js';
 import { medianInterval, ms, p50, plusMs, times } from '../lib/stats.js';
-import { toFirstToken } from './cold-start.js';
+import { directChat, toFirstToken } from './cold-start.js';
 
 /** RSS of a process in bytes (from /proc). @param {number} pid */
 function rss(pid) {
@@ -114,20 +114,20 @@ export async function host({ smoke }) {
     await writeFile(config, `${await readFile(yaml, 'utf8')}host: { idleExitMs: 20000 }\n`);
     const message = 'Say hello.';
     const expected = `Answer to: ${message}`;
-    const direct = join(benchDir, 'lib', 'direct-chat.js');
 
     // 1. warm `mai chat`: the first call starts the host, the timed ones reuse it.
     const chatArgs = [binPath, 'chat', '--config', config, message];
     // (smoke: the timed call starts the host; the forwarder below finds it running)
     if (!smoke) await toFirstToken(chatArgs, hosted, dir.path, expected);
     // (smoke: the timed direct call is its only one: it has no host to start, and its number means nothing)
-    if (!smoke) await toFirstToken([direct, server.baseURL, 'bench-model', message], standalone, dir.path, expected);
+    if (!smoke) await directChat({ baseURL: server.baseURL, message, expected, env: standalone, cwd: dir.path, smoke });
     const runs = smoke ? 1 : 10;
     /** @type {{ chat: number[], openai: number[] }} */
     const spawns = { chat: [], openai: [] };
     for (let i = 0; i < runs; i++) {
       spawns.chat.push(await toFirstToken(chatArgs, hosted, dir.path, expected));
-      spawns.openai.push(await toFirstToken([direct, server.baseURL, 'bench-model', message], standalone, dir.path, expected));
+      // (smoke: the cold-start suite's spawn, or this suite's if it asks first)
+      spawns.openai.push(await directChat({ baseURL: server.baseURL, message, expected, env: standalone, cwd: dir.path, smoke }));
     }
 
     // 2. a turn through forwarder + host against in-process `mai serve`, alternating turn by turn.
