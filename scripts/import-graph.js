@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 /**
  * `npm run graph` (part of `npm test`): the import graph of core/, plugins/ and rpc/ has no circles
- * and no arrow that runs up a layer. madge reads every import, `import type` included (a type-only
- * circle still means two files that cannot be understood apart), and resolves them as tsc does.
+ * and no arrow that runs up a layer. madge reads every import, `import type` and `import()` included
+ * (a type-only circle still means two files that cannot be understood apart), and resolves them as tsc does.
  * Layers, lowest first: core/ (its config/ below every other part of it), plugins/, rpc/; inside
  * rpc/, the MCP face does not lean on the CLI. Prints each circle and each wrong arrow with the
  * files that make it, and exits 1 when there is any.
+ * Each run first proves it can see what it looks for: madge, with the options below, must find the circles
+ * planted in a few files of a temporary folder (one of `import type`s, one through an `import()`; see
+ * plantedCircles), else the run fails (exit 2) before it reads the tree. The check's power is tested where
+ * madge is loaded anyway; test/import-graph.test.ts tests the layer rules (graphProblems) without loading it.
  */
-import madge from 'madge';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,12 +59,63 @@ function compilerOptions() {
  * code. They found nothing the type check would not, and a file they threw on lost all its arrows
  * (dependency-tree reads a file that fails to parse as one without imports).
  */
-export const madgeOptions = {
-  fileExtensions: ['ts', 'js'],
-  // madge's types say a path; its code hands an object on to dependency-tree and filing-cabinet, whose docs accept one.
-  tsConfig: /** @type {string} */ (/** @type {unknown} */ ({ options: compilerOptions() })),
-  detectiveOptions: { ts: { skipTypeImports: false, allowInvalidAST: true }, es6: { skipTypeImports: false } },
-};
+function madgeOptions() {
+  return {
+    fileExtensions: ['ts', 'js'],
+    // madge's types say a path; its code hands an object on to dependency-tree and filing-cabinet, whose docs accept one.
+    tsConfig: /** @type {string} */ (/** @type {unknown} */ ({ options: compilerOptions() })),
+    detectiveOptions: { ts: { skipTypeImports: false, allowInvalidAST: true }, es6: { skipTypeImports: false } },
+  };
+}
+
+/**
+ * Small trees, each with the one circle madge must find in it, and that circle as graphProblems names it. A check
+ * that missed them would pass a tree with such a circle: `import type` only (madge's detectives skip type imports
+ * unless told not to), and an `import()` (a dynamic import is an arrow too: the chunk still needs the other file).
+ */
+export const plantedCircles = [
+  {
+    kind: 'a circle of `import type`s',
+    files: {
+      'a.ts': "import type { B } from './b.ts';\nexport interface A { b?: B }\n",
+      'b.ts': "import type { A } from './a.ts';\nexport interface B { a?: A }\n",
+      'c.ts': "import { type A } from './a.ts';\nexport const c: A = {};\n",
+    },
+    circle: 'circle: a.ts -> b.ts -> a.ts',
+  },
+  {
+    kind: 'a circle through an import()',
+    files: {
+      'a.ts': "export const load = async (): Promise<number> => (await import('./b.ts')).b;\nexport const a = 1;\n",
+      'b.ts': "import { a } from './a.ts';\nexport const b = a + 1;\n",
+    },
+    circle: 'circle: a.ts -> b.ts -> a.ts',
+  },
+];
+
+/**
+ * The planted circles madge, as configured here, does not find (none: the check sees what it looks for).
+ * @param {(typeof import('madge'))['default']} madge
+ * @param {ReturnType<typeof madgeOptions>} options
+ * @returns {Promise<string[]>}
+ */
+async function missedCircles(madge, options) {
+  const dir = await mkdtemp(join(tmpdir(), 'mai-graph-'));
+  try {
+    /** @type {string[]} */
+    const missed = [];
+    for (const [i, planted] of plantedCircles.entries()) {
+      const tree = join(dir, String(i));
+      await mkdir(tree);
+      for (const [name, text] of Object.entries(planted.files)) await writeFile(join(tree, name), text);
+      const result = await madge(tree, { ...options, baseDir: tree });
+      if (!graphProblems(result.obj(), result.circular()).includes(planted.circle)) missed.push(planted.kind);
+    }
+    return missed;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /**
  * The circles and wrong arrows of a graph (file -> the files it imports, relative to the root).
@@ -79,7 +135,15 @@ export function graphProblems(graph, circles) {
 }
 
 async function main() {
-  const result = await madge(['core', 'plugins', 'rpc'], { ...madgeOptions, baseDir: root });
+  // Loaded here, not at the top: test/import-graph.test.ts imports graphProblems alone (madge and TypeScript: ~0.9 CPU-s).
+  const { default: madge } = await import('madge');
+  const options = madgeOptions();
+  const missed = await missedCircles(madge, options);
+  if (missed.length > 0) {
+    process.stderr.write(`import graph: the check does not see ${missed.join(' or ')} planted in a test tree: its madge options (scripts/import-graph.js) are wrong, so it cannot vouch for the tree.\n`);
+    return 2;
+  }
+  const result = await madge(['core', 'plugins', 'rpc'], { ...options, baseDir: root });
   const graph = result.obj();
   const problems = graphProblems(graph, result.circular());
   // A relative import madge cannot resolve would hide its arrow: name it too (packages are not followed).
