@@ -95,7 +95,7 @@ export const sharedFiles: readonly string[] = [
   'test/import-graph.test.ts',
   // spawned `mai` with state in temp dirs
   'test/backend-deno.test.ts',
-  'test/build-skip.test.ts', // builds a copy of the checkout in its temp folder, removed in afterAll
+  'test/build-skip.test.ts', // builds a small tree in its temp folder, removed in afterAll
   'test/code-cache.test.ts', // every launch's cache under its own temp folder, removed in afterAll
   'test/context-crash.test.ts',
   'test/context-read-loss.test.ts',
