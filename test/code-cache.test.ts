@@ -88,12 +88,13 @@ describe('the V8 code cache of the mai bin', () => {
 
   it.skipIf(onDeno)('is rewritten once by a process that ran more than the one that wrote it, then only read', async () => {
     const home = join(dir.path, 'grown');
-    // `mai serve` answering initialize alone: a turn's functions are compiled by no one.
-    const init = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { clientInfo: { name: 'cache-test' } } })}\n`;
-    const served = await runCli(['serve', '--standalone', '--config', config], { stateDir: join(dir.path, 'state'), input: init, env: { XDG_CACHE_HOME: home, MAI_LOG: 'debug' } });
-    expect(served.code, served.stderr).toBe(0);
-    const first = report.exec(served.stderr);
-    expect(first?.[5], served.stderr).toBe(first?.[2]); // every chunk it loaded written
+    // `mai --version`, the least a launch runs (an editor's `initialize` alone is another such): a turn's functions are
+    // compiled by no one, and most of the chunks a turn needs are not even loaded.
+    const version = await runCli(['--version'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home, MAI_LOG: 'debug' } });
+    expect(version.code, version.stderr).toBe(0);
+    const first = report.exec(version.stderr);
+    expect(Number(first?.[2]), version.stderr).toBeGreaterThan(0);
+    expect(first?.[5], version.stderr).toBe(first?.[2]); // every chunk it loaded written
     const entry = join(codeCacheDir(build, { XDG_CACHE_HOME: home }), 'mai.cjs.v8');
     const small = readFileSync(entry);
     // A turn compiles more (the pipeline, the backend's streaming): the chunks it shares with that run are rewritten with it.
@@ -169,14 +170,20 @@ describe('the V8 code cache of the mai bin', () => {
     // XDG_CACHE_HOME names a file: no folder can be made under it (root ignores permission bits; ENOTDIR it does not).
     const home = join(dir.path, 'a-file');
     writeFileSync(home, 'not a folder\n');
-    const run = (await turn(home)).line!;
-    expect(run).toMatchObject({ hits: 0, written: 0 });
-    expect(run.failure).toMatch(/ENOTDIR/);
-    // Only the debug line speaks of it: at Mai's default log level a run says nothing about the cache (one that loads
-    // fewer chunks: the write that fails at its exit is the same).
-    const quiet = await runCli(['--version'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home } });
+    // `mai --version`: its chunks compiled without entries, as the first turn above had them, then the write at its exit
+    // fails (a turn would load more chunks and fail the same write, the one thing this checks).
+    const version = (debug: boolean) => runCli(['--version'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home, ...(debug ? { MAI_LOG: 'debug' } : {}) } });
+    const said = await version(true);
+    expect(said.code, said.stderr).toBe(0);
+    expect(said.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    const [, hits, loaded, , , written, failure] = report.exec(said.stderr) ?? [];
+    expect(Number(loaded), said.stderr).toBeGreaterThan(0);
+    expect([Number(hits), Number(written)]).toEqual([0, 0]);
+    expect(failure).toMatch(/ENOTDIR/);
+    // Only the debug line speaks of it: at Mai's default log level the run says nothing about the cache.
+    const quiet = await version(false);
     expect(quiet.code, quiet.stderr).toBe(0);
-    expect(quiet.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    expect(quiet.stdout).toBe(said.stdout);
     expect(quiet.stderr).toBe('');
   });
 
