@@ -69,9 +69,10 @@ function madgeOptions() {
 }
 
 /**
- * Small trees, each with the one circle madge must find in it, and that circle as graphProblems names it. A check
- * that missed them would pass a tree with such a circle: `import type` only (madge's detectives skip type imports
- * unless told not to), and an `import()` (a dynamic import is an arrow too: the chunk still needs the other file).
+ * Small trees, each with the graph madge must read from it and its one circle as graphProblems names it. A check
+ * that missed them would pass a tree with such a circle: `import type` only, whole or by specifier (madge's
+ * detectives skip type imports unless told not to), and an `import()` (a dynamic import is an arrow too: the chunk
+ * still needs the other file).
  */
 export const plantedCircles = [
   {
@@ -81,6 +82,7 @@ export const plantedCircles = [
       'b.ts': "import type { A } from './a.ts';\nexport interface B { a?: A }\n",
       'c.ts': "import { type A } from './a.ts';\nexport const c: A = {};\n",
     },
+    graph: { 'a.ts': ['b.ts'], 'b.ts': ['a.ts'], 'c.ts': ['a.ts'] },
     circle: 'circle: a.ts -> b.ts -> a.ts',
   },
   {
@@ -89,6 +91,7 @@ export const plantedCircles = [
       'a.ts': "export const load = async (): Promise<number> => (await import('./b.ts')).b;\nexport const a = 1;\n",
       'b.ts': "import { a } from './a.ts';\nexport const b = a + 1;\n",
     },
+    graph: { 'a.ts': ['b.ts'], 'b.ts': ['a.ts'] },
     circle: 'circle: a.ts -> b.ts -> a.ts',
   },
 ];
@@ -109,7 +112,8 @@ async function missedCircles(madge, options) {
       await mkdir(tree);
       for (const [name, text] of Object.entries(planted.files)) await writeFile(join(tree, name), text);
       const result = await madge(tree, { ...options, baseDir: tree });
-      if (!graphProblems(result.obj(), result.circular()).includes(planted.circle)) missed.push(planted.kind);
+      const read = JSON.stringify(result.obj()) === JSON.stringify(planted.graph);
+      if (!read || !graphProblems(result.obj(), result.circular()).includes(planted.circle)) missed.push(planted.kind);
     }
     return missed;
   } finally {
