@@ -137,6 +137,7 @@ function run(step) {
  * 92.5 → 80.5 CPU-s), and none makes a TLS connection: every test speaks to 127.0.0.1, and npm (package-lock.test.ts) runs
  * --offline. Mai itself keeps the variable's meaning for its users (an https backend behind such a proxy).
  */
+/** @type {NodeJS.ProcessEnv} */
 const stepEnv = { ...process.env, MAI_TEST_BUILT: '1' };
 delete stepEnv['NODE_EXTRA_CA_CERTS'];
 
