@@ -1,6 +1,6 @@
 /**
  * Where the bin's V8 code cache lives and what an entry of it is (rpc/code-cache.ts loads and writes
- * them): one folder per build × Node version × architecture under $XDG_CACHE_HOME/mai/v8 (default
+ * them): one folder per build × Node version × architecture × install under $XDG_CACHE_HOME/mai/v8 (default
  * ~/.cache/mai/v8), one entry per chunk, and the folders of other builds removed once stale.
  * Zod-free and Mai-free: the thin `mai serve` forwarder loads it.
  */
@@ -41,10 +41,16 @@ export function entryBytes(sourceCrc: number, data: Buffer, writerBytecode: numb
   return Buffer.concat([head, data]);
 }
 
-/** Where this build's entries go: $XDG_CACHE_HOME/mai/v8/<build>-<node version>-<arch>. */
-export function codeCacheDir(build: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+/**
+ * Where the entries of this install of a build go: $XDG_CACHE_HOME/mai/v8/<build>-<node version>-<arch>-<place>,
+ * <place> the CRC-32 of the bundle's folder. Code compiled from an entry keeps the file names of the process
+ * that wrote it (V8 does not rename what it deserialises): two installs of one build at two paths sharing a
+ * folder would each print the other's paths in their stack traces.
+ */
+export function codeCacheDir(build: string, bundleDir: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
   const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(base, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`);
+  const place = crc32(bundleDir).toString(16).padStart(8, '0');
+  return join(base, 'mai', 'v8', `${build}-node${process.version}-${process.arch}-${place}`);
 }
 
 /** Removes the folders of other builds (or Node versions) that nothing wrote to for STALE_MS. */

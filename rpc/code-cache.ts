@@ -15,7 +15,7 @@
  * `import()`, an ES module's.
  * The cache is a speed-up only: a missing, unreadable, truncated or foreign entry (V8 rejects it) means
  * compiling as without it, and an entry that cannot be written is not written. One folder per
- * build × Node version × architecture under $XDG_CACHE_HOME/mai/v8 (default ~/.cache/mai/v8);
+ * build × Node version × architecture × install (its folder) under $XDG_CACHE_HOME/mai/v8 (default ~/.cache/mai/v8);
  * each entry written to a temporary file and renamed, so processes writing one entry at once each
  * leave a whole one. MAI_LOG=debug says what was read and written, on stderr.
  * Zod-free and Mai-free: the thin `mai serve` forwarder loads it.
@@ -71,7 +71,7 @@ export function loadCachedBundle(entry: URL, dynImp: (specifier: string) => Prom
   } catch {
     // no id: no cache (nothing would say which build an entry belongs to)
   }
-  return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build), dynImp).require(file);
+  return new CodeCache(bundle, build === undefined ? undefined : codeCacheDir(build, bundle), dynImp).require(file);
 }
 
 /** A chunk's file: its text and the checksum of it that keys its entry. */

@@ -8,7 +8,7 @@
  */
 import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir } from '../rpc/code-cache-folder.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
@@ -16,7 +16,8 @@ import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-serve
 import { binPath, loopbackConfig, repoRoot, runCli } from './support/rpc-client.ts';
 
 const onDeno = 'Deno' in globalThis;
-const build = readFileSync(join(binPath, '..', 'build-id.txt'), 'utf8').trim();
+const bundleDir = dirname(binPath);
+const build = readFileSync(join(bundleDir, 'build-id.txt'), 'utf8').trim();
 /** The bin's line: "<hits> of <loaded> chunks compiled from the code cache in <dir> (<rejected> entries rejected, <n> KiB of bytecode)[; <written> written[, then: <why>]]". */
 const report = /\[mai:code-cache\] debug: (\d+) of (\d+) chunks compiled from the code cache in (\S+) \((\d+) entries rejected, \d+ KiB of bytecode\)(?:; (\d+) written(?:, then: (.*))?)?/;
 
@@ -64,14 +65,14 @@ describe('the V8 code cache of the mai bin', () => {
       const home = join(dir.path, 'fresh');
       const line = (await turn(home)).line!;
       const written = join(dir.path, 'first-turn-entries');
-      cpSync(codeCacheDir(build, { XDG_CACHE_HOME: home }), written, { recursive: true });
+      cpSync(codeCacheDir(build, bundleDir, { XDG_CACHE_HOME: home }), written, { recursive: true });
       return { home, line, written };
     })());
 
-  it.skipIf(onDeno)('is written by the first launch and compiled from by the second, in $XDG_CACHE_HOME/mai/v8/<build>-<node>-<arch>', async () => {
+  it.skipIf(onDeno)('is written by the first launch and compiled from by the second, in $XDG_CACHE_HOME/mai/v8/<build>-<node>-<arch>-<place>', async () => {
     const { home, line: first } = await afterFirstTurn();
-    const folder = codeCacheDir(build, { XDG_CACHE_HOME: home });
-    expect(folder).toBe(join(home, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`));
+    const folder = codeCacheDir(build, bundleDir, { XDG_CACHE_HOME: home });
+    expect(folder).toMatch(new RegExp(`^${join(home, 'mai', 'v8', `${build}-node${process.version}-${process.arch}`).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{8}$`));
 
     expect(first).toMatchObject({ hits: 0, rejected: 0, where: folder, failure: undefined });
     expect(first.loaded).toBeGreaterThan(5);
@@ -95,7 +96,7 @@ describe('the V8 code cache of the mai bin', () => {
     const first = report.exec(version.stderr);
     expect(Number(first?.[2]), version.stderr).toBeGreaterThan(0);
     expect(first?.[5], version.stderr).toBe(first?.[2]); // every chunk it loaded written
-    const entry = join(codeCacheDir(build, { XDG_CACHE_HOME: home }), 'mai.cjs.v8');
+    const entry = join(codeCacheDir(build, bundleDir, { XDG_CACHE_HOME: home }), 'mai.cjs.v8');
     const small = readFileSync(entry);
     // A turn compiles more (the pipeline, the backend's streaming): the chunks it shares with that run are rewritten with it.
     const turned = (await turn(home)).line!;
@@ -108,7 +109,7 @@ describe('the V8 code cache of the mai bin', () => {
 
   it.skipIf(onDeno)('survives truncated, damaged and foreign entries, and replaces them', async () => {
     const home = join(dir.path, 'damaged');
-    const folder = codeCacheDir(build, { XDG_CACHE_HOME: home });
+    const folder = codeCacheDir(build, bundleDir, { XDG_CACHE_HOME: home });
     // A first turn's entries, each then damaged in one of four ways.
     const { line: first, written } = await afterFirstTurn();
     cpSync(written, folder, { recursive: true });
@@ -141,18 +142,38 @@ describe('the V8 code cache of the mai bin', () => {
     // (That entries written over others are then read, every one accepted, is the last turn of the test above.)
   });
 
+  /** A second install of this build: a copy of the checkout's bundle at another path (its source maps left out: two thirds of its bytes, nothing a run reads). */
+  const secondInstall = () => {
+    const pkg = join(dir.path, 'pkg');
+    if (!existsSync(pkg)) {
+      cpSync(join(repoRoot, 'dist', 'bundle'), join(pkg, 'dist', 'bundle'), { recursive: true, filter: (from) => !from.endsWith('.map') });
+      cpSync(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
+      symlinkSync(join(repoRoot, 'node_modules'), join(pkg, 'node_modules'));
+    }
+    return { pkg, bin: join(pkg, 'dist', 'bundle', 'mai.js') };
+  };
+
+  it.skipIf(onDeno)('is kept apart for each install of a build: code from an entry keeps its writer\'s file names', async () => {
+    // The checkout's entries in a cache home, then the same build installed at another path run with that home.
+    const home = join(dir.path, 'two-installs');
+    cpSync((await afterFirstTurn()).written, codeCacheDir(build, bundleDir, { XDG_CACHE_HOME: home }), { recursive: true });
+    const { bin } = secondInstall();
+    const run = await runCli(['--version'], { stateDir: join(dir.path, 'state'), env: { XDG_CACHE_HOME: home, MAI_LOG: 'debug' }, command: [process.execPath, bin] });
+    expect(run.code, run.stderr).toBe(0);
+    const [, hits, loaded, where] = report.exec(run.stderr) ?? [];
+    // Its own folder, and none of the checkout's entries read (their stack traces would name the checkout's files).
+    expect(where).toBe(codeCacheDir(build, dirname(bin), { XDG_CACHE_HOME: home }));
+    expect(where).not.toBe(codeCacheDir(build, bundleDir, { XDG_CACHE_HOME: home }));
+    expect([Number(hits), Number(loaded) > 0], run.stderr).toEqual([0, true]);
+  });
+
   it.skipIf(onDeno)('does not run the old code of a chunk changed in place under the same build id and length', async () => {
     // An install whose files changed without a new build (the case test/host-build.test.ts names a broken install):
     // V8 itself compares only the source's length, so the entry also carries the source's checksum.
-    const pkg = join(dir.path, 'pkg');
-    // (Its source maps left out: two thirds of its bytes, and nothing the run reads.)
-    cpSync(join(repoRoot, 'dist', 'bundle'), join(pkg, 'dist', 'bundle'), { recursive: true, filter: (from) => !from.endsWith('.map') });
-    cpSync(join(repoRoot, 'package.json'), join(pkg, 'package.json'));
-    symlinkSync(join(repoRoot, 'node_modules'), join(pkg, 'node_modules'));
-    const bin = join(pkg, 'dist', 'bundle', 'mai.js');
+    const { pkg, bin } = secondInstall();
     const home = join(dir.path, 'edited');
-    // The cache a first turn of this build wrote (the copy's chunks are the checkout's, byte for byte).
-    cpSync((await afterFirstTurn()).written, codeCacheDir(build, { XDG_CACHE_HOME: home }), { recursive: true });
+    // The cache a first turn of this install wrote before its edit (the copy's chunks are the checkout's, byte for byte).
+    cpSync((await afterFirstTurn()).written, codeCacheDir(build, dirname(bin), { XDG_CACHE_HOME: home }), { recursive: true });
     // A message of the entry chunk, edited to another of the same length: the bin must say the new one.
     const entry = join(pkg, 'dist', 'bundle', 'mai.cjs');
     const text = readFileSync(entry, 'utf8');
