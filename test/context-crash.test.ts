@@ -99,21 +99,27 @@ describe('mai serve killed with SIGKILL', () => {
       await serve.request('conversations/list'); // up and answering
       let stop = false;
       const before = answered.length;
-      void (async () => {
+      let firstAnswered: () => void = () => {};
+      const first = new Promise<void>((resolve) => (firstAnswered = resolve));
+      const turns = (async () => {
         for (let i = 0; !stop; i++) {
           const message = `round ${round} turn ${i}`;
           const reply = await serve.request('chat/send', { message, model: 'quick', ...(id ? { conversationId: id } : {}) }).catch(() => null);
           if (!reply?.result) return;
           id ??= (reply.result as { conversationId: string }).conversationId;
           answered.push(message);
+          firstAnswered();
         }
       })();
       // Let a turn through (milliseconds on a quiet machine, more than a fixed window on a loaded one),
-      // then a few more for an arbitrary while, then kill at that moment.
-      for (const end = Date.now() + 15_000; answered.length === before; await new Promise((r) => setTimeout(r, 10))) {
-        if (Date.now() > end) throw new Error(`round ${round}: no turn was answered within 15 s`);
-      }
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 600)));
+      // then more for an arbitrary while, then kill at that moment. A turn takes ~10 ms here, so the
+      // 0-200 ms window falls anywhere in the first ~20 turns: between two turns or in any part of one
+      // (600 ms only ran more turns back to back, at ~2 cores' worth of CPU the while).
+      const late = setTimeout(() => firstAnswered(), 15_000);
+      await Promise.race([first, turns]);
+      clearTimeout(late);
+      if (answered.length === before) throw new Error(`round ${round}: no turn was answered within 15 s (stderr: ${serve.stderr()})`);
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 200)));
       stop = true;
       // Once the process is gone (its stdout read to the end), every answer it sent has been seen;
       // a request still in flight can no longer be answered, so the loop need not be waited for.
