@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { alive, hostLogs as logsIn, hostPids as pidsIn, killHosts, until as waitFor } from './support/host-state.ts';
+import { runCliInProcess } from './support/cli-in-process.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { loopbackConfig, runCli, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
 import { ends, spawnVanishing } from './support/vanishing-client.ts';
@@ -40,6 +41,11 @@ interface Scene {
   config: string;
   serve(extra?: Record<string, string>): ServeProcess;
   cli(args: string[], env?: Record<string, string>): ReturnType<typeof runCli>;
+  /**
+   * The CLI's main in this process, a client of the host that already runs (from the sources it
+   * could not start one on Node): the same client code as the bin's, without a runtime started for it.
+   */
+  cliHere(args: string[]): ReturnType<typeof runCli>;
   hostLogs(): string;
   hostPids(): number[];
   until<T>(what: string, probe: () => T | undefined | false): Promise<T>;
@@ -63,6 +69,7 @@ async function scene(name: string, host: string): Promise<Scene> {
       return client;
     },
     cli: (args, env = {}) => runCli([...args, '--config', config], { stateDir, env: { ...hostEnv, ...env } }),
+    cliHere: (args) => runCliInProcess([...args, '--config', config], { stateDir, env: hostEnv }),
     hostLogs: () => logsIn(stateDir),
     hostPids: () => pidsIn(stateDir),
     until: (what, probe) => waitFor(what, probe, stateDir),
@@ -108,14 +115,16 @@ describe('one host, many clients', () => {
     s.killClients();
   });
 
+  /** `mai status --json` answered by the running host (a Mai of its own would have counted no turns, and say so on stderr). */
   async function status(): Promise<{ counters: { turns: number } } & Record<string, unknown>> {
-    const run = await s.cli(['status', '--json']);
+    const run = await s.cliHere(['status', '--json']);
     expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/not using the shared host/);
     return JSON.parse(run.stdout) as { counters: { turns: number } };
   }
   const connections = () => (s.hostLogs().match(/connected/g) ?? []).length;
 
-  it('two mai serve clients share one host; mai status from a third process sees both turns; each forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {
+  it('two mai serve clients share one host; mai status from a third client sees both turns; each forwarder exits on shutdown and exit though its stdin stays open, as an editor expects (0, or 1 without shutdown)', async () => {
     const connectedBefore = connections();
     const [a, b] = [s.serve(), s.serve()];
     await a.request('initialize', { clientInfo: { name: 'editor-a' } });
@@ -179,7 +188,10 @@ describe('one host, many clients', () => {
     await s.until('the host to cancel the turn at the model server', () => sent('from a')?.clientClosed);
     const [pid] = s.hostPids();
     expect(alive(pid!)).toBe(true);
-    expect((await s.cli(['status'])).code).toBe(0);
+    const connected = connections();
+    await status(); // the host answers the next client
+    expect(connections()).toBe(connected + 1);
+    expect(s.hostPids()).toEqual([pid]);
   });
 
   it('mai serve --mcp forwards to the same host', async () => {
@@ -225,7 +237,7 @@ describe('one host, many clients', () => {
 describe.concurrent('a host of its own', () => {
   it('two clients starting at once end with one host', async () => {
     const s = await scene('race', '{ idleExitMs: 60000 }');
-    const runs = await Promise.all([s.cli(['status']), s.cli(['status']), s.cli(['models'])]);
+    const runs = await Promise.all([s.cli(['status']), s.cli(['models'])]);
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     expect(s.hostPids()).toHaveLength(1);
   });
