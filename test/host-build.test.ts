@@ -67,6 +67,31 @@ function rebuild(folder: string, id: string | null): void {
 const mcpInput = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'agent', version: '1' } } })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`;
 const toolsIn = (stdout: string) => JSON.stringify((stdout.trim().split('\n').map((line) => JSON.parse(line) as Reply)[1])?.result);
 
+/**
+ * What the installed bin's `mai status` says on the host's socket, said from this process: its
+ * hello (the installed bundle's build id on disk now, as the bin reads it), then a status
+ * request. Resolves with the host's hello and the reply (a spawned `mai status` cost a runtime
+ * start for the same bytes; the spawned clients above show the bin's side).
+ */
+function statusAtHost(state: string, installed: string): Promise<{ hello: { ok: boolean; pid: number; build?: string }; reply: Reply }> {
+  const build = readFileSync(join(installed, 'build-id.txt'), 'utf8').trim();
+  const [socket] = readdirSync(join(state, 'run', 'mai')).filter((f) => f.endsWith('.sock'));
+  return new Promise((resolve, reject) => {
+    const s = connect(join(state, 'run', 'mai', socket!));
+    let got = '';
+    s.on('data', (chunk) => {
+      got += chunk.toString('utf8');
+      const lines = got.split('\n');
+      if (lines.length < 3) return;
+      s.destroy();
+      resolve({ hello: JSON.parse(lines[0]!.slice('MAI-HOST/1 '.length)) as { ok: boolean; pid: number; build?: string }, reply: JSON.parse(lines[1]!) as Reply });
+    });
+    s.on('error', reject);
+    s.write(`MAI-HOST/1 ${JSON.stringify({ face: 'mai', version: maiVersion(), name: 'mai status', pid: process.pid, build })}\n`);
+    s.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'status' })}\n`);
+  });
+}
+
 afterAll(async () => {
   killHosts(stateDir());
   killHosts(join(dir.path, 'broken-state'));
@@ -99,8 +124,11 @@ it('after a rebuild the next client reaches a new host; the old one serves its o
   await until('the old host to exit', () => !alive(old!), stateDir());
   expect(hostLogs(stateDir())).toMatch(/the host stops: its last client left, and a newer build serves new clients/);
   expect(alive(fresh)).toBe(true);
-  expect((await runCli(['status', '--config', config], { stateDir: stateDir(), env: hostEnv, command: mai })).code).toBe(0);
-  expect(hostPids(stateDir())).toHaveLength(2); // the new host kept its socket: no third one
+  // The next client of the rebuilt bundle is served by the new host, which kept its socket: no third one.
+  const next = await statusAtHost(stateDir(), bundle);
+  expect(next.hello).toMatchObject({ ok: true, pid: fresh, build: 'rebuilt0000000001' });
+  expect(next.reply).toMatchObject({ id: 1, result: { counters: expect.any(Object) } });
+  expect(hostPids(stateDir())).toHaveLength(2);
 });
 
 it('a client of an older build than the one on disk is served by the current host (it only forwards bytes)', async () => {
@@ -139,6 +167,9 @@ it('a host whose files changed under it without a new build id says it cannot lo
   }
   expect(toolsIn(run.stdout), run.stdout).toContain('"chat"');
   expect(hostPids(state)).toHaveLength(1);
-  expect((await runCli(['status', '--config', config], { stateDir: state, env: hostEnv, command: broken.mai })).code).toBe(0);
+  // It serves on: the next `mai` client of that install is answered by it.
+  const next = await statusAtHost(state, broken.bundle);
+  expect(next.hello).toMatchObject({ ok: true, pid: hostPids(state)[0] });
+  expect(next.reply).toMatchObject({ id: 1, result: { counters: expect.any(Object) } });
   expect(hostPids(state)).toHaveLength(1);
 });
