@@ -147,14 +147,15 @@ context: { summary: digest }
     await shutdownAndExit(p);
   }, 60_000);
 
-  it('the CLI commands: chat streams to stdout, status/models as JSON, switch persists the pin', async () => {
+  // Three runs, each needing what the next cannot show: a turn streamed (the network, the conversation
+  // written), the pin written (switch checks `beta` against the catalogue `mai models` lists, over the same
+  // loopback network), the pin read back by a new process with the backends. (A fourth, `mai models`,
+  // needed nothing more; cli-commands.test.ts runs every command in the Deno suite.)
+  it('the CLI commands: chat streams to stdout, switch persists the pin, status reads it as JSON', async () => {
     const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: env(), command: prefix(commands.full) });
-    // Two at a time where neither depends on the other: a chat and the models; then the pin, then its status.
-    const [chat, models] = await Promise.all([cli(['chat', 'Say', 'hello']), cli(['models', '--json'])]);
+    const chat = await cli(['chat', 'Say', 'hello']);
     expect(chat.code, chat.stderr).toBe(0);
     expect(chat.stdout).toBe('Alpha answers.\n');
-    expect(models.code, models.stderr).toBe(0);
-    expect(JSON.stringify(JSON.parse(models.stdout))).toMatch(/"alpha".*"beta"|"beta".*"alpha"/);
     const pin = await cli(['switch', 'beta']);
     expect(pin.code, pin.stderr).toBe(0);
     // That a chat then answers with the pinned model is test/cli-commands.test.ts's (in the Deno suite too); here the
