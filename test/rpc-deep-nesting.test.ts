@@ -5,23 +5,29 @@
  * same write was answered (and stored) five times, and nothing after it was answered. Now: one
  * -32600 for the deep message, every other message answered exactly once, on both faces.
  */
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
-import { loopbackConfig, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
+import { frame, loopbackConfig, type Reply } from './support/rpc-client.ts';
 import { endServe, linkServe, type LinkedServe } from './support/rpc-link.ts';
 
 const DEPTH = 20_000;
 /** Objects in objects (an array was always described without being printed). */
 const deep = (leaf: string) => `${'{"a":'.repeat(DEPTH)}${leaf}${'}'.repeat(DEPTH)}`;
+/**
+ * Writes `text` in 64 KiB pieces, as a pipe hands a long message to `mai serve` (its buffer's size):
+ * the decoder gets the deep message over several chunks, the way the defect needed.
+ */
+const writeAsPipe = (to: LinkedServe, text: string) => {
+  for (let at = 0; at < text.length; at += 65_536) to.writeRaw(text.slice(at, at + 65_536));
+};
 const flat = (messages: Array<Reply | Reply[]>): Reply[] => messages.flatMap((m) => (Array.isArray(m) ? m : [m])).filter((m) => m.method === undefined);
 
 describe('deeply nested members', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
   let config: string;
-  let mai: ServeProcess | LinkedServe | undefined;
+  let mai: LinkedServe | undefined;
   beforeEach(async () => {
     server = await startOpenAIServer([{ id: 'alpha', reply: 'Alpha answers.', chunks: 2 }]);
     dir = await tempDir('mai-deep-');
@@ -40,12 +46,13 @@ describe('deeply nested members', () => {
     ['jsonrpc', `{"jsonrpc":${deep('"2.0"')},"id":1,"method":"status"}`],
     ['a batch member', `[{"jsonrpc":"2.0","id":1,"method":${deep('"x"')}}]`],
   ])('a deep %s is one -32600, and the chat/send written with it is answered and stored once', async (_what, line) => {
-    // The server stack linked in this process (the same bytes as over a pipe); the two cases below run the real process.
+    // The server stack linked in this process, fed as a pipe feeds `mai serve` (writeAsPipe). The real
+    // process's framing and stdio: rpc-startup, rpc-eof, rpc-framing-faults and mcp-wire's spawned cases.
     const link = linkServe({ config, framing: 'ndjson' });
     mai = link;
     const chat = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'chat/send', params: { message: 'hello', model: 'alpha' } });
     const status = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'status' });
-    link.writeRaw(`${line}\n${chat}\n${status}\n`); // one write, as the defect needed
+    writeAsPipe(link, `${line}\n${chat}\n${status}\n`); // one write, as the defect needed
     await link.waitFor((m) => !Array.isArray(m) && m.id === 3);
     await link.waitFor((m) => !Array.isArray(m) && m.id === 2);
     const list = await link.request('conversations/list');
@@ -62,16 +69,16 @@ describe('deeply nested members', () => {
   });
 
   it('Content-Length framing: one -32600, then everything after answered', async () => {
-    mai = spawnServe({ config, framing: 'content-length', stateDir: join(dir.path, 'state') });
-    mai.send(`{"jsonrpc":"2.0","id":${deep('1')},"method":"status"}`);
+    mai = linkServe({ config, framing: 'content-length' });
+    writeAsPipe(mai, frame('content-length', `{"jsonrpc":"2.0","id":${deep('1')},"method":"status"}`));
     const replies = await Promise.all([1, 2, 3].map(() => mai!.request('status')));
     expect(replies.every((r) => r.error === undefined)).toBe(true);
     expect(flat(mai.messages).filter((r) => r.error?.code === -32600)).toHaveLength(1);
   });
 
   it('--mcp: one -32600, then ping answered once', async () => {
-    mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state'), args: ['--mcp'] });
-    mai.writeRaw(`{"jsonrpc":"2.0","id":1,"method":${deep('"x"')}}\n{"jsonrpc":"2.0","id":2,"method":"ping"}\n`);
+    mai = linkServe({ config, framing: 'ndjson', mcp: true });
+    writeAsPipe(mai, `{"jsonrpc":"2.0","id":1,"method":${deep('"x"')}}\n{"jsonrpc":"2.0","id":2,"method":"ping"}\n`);
     await mai.waitFor((m) => !Array.isArray(m) && m.id === 2);
     const again = await mai.request('ping');
     expect(again.error).toBeUndefined();

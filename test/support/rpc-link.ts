@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from '../../core/log.ts';
 import type { Mai } from '../../core/mai.ts';
 import { openMai } from '../../rpc/cli/common.ts';
+import { mcpFace } from '../../rpc/mcp/server.ts';
 import { serveStreams } from '../../rpc/serve-streams.ts';
 import type { ServeEnd, ServeProcess } from './rpc-client.ts';
 import { wireSession, type WireFraming } from './wire-session.ts';
@@ -24,14 +25,15 @@ export interface LinkedServe extends ServeEnd {
   stop(): Promise<void>;
 }
 
-export function linkServe(options: { config: string; framing: WireFraming }): LinkedServe {
+/** `mcp`: the server `mai serve --mcp` runs (the MCP face on the same stack). */
+export function linkServe(options: { config: string; framing: WireFraming; mcp?: boolean }): LinkedServe {
   const lines: string[] = [];
   const log = capturingLogger(lines);
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const mai: Promise<Mai> = openMai(options.config, log);
   mai.catch(() => {}); // a config that fails: every request is answered with it, and the exit code is 2 (below)
-  const served = serveStreams({ input: toServer, output: toClient, mai, log });
+  const served = serveStreams({ input: toServer, output: toClient, mai, log, ...(options.mcp ? { face: mcpFace } : {}) });
   const session = wireSession(options.framing, toClient, toServer, () => `stderr: ${lines.join('\n')}`);
   const exited = served.then(async (outcome) => {
     toClient.end();
