@@ -9,18 +9,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { frame, loopbackConfig, type Reply } from './support/rpc-client.ts';
-import { endServe, linkServe, type LinkedServe } from './support/rpc-link.ts';
+import { endServe, linkServe, writeAsPipe, type LinkedServe } from './support/rpc-link.ts';
 
 const DEPTH = 20_000;
 /** Objects in objects (an array was always described without being printed). */
 const deep = (leaf: string) => `${'{"a":'.repeat(DEPTH)}${leaf}${'}'.repeat(DEPTH)}`;
-/**
- * Writes `text` in 64 KiB pieces, as a pipe hands a long message to `mai serve` (its buffer's size):
- * the decoder gets the deep message over several chunks, the way the defect needed.
- */
-const writeAsPipe = (to: LinkedServe, text: string) => {
-  for (let at = 0; at < text.length; at += 65_536) to.writeRaw(text.slice(at, at + 65_536));
-};
 const flat = (messages: Array<Reply | Reply[]>): Reply[] => messages.flatMap((m) => (Array.isArray(m) ? m : [m])).filter((m) => m.method === undefined);
 
 describe('deeply nested members', () => {

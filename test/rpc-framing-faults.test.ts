@@ -4,16 +4,16 @@
  * Content-Length swallows nothing after it; an error reply never repeats a large input; and a
  * header that breaks sync (negative, too small, too large, LF-only, garbage first, -5 alone) is
  * answered as a parse error while every later request is still answered.
- * The framing is the server stack's (rpc/serve-streams.ts), so most cases link it in this process over an
- * in-memory pair (test/support/rpc-link.ts) with the same bytes; the size-limit cases run on the
- * real `mai serve` over its pipes, where a large message arrives in many reads.
+ * The framing is the server stack's (rpc/serve-streams.ts), so the cases link it in this process over an
+ * in-memory pair (test/support/rpc-link.ts) with the same bytes; a message larger than a pipe's buffer
+ * is written in pieces of that size (writeAsPipe), so it arrives in many reads as it does in the real
+ * process (whose framing over its pipes: rpc-startup's and rpc-eof's spawned cases).
  */
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
-import { frame, loopbackConfig, spawnServe, type Reply, type ServeEnd, type ServeProcess, type WireFraming } from './support/rpc-client.ts';
-import { endServe, linkServe, type LinkedServe } from './support/rpc-link.ts';
+import { frame, loopbackConfig, type Reply, type ServeEnd, type WireFraming } from './support/rpc-client.ts';
+import { endServe, linkServe, writeAsPipe, type LinkedServe } from './support/rpc-link.ts';
 
 const flat = (messages: Array<Reply | Reply[]>): Reply[] => messages.flatMap((m) => (Array.isArray(m) ? m : [m])).filter((m) => m.method === undefined);
 const status = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'status' });
@@ -22,7 +22,7 @@ const tenStatus = (framing: WireFraming) => Array.from({ length: 10 }, (_, i) =>
 describe('framing faults', () => {
   let server: FakeOpenAIServer;
   let dir: TempDir;
-  let mai: ServeProcess | LinkedServe | undefined;
+  let mai: LinkedServe | undefined;
   beforeEach(async () => {
     server = await startOpenAIServer([{ id: 'alpha' }]);
     dir = await tempDir('mai-framing-');
@@ -34,10 +34,10 @@ describe('framing faults', () => {
     await dir.cleanup();
   });
 
-  /** `mai serve` linked in this process, or with `spawned` the real process over pipes. */
-  const start = async (framing: WireFraming, extra = '', spawned = false): Promise<ServeEnd> => {
+  /** `mai serve` linked in this process. */
+  const start = async (framing: WireFraming, extra = ''): Promise<LinkedServe> => {
     const config = await writeConfig(dir.path, loopbackConfig(server.baseURL, extra));
-    const m = spawned ? spawnServe({ config, framing, stateDir: join(dir.path, 'state') }) : linkServe({ config, framing });
+    const m = linkServe({ config, framing });
     mai = m;
     expect((await m.request('status')).error).toBeUndefined(); // Mai (and its config's limit) is ready
     return m;
@@ -58,9 +58,9 @@ describe('framing faults', () => {
   };
 
   it.each<WireFraming>(['ndjson', 'content-length'])('%s: a message over server.maxMessageBytes is refused with the limit and the key, then the next ones are answered', async (framing) => {
-    const m = await start(framing, 'server: { maxMessageBytes: 65536 }', true);
+    const m = await start(framing, 'server: { maxMessageBytes: 65536 }');
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chat/send', params: { message: 'x'.repeat(200_000) } });
-    m.writeRaw(frame(framing, big) + tenStatus(framing));
+    writeAsPipe(m, frame(framing, big) + tenStatus(framing));
     const refused = await until(m, (r) => r.id === null);
     expect(refused.error?.code).toBe(-32700);
     expect(refused.error?.message).toContain('65536');

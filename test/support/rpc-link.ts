@@ -62,6 +62,17 @@ export function linkServe(options: { config: string; framing: WireFraming; mcp?:
   };
 }
 
+/** What a pipe hands `mai serve` at most in one read (its buffer's size on Linux). */
+export const PIPE_READ_BYTES = 65_536;
+
+/**
+ * Writes `text` to a linked server in PIPE_READ_BYTES pieces, as a pipe hands a long write to the
+ * process: a message larger than that reaches the decoder over several chunks, as it would there.
+ */
+export function writeAsPipe(to: Pick<ServeEnd, 'writeRaw'>, text: string): void {
+  for (let at = 0; at < text.length; at += PIPE_READ_BYTES) to.writeRaw(text.slice(at, at + PIPE_READ_BYTES));
+}
+
 /** Ends a test's `mai serve` of either kind and waits for it: a spawned one is killed, a linked one stopped. */
 export async function endServe(mai: ServeProcess | LinkedServe | undefined): Promise<void> {
   if (!mai) return;
