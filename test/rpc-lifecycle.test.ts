@@ -1,13 +1,15 @@
 /**
  * The lifecycle methods over the wire: invalid `initialize` and `shutdown` params are -32602
  * replies naming each problem (their zod schemas in rpc/mai-protocol.ts, like every other method's),
- * and `shutdown` then `exit` ends `mai serve` with code 0.
+ * and `shutdown` then `exit` ends `mai serve` with code 0. The server stack is linked in this process
+ * (test/support/rpc-link.ts: the same bytes, the code `mai serve` would exit with); the real process's
+ * shutdown, exit and exit code are rpc-startup.test.ts's spawned cases.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { loopbackConfig, spawnServe } from './support/rpc-client.ts';
+import { loopbackConfig } from './support/rpc-client.ts';
+import { linkServe } from './support/rpc-link.ts';
 
 describe('mai serve: the lifecycle over the wire', () => {
   let server: FakeOpenAIServer;
@@ -24,7 +26,7 @@ describe('mai serve: the lifecycle over the wire', () => {
   });
 
   it('bad initialize and shutdown params are -32602 naming each problem; good ones are answered', async () => {
-    const mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state') });
+    const mai = linkServe({ config, framing: 'ndjson' });
     const bad = await mai.request('initialize', { clientInfo: { version: 2 }, capabilities: [] });
     expect(bad.error).toMatchObject({
       code: -32602,
