@@ -251,13 +251,13 @@ const demoConversations: ChatHistoryItem[][] = [
 // mai-demo-small came from mai-demo-large in a CI run (the small model ended ~1.4% of its answers there). Read off
 // node-llama-cpp's probabilities for the first token after prompts rendered as Mai renders them (the ChatML format
 // node-llama-cpp matches to the file): nothing is sampled.
+// The backend's own Llama (the native library, loaded once): a getLlama of the test's own started another
+// Node (or Deno) process to test the binding first, ~0.7 CPU-s, to load the same library again.
 describe('the demo models', () => {
-  let llama: import('node-llama-cpp').Llama | undefined;
-  afterAll(() => llama?.dispose());
   for (const spec of DEMO_MODELS) {
     it(`${spec.id} never ends an answer at its first token`, LOADING, async () => {
-      const { getLlama, resolveChatWrapper } = await import('node-llama-cpp');
-      llama ??= await getLlama({ build: 'never', skipDownload: true, gpu: false, progressLogs: false });
+      const { resolveChatWrapper } = await import('node-llama-cpp');
+      const llama = await backend['runtime'].instance();
       const model = await llama.loadModel({ modelPath: join(dir.path, 'models', `${spec.id}.gguf`) });
       try {
         const context = await model.createContext({ contextSize: 512, threads: 1, sequences: 1 });
