@@ -1,11 +1,13 @@
 /**
  * Issue 16, defect 8: nothing is lost quietly on read. conversations/get returns `warnings` for a
  * zero-length file, for bytes that are not UTF-8 (read as U+FFFD), and for a torn turn it dropped —
- * in its reply, not only on stderr. Real files on disk, the real `mai serve` over a real pipe.
+ * in its reply, not only on stderr. Real files on disk, the real `mai serve` over a real pipe: one
+ * process for the file (each case writes a conversation of its own, which conversations/get reads
+ * from disk when asked).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { loopbackConfig, spawnServe, type ServeProcess } from './support/rpc-client.ts';
@@ -19,7 +21,7 @@ describe('conversations/get says what it could not read back', () => {
   let dir: TempDir;
   let mai: ServeProcess;
   let conversations: string;
-  beforeEach(async () => {
+  beforeAll(async () => {
     server = await startOpenAIServer([{ id: 'alpha', reply: 'Alpha answers.' }]);
     dir = await tempDir('mai-readloss-');
     const config = await writeConfig(dir.path, loopbackConfig(server.baseURL));
@@ -27,7 +29,7 @@ describe('conversations/get says what it could not read back', () => {
     await mkdir(conversations, { recursive: true });
     mai = spawnServe({ config, framing: 'ndjson', stateDir: join(dir.path, 'state') });
   });
-  afterEach(async () => {
+  afterAll(async () => {
     mai.child.kill();
     await mai.exited;
     await server.close();
