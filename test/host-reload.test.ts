@@ -9,10 +9,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCliInProcess } from './support/cli-in-process.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { hostPids, killHosts } from './support/host-state.ts';
+import { hostLogs, hostPids, killHosts } from './support/host-state.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
-import { loopbackConfig, runCli, spawnServe, type ServeProcess } from './support/rpc-client.ts';
+import { loopbackConfig, spawnServe, type ServeProcess } from './support/rpc-client.ts';
 
 const hostEnv = { MAI_STANDALONE: '0' };
 let dir: TempDir;
@@ -22,7 +23,12 @@ let other: string;
 let client: ServeProcess;
 const stateDir = () => join(dir.path, 'env-state');
 const sockets = () => readdirSync(join(stateDir(), 'run', 'mai')).filter((f) => f.endsWith('.sock'));
-const cli = (args: string[]) => runCli([...args, '--config', config], { stateDir: stateDir(), env: hostEnv });
+/**
+ * The CLI's main in this process, a client of the running host: its host address is the CLI's own
+ * (the config file's path and content). From the sources it cannot start a host on Node: had it not
+ * found this one, it would say so on stderr and answer by itself.
+ */
+const cli = (args: string[]) => runCliInProcess([...args, '--config', config], { stateDir: stateDir(), env: hostEnv });
 
 beforeAll(async () => {
   dir = await tempDir('mai-host-reload-');
@@ -58,8 +64,11 @@ it('after its file changed and was reloaded, the host takes the new content’s 
   expect((await client.request('config/reload', {})).result).toEqual({ file: config });
   expect(sockets()).toHaveLength(1);
   expect(sockets()[0]).not.toBe(before);
+  const connected = (hostLogs(stateDir()).match(/connected/g) ?? []).length;
   const run = await cli(['status']);
   expect(run.code, run.stderr).toBe(0);
+  expect(run.stderr).not.toMatch(/not using the shared host/);
+  expect((hostLogs(stateDir()).match(/connected/g) ?? []).length).toBe(connected + 1); // the host served it
   expect(hostPids(stateDir())).toHaveLength(1);
   expect((await client.request('chat/send', { message: 'and the first client?' })).result).toMatchObject({ text: 'quick' });
 });
