@@ -1,7 +1,8 @@
 /**
  * `mai serve`'s server stack linked in process (test/support/rpc-link.ts), in both framings: the
  * lifecycle and every method, against a real OpenAI-compatible SSE server on 127.0.0.1. The real
- * process's exit codes over real pipes are covered by rpc-lifecycle.test.ts.
+ * process's exit codes over real pipes are covered by rpc-startup.test.ts (0 after shutdown and exit, 2 for a
+ * broken config, 0 at the end of input) and rpc-eof.test.ts.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
