@@ -194,8 +194,11 @@ describe('the mai CLI', () => {
       expect(usage.code).toBe(2);
       expect(usage.stderr).toMatch(/unknown command "stauts"/);
       expect(server.requests).toHaveLength(1); // neither reached the model server
-      const status = await spawned(['status', '--json'], { env: host });
+      // The next command, the CLI's main in this process (from the sources it could not start a host on
+      // Node: had it missed this one, it would say so on stderr and answer with a Mai of its own).
+      const status = await runCliInProcess(['status', '--json', '--config', config], { stateDir: state, env: host });
       expect(status.code, status.stderr).toBe(0);
+      expect(status.stderr).not.toMatch(/not using the shared host/);
       // The host answered it: the turns of the commands above are in its counters, and no second host started.
       expect(JSON.parse(status.stdout)).toMatchObject({ counters: { turns: 2 } });
       expect(hostPids(state)).toHaveLength(1);
