@@ -14,3 +14,15 @@ import { z } from 'zod';
 z.config({ jitless: true });
 
 export { z };
+
+/**
+ * A schema built on its first use rather than when its module loads: most of a `mai` launch's
+ * schemas (a protocol method's params, a plugin's options) are never used by it — one launch sends
+ * `initialize` and a turn, one config names a few plugins — and building them all was ~10 % of a
+ * launch's CPU. The lazy schema parses, fails and infers exactly as the one `build` returns (zod's
+ * own `z.lazy`, which hands each parse to it); `.unwrap()` gives that schema, built once.
+ */
+export function lazySchema<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
+  let built: T | undefined;
+  return z.lazy(() => (built ??= build()));
+}

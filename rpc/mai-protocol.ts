@@ -4,9 +4,11 @@
  * The params are zod schemas — the single source of truth: the server validates with them and
  * the TypeScript types are inferred from them. Results are core's facade types.
  * Clients import these from `rpc/index.ts`: `client.sendRequest(ChatSendRequest.type, {...})`.
+ * Each params schema is built on its first use (`lazySchema`, core/zod.ts): a launch answers a few
+ * of these methods, and building all of them was ~10 ms of every `mai serve`'s start.
  */
 import { NotificationType, ParameterStructures, ProgressType, RequestType } from 'vscode-jsonrpc/node';
-import { z } from '../core/zod.ts';
+import { lazySchema, z } from '../core/zod.ts';
 import type { Conversation, ConversationSummary } from '../core/context/message.ts';
 import type { StatsReport } from '../core/ledger/stats.ts';
 import { parseSince } from '../core/ledger/window.ts';
@@ -37,16 +39,18 @@ function defineNotification<P>() {
 }
 
 /** Params of a method that takes none: an empty object (or nothing at all on the wire). */
-const NoParams = z.strictObject({});
+const NoParams = lazySchema(() => z.strictObject({}));
 export type NoParams = z.infer<typeof NoParams>;
 
 // ---- lifecycle -----------------------------------------------------------------------------------
 
 /** Loose on purpose: LSP-style clients send more (processId, rootUri, locale…), which Mai ignores. */
-export const InitializeParams = z.looseObject({
-  clientInfo: z.looseObject({ name: z.string(), version: z.string().optional() }).optional(),
-  capabilities: z.record(z.string(), z.unknown()).optional(),
-});
+export const InitializeParams = lazySchema(() =>
+  z.looseObject({
+    clientInfo: z.looseObject({ name: z.string(), version: z.string().optional() }).optional(),
+    capabilities: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
 export type InitializeParams = z.infer<typeof InitializeParams>;
 export interface InitializeResult {
   serverInfo: { name: 'mai'; version: string };
@@ -75,14 +79,18 @@ export const CancelNotification = defineNotification<CancelParams>()('$/cancelRe
 
 // ---- chat ----------------------------------------------------------------------------------------
 
-export const ProgressToken = z.union([z.string(), z.number()]);
+export const ProgressToken = lazySchema(() => z.union([z.string(), z.number()]));
 export type ProgressToken = z.infer<typeof ProgressToken>;
 
 /** A turn's request (core/turn-request.ts, the one schema) and what only the wire adds. */
-export const ChatSendParams = TurnRequest.omit({ client: true }).extend({
-  /** With a token, the answer streams as `$/progress` notifications carrying it. */
-  progressToken: ProgressToken.optional(),
-});
+export const ChatSendParams = lazySchema(() =>
+  TurnRequest.unwrap()
+    .omit({ client: true })
+    .extend({
+      /** With a token, the answer streams as `$/progress` notifications carrying it. */
+      progressToken: ProgressToken.optional(),
+    }),
+);
 export type ChatSendParams = z.infer<typeof ChatSendParams>;
 export type ChatSendResult = TurnResult;
 export const ChatSendRequest = defineRequest<ChatSendResult>()('chat/send', ChatSendParams);
@@ -99,18 +107,22 @@ export const ChatProgressType = new ProgressType<ChatProgress>();
 
 // ---- models and status ---------------------------------------------------------------------------
 
-export const ModelsListParams = z.strictObject({
-  /** Only the models that fit now. */
-  availableOnly: z.boolean().optional(),
-});
+export const ModelsListParams = lazySchema(() =>
+  z.strictObject({
+    /** Only the models that fit now. */
+    availableOnly: z.boolean().optional(),
+  }),
+);
 export type ModelsListParams = z.infer<typeof ModelsListParams>;
 export type ModelsListResult = ModelsReport;
 export const ModelsListRequest = defineRequest<ModelsListResult>()('models/list', ModelsListParams);
 
-export const ModelsSwitchParams = z.strictObject({
-  /** A model id to pin (`id@backend`: one of its servers); "auto" or null unpins. */
-  model: z.string().min(1).nullable(),
-});
+export const ModelsSwitchParams = lazySchema(() =>
+  z.strictObject({
+    /** A model id to pin (`id@backend`: one of its servers); "auto" or null unpins. */
+    model: z.string().min(1).nullable(),
+  }),
+);
 export type ModelsSwitchParams = z.infer<typeof ModelsSwitchParams>;
 export interface ModelsSwitchResult {
   pinned: string | null;
@@ -127,15 +139,17 @@ export const StatusRequest = defineRequest<StatusResult>()('status', NoParams);
 
 // ---- observability -------------------------------------------------------------------------------
 
-export const StatsParams = z.strictObject({
-  /** The window: a duration back from now (90s, 30m, 1h, 7d, 2w) or a date; default 24h. */
-  since: z
-    .string()
-    .refine((v) => parseSince(v) !== null, { message: 'expected a duration back from now (90s, 30m, 1h, 7d, 2w) or a date (2026-11-28T15:00:00Z)' })
-    .optional(),
-  /** Slices of the window for each backend's reachability over time (default 12). */
-  buckets: z.number().int().min(1).max(200).optional(),
-});
+export const StatsParams = lazySchema(() =>
+  z.strictObject({
+    /** The window: a duration back from now (90s, 30m, 1h, 7d, 2w) or a date; default 24h. */
+    since: z
+      .string()
+      .refine((v) => parseSince(v) !== null, { message: 'expected a duration back from now (90s, 30m, 1h, 7d, 2w) or a date (2026-11-28T15:00:00Z)' })
+      .optional(),
+    /** Slices of the window for each backend's reachability over time (default 12). */
+    buckets: z.number().int().min(1).max(200).optional(),
+  }),
+);
 export type StatsParams = z.infer<typeof StatsParams>;
 export type StatsResult = StatsReport;
 export const StatsRequest = defineRequest<StatsResult>()('stats', StatsParams);
@@ -146,14 +160,16 @@ export const MetricsRequest = defineRequest<MetricsResult>()('metrics', NoParams
 
 // ---- conversations and config --------------------------------------------------------------------
 
-export const ConversationIdParams = z.strictObject({ id: z.string().min(1) });
+export const ConversationIdParams = lazySchema(() => z.strictObject({ id: z.string().min(1) }));
 export type ConversationIdParams = z.infer<typeof ConversationIdParams>;
 
 /** A page of conversations, newest first: `limit` (default 100, at most 1000) after `cursor` (a previous page's `nextCursor`). */
-export const ConversationsListParams = z.strictObject({
-  cursor: z.string().min(1).optional(),
-  limit: z.number().int().min(1).max(1000).optional(),
-});
+export const ConversationsListParams = lazySchema(() =>
+  z.strictObject({
+    cursor: z.string().min(1).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+  }),
+);
 export type ConversationsListParams = z.infer<typeof ConversationsListParams>;
 export interface ConversationsListResult {
   conversations: ConversationSummary[];
@@ -173,10 +189,12 @@ export interface ConversationsDeleteResult {
 }
 export const ConversationsDeleteRequest = defineRequest<ConversationsDeleteResult>()('conversations/delete', ConversationIdParams);
 
-export const ConfigReloadParams = z.strictObject({
-  /** Another config file to load instead: only Mai's own or one its `reload.allow` lists (else -32014). */
-  config: z.string().min(1).optional(),
-});
+export const ConfigReloadParams = lazySchema(() =>
+  z.strictObject({
+    /** Another config file to load instead: only Mai's own or one its `reload.allow` lists (else -32014). */
+    config: z.string().min(1).optional(),
+  }),
+);
 export type ConfigReloadParams = z.infer<typeof ConfigReloadParams>;
 export interface ConfigReloadResult {
   file: string;

@@ -10,7 +10,7 @@ import { FINISH_REASONS } from '../../core/types.ts';
 import { ChatSendParams, ModelsListParams } from '../mai-protocol.ts';
 import type { ObjectJsonSchema } from './protocol.ts';
 
-const chat = ChatSendParams.shape;
+const chat = ChatSendParams.unwrap().shape;
 
 export const ChatToolInput = z.strictObject({
   message: chat.message.describe(
@@ -51,7 +51,7 @@ export function chatToolOutput(result: TurnResult): ChatToolOutput {
 }
 
 export const ModelsToolInput = z.strictObject({
-  availableOnly: ModelsListParams.shape.availableOnly.describe('Only the models that fit the machine now.'),
+  availableOnly: ModelsListParams.unwrap().shape.availableOnly.describe('Only the models that fit the machine now.'),
 });
 export type ModelsToolInput = z.infer<typeof ModelsToolInput>;
 
