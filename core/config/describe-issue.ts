@@ -38,7 +38,7 @@ const article = (type: string): string =>
     type
   ] ?? type;
 
-/** Unwraps defaults, optionals and the like to the schema that has the shape. */
+/** Unwraps defaults, optionals, lazies (a schema built on first use) and the like to the schema that has the shape. */
 function core(schema: z.ZodType): z.ZodType {
   let current: z.ZodType = schema;
   for (let i = 0; i < 10; i++) {
@@ -46,6 +46,8 @@ function core(schema: z.ZodType): z.ZodType {
       current = current.unwrap() as z.ZodType;
     } else if (current instanceof z.ZodPipe) {
       current = current.in as z.ZodType;
+    } else if (current instanceof z.ZodLazy) {
+      current = current.unwrap() as z.ZodType;
     } else break;
   }
   return current;

@@ -7,7 +7,7 @@
  * LM Studio's just-in-time load would use its own default. When the server is down, the config
  * allows it and `lms` is on PATH, `lms server start` starts it (see lms-server-start.ts).
  */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { definePlugin } from '../../core/plugin.ts';
@@ -17,21 +17,23 @@ import { startLmStudioServer } from './lms-server-start.ts';
 import { fromV0, fromV1, type LmsLoadResponse, type LmsV0Model, type LmsV1Model } from './lmstudio-models.ts';
 import { OpenAIBackend, OpenAIBackendOptions } from './openai.ts';
 
-export const LMStudioBackendOptions = z
-  .object({
-    baseURL: z.string().url().default('http://127.0.0.1:1234').describe("LM Studio's server address (without /api or /v1)"),
-    apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding an LM Studio API token, when authentication is on'),
-    startServer: z.boolean().default(false).describe('run `lms server start` when LM Studio is down and `lms` is on PATH'),
-    startTimeoutMs: z.number().int().positive().default(30_000).describe('how long to wait for a started server to answer'),
-    requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long LM Studio may take to start answering (loading included)'),
-    maxContextLength: z
-      .number()
-      .int()
-      .positive()
-      .default(32_768)
-      .describe("the largest window reported for a model that is not loaded, so the largest Mai loads it with (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
-  })
-  .strict();
+export const LMStudioBackendOptions = lazySchema(() =>
+  z
+    .object({
+      baseURL: z.string().url().default('http://127.0.0.1:1234').describe("LM Studio's server address (without /api or /v1)"),
+      apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding an LM Studio API token, when authentication is on'),
+      startServer: z.boolean().default(false).describe('run `lms server start` when LM Studio is down and `lms` is on PATH'),
+      startTimeoutMs: z.number().int().positive().default(30_000).describe('how long to wait for a started server to answer'),
+      requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long LM Studio may take to start answering (loading included)'),
+      maxContextLength: z
+        .number()
+        .int()
+        .positive()
+        .default(32_768)
+        .describe("the largest window reported for a model that is not loaded, so the largest Mai loads it with (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
+    })
+    .strict(),
+);
 export type LMStudioBackendOptions = z.infer<typeof LMStudioBackendOptions>;
 
 /** Listing is metadata only: it never gets the long wait a model load may need. */

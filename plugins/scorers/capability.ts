@@ -1,12 +1,12 @@
 /** capability: vetoes a model that lacks what the turn needs (chat, code, reasoning, vision, tools). */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
 export default definePlugin({
   kind: 'scorer',
   name: 'capability',
   description: 'Vetoes models that lack a capability the turn needs.',
-  options: z.object({}).strict(),
+  options: lazySchema(() => z.object({}).strict()),
   create() {
     return {
       name: 'capability',

@@ -1,8 +1,8 @@
 /** context-fit: vetoes a model whose window cannot hold the budgeted conversation; prefers room to spare. */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
-export const ContextFitOptions = z.object({ marginTokens: z.number().int().min(0).default(32) }).strict();
+export const ContextFitOptions = lazySchema(() => z.object({ marginTokens: z.number().int().min(0).default(32) }).strict());
 
 export default definePlugin({
   kind: 'scorer',

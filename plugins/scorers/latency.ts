@@ -1,16 +1,18 @@
 /** latency: a moving average of time-to-first-token and tokens/s per model; faster scores higher. */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
-export const LatencyOptions = z
-  .object({
-    smoothing: z.number().min(0).max(1).default(0.3),
-    /** Time to first token that scores 0.5. */
-    referenceTtftMs: z.number().positive().default(1_000),
-    /** Tokens per second that score 0.5. */
-    referenceTokensPerSecond: z.number().positive().default(20),
-  })
-  .strict();
+export const LatencyOptions = lazySchema(() =>
+  z
+    .object({
+      smoothing: z.number().min(0).max(1).default(0.3),
+      /** Time to first token that scores 0.5. */
+      referenceTtftMs: z.number().positive().default(1_000),
+      /** Tokens per second that score 0.5. */
+      referenceTokensPerSecond: z.number().positive().default(20),
+    })
+    .strict(),
+);
 
 export default definePlugin({
   kind: 'scorer',

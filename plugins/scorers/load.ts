@@ -5,17 +5,19 @@
  * elsewhere. A model of unknown load (a server that reports nothing, or figures gone stale)
  * scores the middle, neither preferred nor vetoed.
  */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import type { ReplicaLoad } from '../../core/load/replica-router.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import type { Score } from '../../core/types.ts';
 
-export const LoadScorerOptions = z
-  .object({
-    maxQueue: z.number().int().min(0).default(4).describe("turns waiting at a server (its own queue) beyond which it is saturated"),
-    unknown: z.number().min(0).max(1).default(0.5).describe('the score of a model whose load is unknown'),
-  })
-  .strict();
+export const LoadScorerOptions = lazySchema(() =>
+  z
+    .object({
+      maxQueue: z.number().int().min(0).default(4).describe("turns waiting at a server (its own queue) beyond which it is saturated"),
+      unknown: z.number().min(0).max(1).default(0.5).describe('the score of a model whose load is unknown'),
+    })
+    .strict(),
+);
 export type LoadScorerOptions = z.infer<typeof LoadScorerOptions>;
 
 const describe = (r: ReplicaLoad) =>

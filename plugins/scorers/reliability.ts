@@ -1,12 +1,12 @@
 /** reliability: recent failures lower the score; a model cooling down after repeated failures is vetoed. */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
 export default definePlugin({
   kind: 'scorer',
   name: 'reliability',
   description: 'Lowers the score of models that failed recently; vetoes models cooling down.',
-  options: z.object({ failuresToZero: z.number().int().positive().default(3) }).strict(),
+  options: lazySchema(() => z.object({ failuresToZero: z.number().int().positive().default(3) }).strict()),
   create(options, context) {
     return {
       name: 'reliability',

@@ -5,17 +5,19 @@
  * tier that fits. A model already loaded fits: its memory is already taken. A model on another
  * host (its backend's `host:`, or a non-loopback address) is never judged by this machine's memory.
  */
-import { z } from '../../core/zod.ts';
+import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import { bestGpuFreeBytes, estimateMemory, GiB, heldBytes, usableBytes, type MemoryRules } from '../../core/select/memory-estimate.ts';
 import type { Score, ScoreInput } from '../../core/types.ts';
 
-export const ResourceFitOptions = z
-  .object({
-    maxShareOfFree: z.number().min(0.05).max(1).default(0.8).describe('share of free memory a model may take'),
-    overheadBytes: z.number().min(0).default(256 * 1024 ** 2).describe('runtime buffers beyond weights and KV cache'),
-  })
-  .strict();
+export const ResourceFitOptions = lazySchema(() =>
+  z
+    .object({
+      maxShareOfFree: z.number().min(0.05).max(1).default(0.8).describe('share of free memory a model may take'),
+      overheadBytes: z.number().min(0).default(256 * 1024 ** 2).describe('runtime buffers beyond weights and KV cache'),
+    })
+    .strict(),
+);
 export type ResourceFitOptions = z.infer<typeof ResourceFitOptions>;
 
 const tierScore = { small: 1 / 3, medium: 2 / 3, large: 1 } as const;
