@@ -18,21 +18,19 @@ import { fromV0, fromV1, type LmsLoadResponse, type LmsV0Model, type LmsV1Model 
 import { OpenAIBackend, OpenAIBackendOptions } from './openai.ts';
 
 export const LMStudioBackendOptions = lazySchema(() =>
-  z
-    .object({
-      baseURL: z.string().url().default('http://127.0.0.1:1234').describe("LM Studio's server address (without /api or /v1)"),
-      apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding an LM Studio API token, when authentication is on'),
-      startServer: z.boolean().default(false).describe('run `lms server start` when LM Studio is down and `lms` is on PATH'),
-      startTimeoutMs: z.number().int().positive().default(30_000).describe('how long to wait for a started server to answer'),
-      requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long LM Studio may take to start answering (loading included)'),
-      maxContextLength: z
-        .number()
-        .int()
-        .positive()
-        .default(32_768)
-        .describe("the largest window reported for a model that is not loaded, so the largest Mai loads it with (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
-    })
-    .strict(),
+  z.strictObject({
+    baseURL: z.string().url().default('http://127.0.0.1:1234').describe("LM Studio's server address (without /api or /v1)"),
+    apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding an LM Studio API token, when authentication is on'),
+    startServer: z.boolean().default(false).describe('run `lms server start` when LM Studio is down and `lms` is on PATH'),
+    startTimeoutMs: z.number().int().positive().default(30_000).describe('how long to wait for a started server to answer'),
+    requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long LM Studio may take to start answering (loading included)'),
+    maxContextLength: z
+      .number()
+      .int()
+      .positive()
+      .default(32_768)
+      .describe("the largest window reported for a model that is not loaded, so the largest Mai loads it with (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
+  }),
 );
 export type LMStudioBackendOptions = z.infer<typeof LMStudioBackendOptions>;
 

@@ -17,26 +17,24 @@ import { streamOllamaChat } from './ollama-chat.ts';
 import { mergeOllamaModels } from './ollama-models.ts';
 
 export const OllamaBackendOptions = lazySchema(() =>
-  z
-    .object({
-      baseURL: z.string().url().default('http://127.0.0.1:11434').describe("Ollama's address (without /api or /v1)"),
-      requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long Ollama may take to start answering (it loads the model first)'),
-      keepAlive: z.union([z.string().min(1), z.number()]).optional().describe("how long Ollama keeps a model loaded after a turn (its keep_alive: '5m', 3600, -1)"),
-      maxContextLength: z
-        .number()
-        .int()
-        .positive()
-        .default(32_768)
-        .describe("the largest window reported for a model, so the largest num_ctx Mai budgets for (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
-      truncationTolerance: z
-        .number()
-        .gt(0)
-        .max(1)
-        .default(0.6)
-        .describe("below this share of Mai's prompt estimate, Ollama's prompt_eval_count means it dropped part of the prompt"),
-      showConcurrency: z.number().int().positive().max(16).default(4).describe('how many /api/show requests run at once while listing'),
-    })
-    .strict(),
+  z.strictObject({
+    baseURL: z.string().url().default('http://127.0.0.1:11434').describe("Ollama's address (without /api or /v1)"),
+    requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long Ollama may take to start answering (it loads the model first)'),
+    keepAlive: z.union([z.string().min(1), z.number()]).optional().describe("how long Ollama keeps a model loaded after a turn (its keep_alive: '5m', 3600, -1)"),
+    maxContextLength: z
+      .number()
+      .int()
+      .positive()
+      .default(32_768)
+      .describe("the largest window reported for a model, so the largest num_ctx Mai budgets for (a window costs memory whether used or not); a model's contextLength in the config overrides it"),
+    truncationTolerance: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.6)
+      .describe("below this share of Mai's prompt estimate, Ollama's prompt_eval_count means it dropped part of the prompt"),
+    showConcurrency: z.number().int().positive().max(16).default(4).describe('how many /api/show requests run at once while listing'),
+  }),
 );
 export type OllamaBackendOptions = z.infer<typeof OllamaBackendOptions>;
 

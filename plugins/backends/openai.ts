@@ -20,21 +20,19 @@ import { cancelled, postForEvents } from './sse-post.ts';
 import { normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export const OpenAIBackendOptions = lazySchema(() =>
-  z
-    .object({
-      baseURL: z.string().url().default('http://127.0.0.1:8080/v1').describe('the server address, ending in /v1'),
-      apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding the API key'),
-      requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long the server may take to start answering'),
-      /** Ask llama.cpp's /props and /tokenize (skipped after the server says it has none). */
-      llamaCppExtras: z.boolean().default(true),
-      batchSlots: z
-        .number()
-        .int()
-        .positive()
-        .default(16)
-        .describe('turns sent at once to a server that batches continuously and publishes no slot count (vLLM, SGLang, a gateway)'),
-    })
-    .strict(),
+  z.strictObject({
+    baseURL: z.string().url().default('http://127.0.0.1:8080/v1').describe('the server address, ending in /v1'),
+    apiKeyEnv: z.string().min(1).optional().describe('name of the environment variable holding the API key'),
+    requestTimeoutMs: z.number().int().positive().default(600_000).describe('how long the server may take to start answering'),
+    /** Ask llama.cpp's /props and /tokenize (skipped after the server says it has none). */
+    llamaCppExtras: z.boolean().default(true),
+    batchSlots: z
+      .number()
+      .int()
+      .positive()
+      .default(16)
+      .describe('turns sent at once to a server that batches continuously and publishes no slot count (vLLM, SGLang, a gateway)'),
+  }),
 );
 export type OpenAIBackendOptions = z.infer<typeof OpenAIBackendOptions>;
 

@@ -6,7 +6,7 @@ export default definePlugin({
   kind: 'scorer',
   name: 'capability',
   description: 'Vetoes models that lack a capability the turn needs.',
-  options: lazySchema(() => z.object({}).strict()),
+  options: lazySchema(() => z.strictObject({})),
   create() {
     return {
       name: 'capability',

@@ -2,7 +2,7 @@
 import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
-export const ContextFitOptions = lazySchema(() => z.object({ marginTokens: z.number().int().min(0).default(32) }).strict());
+export const ContextFitOptions = lazySchema(() => z.strictObject({ marginTokens: z.number().int().min(0).default(32) }));
 
 export default definePlugin({
   kind: 'scorer',

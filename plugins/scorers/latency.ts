@@ -3,15 +3,13 @@ import { lazySchema, z } from '../../core/zod.ts';
 import { definePlugin } from '../../core/plugin.ts';
 
 export const LatencyOptions = lazySchema(() =>
-  z
-    .object({
-      smoothing: z.number().min(0).max(1).default(0.3),
-      /** Time to first token that scores 0.5. */
-      referenceTtftMs: z.number().positive().default(1_000),
-      /** Tokens per second that score 0.5. */
-      referenceTokensPerSecond: z.number().positive().default(20),
-    })
-    .strict(),
+  z.strictObject({
+    smoothing: z.number().min(0).max(1).default(0.3),
+    /** Time to first token that scores 0.5. */
+    referenceTtftMs: z.number().positive().default(1_000),
+    /** Tokens per second that score 0.5. */
+    referenceTokensPerSecond: z.number().positive().default(20),
+  }),
 );
 
 export default definePlugin({

@@ -11,12 +11,10 @@ import { definePlugin } from '../../core/plugin.ts';
 import type { Score } from '../../core/types.ts';
 
 export const LoadScorerOptions = lazySchema(() =>
-  z
-    .object({
-      maxQueue: z.number().int().min(0).default(4).describe("turns waiting at a server (its own queue) beyond which it is saturated"),
-      unknown: z.number().min(0).max(1).default(0.5).describe('the score of a model whose load is unknown'),
-    })
-    .strict(),
+  z.strictObject({
+    maxQueue: z.number().int().min(0).default(4).describe("turns waiting at a server (its own queue) beyond which it is saturated"),
+    unknown: z.number().min(0).max(1).default(0.5).describe('the score of a model whose load is unknown'),
+  }),
 );
 export type LoadScorerOptions = z.infer<typeof LoadScorerOptions>;
 

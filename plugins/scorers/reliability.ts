@@ -6,7 +6,7 @@ export default definePlugin({
   kind: 'scorer',
   name: 'reliability',
   description: 'Lowers the score of models that failed recently; vetoes models cooling down.',
-  options: lazySchema(() => z.object({ failuresToZero: z.number().int().positive().default(3) }).strict()),
+  options: lazySchema(() => z.strictObject({ failuresToZero: z.number().int().positive().default(3) })),
   create(options, context) {
     return {
       name: 'reliability',

@@ -11,12 +11,10 @@ import { bestGpuFreeBytes, estimateMemory, GiB, heldBytes, usableBytes, type Mem
 import type { Score, ScoreInput } from '../../core/types.ts';
 
 export const ResourceFitOptions = lazySchema(() =>
-  z
-    .object({
-      maxShareOfFree: z.number().min(0.05).max(1).default(0.8).describe('share of free memory a model may take'),
-      overheadBytes: z.number().min(0).default(256 * 1024 ** 2).describe('runtime buffers beyond weights and KV cache'),
-    })
-    .strict(),
+  z.strictObject({
+    maxShareOfFree: z.number().min(0.05).max(1).default(0.8).describe('share of free memory a model may take'),
+    overheadBytes: z.number().min(0).default(256 * 1024 ** 2).describe('runtime buffers beyond weights and KV cache'),
+  }),
 );
 export type ResourceFitOptions = z.infer<typeof ResourceFitOptions>;
 
