@@ -67,6 +67,16 @@ describe('config validation', () => {
     expect(loaded.config.monitor.intervalMs).toBe(2000);
   });
 
+  it('each config that leaves a section out gets its own default objects, not one shared by every parse', () => {
+    const first = parseConfig('{}', '/tmp/first.yaml').config;
+    const second = parseConfig('{}', '/tmp/second.yaml').config;
+    expect(second.fallback).toEqual(first.fallback);
+    first.fallback.chains['big'] = ['small'];
+    first.reload.allow.push('./other.yaml');
+    expect(second.fallback.chains).toEqual({});
+    expect(second.reload.allow).toEqual([]);
+  });
+
   it('a section left out means the documented default (mai.config.yaml), not none; an empty list means none', () => {
     const shipped = loadConfig({ flag: join(import.meta.dirname, '..', 'mai.config.yaml') }).config;
     const omitted = parseConfig('fallback: { retries: 0 }\n', '/tmp/own.yaml').config;

@@ -188,20 +188,26 @@ export const DEFAULT_SCORERS: ReadonlyArray<z.input<typeof ScorerRef>> = [
   { use: 'load', weight: 1, options: { maxQueue: 4 } },
 ];
 
+/**
+ * A section a config leaves out is its schema's parse of `{}`, made when a config leaves it out (a
+ * default given as a function): not at module load for every section, which each `mai` launch paid
+ * for the sections its config does write, and a fresh object each time rather than one shared
+ * (zod copies a value default only shallowly: `fallback.chains` was one object for every parse).
+ */
 export const MaiConfig = z.strictObject({
   backends: z.array(BackendRef).default(() => DEFAULT_BACKENDS.map((b) => BackendRef.parse(b))),
   scorers: z.array(ScorerRef).default(() => DEFAULT_SCORERS.map((s) => ScorerRef.parse(s))),
   models: z.array(ModelMeta).default([]),
-  fallback: FallbackConfig.default(FallbackConfig.parse({})),
-  monitor: MonitorConfig.default(MonitorConfig.parse({})),
-  load: LoadConfig.default(LoadConfig.parse({})),
-  context: ContextConfig.default(ContextConfig.parse({})),
-  switching: SwitchingConfig.default(SwitchingConfig.parse({})),
-  reload: ReloadConfig.default(ReloadConfig.parse({})),
-  host: HostConfig.default(HostConfig.parse({})),
-  server: ServerConfig.default(ServerConfig.parse({})),
-  ledger: LedgerConfig.default(LedgerConfig.parse({})),
-  metrics: MetricsConfig.default(MetricsConfig.parse({})),
+  fallback: FallbackConfig.default(() => FallbackConfig.parse({})),
+  monitor: MonitorConfig.default(() => MonitorConfig.parse({})),
+  load: LoadConfig.default(() => LoadConfig.parse({})),
+  context: ContextConfig.default(() => ContextConfig.parse({})),
+  switching: SwitchingConfig.default(() => SwitchingConfig.parse({})),
+  reload: ReloadConfig.default(() => ReloadConfig.parse({})),
+  host: HostConfig.default(() => HostConfig.parse({})),
+  server: ServerConfig.default(() => ServerConfig.parse({})),
+  ledger: LedgerConfig.default(() => LedgerConfig.parse({})),
+  metrics: MetricsConfig.default(() => MetricsConfig.parse({})),
 });
 
 export type PluginRef = z.infer<typeof PluginRef>;
