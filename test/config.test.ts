@@ -39,6 +39,9 @@ describe('config validation', () => {
     const error = configError('monitor:\n  enabled: true\n  intervall: 500\n');
     expect(error.message).toMatch(/monitor: unknown key "intervall"; allowed keys: enabled, intervalMs/);
     expect(error.message).toContain('(mai.config.yaml:3)');
+    // models: and metrics.listen have schemas built only when a config writes them (lazySchema): their keys are named all the same.
+    expect(configError('models:\n  - id: m\n    tierr: small\n').message).toMatch(/models\[0\]: unknown key "tierr"; allowed keys: id, backend, tier, capabilities, contextLength/);
+    expect(configError('metrics:\n  listen: { port: 9, extra: 1 }\n').message).toMatch(/metrics\.listen: unknown key "extra"; allowed keys: host, port/);
   });
 
   it('reports a wrong enum value with the allowed values', () => {

@@ -2,7 +2,7 @@
  * The schema of mai.config.yaml: the single source of truth for what the config may say.
  * The TypeScript types are inferred from it, never written twice.
  */
-import { z } from '../zod.ts';
+import { lazySchema, z } from '../zod.ts';
 import { Capability } from './capability.ts';
 import { defaultMaxMessageBytes } from './message-limit.ts';
 import { isLoopbackHost } from './loopback.ts';
@@ -40,18 +40,23 @@ export const ScorerRef = z.strictObject({
   weight: nonNegative.default(1).describe('how much this scorer counts in the weighted sum'),
 });
 
-/** Metadata that overrides (or adds to) what backends report about a model. */
-export const ModelMeta = z.strictObject({
-  id: z.string().min(1),
-  backend: z.string().min(1).optional().describe('backend instance name, when an id exists on several'),
-  tier: Tier.optional(),
-  capabilities: z.array(Capability).optional(),
-  contextLength: positiveInt.optional(),
-  minMemoryGb: nonNegative.optional(),
-  minVramGb: nonNegative.optional(),
-  priority: z.number().optional().describe('higher is preferred among equals'),
-  replicaOf: z.string().min(1).optional().describe('this model (on `backend`) is another server of the model with this id'),
-});
+/**
+ * Metadata that overrides (or adds to) what backends report about a model. Built when a config has
+ * `models:` (lazySchema): a config that lists none defaults to `[]` without it.
+ */
+export const ModelMeta = lazySchema(() =>
+  z.strictObject({
+    id: z.string().min(1),
+    backend: z.string().min(1).optional().describe('backend instance name, when an id exists on several'),
+    tier: Tier.optional(),
+    capabilities: z.array(Capability).optional(),
+    contextLength: positiveInt.optional(),
+    minMemoryGb: nonNegative.optional(),
+    minVramGb: nonNegative.optional(),
+    priority: z.number().optional().describe('higher is preferred among equals'),
+    replicaOf: z.string().min(1).optional().describe('this model (on `backend`) is another server of the model with this id'),
+  }),
+);
 
 export const FallbackConfig = z.strictObject({
   chains: z.record(z.string(), z.array(z.string().min(1))).default({}),
@@ -146,16 +151,19 @@ export const LedgerConfig = z.strictObject({
   content: z.boolean().default(false).describe("also write each turn's message and answer (off: the ledger holds no text of a conversation)"),
 });
 
-export const MetricsListen = z.strictObject({
-  host: z
-    .string()
-    .default('127.0.0.1')
-    .refine(isLoopbackHost, {
-      message:
-        'expected a loopback address (127.0.0.1, ::1 or localhost): the metrics listener never takes connections from other machines; for those, let node_exporter read metrics.textfile',
-    }),
-  port: z.number().int().min(0).max(65535),
-});
+/** Built when a config sets `metrics.listen` (lazySchema): its default, null, needs no schema. */
+export const MetricsListen = lazySchema(() =>
+  z.strictObject({
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .refine(isLoopbackHost, {
+        message:
+          'expected a loopback address (127.0.0.1, ::1 or localhost): the metrics listener never takes connections from other machines; for those, let node_exporter read metrics.textfile',
+      }),
+    port: z.number().int().min(0).max(65535),
+  }),
+);
 
 export const MetricsConfig = z.strictObject({
   textfile: z.string().min(1).nullable().default(null).describe("a .prom file rewritten atomically for node_exporter's textfile collector (off: null)"),
