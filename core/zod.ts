@@ -16,11 +16,12 @@ z.config({ jitless: true });
 export { z };
 
 /**
- * A schema built on its first use rather than when its module loads: most of a `mai` launch's
- * schemas (a protocol method's params, a plugin's options) are never used by it — one launch sends
- * `initialize` and a turn, one config names a few plugins — and building them all was ~10 % of a
- * launch's CPU. The lazy schema parses, fails and infers exactly as the one `build` returns (zod's
- * own `z.lazy`, which hands each parse to it); `.unwrap()` gives that schema, built once.
+ * A schema built on its first use rather than when its module loads: many of the schemas a `mai`
+ * launch used to build it never uses — one launch answers `initialize` and a turn, one config names
+ * a few plugins and leaves `models:` out — and a `mai serve` launch built ~600 zod schemas where it
+ * now builds ~375. (What stays is mostly zod's first-use cost of each kind of schema, paid once
+ * whichever module builds first.) The lazy schema parses, fails and infers exactly as the one `build`
+ * returns (zod's own `z.lazy`, which hands each parse to it); `.unwrap()` gives that schema, built once.
  */
 export function lazySchema<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
   let built: T | undefined;
