@@ -16,11 +16,12 @@ export { Capability, capabilities } from './capability.ts';
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().min(0);
 const share = z.number().min(0).max(1);
+const nonEmpty = z.string().min(1);
 
 /** One plugin named by the config: a built-in name, a relative path to a module, or an npm package. */
 export const PluginRef = z.strictObject({
-  use: z.string().min(1).describe('a built-in name, a relative path to a module (./x.js), or an npm package'),
-  name: z.string().min(1).optional().describe('instance name; defaults to `use`'),
+  use: nonEmpty.describe('a built-in name, a relative path to a module (./x.js), or an npm package'),
+  name: nonEmpty.optional().describe('instance name; defaults to `use`'),
   enabled: z.boolean().default(true),
   options: z.record(z.string(), z.unknown()).default({}),
 });
@@ -28,9 +29,7 @@ export const PluginRef = z.strictObject({
 /** A backend: a plugin, and where it runs. (PluginRef's keys spread into one strict object: one schema built, not three.) */
 export const BackendRef = z.strictObject({
   ...PluginRef.shape,
-  host: z
-    .string()
-    .min(1)
+  host: nonEmpty
     .optional()
     .describe('where the server runs: "local" (this machine) or the host\'s name; default: loopback and unix-socket addresses are local, any other remote'),
 });
@@ -46,20 +45,20 @@ export const ScorerRef = z.strictObject({
  */
 export const ModelMeta = lazySchema(() =>
   z.strictObject({
-    id: z.string().min(1),
-    backend: z.string().min(1).optional().describe('backend instance name, when an id exists on several'),
+    id: nonEmpty,
+    backend: nonEmpty.optional().describe('backend instance name, when an id exists on several'),
     tier: Tier.optional(),
     capabilities: z.array(Capability).optional(),
     contextLength: positiveInt.optional(),
     minMemoryGb: nonNegative.optional(),
     minVramGb: nonNegative.optional(),
     priority: z.number().optional().describe('higher is preferred among equals'),
-    replicaOf: z.string().min(1).optional().describe('this model (on `backend`) is another server of the model with this id'),
+    replicaOf: nonEmpty.optional().describe('this model (on `backend`) is another server of the model with this id'),
   }),
 );
 
 export const FallbackConfig = z.strictObject({
-  chains: z.record(z.string(), z.array(z.string().min(1))).default({}),
+  chains: z.record(z.string(), z.array(nonEmpty)).default({}),
   auto: z.boolean().default(true).describe('after a chain runs out, try every other fitting model, most capable first'),
   retries: z.number().int().min(0).max(10).default(1),
   backoffMs: nonNegative.default(200),
@@ -102,7 +101,7 @@ export type FsyncMode = z.infer<typeof FsyncMode>;
 export const DEFAULT_FSYNC: FsyncMode = 'after-reply';
 
 export const ContextConfig = z.strictObject({
-  stateDir: z.string().min(1).optional().describe('defaults to $XDG_STATE_HOME/mai'),
+  stateDir: nonEmpty.optional().describe('defaults to $XDG_STATE_HOME/mai'),
   compressAt: share.default(0.7),
   replyTokens: positiveInt.default(512),
   marginTokens: nonNegative.default(32),
@@ -126,7 +125,7 @@ export const SwitchingConfig = z.strictObject({
 
 export const ReloadConfig = z.strictObject({
   allow: z
-    .array(z.string().min(1))
+    .array(nonEmpty)
     .default([])
     .describe('config files a client may name in config/reload besides this one (relative to this file); none by default'),
 });
@@ -166,7 +165,7 @@ export const MetricsListen = lazySchema(() =>
 );
 
 export const MetricsConfig = z.strictObject({
-  textfile: z.string().min(1).nullable().default(null).describe("a .prom file rewritten atomically for node_exporter's textfile collector (off: null)"),
+  textfile: nonEmpty.nullable().default(null).describe("a .prom file rewritten atomically for node_exporter's textfile collector (off: null)"),
   textfileIntervalMs: positiveInt.default(15_000),
   listen: MetricsListen.nullable().default(null).describe('an HTTP listener for /metrics on loopback (off: null)'),
 });
