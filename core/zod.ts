@@ -19,7 +19,7 @@ export { z };
  * A schema built on its first use rather than when its module loads: many of the schemas a `mai`
  * launch used to build it never uses — one launch answers `initialize` and a turn, one config names
  * a few plugins and leaves `models:` out — and a `mai serve` launch built ~600 zod schemas where it
- * now builds ~375. (What stays is mostly zod's first-use cost of each kind of schema, paid once
+ * now builds ~360. (What stays is mostly zod's first-use cost of each kind of schema, paid once
  * whichever module builds first.) The lazy schema parses, fails and infers exactly as the one `build`
  * returns (zod's own `z.lazy`, which hands each parse to it); `.unwrap()` gives that schema, built once.
  */
