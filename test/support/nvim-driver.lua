@@ -13,9 +13,12 @@ function t.set(key, value)
   t.record[key] = value
 end
 
---- Writes `value` to `file` at once, for the test to read while Neovim still runs.
+--- Writes `value` to `file` at once, for the test to read while Neovim still runs: written beside it and
+--- renamed, so a test that sees the file there reads it whole (writefile creates it, then writes: a reader
+--- between the two found it empty on a loaded machine).
 function t.tell(file, value)
-  vim.fn.writefile({ vim.json.encode(value) }, file)
+  vim.fn.writefile({ vim.json.encode(value) }, file .. '.part')
+  assert(os.rename(file .. '.part', file))
 end
 
 --- Waits (running the event loop) until `check()` holds; fails the scenario otherwise.
