@@ -11,7 +11,7 @@
  * - lines may end in LF alone.
  * Each frame is consumed before it is handed on.
  */
-import { ChunkList, deliver, isBlank, LF, reportBad, tooLarge, type DecoderLimits, type FrameSink } from './frame-parts.ts';
+import { ChunkList, deliver, isBlank, LF, NO_BYTES, reportBad, tooLarge, type DecoderLimits, type FrameSink } from './frame-parts.ts';
 
 /** A header block longer than this without its blank line is not a header block. */
 const MAX_HEADER_BYTES = 8 * 1024;
@@ -29,7 +29,7 @@ interface Body {
 }
 
 export class ContentLengthDecoder {
-  private head: Buffer = Buffer.alloc(0);
+  private head: Buffer = NO_BYTES;
   private body: Body | null = null;
   /** A broken header was reported: what comes before the next header is dropped without another error. */
   private resyncing = false;
@@ -45,6 +45,12 @@ export class ContentLengthDecoder {
     while (data.length > 0) data = this.body ? this.feedBody(data) : this.feedHead(data);
   }
 
+  /** What is kept of the chunks pushed so far is copied: their buffer may be read into again (frame-parts.ts's keep()). */
+  keep(): void {
+    if (this.head.length > 0) this.head = Buffer.from(this.head);
+    this.body?.got?.keep();
+  }
+
   /** End of input: a cut-off body or header block is reported. */
   end(): void {
     if (this.body?.got) {
@@ -53,13 +59,13 @@ export class ContentLengthDecoder {
       this.bad('the input ended inside a header block');
     }
     this.body = null;
-    this.head = Buffer.alloc(0);
+    this.head = NO_BYTES;
   }
 
   /** Reads header blocks; returns the bytes after a valid one (its body), or nothing while more is needed. */
   private feedHead(data: Buffer): Buffer {
     let buf = this.head.length > 0 ? Buffer.concat([this.head, data]) : data;
-    this.head = Buffer.alloc(0);
+    this.head = NO_BYTES;
     for (;;) {
       let skip = 0;
       while (skip < buf.length && isBlank(buf[skip]!)) skip++;
@@ -69,13 +75,13 @@ export class ContentLengthDecoder {
       if (!block) {
         if (buf.length <= MAX_HEADER_BYTES) {
           this.head = buf;
-          return Buffer.alloc(0);
+          return NO_BYTES;
         }
         const next = findHeaderStart(buf, 1, buf.length - TAIL_BYTES);
         this.broken(`${buf.length} bytes came without the blank line that ends a header block`);
         if (next === -1) {
           this.head = buf.subarray(buf.length - TAIL_BYTES);
-          return Buffer.alloc(0);
+          return NO_BYTES;
         }
         buf = buf.subarray(next);
         continue;
@@ -90,7 +96,7 @@ export class ContentLengthDecoder {
         }
         const limit = this.limits.maxMessageBytes();
         if (length > limit) this.bad(tooLarge(length, limit));
-        this.body = { length, got: length > limit ? null : new ChunkList(), seen: 0, tail: Buffer.alloc(0) };
+        this.body = { length, got: length > limit ? null : new ChunkList(), seen: 0, tail: NO_BYTES };
         return buf.subarray(block.after);
       }
       this.broken(length);
@@ -105,7 +111,9 @@ export class ContentLengthDecoder {
     const part = data.subarray(0, body.length - body.seen);
     const rest = data.subarray(part.length);
     const window = body.tail.length > 0 ? Buffer.concat([body.tail, part]) : part;
-    const found = EMBEDDED_HEADER.exec(window.toString('latin1'));
+    // A header inside the body ends in a raw newline: a window without one has none (a JSON text
+    // on one line, what clients send, is not turned into a string to be searched).
+    const found = window.includes(LF) ? EMBEDDED_HEADER.exec(window.toString('latin1')) : null;
     if (found) {
       const at = body.seen - body.tail.length + found.index;
       this.body = null;
@@ -115,8 +123,10 @@ export class ContentLengthDecoder {
     }
     body.got?.add(part);
     body.seen += part.length;
-    body.tail = Buffer.from(window.subarray(Math.max(0, window.length - TAIL_BYTES)));
-    if (body.seen < body.length) return rest;
+    if (body.seen < body.length) {
+      body.tail = Buffer.from(window.subarray(Math.max(0, window.length - TAIL_BYTES)));
+      return rest;
+    }
     this.body = null;
     if (body.got) deliver(this.sink, body.got.take().toString('utf8'), this.onSinkError);
     return rest;
@@ -149,8 +159,23 @@ function findHeaderStart(buf: Buffer, from: number, to: number): number {
   return at === -1 ? -1 : from + at;
 }
 
+const PLAIN_HEADER = 'Content-Length: ';
+
 /** The Content-Length of a header block, or why it has none. */
 function contentLength(block: string): number | string {
+  // What every client writes, `Content-Length: N` alone, read without splitting it into lines.
+  if (block.startsWith(PLAIN_HEADER) && block.length > PLAIN_HEADER.length && block.length <= PLAIN_HEADER.length + 15) {
+    let value = 0;
+    let at = PLAIN_HEADER.length;
+    for (; at < block.length; at++) {
+      const code = block.charCodeAt(at);
+      if (code < 0x30 || code > 0x39) break;
+      value = value * 10 + code - 0x30;
+    }
+    const digits = at > PLAIN_HEADER.length;
+    if (digits && at === block.length) return value;
+    if (digits && at === block.length - 1 && block.charCodeAt(at) === 0x0d) return value; // its line ended in CRLF
+  }
   let length: number | string = 'the header block has no Content-Length (each message must start with "Content-Length: <bytes>\\r\\n\\r\\n")';
   for (const raw of block.split('\n')) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;

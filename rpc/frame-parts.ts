@@ -58,15 +58,27 @@ export function reportBad(sink: FrameSink, reason: string, onSinkError: (error: 
   }
 }
 
-/** Received bytes of one frame, joined once. */
+/**
+ * Received bytes of one frame, joined once. A reader whose chunks are views of one read buffer
+ * of its own (net's `onread`: the forwarder) calls keep() before that buffer is read into again:
+ * the parts added since are copied, each once, so a frame spread over many reads stays linear.
+ */
 export class ChunkList {
   private chunks: Buffer[] = [];
+  /** The first part not yet owned (added since the last keep()). */
+  private fresh = 0;
   bytes = 0;
 
   add(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.bytes += chunk.length;
+  }
+
+  /** Copies the parts added since the last keep(): the buffer they are views of may be reused. */
+  keep(): void {
+    for (let i = this.fresh; i < this.chunks.length; i++) this.chunks[i] = Buffer.from(this.chunks[i]!);
+    this.fresh = this.chunks.length;
   }
 
   /** Everything added, as one buffer; the list is empty afterwards. */
@@ -78,6 +90,10 @@ export class ChunkList {
 
   clear(): void {
     this.chunks = [];
+    this.fresh = 0;
     this.bytes = 0;
   }
 }
+
+/** An empty buffer, shared (it has no bytes to change). */
+export const NO_BYTES = Buffer.alloc(0);

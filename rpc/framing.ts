@@ -49,6 +49,14 @@ export class FrameDecoder {
     this.decoder.push(chunk);
   }
 
+  /**
+   * What is kept of the chunks pushed so far (a frame's first part) is copied: for a reader whose
+   * chunks are views of a read buffer it reads into again (the forwarder, rpc/host/forward.ts).
+   */
+  keep(): void {
+    this.decoder?.keep();
+  }
+
   /** End of input: a last line without its newline still counts; a cut-off body is reported. */
   end(): void {
     this.decoder?.end();

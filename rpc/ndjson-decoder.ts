@@ -40,6 +40,11 @@ export class NdjsonDecoder {
     }
   }
 
+  /** What is kept of the chunks pushed so far is copied (frame-parts.ts's keep()). */
+  keep(): void {
+    this.line.keep();
+  }
+
   /** End of input: a last line without its newline still counts. */
   end(): void {
     if (!this.skipping) this.emitLine();

@@ -97,7 +97,7 @@ server.listen(${JSON.stringify(socket)}, () => process.stdout.write('listening\\
   await new Promise((resolve) => setTimeout(resolve, 100));
   const chunks: Buffer[] = [];
   const ended = new Promise<void>((resolve) => connection.socket.once('end', () => resolve()));
-  connection.receive((chunk) => chunks.push(chunk));
+  connection.receive((chunk) => chunks.push(Buffer.from(chunk))); // a view of the read buffer: kept, a copy
   await ended;
   expect(Buffer.concat(chunks).toString('utf8')).toBe('{"jsonrpc":"2.0","method":"first"}\n{"jsonrpc":"2.0","method":"second"}\n');
   connection.socket.destroy();

@@ -12,12 +12,31 @@ import type { Readable } from 'node:stream';
 
 /** A client's bytes, chunk by chunk, until their end. */
 export interface ClientBytes {
-  /** Hands each chunk (a copy the receiver may keep) to `chunk`, then calls `end` once (end of input, or its failure); returns what stops reading. */
+  /**
+   * Hands each chunk to `chunk`, then calls `end` once (end of input, or its failure); returns
+   * what stops reading. A chunk is valid during the call only (a view of the read buffer, read
+   * into again after it): the receiver copies what it keeps.
+   */
   receive(chunk: (bytes: Buffer) => void, end: () => void): () => void;
 }
 
 /** The size of the read buffer (a read takes at most this much). */
 const READ_BYTES = 64 * 1024;
+
+/**
+ * net's `onread` into one buffer of its own, read into again after each call: each read is
+ * handed on as a view of it (the receiver copies what it keeps).
+ */
+export function readInto(onBytes: (chunk: Buffer) => void): OnReadOpts {
+  const buffer = Buffer.allocUnsafe(READ_BYTES);
+  return {
+    buffer,
+    callback: (bytes: number) => {
+      onBytes(buffer.subarray(0, bytes));
+      return true;
+    },
+  };
+}
 
 /** A stream's bytes ('data', then 'end' or 'close'). */
 export function streamBytes(input: Readable): ClientBytes {
@@ -62,13 +81,9 @@ export function stdinBytes(): ClientBytes | null {
         fd: 0,
         readable: true,
         writable: false,
-        onread: {
-          buffer: Buffer.allocUnsafe(READ_BYTES),
-          callback: (bytes: number, buffer: Uint8Array) => {
-            if (!ended) chunk(Buffer.from(buffer.subarray(0, bytes)));
-            return true;
-          },
-        },
+        onread: readInto((bytes) => {
+          if (!ended) chunk(bytes);
+        }),
       };
       const socket = new Socket(options);
       socket.on('end', once);

@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { maiVersion } from '../version.ts';
 import { runningBuild } from './build.ts';
+import { readInto } from './client-bytes.ts';
 import { helloLine, parseHello, type ClientHello, type Face, type HostHello } from './wire.ts';
 
 export class HostAbsent extends Error {
@@ -21,15 +22,13 @@ export interface HostConnection {
   /**
    * Where the protocol's bytes from the host go from now on (what came after the hello first). The
    * socket reads into one buffer of its own (net's `onread`) and emits no 'data': each chunk is
-   * handed on as a copy the receiver may keep. A stream's 'data' cost the forwarder a 64 KiB
-   * buffer and the stream machinery per read, a quarter of its CPU per message ('end', 'close'
-   * and 'error' come as before).
+   * valid during the call only (a view of that buffer, read into again after it; the receiver
+   * copies what it keeps, so a message passed on at once is never copied). A stream's 'data' cost
+   * the forwarder a 64 KiB buffer and the stream machinery per read, a quarter of its CPU per
+   * message ('end', 'close' and 'error' come as before).
    */
   receive(receiver: (chunk: Buffer) => void): void;
 }
-
-/** The size of a connection's read buffer (a read takes at most this much). */
-const READ_BYTES = 64 * 1024;
 
 /**
  * What a socket error while connecting or reading the hello means. Nobody listens (ENOENT: no
@@ -49,13 +48,7 @@ const BUSY_RETRIES = 20;
 
 function open(path: string, busy = 0, onBytes?: (chunk: Buffer) => void): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
-    const onread = onBytes && {
-      buffer: Buffer.allocUnsafe(READ_BYTES),
-      callback: (bytes: number, buffer: Uint8Array) => {
-        onBytes(Buffer.from(buffer.subarray(0, bytes)));
-        return true;
-      },
-    };
+    const onread = onBytes && readInto(onBytes);
     const socket = connect({ path, allowHalfOpen: true, ...(onread ? { onread } : {}) });
     socket.once('connect', () => {
       socket.off('error', reject);
@@ -90,7 +83,7 @@ export async function connectHost(path: string, face: Face, name: string, client
   let onHello: (() => void) | null = null;
   const socket = await open(path, 0, (chunk) => {
     if (receiver) return receiver(chunk);
-    early.push(chunk);
+    early.push(Buffer.from(chunk)); // kept: a copy
     onHello?.();
   });
   const hello: ClientHello = { face, version: maiVersion(), name, pid: process.pid, ...(runningBuild ? { build: runningBuild } : {}), ...(clientInfo ? { clientInfo } : {}) };

@@ -56,8 +56,8 @@ function requestsIn(text: string, found: (id: Id, message: Record<string, unknow
 export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
   const { input, output, address, connection: first, gone: clientGone, ...reachOptions } = options;
   const warn = options.warn ?? ((text: string) => process.stderr.write(text));
-  const pending = new Map<string, Id>();
-  const keyOf = (id: Id) => `${typeof id}:${id}`;
+  // Awaiting their reply (7 and "7" are two ids, and two keys of a Set).
+  const pending = new Set<Id>();
   let clientInfo = reachOptions.clientInfo;
   // `exit` ends the session: when the host then closes the connection, the forwarder exits too.
   let shutdownSent = false;
@@ -65,7 +65,7 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
   const fromClient = new FrameDecoder({
     frame: (text) =>
       requestsIn(text, (id, message) => {
-        pending.set(keyOf(id), id);
+        pending.add(id);
         if (message.method === 'shutdown') shutdownSent = true;
         if (message.method === 'initialize') {
           const info = (message.params as { clientInfo?: unknown } | undefined)?.clientInfo as { name?: unknown; version?: unknown } | undefined;
@@ -98,9 +98,10 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     const attach = (connection: HostConnection): Socket => {
       const s = connection.socket;
       toHost = directWriter(s, descriptorOf(s));
-      const fromHost = new ReplyIds((id) => pending.delete(keyOf(id)));
+      const fromHost = new ReplyIds((id) => pending.delete(id));
       connection.receive((chunk) => {
-        // The bytes go on first: reading which replies they carry is off the turn's path.
+        // The bytes go on first: reading which replies they carry is off the turn's path. (The
+        // chunk is a view of the connection's read buffer: ReplyIds copies what it keeps.)
         toClient(chunk);
         fromHost.push(chunk);
         if (inputEnded && pending.size === 0) s.end();
@@ -148,15 +149,20 @@ export function forward(options: ForwardOptions): Promise<ForwardOutcome> {
     // Chunks that come while a new host is being reached go out in order once it is there.
     let queue: Promise<void> = Promise.resolve();
     let waiting = 0;
-    const onData = (chunk: Buffer) => {
+    // The chunk is a view of the read buffer, valid during the call only: the writers and the
+    // decoder copy what they keep (a message written at once is never copied).
+    const onData = (view: Buffer) => {
       if (socket && waiting === 0) {
         // The bytes go on first; which requests they carry is read after, in the same turn of the
         // event loop (so before any news of the host's end can come).
-        toHost(chunk);
-        fromClient.push(chunk);
+        toHost(view);
+        fromClient.push(view);
+        fromClient.keep();
         return;
       }
-      fromClient.push(chunk);
+      fromClient.push(view);
+      fromClient.keep();
+      const chunk = Buffer.from(view);
       waiting++;
       queue = queue.then(async () => {
         const s = socket ?? (await reach());

@@ -133,6 +133,7 @@ export class ReplyIds {
     }
     let data = chunk;
     while (data.length > 0) data = this.framing === 'ndjson' ? this.line(data) : this.length < 0 ? this.header(data) : this.body(data);
+    this.held.keep(); // the chunk may be a view of a buffer read into again (the forwarder's)
   }
 
   /** Part of the current frame: kept while the frame's kind is unknown or it is a reply. */
