@@ -11,7 +11,7 @@
  * - lines may end in LF alone.
  * Each frame is consumed before it is handed on.
  */
-import { ChunkList, deliver, isBlank, LF, NO_BYTES, reportBad, tooLarge, type DecoderLimits, type FrameSink } from './frame-parts.ts';
+import { ChunkList, deliver, isBlank, LF, NO_BYTES, plainFrame, reportBad, tooLarge, type DecoderLimits, type FrameSink } from './frame-parts.ts';
 
 /** A header block longer than this without its blank line is not a header block. */
 const MAX_HEADER_BYTES = 8 * 1024;
@@ -42,7 +42,23 @@ export class ContentLengthDecoder {
 
   push(chunk: Buffer): void {
     let data = chunk;
-    while (data.length > 0) data = this.body ? this.feedBody(data) : this.feedHead(data);
+    while (data.length > 0) data = this.body ? this.feedBody(data) : (this.plain(data) ?? this.feedHead(data));
+  }
+
+  /**
+   * A plain frame whole at the start of `data`, its body on one line (no header can be inside it),
+   * read the short way: what feedHead and feedBody would make of it. Returns what follows, or null.
+   */
+  private plain(data: Buffer): Buffer | null {
+    if (this.head.length > 0) return null;
+    const frame = plainFrame(data);
+    if (!frame || frame.length > this.limits.maxMessageBytes()) return null;
+    const end = frame.body + frame.length;
+    const newline = data.indexOf(LF, frame.body);
+    if (newline !== -1 && newline < end) return null;
+    this.resyncing = false;
+    deliver(this.sink, data.toString('utf8', frame.body, end), this.onSinkError);
+    return data.subarray(end);
   }
 
   /** What is kept of the chunks pushed so far is copied: their buffer may be read into again (frame-parts.ts's keep()). */

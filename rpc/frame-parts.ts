@@ -95,5 +95,27 @@ export class ChunkList {
   }
 }
 
+const PLAIN_HEADER = Buffer.from('Content-Length: ');
+
+/**
+ * A frame as every client and Mai write it — `Content-Length: N\r\n\r\n` and its N bytes — whole
+ * at the start of `data`: where its body starts and its length; null for anything else (another
+ * header block, a frame cut by the chunk's end), which the decoders read the long way.
+ */
+export function plainFrame(data: Buffer): { body: number; length: number } | null {
+  const digits = PLAIN_HEADER.length;
+  if (data.length <= digits + 4 || data.compare(PLAIN_HEADER, 0, digits, 0, digits) !== 0) return null;
+  let length = 0;
+  let at = digits;
+  for (; at < data.length && at < digits + 15; at++) {
+    const byte = data[at]!;
+    if (byte < 0x30 || byte > 0x39) break;
+    length = length * 10 + byte - 0x30;
+  }
+  if (at === digits || data[at] !== CR || data[at + 1] !== LF || data[at + 2] !== CR || data[at + 3] !== LF) return null;
+  const body = at + 4;
+  return length > 0 && body + length <= data.length ? { body, length } : null;
+}
+
 /** An empty buffer, shared (it has no bytes to change). */
 export const NO_BYTES = Buffer.alloc(0);

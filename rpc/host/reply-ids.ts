@@ -12,7 +12,7 @@
  * per message. The host's framing is the client's, read from its first byte; the host is Mai, so
  * the checks against broken input that framing.ts makes for clients are not needed here.
  */
-import { ChunkList, detectFraming, isBlank, LF } from '../frame-parts.ts';
+import { ChunkList, detectFraming, isBlank, LF, plainFrame } from '../frame-parts.ts';
 import type { Framing } from '../framing.ts';
 
 export type ReplyId = string | number;
@@ -132,8 +132,25 @@ export class ReplyIds {
       this.framing = detected.framing;
     }
     let data = chunk;
-    while (data.length > 0) data = this.framing === 'ndjson' ? this.line(data) : this.length < 0 ? this.header(data) : this.body(data);
+    while (data.length > 0) data = this.framing === 'ndjson' ? this.line(data) : this.length < 0 ? (this.plain(data) ?? this.header(data)) : this.body(data);
     this.held.keep(); // the chunk may be a view of a buffer read into again (the forwarder's)
+  }
+
+  /**
+   * A plain frame whole at the start of `data` (a turn's reply, as the host writes it) whose id its
+   * first bytes say, read the short way: what header(), body() and frameEnd() would make of it.
+   * Returns what follows, or null (then read the long way).
+   */
+  private plain(data: Buffer): Buffer | null {
+    if (this.held.bytes > 0) return null;
+    const frame = plainFrame(data);
+    if (!frame || frame.length < PREFIX) return null; // a shorter one is parsed whole
+    const body = data.subarray(frame.body, frame.body + frame.length);
+    if (body[0] !== 0x7b /* { */ || !isReply(body)) return null;
+    const id = leadingId(body);
+    if (id === undefined || id === null) return null;
+    if (lastNonBlank(body, 0) === CLOSE_BRACE) this.found(id);
+    return data.subarray(frame.body + frame.length);
   }
 
   /** Part of the current frame: kept while the frame's kind is unknown or it is a reply. */
