@@ -69,6 +69,33 @@ describe('direct writes to a socket', () => {
     expect(Buffer.concat(received).equals(expected)).toBe(true);
   });
 
+  it('copies what it leaves to the stream: a caller may read into its buffer again once the call returns', async () => {
+    const { writer, reader } = await socketPair();
+    const write = directWriter(writer, descriptorOf(writer));
+    const read = Buffer.alloc(30_000); // one buffer, as the forwarder's onread reads into
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 100; i++) {
+      const part = read.subarray(0, 1 + ((i * 7919) % 30_000));
+      part.fill(i % 251);
+      expected.push(Buffer.from(part));
+      write(part);
+    }
+    expect(writer.writableLength).toBeGreaterThan(0); // the socket is full: the stream holds the rest
+    const want = Buffer.concat(expected);
+    const received: Buffer[] = [];
+    let bytes = 0;
+    const all = new Promise<void>((resolve) => {
+      reader.on('data', (chunk: Buffer) => {
+        received.push(chunk);
+        bytes += chunk.length;
+        if (bytes >= want.length) resolve();
+      });
+    });
+    reader.resume();
+    await all;
+    expect(Buffer.concat(received).equals(want)).toBe(true);
+  });
+
   it('writes at once again once the stream has caught up', async () => {
     const { writer, reader } = await socketPair();
     const write = directWriter(writer, descriptorOf(writer));

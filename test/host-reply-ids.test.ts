@@ -53,6 +53,21 @@ describe.each(['content-length', 'ndjson'] as const)('reply ids in the host outp
     for (let at = 1; at < all.length; at += 17) expect(idsFrom([all.subarray(0, at), all.subarray(at)]), `cut at ${at}`).toEqual(expected);
   });
 
+  it('finds the same when each chunk is a view of one read buffer, read into again after each push (the forwarder\'s onread)', () => {
+    for (const size of [7, 33, 100, 1000, 70_000]) {
+      const found: ReplyId[] = [];
+      const reader = new ReplyIds((id) => found.push(id));
+      const read = Buffer.alloc(Math.max(size, 1));
+      for (let at = 0; at < all.length; at += size) {
+        const part = all.subarray(at, at + size);
+        part.copy(read);
+        reader.push(read.subarray(0, part.length));
+        read.fill(0x7b); // the next read overwrites it: what the reader kept must be its own
+      }
+      expect(found, `reads of ${size} bytes`).toEqual(expected);
+    }
+  });
+
   it('keeps reading after a frame it cannot parse', () => {
     const broken = Buffer.from(encodeFrame(framing, '{"jsonrpc":"2.0","id":8,"result":'), 'utf8');
     const after = Buffer.from(encodeFrame(framing, JSON.stringify({ jsonrpc: '2.0', id: 9, result: true })), 'utf8');

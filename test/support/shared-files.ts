@@ -72,6 +72,7 @@ export const sharedFiles: readonly string[] = [
   'test/gguf-metadata.test.ts',
   // the protocol, linked in process (rpc-link.ts) or spawned
   'test/host-reply-ids.test.ts',
+  'test/framing-read-buffer.test.ts',
   'test/host-reply-ids-leading.test.ts',
   'test/host-direct-write.test.ts',
   'test/mcp-sdk.test.ts',
