@@ -38,6 +38,19 @@ async function socketPair(): Promise<{ writer: Socket; reader: Socket }> {
   return { writer, reader };
 }
 
+/** Everything the reader gets, once it has `length` bytes. */
+function receiveAll(reader: Socket, length: number): Promise<Buffer> {
+  const received: Buffer[] = [];
+  let bytes = 0;
+  return new Promise((resolve) => {
+    reader.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= length) resolve(Buffer.concat(received));
+    });
+  });
+}
+
 describe('direct writes to a socket', () => {
   it('keeps every byte in order while the reader falls behind and catches up', async () => {
     const { writer, reader } = await socketPair();
@@ -47,15 +60,7 @@ describe('direct writes to a socket', () => {
     const chunks: Buffer[] = [];
     for (let i = 0; i < 400; i++) chunks.push(Buffer.alloc(1 + ((i * 7919) % 30_000), i % 251));
     const expected = Buffer.concat([...chunks, Buffer.from('and a string last')]);
-    const received: Buffer[] = [];
-    let bytes = 0;
-    const all = new Promise<void>((resolve) => {
-      reader.on('data', (chunk: Buffer) => {
-        received.push(chunk);
-        bytes += chunk.length;
-        if (bytes >= expected.length) resolve();
-      });
-    });
+    const all = receiveAll(reader, expected.length);
     for (const chunk of chunks.slice(0, 200)) write(chunk);
     expect(writer.writableLength).toBeGreaterThan(0); // the descriptor took what it could, the stream holds the rest
     // The rest while the reader drains the socket: the descriptor has room again before the stream's queue is gone.
@@ -65,8 +70,7 @@ describe('direct writes to a socket', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     write('and a string last');
-    await all;
-    expect(Buffer.concat(received).equals(expected)).toBe(true);
+    expect((await all).equals(expected)).toBe(true);
   });
 
   it('copies what it leaves to the stream: a caller may read into its buffer again once the call returns', async () => {
@@ -82,18 +86,9 @@ describe('direct writes to a socket', () => {
     }
     expect(writer.writableLength).toBeGreaterThan(0); // the socket is full: the stream holds the rest
     const want = Buffer.concat(expected);
-    const received: Buffer[] = [];
-    let bytes = 0;
-    const all = new Promise<void>((resolve) => {
-      reader.on('data', (chunk: Buffer) => {
-        received.push(chunk);
-        bytes += chunk.length;
-        if (bytes >= want.length) resolve();
-      });
-    });
+    const all = receiveAll(reader, want.length);
     reader.resume();
-    await all;
-    expect(Buffer.concat(received).equals(want)).toBe(true);
+    expect((await all).equals(want)).toBe(true);
   });
 
   it('writes at once again once the stream has caught up', async () => {
