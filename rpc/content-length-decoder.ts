@@ -175,23 +175,8 @@ function findHeaderStart(buf: Buffer, from: number, to: number): number {
   return at === -1 ? -1 : from + at;
 }
 
-const PLAIN_HEADER = 'Content-Length: ';
-
 /** The Content-Length of a header block, or why it has none. */
 function contentLength(block: string): number | string {
-  // What every client writes, `Content-Length: N` alone, read without splitting it into lines.
-  if (block.startsWith(PLAIN_HEADER) && block.length > PLAIN_HEADER.length && block.length <= PLAIN_HEADER.length + 15) {
-    let value = 0;
-    let at = PLAIN_HEADER.length;
-    for (; at < block.length; at++) {
-      const code = block.charCodeAt(at);
-      if (code < 0x30 || code > 0x39) break;
-      value = value * 10 + code - 0x30;
-    }
-    const digits = at > PLAIN_HEADER.length;
-    if (digits && at === block.length) return value;
-    if (digits && at === block.length - 1 && block.charCodeAt(at) === 0x0d) return value; // its line ended in CRLF
-  }
   let length: number | string = 'the header block has no Content-Length (each message must start with "Content-Length: <bytes>\\r\\n\\r\\n")';
   for (const raw of block.split('\n')) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
