@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
-import { nodeHttp, readText } from './node-http.ts';
+import { nodeHttp, readText, succeeded } from './node-http.ts';
 import { errorFromStatus, normalizeError, type ErrorContext } from './normalize-error.ts';
 
 export interface HttpRequest extends ErrorContext {
@@ -77,8 +77,7 @@ async function exchange<T>(url: string, request: HttpRequest, readBody: ((respon
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       signal: controller.signal,
     });
-    const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw await errorFromResponse(response, context, { signal: controller.signal });
+    if (!succeeded(response)) throw await errorFromResponse(response, context, { signal: controller.signal });
     const value = readBody ? await readBody(response, controller.signal) : undefined;
     if (readBody) release();
     else {

@@ -139,6 +139,12 @@ export async function nodeHttp(url: string, request: NodeHttpRequest): Promise<I
   }
 }
 
+/** Whether the response's status is a success (2xx): the one reading of it every caller of nodeHttp makes. */
+export function succeeded(response: IncomingMessage): boolean {
+  const status = response.statusCode ?? 0;
+  return status >= 200 && status < 300;
+}
+
 /**
  * The response's body as text, up to `maxBytes`: past it `over(bytes)` is thrown, or without `over`
  * the text so far is returned (an error body's excerpt); either way the connection is closed. The

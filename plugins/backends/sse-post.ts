@@ -17,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import { errorFromResponse } from './http.ts';
-import { nodeHttp } from './node-http.ts';
+import { nodeHttp, succeeded } from './node-http.ts';
 import { errorFromStreamBody, normalizeError, redact, type ErrorContext } from './normalize-error.ts';
 
 export interface SsePost extends ErrorContext {
@@ -59,8 +59,7 @@ async function open(post: SsePost): Promise<IncomingMessage> {
     if (post.signal.aborted) throw cancelled(post);
     throw normalizeError(error, post);
   }
-  const status = response.statusCode ?? 0;
-  if (status >= 200 && status < 300) return response;
+  if (succeeded(response)) return response;
   throw await errorFromResponse(response, post, { maxBytes: ERROR_BODY_BYTES });
 }
 

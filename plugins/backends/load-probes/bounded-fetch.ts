@@ -4,7 +4,7 @@
  * Over node:http(s) (node-http.ts says why not fetch).
  */
 import { MaiError, ErrorCodes } from '../../../core/errors.ts';
-import { nodeHttp, readText } from '../node-http.ts';
+import { nodeHttp, readText, succeeded } from '../node-http.ts';
 
 export interface ProbeRequest {
   signal: AbortSignal;
@@ -30,10 +30,9 @@ export class ProbeHttpError extends MaiError {
 export async function fetchBounded(url: string, request: ProbeRequest): Promise<string> {
   const path = new URL(url).pathname;
   const response = await nodeHttp(url, { method: 'GET', headers: { ...request.headers }, signal: request.signal });
-  const status = response.statusCode ?? 0;
-  if (status < 200 || status >= 300) {
+  if (!succeeded(response)) {
     response.destroy();
-    throw new ProbeHttpError(status, path);
+    throw new ProbeHttpError(response.statusCode ?? 0, path);
   }
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > request.maxBytes) {
