@@ -28,7 +28,7 @@ import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
 import { codeCacheDir, entryBytes, pruneOtherBuilds, readEntry } from './code-cache-folder.ts';
 
-/** A chunk's static dependencies: the build's only `require`s of chunks (its dynamic ones are `dynImp` calls). */
+/** A chunk's static dependencies: the build's only `require`s of chunks, each at a chunk's top level (its dynamic ones are `dynImp` calls; scripts/build.js fails on a require of a chunk inside a function). */
 const STATIC_CHUNK = /\brequire\("(\.\/[^"/]+\.cjs)"\)/g;
 
 interface Chunk {

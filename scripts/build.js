@@ -120,10 +120,15 @@ function esmOnlyDefault(name) {
 /**
  * Every dynamic import of the CommonJS build becomes a call of `dynImp`, the import function rpc/code-cache.ts
  * passes to each chunk (on the line of an edit the source map's later columns move; its lines and sources stay):
- * - one of another chunk, which rolldown writes `Promise.resolve().then(() => require("./x.cjs"))`: a
+ * - one of another chunk, which rolldown writes `Promise.resolve().then(() => require("./x.cjs"))` (of a
+ *   CommonJS package's chunk, `Promise.resolve().then(() => __toESM(require("./x.cjs").default, 1))`): a
  *   `require` would load the chunk and all it needs in one synchronous go, where Node's import() of the ES
  *   modules reads them one at a time and the event loop turns in between: `mai serve` answers `initialize`
- *   while Mai's modules load (rpc/cli/serve.ts), and did not, ~100 ms later, with the requires;
+ *   while Mai's modules load (rpc/cli/serve.ts), and did not, ~100 ms later, with the requires. And the
+ *   loader takes every `require("./x.cjs")` left in a chunk for a static dependency, run with the chunk: the
+ *   `import('proper-lockfile')` the forwarder makes only to start a host, left as such a require, ran
+ *   proper-lockfile in every forwarder (graceful-fs patching fs, signal-exit hooking every signal, 43 KB of
+ *   source). So a chunk's require left inside a function fails the build;
  * - an `import()` left as such (node:fs, node-llama-cpp, a config's plugin module): a vm.Script's import()
  *   needs importModuleDynamically, which Node 20 drops from a script compiled from a code cache another
  *   process wrote ("A dynamic import callback was not specified"); dynImp is the bin's own import().
@@ -133,8 +138,25 @@ function loaderChunks() {
   /** @typedef {{ type?: string, start: number, end: number, [key: string]: unknown }} Node */
   /** @param {unknown} node @returns {node is Node} */
   const isNode = (node) => !!node && typeof node === 'object' && typeof (/** @type {Node} */ (node).type) === 'string';
-  /** `Promise.resolve().then(() => require("./x.cjs"))` → "./x.cjs" @param {Node} node */
-  const chunkImport = (node) => {
+  /** `require("./x.cjs")` → "./x.cjs" @param {Node | undefined} node */
+  const chunkRequire = (node) => {
+    if (node?.type !== 'CallExpression' || /** @type {Node} */ (node['callee'])['name'] !== 'require') return undefined;
+    const required = /** @type {Node[]} */ (node['arguments'])[0];
+    return required?.type === 'Literal' && typeof required['value'] === 'string' && /^\.\/[^/]+\.cjs$/.test(required['value']) ? required['value'] : undefined;
+  };
+  /** The chunk requires under a node. @param {unknown} node @param {Node[]} found */
+  const requiresIn = (node, found = []) => {
+    if (Array.isArray(node)) for (const item of node) requiresIn(item, found);
+    else if (isNode(node) && chunkRequire(node) !== undefined) found.push(node);
+    else if (node && typeof node === 'object') for (const value of Object.values(node)) if (value && typeof value === 'object') requiresIn(value, found);
+    return found;
+  };
+  /**
+   * `Promise.resolve().then(() => BODY)`, BODY holding one chunk's require, → the edit that makes it
+   * `dynImp("./x.cjs")`, or `dynImp("./x.cjs").then((chunk) => BODY)` with the require read as `chunk`.
+   * @param {Node} node @param {string} code
+   */
+  const chunkImport = (node, code) => {
     const callee = /** @type {Node} */ (node['callee']);
     const args = /** @type {Node[]} */ (node['arguments']);
     if (callee?.type !== 'MemberExpression' || /** @type {Node} */ (callee['property'])['name'] !== 'then' || args.length !== 1) return undefined;
@@ -143,13 +165,25 @@ function loaderChunks() {
     if (resolve?.type !== 'MemberExpression' || /** @type {Node} */ (resolve['object'])['name'] !== 'Promise' || /** @type {Node} */ (resolve['property'])['name'] !== 'resolve') return undefined;
     const arrow = args[0];
     const body = arrow?.type === 'ArrowFunctionExpression' ? /** @type {Node} */ (arrow['body']) : undefined;
-    const required = body?.type === 'CallExpression' && /** @type {Node} */ (body['callee'])['name'] === 'require' ? /** @type {Node[]} */ (body['arguments'])[0] : undefined;
-    return required?.type === 'Literal' && typeof required['value'] === 'string' && /^\.\/[^/]+\.cjs$/.test(required['value']) ? required['value'] : undefined;
+    const [required, ...more] = body ? requiresIn(body) : [];
+    const chunk = chunkRequire(required);
+    if (!body || !required || chunk === undefined || more.length > 0) return undefined;
+    const call = `dynImp(${JSON.stringify(chunk)})`;
+    if (required === body) return { start: node.start, end: node.end, text: call };
+    const text = code.slice(body.start, body.end);
+    let name = 'chunk';
+    while (text.includes(name)) name += '$';
+    const read = `${text.slice(0, required.start - body.start)}${name}${text.slice(required.end - body.start)}`;
+    return { start: node.start, end: node.end, text: `${call}.then((${name}) => ${read})` };
   };
-  /** @param {unknown} node @param {Array<{ start: number, end: number, text: string }>} edits */
-  const walk = (node, edits) => {
+  const functions = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+  /**
+   * @param {unknown} node @param {Array<{ start: number, end: number, text: string }>} edits @param {string} code
+   * @param {string} file @param {number} depth how many functions the node is in
+   */
+  const walk = (node, edits, code, file, depth) => {
     if (Array.isArray(node)) {
-      for (const item of node) walk(item, edits);
+      for (const item of node) walk(item, edits, code, file, depth);
       return;
     }
     if (!node || typeof node !== 'object') return;
@@ -157,14 +191,17 @@ function loaderChunks() {
       if (node.type === 'ImportExpression') {
         edits.push({ start: node.start, end: node.start + 'import'.length, text: 'dynImp' });
       } else if (node.type === 'CallExpression') {
-        const chunk = chunkImport(node);
-        if (chunk !== undefined) {
-          edits.push({ start: node.start, end: node.end, text: `dynImp(${JSON.stringify(chunk)})` });
+        const edit = chunkImport(node, code);
+        if (edit !== undefined) {
+          edits.push(edit);
           return;
         }
+        const chunk = chunkRequire(node);
+        if (chunk !== undefined && depth > 0) throw new Error(`build: ${file} requires ${chunk} inside a function, which rpc/code-cache.ts would run with ${file} as a static dependency: a lazy load of a chunk must be an import()`);
       }
     }
-    for (const value of Object.values(node)) if (value && typeof value === 'object') walk(value, edits);
+    const inner = isNode(node) && functions.has(node.type ?? '') ? depth + 1 : depth;
+    for (const value of Object.values(node)) if (value && typeof value === 'object') walk(value, edits, code, file, inner);
   };
   return {
     name: 'loader-chunks',
@@ -172,7 +209,7 @@ function loaderChunks() {
       if (code.includes('dynImp')) throw new Error(`build: ${chunk.fileName} already names dynImp, the CommonJS build's import function`);
       /** @type {Array<{ start: number, end: number, text: string }>} */
       const edits = [];
-      walk(parseAst(code), edits);
+      walk(parseAst(code), edits, code, chunk.fileName, 0);
       let out = code;
       for (const edit of edits.sort((a, b) => b.start - a.start)) {
         if (!/^(import|Promise\.resolve\(\))/.test(out.slice(edit.start, edit.end))) throw new Error(`build: ${chunk.fileName}: no dynamic import at ${edit.start}`);

@@ -65,10 +65,11 @@ describe.skipIf('Deno' in globalThis)('the mai serve forwarder', () => {
     await dir.cleanup();
   });
 
-  it('answers a turn through the host while loading neither zod, the schemas, vscode-jsonrpc nor Mai core', async () => {
-    const trace = join(dir.path, 'loaded.txt');
-    const hooks = join(dir.path, 'trace-hooks.mjs');
-    const preload = join(dir.path, 'trace-preload.mjs');
+  /** A `mai serve` forwarder whose loads are traced: its process, and what it loaded once it exited. */
+  async function tracedForwarder(name: string) {
+    const trace = join(dir.path, `loaded-${name}.txt`);
+    const hooks = join(dir.path, `trace-hooks-${name}.mjs`);
+    const preload = join(dir.path, `trace-preload-${name}.mjs`);
     await writeFile(hooks, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(trace)}, url + '\\n'); return next(url, context); }\n`);
     await writeFile(
       preload,
@@ -87,30 +88,53 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
       env: { MAI_STANDALONE: '0' },
       command: [process.execPath, '--import', pathToFileURL(preload).href, binPath],
     });
-    expect((await mai.request('initialize', { clientInfo: { name: 'lean-test' } })).result).toMatchObject({ serverInfo: { name: 'mai' } });
+    /** What the process loaded, read once it has exited: its modules (file URLs) and the packages among them. */
+    const loaded = () => {
+      const files = [...new Set(readFileSync(trace, 'utf8').split('\n').filter((url) => url.startsWith('file:')))];
+      // The bin is the bundle: what it loaded is read from its chunks' source maps (an empty map would pass nothing below).
+      expect(files.filter((url) => fileURLToPath(url).startsWith(bundleDir)).length).toBeGreaterThan(1);
+      const modules = [...new Set(files.flatMap(modulesIn))];
+      const packages = [...new Set(modules.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((p): p is string => p !== undefined))];
+      return { modules, packages };
+    };
+    return { mai, loaded };
+  }
+
+  /** initialize, a turn answered through the host (its status names this client), shutdown and exit. */
+  async function session(mai: ReturnType<typeof spawnServe>, client: string) {
+    expect((await mai.request('initialize', { clientInfo: { name: client } })).result).toMatchObject({ serverInfo: { name: 'mai' } });
     const turn = await mai.request('chat/send', { message: 'Hi', model: 'alpha' });
     expect(turn.error, mai.stderr()).toBeUndefined();
     expect(turn.result).toMatchObject({ text: 'hello from the host' });
     // The host's status names this client: the reply came through the host, not an in-process Mai.
     const status = (await mai.request('status')).result as { clients?: Array<{ name: string }> };
-    expect(status.clients?.map((c) => c.name).join(' ')).toContain('lean-test');
+    expect(status.clients?.map((c) => c.name).join(' ')).toContain(client);
     expect((await mai.request('shutdown')).result).toBeNull();
     mai.send({ jsonrpc: '2.0', method: 'exit' });
     expect(await mai.exited).toBe(0);
+  }
 
-    const files = [...new Set(readFileSync(trace, 'utf8').split('\n').filter((url) => url.startsWith('file:')))];
-    // The bin is the bundle: what it loaded is read from its chunks' source maps (an empty map would pass nothing below).
-    expect(files.filter((url) => fileURLToPath(url).startsWith(bundleDir)).length).toBeGreaterThan(1);
-    const loaded = [...new Set(files.flatMap(modulesIn))];
-    const ours = (url: string) => /\/dist\/(.*)$/.exec(url)?.[1];
-    expect(loaded.map(ours)).toContain('rpc/host/forward.js');
-    const packages = [...new Set(loaded.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((name): name is string => name !== undefined))];
-    expect(packages.filter((name) => forbiddenPackages.includes(name))).toEqual([]);
-    const modules = loaded.map(ours).filter((path): path is string => path !== undefined);
-    expect(modules.filter((path) => path.startsWith('core/') && !allowedCore.includes(path))).toEqual([]);
-    expect(modules.filter((path) => path.startsWith('plugins/'))).toEqual([]);
-    // Nothing of the server: its protocol, schemas, handlers, conformance layer or error mapping.
-    const server = ['rpc/mai-protocol.js', 'rpc/handlers.js', 'rpc/dispatcher.js', 'rpc/serve-streams.js', 'rpc/conformance.js', 'rpc/errors.js', 'rpc/client.js', 'rpc/cli/common.js'];
-    expect(modules.filter((path) => server.includes(path))).toEqual([]);
+  it('answers a turn through the host while loading neither zod, the schemas, vscode-jsonrpc nor Mai core', async () => {
+    // The first forwarder starts the host; the second, which finds it running (the first still connected),
+    // does not even load the start lock (proper-lockfile, and the graceful-fs, retry and signal-exit it runs).
+    const first = await tracedForwarder('first');
+    expect((await first.mai.request('initialize', { clientInfo: { name: 'lean-test' } })).result).toMatchObject({ serverInfo: { name: 'mai' } });
+    const second = await tracedForwarder('second');
+    await session(second.mai, 'lean-second');
+    await session(first.mai, 'lean-test');
+
+    for (const { modules: loaded, packages } of [first.loaded(), second.loaded()]) {
+      const ours = (url: string) => /\/dist\/(.*)$/.exec(url)?.[1];
+      expect(loaded.map(ours)).toContain('rpc/host/forward.js');
+      expect(packages.filter((name) => forbiddenPackages.includes(name))).toEqual([]);
+      const modules = loaded.map(ours).filter((path): path is string => path !== undefined);
+      expect(modules.filter((path) => path.startsWith('core/') && !allowedCore.includes(path))).toEqual([]);
+      expect(modules.filter((path) => path.startsWith('plugins/'))).toEqual([]);
+      // Nothing of the server: its protocol, schemas, handlers, conformance layer or error mapping.
+      const server = ['rpc/mai-protocol.js', 'rpc/handlers.js', 'rpc/dispatcher.js', 'rpc/serve-streams.js', 'rpc/conformance.js', 'rpc/errors.js', 'rpc/client.js', 'rpc/cli/common.js'];
+      expect(modules.filter((path) => server.includes(path))).toEqual([]);
+    }
+    expect(first.loaded().packages).toContain('proper-lockfile'); // it took the start lock: the trace sees a lazy import
+    expect(second.loaded().packages.filter((name) => ['proper-lockfile', 'graceful-fs', 'retry', 'signal-exit'].includes(name))).toEqual([]);
   });
 });
