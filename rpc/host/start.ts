@@ -74,6 +74,17 @@ export async function reachHost(address: HostAddress, options: ReachOptions): Pr
   }
 }
 
+/**
+ * V8's young generation of the host, at most this many MiB per semi-space (--max-semi-space-size; 16
+ * by default on 64-bit). A Mai's start-up (its modules, zod's schemas, a GGUF model's load) grows it to
+ * the most V8 allows, and a process keeps what it grew: the host, resident for every client of the
+ * machine, held 26–30 MiB of young generation after three GGUF turns (an in-process `mai serve` after
+ * one: ~16 MiB; most of it garbage awaiting the next scavenge) — its private memory 100–117 MiB,
+ * against 75–82 with this cap. Smaller, the young generation is scavenged more often; a scavenge's cost
+ * is what survives it, so the bench's host CPU per turn tells what that costs (bench/suites/host.js).
+ */
+const HOST_V8_FLAGS = ['--max-semi-space-size=4'];
+
 /** The command that runs `mai host` on this runtime (Node on the `mai` bin, Deno on the sources). */
 function hostCommand(address: HostAddress): { program: string; args: string[]; cwd: string } {
   const pkg = maiPackage();
@@ -85,9 +96,9 @@ function hostCommand(address: HostAddress): { program: string; args: string[]; c
     // (Deno asks net access per exact `unix:` path) and serves whatever backends the config names.
     // A client allowed to run programs could grant itself as much.
     const flags = ['--allow-read', '--allow-env', '--allow-net', '--allow-sys', '--allow-run', '--allow-ffi', '--allow-write'];
-    return { program: process.execPath, args: ['run', ...flags, ...tail], cwd: pkg.root };
+    return { program: process.execPath, args: ['run', ...flags, `--v8-flags=${HOST_V8_FLAGS.join(',')}`, ...tail], cwd: pkg.root };
   }
-  return { program: process.execPath, args: tail, cwd: pkg.root };
+  return { program: process.execPath, args: [...HOST_V8_FLAGS, ...tail], cwd: pkg.root };
 }
 
 async function startHost(address: HostAddress, options: ReachOptions): Promise<void> {
