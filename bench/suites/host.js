@@ -19,6 +19,9 @@ import { binPath, maiEnv, tempDir, writeBenchConfig } from '../lib/setup.js';
 import { medianInterval, ms, p50, plusMs, times } from '../lib/stats.js';
 import { directChat, toFirstToken } from './cold-start.js';
 
+/** How long the idle `mai serve` processes' CPU is measured. */
+const IDLE_MS = 5_000;
+
 /** RSS of a process in bytes (from /proc). @param {number} pid */
 function rss(pid) {
   const line = execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim();
@@ -167,6 +170,15 @@ export async function host({ smoke }) {
     // the same way, and its numbers mean nothing): one such process less. (GGUF in process is test/demo.test.ts's, and
     // the host's GGUF load is section 3's path: a second node-llama-cpp load is ~2.3 CPU-s.)
     const smokeReference = smoke ? { bytes: rss(inProcess.child.pid ?? 0), private: privateBytes(inProcess.child.pid ?? 0) } : undefined;
+    // Idle: both `mai serve` processes, once the client has been quiet past their fast probing pace (rpc/client-gone.ts: 5 s), CPU a second over IDLE_MS.
+    /** @type {{ forwarder: number, alone: number } | undefined} */
+    let idleCpu;
+    if (!smoke) {
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const at = { forwarder: cpuMs(cpuPids.forwarder), alone: cpuMs(cpuPids.alone) };
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      idleCpu = { forwarder: ((cpuMs(cpuPids.forwarder) - at.forwarder) * 1000) / IDLE_MS, alone: ((cpuMs(cpuPids.alone) - at.alone) * 1000) / IDLE_MS };
+    }
     await viaHost.close();
     await inProcess.close();
     kill(hostPid(dir.path));
@@ -236,6 +248,7 @@ export async function host({ smoke }) {
         ['turn p50 (mai serve → host)', ms(p50(turn.host)), 'in-process mai serve', ms(p50(turn.alone)), plusMs(ofMedians), times(p50(turn.host) / p50(turn.alone))],
         ['added per turn, p50 of paired differences (95 % interval)', plusMs(added), 'the turn just before or after, in process', `${plusMs(overhead.low)} … ${plusMs(overhead.high)}`, plusMs(added), '—'],
         [`CPU per turn, forwarder (${ms(cpuTurn.forwarder ?? 0)}) + host`, ms((cpuTurn.forwarder ?? 0) + (cpuTurn.host ?? 0)), 'in-process mai serve', ms(cpuTurn.alone ?? 0), plusMs((cpuTurn.forwarder ?? 0) + (cpuTurn.host ?? 0) - (cpuTurn.alone ?? 0)), times(((cpuTurn.forwarder ?? 0) + (cpuTurn.host ?? 0)) / (cpuTurn.alone ?? 1))],
+        ['CPU a second of an idle `mai serve` forwarder', idleCpu ? `${idleCpu.forwarder.toFixed(2)} ms` : '—', 'in-process mai serve, idle (its monitor samples every 2 s)', idleCpu ? `${idleCpu.alone.toFixed(2)} ms` : '—', idleCpu ? plusMs(idleCpu.forwarder - idleCpu.alone) : '—', '—'],
         [`RSS of the host serving ${three} GGUF clients`, mib(hostBytes), 'one in-process client', mib(aloneBytes), mib(hostBytes - aloneBytes), times(hostRatio)],
         [`RSS, host + ${three} forwarders`, mib(sharedBytes), `one in-process client (${three}: ${clientCount}×)`, mib(aloneBytes), mib(sharedBytes - aloneBytes), times(memoryRatio)],
         [`private memory (USS), host + ${three} forwarders`, mib(sharedPrivate), 'one in-process client', mib(alonePrivate), mib(sharedPrivate - alonePrivate), times(privateRatio)],
@@ -252,6 +265,7 @@ export async function host({ smoke }) {
         `${turns} turns per path after ${warm} warm-up turns, in pairs taken back to back (host first in one pair, in process first in the next); both \`mai serve\` processes use the same config (openai backend on loopback, 20 ms answer in 20 chunks, sampling on) and each turn starts a new conversation, one through its host.`,
         `Turn overhead: the median over the ${turns} pairs of (host turn − in-process turn), so a load that changes from second to second is in both turns of a pair; the interval is the distribution-free 95 % interval of that median (order statistics at n/2 ∓ 0.98·√n). The row above it is the difference of the two paths' own p50s (${plusMs(ofMedians)}), which such load shifts move apart.`,
         'CPU per turn: each process\'s time on a CPU over the timed turns (the sum of its threads\' /proc/PID/task/TID/schedstat), divided by the turns.',
+        `Idle CPU: both \`mai serve\` processes after the turns, ${IDLE_MS / 1000} s measured once their client has been quiet 6 s (they probe their stdout and stderr sockets for a client gone every 250 ms while it is active, every 2 s after 5 s of quiet: rpc/client-gone.ts); schedstat, as above.`,
         'RSS: the host, and the host plus three `mai serve` forwarders, each client having answered one turn with the 2 MB demo GGUF model, against one in-process `mai serve` that did the same (ps rss). A forwarder is a Node process (its RSS is mostly the runtime\'s own); the model is held once, by the host.',
         'Private memory (USS, /proc/PID/smaps_rollup Private_Clean + Private_Dirty) is what each process alone costs the machine: RSS also counts the pages all Node processes share (the node binary, ~30 MiB), once per process, though they are in memory once. The memory check is on USS; the in-process client is measured after the host has exited.',
       ],

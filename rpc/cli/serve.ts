@@ -1,4 +1,6 @@
 /** `mai serve`: JSON-RPC 2.0 on stdin/stdout until stdin ends or `exit` arrives. */
+import type { ClientWatch } from '../client-gone.ts';
+import type { ClientBytes } from '../host/client-bytes.ts';
 import { clientOptions, parseCommandArgs, type Command } from './args.ts';
 
 export const serveCommand: Command = {
@@ -38,12 +40,27 @@ Options:
     const find = { flag: values.config, env: io.env, cwd: io.cwd };
     const reached = standaloneWanted(values.standalone, io.env) ? null : await useHost(find, values.mcp ? 'mcp' : 'mai', values.mcp ? 'mai serve --mcp' : 'mai serve', io);
     if (reached) {
-      const [{ forward }, { stdinBytes }, { watchClient }] = await Promise.all([import('../host/forward.ts'), import('../host/client-bytes.ts'), import('../client-gone.ts')]);
+      const [{ forward }, { stdinBytes, streamBytes }, { watchClient }] = await Promise.all([import('../host/forward.ts'), import('../host/client-bytes.ts'), import('../client-gone.ts')]);
       // An editor that quits closes stdout and stderr with stdin: the forwarder then ends its connection
       // (the host cancels this client's turns) though no byte was due to go out (a held turn, a model load).
-      const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve) : undefined));
+      let watch: ClientWatch | undefined;
+      const gone = new Promise<string>((resolve) => (io.ownsProcess ? (watch = watchClient(resolve)) : undefined));
       // The process's own stdin is read with `onread` where it can be (a socket or a pipe, on Node): ~20 µs less per message.
-      const input = (io.ownsProcess ? stdinBytes() : null) ?? io.stdin;
+      const bytes = (io.ownsProcess ? stdinBytes() : null) ?? streamBytes(io.stdin);
+      // What the client sends, and the end of it, set the watch's fast pace (after the bytes went on).
+      const input: ClientBytes = {
+        receive: (chunk, end) =>
+          bytes.receive(
+            (view) => {
+              chunk(view);
+              watch?.active();
+            },
+            () => {
+              end();
+              watch?.active();
+            },
+          ),
+      };
       const outcome = await forward({ input, output: io.stdout, ...reached, face: values.mcp ? 'mcp' : 'mai', name: 'mai serve', gone, env: io.env, warn: (text) => io.stderr.write(text) });
       return outcome.code;
     }
@@ -66,8 +83,15 @@ Options:
     // An editor that quits closes stdout and stderr too: that ends serving though no reply was due.
     // (Watched to the end: a client that leaves while Mai is still being built is not waited for.)
     // (Only the real process has file descriptors 1 and 2 to watch; a test's streams end by closing.)
-    const gone = new Promise<string>((resolve) => (io.ownsProcess ? watchClient(resolve, { onStderrGone, stderrGone }) : undefined));
+    let watch: ClientWatch | undefined;
+    const gone = new Promise<string>((resolve) => (io.ownsProcess ? (watch = watchClient(resolve, { onStderrGone, stderrGone })) : undefined));
     const served = serveStreams({ input: io.stdin, output: io.stdout, mai, log, gone, ...(face ? { face } : {}) });
+    // What the client sends, and the end of it, set the watch's fast pace.
+    if (watch) {
+      const active = () => watch?.active();
+      io.stdin.on('data', active);
+      io.stdin.once('end', active);
+    }
     const outcome = await served;
     log.debug(`serve finished: ${outcome.reason}`);
     const clientGone = outcome.reason === 'client-gone' || outcome.reason === 'output-closed';
