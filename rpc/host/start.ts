@@ -79,11 +79,11 @@ export async function reachHost(address: HostAddress, options: ReachOptions): Pr
  * by default on 64-bit). A Mai's start-up (its modules, zod's schemas, a GGUF model's load) grows it to
  * the most V8 allows, and a process keeps what it grew: the host, resident for every client of the
  * machine, held 26–30 MiB of young generation after three GGUF turns (an in-process `mai serve` after
- * one: ~16 MiB; most of it garbage awaiting the next scavenge) — its private memory 100–117 MiB,
- * against 75–82 with this cap. Smaller, the young generation is scavenged more often; a scavenge's cost
- * is what survives it, so the bench's host CPU per turn tells what that costs (bench/suites/host.js).
+ * one: ~16 MiB; most of it garbage awaiting the next scavenge), its private memory 100–117 MiB; 90–97
+ * with 8, 75–82 with 4. Smaller, it is scavenged more often: in bench/ab.js (turns with `$/progress`
+ * through the host, both orders) 4 read ~0.1 ms a turn slower than no cap, 8 the same as no cap.
  */
-const HOST_V8_FLAGS = ['--max-semi-space-size=4'];
+const HOST_V8_FLAGS = ["--max-semi-space-size=8"];
 
 /** The command that runs `mai host` on this runtime (Node on the `mai` bin, Deno on the sources). */
 function hostCommand(address: HostAddress): { program: string; args: string[]; cwd: string } {
