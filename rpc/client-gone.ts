@@ -60,6 +60,8 @@ export function watchClient(gone: (reason: string) => void, stderr?: StderrHooks
     gone(reason);
   };
   stderr?.onStderrGone(() => fire('stderr was closed'));
+  let activeUntil = Date.now() + ACTIVE_MS;
+  const pace = () => (Date.now() < activeUntil ? FAST_MS : SLOW_MS);
   /** The sockets probed on the loop's thread, by the timer (Node). */
   let polled: Array<{ fd: number; name: string }> = [];
   const byte = Buffer.alloc(1);
@@ -79,20 +81,20 @@ export function watchClient(gone: (reason: string) => void, stderr?: StderrHooks
       continue;
     }
     const own = Buffer.alloc(1);
-    const waitForEnd = () =>
-      read(fd, own, 0, 1, null, (error, bytes) => {
+    const waitForEnd = (): void =>
+      void read(fd, own, 0, 1, null, (error, bytes) => {
         if (stopped) return;
         const result = probeResult(name, error, bytes);
         if (result) fire(result, fd);
-        else if (result === null) waitForEnd();
+        // A read that returned without the end (a byte, or EAGAIN on a descriptor left non-blocking) is tried again at the pace.
+        else if (result === null) setTimeout(waitForEnd, pace()).unref();
       });
     waitForEnd();
   }
-  let activeUntil = Date.now() + ACTIVE_MS;
   let dueAt = 0;
   const schedule = () => {
     if (stopped || polled.length === 0) return;
-    const ms = Date.now() < activeUntil ? FAST_MS : SLOW_MS;
+    const ms = pace();
     dueAt = Date.now() + ms;
     timer = setTimeout(probe, ms).unref();
   };
