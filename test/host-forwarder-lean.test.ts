@@ -100,9 +100,12 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
     return { mai, loaded };
   }
 
-  /** initialize, a turn answered through the host (its status names this client), shutdown and exit. */
-  async function session(mai: ReturnType<typeof spawnServe>, client: string) {
+  async function initialize(mai: ReturnType<typeof spawnServe>, client: string) {
     expect((await mai.request('initialize', { clientInfo: { name: client } })).result).toMatchObject({ serverInfo: { name: 'mai' } });
+  }
+
+  /** After initialize: a turn answered through the host (its status names this client), shutdown and exit. */
+  async function turnAndExit(mai: ReturnType<typeof spawnServe>, client: string) {
     const turn = await mai.request('chat/send', { message: 'Hi', model: 'alpha' });
     expect(turn.error, mai.stderr()).toBeUndefined();
     expect(turn.result).toMatchObject({ text: 'hello from the host' });
@@ -118,12 +121,14 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
     // The first forwarder starts the host; the second, which finds it running (the first still connected),
     // does not even load the start lock (proper-lockfile, and the graceful-fs, retry and signal-exit it runs).
     const first = await tracedForwarder('first');
-    expect((await first.mai.request('initialize', { clientInfo: { name: 'lean-test' } })).result).toMatchObject({ serverInfo: { name: 'mai' } });
+    await initialize(first.mai, 'lean-test');
     const second = await tracedForwarder('second');
-    await session(second.mai, 'lean-second');
-    await session(first.mai, 'lean-test');
+    await initialize(second.mai, 'lean-second');
+    await turnAndExit(second.mai, 'lean-second');
+    await turnAndExit(first.mai, 'lean-test');
 
-    for (const { modules: loaded, packages } of [first.loaded(), second.loaded()]) {
+    const [firstLoaded, secondLoaded] = [first.loaded(), second.loaded()];
+    for (const { modules: loaded, packages } of [firstLoaded, secondLoaded]) {
       const ours = (url: string) => /\/dist\/(.*)$/.exec(url)?.[1];
       expect(loaded.map(ours)).toContain('rpc/host/forward.js');
       expect(packages.filter((name) => forbiddenPackages.includes(name))).toEqual([]);
@@ -134,7 +139,7 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
       const server = ['rpc/mai-protocol.js', 'rpc/handlers.js', 'rpc/dispatcher.js', 'rpc/serve-streams.js', 'rpc/conformance.js', 'rpc/errors.js', 'rpc/client.js', 'rpc/cli/common.js'];
       expect(modules.filter((path) => server.includes(path))).toEqual([]);
     }
-    expect(first.loaded().packages).toContain('proper-lockfile'); // it took the start lock: the trace sees a lazy import
-    expect(second.loaded().packages.filter((name) => ['proper-lockfile', 'graceful-fs', 'retry', 'signal-exit'].includes(name))).toEqual([]);
+    expect(firstLoaded.packages).toContain('proper-lockfile'); // it took the start lock: the trace sees a lazy import
+    expect(secondLoaded.packages.filter((name) => ['proper-lockfile', 'graceful-fs', 'retry', 'signal-exit'].includes(name))).toEqual([]);
   });
 });
