@@ -83,7 +83,7 @@ export async function reachHost(address: HostAddress, options: ReachOptions): Pr
  * with 8, 75–82 with 4. Smaller, it is scavenged more often: in bench/ab.js (turns with `$/progress`
  * through the host, both orders) 4 read ~0.1 ms a turn slower than no cap, 8 the same as no cap.
  */
-const HOST_V8_FLAGS = ["--max-semi-space-size=8"];
+const HOST_V8_FLAGS = ['--max-semi-space-size=8'];
 
 /** The command that runs `mai host` on this runtime (Node on the `mai` bin, Deno on the sources). */
 function hostCommand(address: HostAddress): { program: string; args: string[]; cwd: string } {
