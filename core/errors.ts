@@ -98,6 +98,9 @@ export function isMaiError(error: unknown, code?: ErrorCode): error is MaiError 
   return error instanceof MaiError && (code === undefined || error.code === code);
 }
 
+/** The errno code of a system error (ENOENT, EEXIST, ESRCH…), if it has one. */
+export const errno = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | null | undefined)?.code;
+
 export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'APIUserAbortError');
 }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_FSYNC, type FsyncMode } from '../config/schema.ts';
-import { ErrorCodes, MaiError } from '../errors.ts';
+import { errno, ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Conversation, ConversationSummary, StoredMessage } from './message.ts';
 import { parseConversation } from './conversation-file.ts';
@@ -19,7 +19,7 @@ import { ConversationIndex, type ConversationPage } from './conversation-index.t
 
 /** conversations/list's page size when the client names none. */
 export const DEFAULT_PAGE = 100;
-import { errno, lockForWriting, syncDir } from './durable-file.ts';
+import { lockForWriting, syncDir } from './durable-file.ts';
 import type { ReservedFile } from './reserved-file.ts';
 import { TurnWriter } from './turn-writer.ts';
 

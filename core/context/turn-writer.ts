@@ -19,11 +19,11 @@ import { randomUUID } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { dirname } from 'node:path';
 import type { FsyncMode } from '../config/schema.ts';
-import { ErrorCodes, MaiError } from '../errors.ts';
+import { errno, ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { StoredMessage } from './message.ts';
 import { encodeTurn, type ConversationRecord } from './conversation-file.ts';
-import { closeFile, closeQuietly, errno, fsyncFile, lockForWriting, openFile, PendingSyncs, readAt, statFile, syncDir, writeAll } from './durable-file.ts';
+import { closeFile, closeQuietly, fsyncFile, lockForWriting, openFile, PendingSyncs, readAt, statFile, syncDir, writeAll } from './durable-file.ts';
 import { makeDir, stateDirError } from './make-dir.ts';
 import { ReservedFile } from './reserved-file.ts';
 
