@@ -227,7 +227,7 @@ context: { summary: digest }
 `,
     );
     // The README's "narrowest --allow-sys that keeps every feature", with sampling (GPU included) on.
-    const p = serve('ndjson', [], { replace: { '--allow-sys': '--allow-sys=cpus,loadavg,systemMemoryInfo,homedir,uid' } });
+    const p = serve('ndjson', [], { replace: { '--allow-sys': '--allow-sys=cpus,loadavg,systemMemoryInfo,homedir,uid,hostname' } });
     // Loading node-llama-cpp and the model under Deno took over 15 s at load 15 (a CI flake): a minute.
     const gguf = await p.request('chat/send', { message: 'Tell me about the sea.', model: 'mai-demo-small', maxTokens: 16 }, 60_000);
     expect(gguf.error).toBeUndefined();

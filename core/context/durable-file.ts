@@ -13,10 +13,8 @@ import type { Buffer } from 'node:buffer';
 import { closeSync, fstat, fsync, open, read, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { ErrorCodes, MaiError } from '../errors.ts';
+import { lockFile } from '../file-lock.ts';
 import type { Logger } from '../log.ts';
-
-/** The errno code of a file-system error (ENOENT, EEXIST…), if it has one. */
-export const errno = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | null | undefined)?.code;
 
 /**
  * Up to this many bytes are written at once, on the calling thread: a turn's write goes to the page
@@ -92,27 +90,19 @@ export class PendingSyncs {
   }
 }
 
-/** A lock older than this is taken over (its holder died); held only for one write. */
+/** A lock older than this is taken over (its holder stopped refreshing it); held only for one write. */
 const STALE_MS = 10_000;
 
-/**
- * proper-lockfile (and graceful-fs, retry and signal-exit, which it requires), imported when a
- * process first writes a turn: one that only answers initialize, status or models never needs it.
- */
-let lockfile: Promise<typeof import('proper-lockfile')> | undefined;
-
-/** Takes the cross-process lock on a conversation's file (proper-lockfile); resolves to its release. */
+/** Takes the cross-process lock on a conversation's file (core/file-lock.ts); resolves to its release. */
 export async function lockForWriting(file: string, log?: Logger): Promise<() => Promise<void>> {
   try {
-    const { lock } = await (lockfile ??= import('proper-lockfile'));
-    return await lock(file, {
-      realpath: false,
+    return await lockFile(file, {
       stale: STALE_MS,
       retries: { retries: 200, factor: 1.3, minTimeout: 5, maxTimeout: 100 },
       onCompromised: (error) => log?.warn(`the lock on ${file} was lost while writing`, error),
     });
   } catch (error) {
-    throw new MaiError(ErrorCodes.internal, `Could not lock ${file} to write to it: ${(error as Error).message}. Another process may be holding it; it is taken over after ${STALE_MS / 1000} s.`, {
+    throw new MaiError(ErrorCodes.internal, `Could not lock ${file} to write to it: ${(error as Error).message}. Another process may be holding it; a lock is taken over once its holder on this machine has ended, or after ${STALE_MS / 1000} s without a sign of life from it.`, {
       cause: error,
       retryable: false,
       data: { file },

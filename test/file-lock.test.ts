@@ -1,0 +1,102 @@
+/**
+ * core/file-lock.ts across real processes: a lock whose holder was killed is taken over at once
+ * (not after its `stale` time, here ten minutes, far beyond the test's timeout), while a living
+ * holder, a holder on another host and a lock with no holder's name are waited for, as
+ * proper-lockfile's mtime rule has them. The holder is a separate Deno process
+ * (support/lock-holder.ts) that takes the lock with the same code.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import process from 'node:process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lockFile } from '../core/file-lock.ts';
+import { denoBin, tempDir, type TempDir } from './support/harness.ts';
+import { repoRoot } from './support/rpc-client.ts';
+
+/** Longer than any test runs: a lock taken over here was not taken over by its age. */
+const STALE = 600_000;
+/** One attempt, no waiting: fails with ELOCKED if the lock is held. */
+const once = { stale: STALE, retries: 0 };
+
+/** A Deno process holding the lock on `file` until it is asked to release it, or killed. */
+async function holder(file: string) {
+  const child = spawn(denoBin, ['run', '--allow-all', join(repoRoot, 'test', 'support', 'lock-holder.ts'), file, String(STALE)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => ((out += d.toString('utf8')), out.includes('held') && resolve()));
+    void exited.then((code) => reject(new Error(`the lock holder exited ${code} before it held the lock: ${err}`)));
+  });
+  return { pid: child.pid as number, child, exited, release: () => child.stdin.end('release\n') };
+}
+
+/** A lock file's content: its holder's pid and host, and a nonce. */
+const named = (pid: number) => new RegExp(`^${pid}@${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} [0-9a-f-]{36}$`);
+
+/** The pid of a process of this host that has ended. */
+function deadPid(): number {
+  const ended = spawnSync(process.execPath, ['-e', '0']);
+  return ended.pid as number;
+}
+
+describe('the cross-process file lock', () => {
+  let dir: TempDir;
+  let file: string;
+  beforeEach(async () => {
+    dir = await tempDir('mai-lock-');
+    file = join(dir.path, 'conversation.jsonl');
+    writeFileSync(file, '');
+  });
+  afterEach(async () => {
+    await dir.cleanup();
+  });
+
+  it('is a file naming its holder, which its release removes', async () => {
+    const release = await lockFile(file, once);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toMatch(named(process.pid));
+    await release();
+    expect(readdirSync(dir.path)).toEqual(['conversation.jsonl']);
+  });
+
+  it('takes over at once the lock of a holder that was killed holding it', async () => {
+    const held = await holder(file);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toMatch(named(held.pid));
+    await expect(lockFile(file, once)).rejects.toMatchObject({ code: 'ELOCKED' }); // alive: not taken
+    held.child.kill('SIGKILL');
+    await held.exited;
+    const release = await lockFile(file, once);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toMatch(named(process.pid));
+    await release();
+  });
+
+  it('waits for a living holder to release the lock', async () => {
+    const held = await holder(file);
+    const taking = lockFile(file, { stale: STALE, retries: { retries: 400, minTimeout: 10, maxTimeout: 50 } });
+    held.release();
+    const release = await taking;
+    // The holder wrote this before its release: the lock was not taken from it while it lived.
+    expect(readFileSync(file, 'utf8')).toBe('released\n');
+    expect(await held.exited).toBe(0);
+    await release();
+  });
+
+  it("leaves to the mtime a lock held on another host, one with no holder named yet, and an older Mai's folder", async () => {
+    const locks = [`${deadPid()}@not-${hostname()} 1`, ''].map((name, i) => {
+      const lock = join(dir.path, `${i}.jsonl.lock`);
+      writeFileSync(lock, name);
+      return lock;
+    });
+    locks.push(join(dir.path, 'folder.jsonl.lock'));
+    mkdirSync(locks[2] as string);
+    for (const lock of locks) await expect(lockFile(lock.slice(0, -'.lock'.length), once)).rejects.toMatchObject({ code: 'ELOCKED' });
+    // Once old enough, each is taken over as before.
+    const old = new Date(Date.now() - 2 * STALE);
+    for (const lock of locks) utimesSync(lock, old, old);
+    for (const lock of locks) await (await lockFile(lock.slice(0, -'.lock'.length), once))();
+    expect(readdirSync(dir.path)).toEqual(['conversation.jsonl']);
+  });
+});
