@@ -17,8 +17,11 @@ import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { binPath, loopbackConfig, spawnServe } from './support/rpc-client.ts';
 
-/** The zod-free leaves of core/ the forwarder may load: where the config and the host's socket are, and the framing's size limit. */
-const allowedCore = ['core/config/find.js', 'core/config/message-limit.js', 'core/context/make-dir.js', 'core/errors.js', 'core/package-root.js', 'core/state.js'];
+/**
+ * The zod-free leaves of core/ the forwarder may load: where the config and the host's socket are, the
+ * framing's size limit, and (only to start the host) the start lock.
+ */
+const allowedCore = ['core/file-lock.js', 'core/config/find.js', 'core/config/message-limit.js', 'core/context/make-dir.js', 'core/errors.js', 'core/package-root.js', 'core/state.js'];
 const forbiddenPackages = ['zod', 'vscode-jsonrpc', 'openai', 'yaml', 'systeminformation', 'tinypool', 'prom-client', 'node-llama-cpp'];
 
 /** The modules a loaded file holds (as file URLs): itself, or for a chunk of the bundle, every module its source map lists. */
@@ -141,5 +144,6 @@ process.on('exit', () => appendFileSync(${JSON.stringify(trace)}, Object.keys(ca
     }
     expect(firstLoaded.packages).toContain('proper-lockfile'); // it took the start lock: the trace sees a lazy import
     expect(secondLoaded.packages.filter((name) => ['proper-lockfile', 'graceful-fs', 'retry', 'signal-exit'].includes(name))).toEqual([]);
+    expect(secondLoaded.modules.filter((url) => url.endsWith('/dist/core/file-lock.js'))).toEqual([]);
   });
 });

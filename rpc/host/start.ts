@@ -56,8 +56,10 @@ export async function reachHost(address: HostAddress, options: ReachOptions): Pr
   };
   const reached = await tryHost();
   if (reached) return reached;
-  const { lock } = await import('proper-lockfile');
-  const release = await lock(address.lock, { realpath: false, stale: 15_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 100 } });
+  // A starter that died holding it (killed with its editor) is taken over at once. Imported here: a
+  // client that finds the host running never needs it (nor proper-lockfile).
+  const { lockFile } = await import('../../core/file-lock.ts');
+  const release = await lockFile(address.lock, { stale: 15_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 100 } });
   try {
     // Under the lock: another client may have started the host meanwhile; else start it. A host
     // may still go before we reach it (its idle time ran out, it was killed): start another.
