@@ -3,8 +3,9 @@
  * of a streamed turn, restart, and every earlier turn is intact — byte for byte — and the
  * conversation continues; and SIGKILLs at random instants while turns are answered back to back
  * never lose a turn whose answer reached the client, never leave a half turn, and never leave a
- * file Mai cannot read.
+ * file Mai cannot read; and a conversation's lock left by a killed process holds up no turn.
  */
+import { existsSync, utimesSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import type { Conversation } from '../core/context/message.ts';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
+import { holdLock } from './support/lock-holders.ts';
 import { loopbackConfig, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
 
 const isProgress = (m: Reply | Reply[]) => !Array.isArray(m) && m.method === '$/progress';
@@ -90,6 +92,24 @@ describe('mai serve killed with SIGKILL', () => {
     expect(got.messages.at(-1)).toMatchObject({ role: 'assistant', text: 'Answer 4: noted.', model: 'quick' });
     expect((await readFile(file, 'utf8')).startsWith(before)).toBe(true);
   }, 60_000);
+
+  it('a conversation whose lock was left by a process killed while holding it is continued at once', async () => {
+    const serve = start();
+    const first = (await serve.request('chat/send', { message: 'First question.', model: 'quick' })).result as { conversationId: string };
+    const id = first.conversationId;
+    // Another process takes the conversation's lock and is killed holding it (a crash mid-write);
+    // the lock's mtime is then set an hour ahead, so only its dead holder can tell it is free.
+    const file = store().file(id);
+    const holder = await holdLock(file, 10_000);
+    await holder.kill();
+    const ahead = new Date(Date.now() + 3_600_000);
+    utimesSync(`${file}.lock`, ahead, ahead);
+    const next = await serve.request('chat/send', { message: 'Second question.', conversationId: id, model: 'quick' });
+    expect(next.error).toBeUndefined();
+    expect(next.result).toMatchObject({ conversationId: id, text: 'Answer 2: noted.' });
+    expect(((await store().load(id)) as Conversation).messages.map((m) => m.text)).toEqual(['First question.', 'Answer 1: noted.', 'Second question.', 'Answer 2: noted.']);
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
 
   it('at random instants between and during turns: no answered turn is lost, no half turn is kept', async () => {
     let id: string | undefined;

@@ -3,36 +3,22 @@
  * (not after its `stale` time, here ten minutes, far beyond the test's timeout), while a living
  * holder, a holder on another host and a lock with no holder's name are waited for, as
  * proper-lockfile's mtime rule has them. The holder is a separate Deno process
- * (support/lock-holder.ts) that takes the lock with the same code.
+ * (support/lock-holders.ts) that takes the lock with the same code.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockFile } from '../core/file-lock.ts';
-import { denoBin, tempDir, type TempDir } from './support/harness.ts';
-import { repoRoot } from './support/rpc-client.ts';
+import { tempDir, type TempDir } from './support/harness.ts';
+import { holdLock } from './support/lock-holders.ts';
 
 /** Longer than any test runs: a lock taken over here was not taken over by its age. */
 const STALE = 600_000;
 /** One attempt, no waiting: fails with ELOCKED if the lock is held. */
 const once = { stale: STALE, retries: 0 };
-
-/** A Deno process holding the lock on `file` until it is asked to release it, or killed. */
-async function holder(file: string) {
-  const child = spawn(denoBin, ['run', '--allow-all', join(repoRoot, 'test', 'support', 'lock-holder.ts'), file, String(STALE)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => ((out += d.toString('utf8')), out.includes('held') && resolve()));
-    void exited.then((code) => reject(new Error(`the lock holder exited ${code} before it held the lock: ${err}`)));
-  });
-  return { pid: child.pid as number, child, exited, release: () => child.stdin.end('release\n') };
-}
 
 /** A lock file's content: its holder's pid and host, and a nonce. */
 const named = (pid: number) => new RegExp(`^${pid}@${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} [0-9a-f-]{36}$`);
@@ -63,18 +49,17 @@ describe('the cross-process file lock', () => {
   });
 
   it('takes over at once the lock of a holder that was killed holding it', async () => {
-    const held = await holder(file);
+    const held = await holdLock(file, STALE);
     expect(readFileSync(`${file}.lock`, 'utf8')).toMatch(named(held.pid));
     await expect(lockFile(file, once)).rejects.toMatchObject({ code: 'ELOCKED' }); // alive: not taken
-    held.child.kill('SIGKILL');
-    await held.exited;
+    await held.kill();
     const release = await lockFile(file, once);
     expect(readFileSync(`${file}.lock`, 'utf8')).toMatch(named(process.pid));
     await release();
   });
 
   it('waits for a living holder to release the lock', async () => {
-    const held = await holder(file);
+    const held = await holdLock(file, STALE);
     const taking = lockFile(file, { stale: STALE, retries: { retries: 400, minTimeout: 10, maxTimeout: 50 } });
     held.release();
     const release = await taking;
