@@ -193,5 +193,9 @@ export async function lockFile(file: string, options: FileLockOptions): Promise<
   const stale = Math.max(options.stale, 2000);
   let fs = lockFsFor.get(stale);
   if (!fs) lockFsFor.set(stale, (fs = makeLockFs(stale)));
-  return lock(file, { realpath: false, stale, fs, retries: options.retries, onCompromised: options.onCompromised ?? (() => {}) });
+  const onCompromised = (error: Error) => {
+    held.delete(`${file}.lock`); // no longer this process's: its stat is judged as any other's
+    options.onCompromised?.(error);
+  };
+  return lock(file, { realpath: false, stale, fs, retries: options.retries, onCompromised });
 }

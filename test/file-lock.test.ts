@@ -6,7 +6,7 @@
  * (support/lock-holders.ts) that takes the lock with the same code.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -67,6 +67,28 @@ describe('the cross-process file lock', () => {
     expect(readFileSync(file, 'utf8')).toBe('released\n');
     expect(await held.exited).toBe(0);
     await release();
+  });
+
+  it('never removes a lock that was taken from it, and judges it as any other once it knows', async () => {
+    // Taken over behind the holder's back (as by a process that found it stale): its release leaves the new lock.
+    const release = await lockFile(file, once);
+    const other = `${deadPid()}@${hostname()} taken`;
+    unlinkSync(`${file}.lock`);
+    writeFileSync(`${file}.lock`, other);
+    await release();
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(other);
+    unlinkSync(`${file}.lock`);
+
+    // Found out by its refresh (proper-lockfile's, every second at the shortest stale time): reported,
+    // and that lock's dead holder is then judged as any other's, not taken for this process's own.
+    let report: (error: Error) => void = () => {};
+    const compromised = new Promise<Error>((resolve) => (report = resolve));
+    await lockFile(file, { stale: 2000, retries: 0, onCompromised: (error) => report(error) });
+    unlinkSync(`${file}.lock`);
+    writeFileSync(`${file}.lock`, other);
+    expect(await compromised).toMatchObject({ code: 'ECOMPROMISED' });
+    await (await lockFile(file, once))();
+    expect(readdirSync(dir.path)).toEqual(['conversation.jsonl']);
   });
 
   it("leaves to the mtime a lock held on another host, one with no holder named yet, and an older Mai's folder", async () => {
