@@ -7,21 +7,20 @@
  *   every continued turn's path, before its reply.
  * - Its system calls run on the calling thread (microseconds each), not in libuv's thread pool,
  *   proper-lockfile's default: a hand-off and a wake-up each way, three times a turn.
- * - The file names its holder, `<pid>@<host> <nonce>`, so a waiter on the same host whose holder has
+ * - The file names its holder, `<pid>@<host>/<pid namespace> <nonce>`, so a waiter on the same host whose holder has
  *   died (a crash, a SIGKILL) takes the lock over at once, not `stale` ms later: a turn after a crash
  *   was answered 10 s late, a client starting the shared host after a killed one waited 15 s.
  *
- * A holder is taken for dead only when it is named, on this host, and `kill(pid, 0)` says there is
+ * A holder is taken for dead only when it is named, on this host (its name and pid namespace), and `kill(pid, 0)` says there is
  * no such process (ESRCH). A lock with no name yet (between its create and its write), a holder on
  * another host, a process of another user (EPERM), a reused pid or an older Mai's folder is left to
  * the mtime, as before; so is every lock where the host's name may not be read (Deno without
- * --allow-sys=hostname). (Two pid namespaces sharing one folder under one host name would defeat
- * this; containers have their own host names.) A lock is removed only while it holds the name it
+ * --allow-sys=hostname). A lock is removed only while it holds the name it
  * was judged by (the nonce tells two locks apart even when the file system reuses the inode).
  */
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync, readSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import process from 'node:process';
 import type { LockOptions } from 'proper-lockfile';
@@ -29,13 +28,23 @@ import { errno } from './errors.ts';
 
 let host: string | null | undefined;
 
-/** This host's name; null where it may not be read (Deno without --allow-sys=hostname): then no holder is judged dead. */
+/**
+ * This host as a lock names it: its name, and on Linux its pid namespace (a container that shares
+ * the host's name, as with `--network host`, numbers its processes apart). null where the name may
+ * not be read (Deno without --allow-sys=hostname): then no holder is judged dead.
+ */
 function thisHost(): string | null {
   if (host === undefined) {
     try {
       host = hostname();
     } catch {
       host = null;
+      return host;
+    }
+    try {
+      host += `/${/\d+/.exec(readlinkSync('/proc/self/ns/pid'))?.[0] ?? ''}`;
+    } catch {
+      // not Linux, or not readable: the name alone
     }
   }
   return host;

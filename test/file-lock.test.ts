@@ -6,7 +6,7 @@
  * (support/lock-holders.ts) that takes the lock with the same code.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -20,8 +20,11 @@ const STALE = 600_000;
 /** One attempt, no waiting: fails with ELOCKED if the lock is held. */
 const once = { stale: STALE, retries: 0 };
 
+/** This host as a lock names it: its name and (Linux) its pid namespace. */
+const here = `${hostname()}/${/\d+/.exec(readlinkSync('/proc/self/ns/pid'))?.[0] ?? ''}`;
+
 /** A lock file's content: its holder's pid and host, and a nonce. */
-const named = (pid: number) => new RegExp(`^${pid}@${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} [0-9a-f-]{36}$`);
+const named = (pid: number) => new RegExp(`^${pid}@${here.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} [0-9a-f-]{36}$`);
 
 /** The pid of a process of this host that has ended. */
 function deadPid(): number {
@@ -72,7 +75,7 @@ describe('the cross-process file lock', () => {
   it('never removes a lock that was taken from it, and judges it as any other once it knows', async () => {
     // Taken over behind the holder's back (as by a process that found it stale): its release leaves the new lock.
     const release = await lockFile(file, once);
-    const other = `${deadPid()}@${hostname()} taken`;
+    const other = `${deadPid()}@${here} taken`;
     unlinkSync(`${file}.lock`);
     writeFileSync(`${file}.lock`, other);
     await release();
@@ -91,14 +94,15 @@ describe('the cross-process file lock', () => {
     expect(readdirSync(dir.path)).toEqual(['conversation.jsonl']);
   });
 
-  it("leaves to the mtime a lock held on another host, one with no holder named yet, and an older Mai's folder", async () => {
-    const locks = [`${deadPid()}@not-${hostname()} 1`, ''].map((name, i) => {
+  it("leaves to the mtime a lock held on another host or in another pid namespace, one with no holder named yet, and an older Mai's folder", async () => {
+    const dead = deadPid();
+    const locks = [`${dead}@not-${hostname()}/${here.split('/')[1]} 1`, `${dead}@${hostname()}/1 1`, ''].map((name, i) => {
       const lock = join(dir.path, `${i}.jsonl.lock`);
       writeFileSync(lock, name);
       return lock;
     });
     locks.push(join(dir.path, 'folder.jsonl.lock'));
-    mkdirSync(locks[2] as string);
+    mkdirSync(locks[3] as string);
     for (const lock of locks) await expect(lockFile(lock.slice(0, -'.lock'.length), once)).rejects.toMatchObject({ code: 'ELOCKED' });
     // Once old enough, each is taken over as before.
     const old = new Date(Date.now() - 2 * STALE);
