@@ -16,6 +16,7 @@ import { errorResponse, protocolErrorObject, RpcCodes, type ProtocolCode } from 
 import { LayerReader, LayerWriter } from './layer-streams.ts';
 import { CancelNotification } from './mai-protocol.ts';
 import { classify, type RequestId } from './validate.ts';
+import { extend } from '../core/extend.ts';
 
 /**
  * Another way to cancel a request (the conformance layer honours it besides `$/cancelRequest`),
@@ -230,7 +231,7 @@ export class ConformanceLayer {
       }
       return;
     }
-    const restored = { ...response, id: pending.id };
+    const restored = extend(response, { id: pending.id });
     this.reply(pending.batch, pending.slot, restored, true);
   }
 

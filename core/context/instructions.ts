@@ -7,6 +7,7 @@
  * "Why is the sky always blue?" or "Never mind" are not instructions.
  */
 import type { StoredMessage } from './message.ts';
+import { extend } from '../extend.ts';
 
 /** An explicit scope makes any sentence a standing instruction. */
 const SCOPE =
@@ -57,8 +58,8 @@ export function markInstructions(message: StoredMessage): StoredMessage {
   if (message.role !== 'user' || message.permanent) return message;
   const instruction = standingInstructions(message.text);
   if (instruction === null) return message;
-  if (message.text.length <= WHOLE_INSTRUCTION_CHARS) return { ...message, permanent: true };
-  return { ...message, instruction };
+  if (message.text.length <= WHOLE_INSTRUCTION_CHARS) return extend(message, { permanent: true });
+  return extend(message, { instruction });
 }
 
 /** The text that must stay in every prompt for this message, if any. */

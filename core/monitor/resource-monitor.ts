@@ -5,6 +5,7 @@
  */
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { LoadedModelMemory, ResourceSnapshot } from '../types.ts';
+import { extend } from '../extend.ts';
 
 export interface ResourceMonitor {
   /** The latest snapshot; never waits on a probe. */
@@ -44,7 +45,7 @@ export class OsMonitor implements ResourceMonitor {
   constructor(private readonly loaded?: LoadedModelsSource) {}
   latest(): ResourceSnapshot {
     if (!this.snapshot || Date.now() - this.snapshot.sampledAt > 1_000) this.snapshot = osSnapshot();
-    return this.loaded ? { ...this.snapshot, loaded: this.loaded() } : this.snapshot;
+    return this.loaded ? extend(this.snapshot, { loaded: this.loaded() }) : this.snapshot;
   }
   async current(): Promise<ResourceSnapshot> {
     return this.latest();

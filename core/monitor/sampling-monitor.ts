@@ -14,6 +14,7 @@ import { cpuBaseline, type CpuBaseline } from './cpu-load.js';
 import { GpuProbe } from './gpu-probe.ts';
 import { osSnapshot, type LoadedModelsSource, type ResourceMonitor } from './resource-monitor.ts';
 import { Smoother, type RawSample } from './smoothing.ts';
+import { extend } from '../extend.ts';
 
 export interface SamplingMonitorOptions {
   config: Pick<MonitorConfig, 'intervalMs' | 'smoothing' | 'trendWindow' | 'sampleTimeoutMs' | 'gpu'>;
@@ -182,7 +183,7 @@ export class SamplingMonitor implements ResourceMonitor {
   }
 
   private withLoaded(snapshot: ResourceSnapshot): ResourceSnapshot {
-    return this.loaded ? { ...snapshot, loaded: this.loaded() } : snapshot;
+    return this.loaded ? extend(snapshot, { loaded: this.loaded() }) : snapshot;
   }
 
   latest(): ResourceSnapshot {

@@ -18,6 +18,7 @@ import type { Middleware } from '../pipeline/compose.ts';
 import type { TurnContext } from '../pipeline/turn.ts';
 import type { BuiltPrompt } from '../context/transcript.ts';
 import type { Backend, CatalogModel } from '../types.ts';
+import { extend } from '../extend.ts';
 
 export interface ContextStageOptions {
   store: ConversationStore;
@@ -48,7 +49,7 @@ export function contextStage(options: ContextStageOptions): Middleware<TurnConte
 
   /** The message with its token counts: always the estimate, and the model's own count when it has a tokenizer. */
   async function counted(message: StoredMessage, model: CatalogModel | undefined): Promise<StoredMessage> {
-    const tokens: Record<string, number> = { ...message.tokens, [ESTIMATE]: estimateTokens(message.text) };
+    const tokens: Record<string, number> = extend(message.tokens ?? {}, { [ESTIMATE]: estimateTokens(message.text) });
     if (model) {
       const c = counter.for(model);
       try {
@@ -58,7 +59,7 @@ export function contextStage(options: ContextStageOptions): Middleware<TurnConte
         // counting is best effort here; the estimate is stored
       }
     }
-    return { ...message, tokens };
+    return extend(message, { tokens });
   }
 
   return async function context(turn, next) {

@@ -13,6 +13,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { extend } from '../../core/extend.ts';
 
 export interface NodeHttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
@@ -77,7 +78,7 @@ function sendOnce(send: Send, url: URL, request: NodeHttpRequest, headers: Reado
     const out = send(url, {
       method: request.method,
       ...ownConnection,
-      headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      headers: body === undefined ? headers : extend(headers, { 'content-length': String(Buffer.byteLength(body)) }),
     });
     let settled = false;
     const finish = () => {

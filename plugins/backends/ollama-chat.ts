@@ -11,6 +11,7 @@ import type { OllamaChatBody, OllamaChatLine } from './ollama-api.ts';
 import { httpStream } from './http.ts';
 import { NdjsonLineError, readNdjson } from './ndjson.ts';
 import { errorFromStreamBody, normalizeError, type ErrorContext } from './normalize-error.ts';
+import { extend } from '../../core/extend.ts';
 
 export interface TruncationCheck {
   /** The prompt's size as Mai counted it (an estimate: it over-counts ordinary text). */
@@ -68,13 +69,11 @@ function finishReasonOf(line: OllamaChatLine): FinishReason {
 
 export async function* streamOllamaChat(request: ChatRequest, options: OllamaChatOptions): AsyncGenerator<ChatChunk, void, undefined> {
   const { context } = options;
-  const { response, release } = await httpStream(options.url, {
-    ...context,
-    body: chatBody(request, options.keepAlive),
-    signal: request.signal,
-    timeoutMs: options.timeoutMs,
-  });
-  const streaming: ErrorContext = { ...context, streaming: true };
+  const { response, release } = await httpStream(
+    options.url,
+    extend(context, { body: chatBody(request, options.keepAlive), signal: request.signal, timeoutMs: options.timeoutMs }),
+  );
+  const streaming: ErrorContext = extend(context, { streaming: true });
   try {
     for await (const value of readNdjson(response)) {
       const line = value as OllamaChatLine;

@@ -18,6 +18,7 @@ import { httpJson } from './http.ts';
 import { openAICompatibleProbe } from './load-probes/openai-compatible.ts';
 import { cancelled, postForEvents } from './sse-post.ts';
 import { normalizeError, type ErrorContext } from './normalize-error.ts';
+import { extend } from '../../core/extend.ts';
 
 export const OpenAIBackendOptions = lazySchema(() =>
   z.strictObject({
@@ -149,21 +150,16 @@ export class OpenAIBackend implements Backend {
 
   async *chat(request: ChatRequest): AsyncIterable<ChatChunk> {
     // Over node:http, not the package: see sse-post.ts (the package's per-request CPU bound `mai batch`).
-    const events = postForEvents({
-      ...this.context(request.model),
-      url: this.chatURL,
-      body: JSON.stringify({
-        model: request.model,
-        messages: request.messages,
-        stream: true,
-        stream_options: { include_usage: true },
-        ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
-        ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-      }),
-      headers: this.authHeaders,
-      signal: request.signal,
-      timeoutMs: this.options.requestTimeoutMs,
+    const body = JSON.stringify({
+      model: request.model,
+      messages: request.messages,
+      stream: true,
+      stream_options: { include_usage: true },
+      ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
+      ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     });
+    const post = { url: this.chatURL, body, headers: this.authHeaders, signal: request.signal, timeoutMs: this.options.requestTimeoutMs };
+    const events = postForEvents(extend(this.context(request.model), post));
     let finish: FinishReason | null = null;
     let usage: Usage | undefined;
     for await (const event of events) {

@@ -19,6 +19,7 @@ import { ErrorCodes, MaiError } from '../../core/errors.ts';
 import { errorFromResponse } from './http.ts';
 import { nodeHttp, succeeded } from './node-http.ts';
 import { errorFromStreamBody, normalizeError, redact, type ErrorContext } from './normalize-error.ts';
+import { extend } from '../../core/extend.ts';
 
 export interface SsePost extends ErrorContext {
   url: string;
@@ -40,7 +41,7 @@ async function open(post: SsePost): Promise<IncomingMessage> {
   try {
     response = await nodeHttp(post.url, {
       method: 'POST',
-      headers: { ...post.headers, 'content-type': 'application/json', accept: 'application/json' },
+      headers: extend(post.headers, { 'content-type': 'application/json', accept: 'application/json' }),
       body: post.body,
       signal: post.signal,
       timeoutMs: post.timeoutMs,
@@ -75,7 +76,7 @@ export function cancelled(post: Pick<SsePost, 'backend' | 'model' | 'signal'>): 
  */
 export async function* postForEvents(post: SsePost): AsyncGenerator<unknown, void, undefined> {
   const response = await open(post);
-  const streaming = { ...post, streaming: true };
+  const streaming = extend(post, { streaming: true });
   const events: unknown[] = [];
   let failure: MaiError | null = null;
   const parser = createParser({
