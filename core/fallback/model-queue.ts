@@ -95,6 +95,7 @@ export class ModelQueue {
       );
     }
     return new Promise<Lease>((resolve, reject) => {
+      let listening = false;
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
         if (i !== -1) this.waiters.splice(i, 1);
@@ -110,13 +111,20 @@ export class ModelQueue {
         clientLimit: options.clientLimit ?? Number.POSITIVE_INFINITY,
         bypassed: 0,
         grant: (lease) => {
-          signal?.removeEventListener('abort', onAbort);
+          if (listening) signal?.removeEventListener('abort', onAbort);
           resolve(lease);
         },
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
       // A client new to the round goes after those served before the last grant, before the last one served.
       if (!this.lastServed.has(client)) this.lastServed.set(client, this.grants - 0.5);
+      // Nobody waits and it may run: granted now, as pick() would, with no fair order to build and no listener to add and remove.
+      if (this.waiters.length === 0 && (this.holding.get(client) ?? 0) < waiter.clientLimit && this.canRun(waiter)) {
+        this.batchPassed = 0;
+        this.start(waiter);
+        return;
+      }
+      listening = true;
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
       this.pump();
     });
