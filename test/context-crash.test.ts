@@ -13,7 +13,7 @@ import type { Conversation } from '../core/context/message.ts';
 import { ConversationStore } from '../core/context/conversation-store.ts';
 import { startOpenAIServer, type FakeOpenAIServer } from './support/openai-server.ts';
 import { tempDir, writeConfig, type TempDir } from './support/harness.ts';
-import { holdLock } from './support/lock-holders.ts';
+import { holdLock, stopHolders } from './support/lock-holders.ts';
 import { loopbackConfig, spawnServe, type Reply, type ServeProcess } from './support/rpc-client.ts';
 
 const isProgress = (m: Reply | Reply[]) => !Array.isArray(m) && m.method === '$/progress';
@@ -34,6 +34,7 @@ describe('mai serve killed with SIGKILL', () => {
     stateDir = join(dir.path, 'state');
   });
   afterEach(async () => {
+    await stopHolders();
     mai?.child.kill('SIGKILL');
     await mai?.exited;
     mai = undefined;

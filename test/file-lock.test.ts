@@ -13,7 +13,7 @@ import process from 'node:process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockFile } from '../core/file-lock.ts';
 import { tempDir, type TempDir } from './support/harness.ts';
-import { holdLock } from './support/lock-holders.ts';
+import { holdLock, stopHolders } from './support/lock-holders.ts';
 
 /** Longer than any test runs: a lock taken over here was not taken over by its age. */
 const STALE = 600_000;
@@ -41,6 +41,7 @@ describe('the cross-process file lock', () => {
     writeFileSync(file, '');
   });
   afterEach(async () => {
+    await stopHolders();
     await dir.cleanup();
   });
 

@@ -19,13 +19,23 @@ export interface LockHolder {
   kill(): Promise<void>;
 }
 
+/** Every holder started and not yet exited: `stopHolders()` (a test's afterEach) kills them. */
+const running = new Set<ChildProcess>();
+
+export async function stopHolders(): Promise<void> {
+  const closing = [...running].map((child) => new Promise((resolve) => child.once('close', resolve)));
+  for (const child of running) child.kill('SIGKILL');
+  await Promise.all(closing);
+}
+
 export async function holdLock(file: string, staleMs: number): Promise<LockHolder> {
   const child = spawn(denoBin, ['run', '--allow-all', join(repoRoot, 'test', 'support', 'lock-holder.ts'), file, String(staleMs)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
   child.stdin.on('error', () => {});
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => (running.delete(child), resolve(code))));
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => ((out += d.toString('utf8')), out.includes('held') && resolve()));
     void exited.then((code) => reject(new Error(`the lock holder exited ${code} before it held the lock: ${err}`)));
