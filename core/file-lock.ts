@@ -22,6 +22,7 @@ import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readlinkSync, readSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import process from 'node:process';
 import type { LockOptions } from 'proper-lockfile';
 import { errno } from './errors.ts';
@@ -203,7 +204,8 @@ export async function lockFile(file: string, options: FileLockOptions): Promise<
   let fs = lockFsFor.get(stale);
   if (!fs) lockFsFor.set(stale, (fs = makeLockFs(stale)));
   const onCompromised = (error: Error) => {
-    held.delete(`${file}.lock`); // no longer this process's: its stat is judged as any other's
+    // No longer this process's: its stat is judged as any other's (proper-lockfile's path: the file's, resolved, + .lock).
+    held.delete(`${resolve(file)}.lock`);
     options.onCompromised?.(error);
   };
   return lock(file, { realpath: false, stale, fs, retries: options.retries, onCompromised });
