@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { dirname } from 'node:path';
-import { setImmediate } from 'node:timers';
+import { setImmediate as afterThisTurnOfTheLoop } from 'node:timers/promises';
 import type { FsyncMode } from '../config/schema.ts';
 import { errno, ErrorCodes, MaiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -73,9 +73,15 @@ export class TurnWriter {
     return this.folderSyncCount;
   }
 
-  /** Starts creating a new conversation's file now, for its first turn's `append` to write to. */
+  /**
+   * Starts creating a new conversation's file, for its first turn's `append` to write to: once this
+   * turn of the loop is done (setImmediate), so after the turn's request has gone to the model. Handing
+   * the open to libuv's thread pool wakes a pool thread on the same two cores, which cost the turn's
+   * way to its request ~50 µs here.
+   */
   reserve(file: string): ReservedFile {
-    return new ReservedFile(file, this.openIn(file, 'ax'), this.log);
+    const opening = afterThisTurnOfTheLoop().then(() => this.openIn(file, 'ax'));
+    return new ReservedFile(file, opening, this.log);
   }
 
   /** A reserved file no turn will write: removed behind the caller (`settled()` waits for it). */
@@ -189,7 +195,7 @@ export class TurnWriter {
     // Started behind the reply, not before it: handing the fsync to libuv's thread pool cost the calling
     // thread ~130 us here (a pool thread woken on the same two cores), and setImmediate runs once this
     // turn of the loop, which writes the reply, is done.
-    const behind = new Promise<void>((resolve) => setImmediate(resolve)).then(sync);
+    const behind = afterThisTurnOfTheLoop().then(sync);
     this.syncs.track(behind.catch((error: unknown) => this.log?.error(`the turn written to ${file} could not be fsynced; it may not survive a crash of the machine`, error)));
   }
 
