@@ -12,7 +12,6 @@
  */
 import { appendFileSync, mkdirSync, type Stats } from 'node:fs';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
-import { setImmediate as afterThisTurnOfTheLoop } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import { ledgerFile, statsFile } from './ledger-files.ts';
 import { rotateLedger } from './ledger-rotation.ts';
@@ -68,9 +67,7 @@ export class LedgerWriter {
       return;
     }
     this.pending.push({ line, stats });
-    // Drained once this turn of the loop is done (the turn's reply written): each append hands a write to
-    // libuv's thread pool, and waking a pool thread on the same two cores is not for the reply to wait on.
-    this.draining ??= afterThisTurnOfTheLoop().then(() => this.drain());
+    this.draining ??= Promise.resolve().then(() => this.drain());
   }
 
   /** Resolves once every queued line is written (or dropped by a pause). */
