@@ -118,7 +118,7 @@ export class ModelQueue {
       // A client new to the round goes after those served before the last grant, before the last one served.
       if (!this.lastServed.has(client)) this.lastServed.set(client, this.grants - 0.5);
       // Nobody waits and it may run: granted now, as pick() would, with no fair order to build and no listener to add and remove.
-      if (this.waiters.length === 0 && (this.holding.get(client) ?? 0) < waiter.clientLimit && this.canRun(waiter)) {
+      if (this.waiters.length === 0 && !this.heldBack(waiter) && this.canRun(waiter)) {
         this.batchPassed = 0;
         this.start(waiter);
         return;
@@ -165,6 +165,11 @@ export class ModelQueue {
     return [...by.values()];
   }
 
+  /** Its client already runs as many leases as the client allows. */
+  private heldBack(w: Waiter): boolean {
+    return (this.holding.get(w.client) ?? 0) >= w.clientLimit;
+  }
+
   private canRun(w: Waiter): boolean {
     if ((this.running.get(w.model) ?? 0) >= (this.options.limitOf?.(w.model) ?? this.perModel)) return false;
     for (const [model] of this.exclusiveRunning) if (model !== w.model) return false;
@@ -191,7 +196,7 @@ export class ModelQueue {
     const byClient = new Map<string, Waiter[]>();
     for (const w of this.waiters) {
       // Held back by its own client's limit: not in line (never counted as passed over) until a lease of that client ends.
-      if (w.priority !== priority || (this.holding.get(w.client) ?? 0) >= w.clientLimit) continue;
+      if (w.priority !== priority || this.heldBack(w)) continue;
       const line = byClient.get(w.client);
       if (line) line.push(w);
       else byClient.set(w.client, [w]);
